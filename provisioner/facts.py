@@ -1,0 +1,130 @@
+"""The facts model: what the FACTS block reports about a host (DESIGN 4.2, field names exact).
+
+Derived properties interpret the raw readings with the caveats of windows-facts.md section 2:
+``VirtualizationFirmwareEnabled`` reads False whenever a hypervisor already runs [W32-PROC;
+microsoft/Windows-Sandbox issue #15], and no in-guest API tells whether nested virtualization
+is exposed (Azure/iotedge-eflow issue #207), so those answers can be ``"unknown"``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["EngineFacts", "Facts", "FeatureState", "FileFacts", "HardwareFacts", "OsFacts", "RebootFacts",
+           "ServiceFacts", "Tristate"]
+
+FeatureState = Literal["Enabled", "Disabled", "EnablePending", "DisablePending", "Absent"]
+Tristate = Literal["yes", "no", "unknown"]
+
+# EditionID values of Home and Education SKUs; neither runs Windows containers [MS-REQ; DD-DESK].
+HOME_EDITIONS = frozenset({"Core", "CoreN", "CoreSingleLanguage", "CoreCountrySpecific"})
+EDUCATION_EDITIONS = frozenset({"Education", "EducationN"})
+
+
+class _Model(BaseModel):
+    # Facts come from hosts that may be newer than this tool: extra fields are kept, not refused.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class OsFacts(_Model):
+    caption: str
+    build: int
+    ubr: int = 0
+    display_version: str = ""
+    edition_id: str
+    product_type: int
+    """1 workstation, 2 domain controller, 3 server [W32-OS]."""
+    installation_type: str = ""
+
+    @property
+    def is_client(self) -> bool:
+        return self.product_type == 1
+
+    @property
+    def family(self) -> str:
+        """A readable name: Windows Server 2022, Windows 11 23H2, ... (Win11 is build >= 22000)."""
+        if not self.is_client:
+            return self.caption.replace("Microsoft ", "")
+        name = "Windows 11" if self.build >= 22000 else "Windows 10"
+        return f"{name} {self.display_version}".strip()
+
+
+class HardwareFacts(_Model):
+    memory_gb: float
+    logical_processors: int
+    vt_firmware_enabled: bool | None
+    vm_monitor_mode_extensions: bool | None
+    slat: bool | None
+    hypervisor_present: bool
+    is_vm: bool
+    vm_platform: str | None = None
+
+    @property
+    def firmware_vt(self) -> Tristate:
+        """Whether VT is on in firmware; unknown while a hypervisor runs (the reading is then False)."""
+        if self.hypervisor_present:
+            return "yes" if self.vt_firmware_enabled else "unknown"
+        if self.vt_firmware_enabled is None:
+            return "unknown"
+        return "yes" if self.vt_firmware_enabled else "no"
+
+
+class RebootFacts(_Model):
+    pending: bool
+    reasons: list[str] = Field(default_factory=list)
+    boot_id: str
+
+
+class ServiceFacts(_Model):
+    exists: bool
+    status: str | None = None
+    start_type: str | None = None
+
+
+class EngineFacts(_Model):
+    installed: bool
+    version: str | None = None
+    path: str | None = None
+    service: ServiceFacts = ServiceFacts(exists=False)
+
+
+class FileFacts(_Model):
+    exists: bool
+    sha256: str | None = None
+    content: str | None = None
+
+
+class Facts(_Model):
+    os: OsFacts
+    hardware: HardwareFacts
+    features: dict[str, FeatureState] = Field(default_factory=dict)
+    reboot: RebootFacts
+    engine: EngineFacts = EngineFacts(installed=False)
+    files: dict[str, FileFacts] = Field(default_factory=dict)
+
+    def feature(self, name: str) -> FeatureState:
+        return self.features.get(name, "Absent")
+
+    @property
+    def nested_virtualization(self) -> Tristate | None:
+        """Whether this VM exposes virtualization extensions to its guest; None on physical hosts.
+
+        Heuristic (windows-facts.md section 2, UNCONFIRMED there): with no hypervisor running in
+        the guest, VMX visible and firmware VT on means exposed; VMX hidden, or VMX visible with
+        firmware VT off, means not exposed (Hyper-V then fails to launch: cloud-hypervisor/
+        rust-hypervisor-firmware PR #438). Once Hyper-V runs inside the guest it has launched,
+        which needs exposed extensions (inference); any other running hypervisor (VBS) leaves
+        the readings unreliable, so the answer is unknown.
+        """
+        hw = self.hardware
+        if not hw.is_vm:
+            return None
+        if hw.hypervisor_present:
+            return "yes" if self.feature("Microsoft-Hyper-V") == "Enabled" else "unknown"
+        if hw.vm_monitor_mode_extensions is None:
+            return "unknown"
+        if not hw.vm_monitor_mode_extensions:
+            return "no"
+        return "yes" if hw.vt_firmware_enabled else "no"

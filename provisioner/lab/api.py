@@ -1,0 +1,67 @@
+"""The contract between the lab's protocol endpoints and its host model.
+
+The WinRM and SSH endpoints (``wsman.py``, ``sshd.py``) know nothing about Windows: they
+authenticate, carry a script to a :class:`LabHost`, and carry its output back. The host
+model (``model.py``) knows nothing about protocols. This module is the only thing both
+import, so either side can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["ExecResult", "Faults", "LabHost"]
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What ``powershell.exe -Command -`` printed and returned for one script."""
+
+    stdout: str
+    stderr: str
+    exit_code: int
+
+
+@dataclass
+class Faults:
+    """Faults injected into one host; all off by default.
+
+    Protocol faults (latency, HTTP 500s, resets, credentials, unreachable) are applied by the
+    endpoints; model faults (reboots, downloads) by the host model.
+    """
+
+    latency_ms: float = 0.0
+    """Added before every HTTP response or SSH command result."""
+    http_500_rate: float = 0.0
+    """Probability that a WS-Man request is answered with an HTTP 500 and an empty body."""
+    reset_rate: float = 0.0
+    """Probability that a connection is reset (closed without a response) after a request."""
+    bad_credentials: bool = False
+    """The host rejects the lab password, as when the account's password was changed."""
+    unreachable: bool = False
+    """Nothing answers: connections are refused."""
+    reboot_never_returns: bool = False
+    """After a restart the host stays down."""
+    reboot_seconds: float | None = None
+    """Downtime of a restart; None means the lab-wide default."""
+    download_failure: bool = False
+    """The engine download fails (the URL answers 404 from the host's point of view)."""
+
+
+class LabHost(Protocol):
+    """One simulated Windows host as the endpoints see it."""
+
+    name: str
+    address: str
+    faults: Faults
+    counters: Counter[str]
+
+    def is_up(self) -> bool:
+        """False while the host is rebooting (or never came back); endpoints then refuse."""
+        ...
+
+    def run_script(self, script: str) -> ExecResult:
+        """Parse and execute one PowerShell script received on stdin; fast and thread-safe."""
+        ...

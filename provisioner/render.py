@@ -1,0 +1,191 @@
+"""Jinja2 rendering of PowerShell scripts, with one way for values to get in: the ``ps`` filter.
+
+Every value from YAML reaches PowerShell as a literal made by :func:`ps_literal` (DESIGN 4.9).
+The environment's ``finalize`` refuses any ``{{ }}`` output that is not a :class:`PsLiteral` (made
+by ``ps``) or a :class:`PsCode` (a reviewed, template-owned fragment), so a template cannot
+interpolate raw text by accident. Each block's template reads everything from ``$P``, the
+literal of its params, and the block's begin marker carries the same params as JSON (DESIGN 4.1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from provisioner.plan import FactsRequest, Plan
+from provisioner.resources import BlockParams
+from provisioner.resources.container_verify import TYPE as VERIFY_TYPE
+from provisioner.resources.container_verify import VerifyParams
+
+__all__ = [
+    "BEGIN",
+    "END",
+    "PsCode",
+    "PsLiteral",
+    "RenderError",
+    "Renderer",
+    "SINGLE_QUOTES",
+    "ps_literal",
+]
+
+BEGIN = "#@provision-begin "
+END = "#@provision-end "
+
+SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+"""PowerShell treats all five as single quotes, so each is doubled inside a literal (DESIGN 4.9)."""
+
+
+class RenderError(Exception):
+    """A template or value that cannot be rendered safely."""
+
+
+class PsLiteral(str):
+    """PowerShell source for one literal value, made only by :func:`ps_literal`."""
+
+    __slots__ = ()
+
+
+class PsCode(str):
+    """A template-owned PowerShell fragment, reviewed as code; never built from YAML values."""
+
+    __slots__ = ()
+
+
+def _string(value: str) -> str:
+    if "\x00" in value:
+        raise RenderError("a NUL character cannot be passed to PowerShell")
+    out = []
+    for char in value:
+        out.append(char + char if char in SINGLE_QUOTES else char)
+    return "'" + "".join(out) + "'"
+
+
+def ps_literal(value: Any) -> PsLiteral:
+    """The PowerShell 5.1 literal for a JSON-like value.
+
+    Strings become single-quoted with every single-quote character doubled, so ``$``, backticks
+    and ``$(...)`` stay text; booleans ``$true``/``$false``; None ``$null``; numbers in invariant
+    form; sequences ``@(...)``; mappings ``[ordered]@{...}`` with string keys.
+    """
+    if isinstance(value, BlockParams):
+        value = value.model_dump(mode="json")
+    if value is None:
+        return PsLiteral("$null")
+    if isinstance(value, bool):
+        return PsLiteral("$true" if value else "$false")
+    if isinstance(value, int):
+        return PsLiteral(str(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RenderError(f"{value!r} has no PowerShell literal")
+        return PsLiteral(repr(value))
+    if isinstance(value, str):
+        return PsLiteral(_string(value))
+    if isinstance(value, Mapping):
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise RenderError(f"mapping keys must be text, got {key!r}")
+            items.append(f"{_string(key)} = {ps_literal(item)}")
+        return PsLiteral("[ordered]@{" + "; ".join(items) + "}")
+    if isinstance(value, Sequence):
+        items = [ps_literal(item) for item in value]
+        if len(items) == 1:
+            # @(@('a','b')) flattens to the inner array; the unary comma keeps one element one element.
+            return PsLiteral("@(," + items[0] + ")")
+        return PsLiteral("@(" + ", ".join(items) + ")")
+    raise RenderError(f"{type(value).__name__} values cannot be passed to PowerShell")
+
+
+def _finalize(value: Any) -> str:
+    if isinstance(value, (PsLiteral, PsCode)):
+        return value
+    raise RenderError(
+        f"template interpolated {value!r} without the ps filter; every value must pass through `| ps`"
+    )
+
+
+def marker(block_id: str, block_type: str, action: str, params: BlockParams | Mapping[str, Any],
+           requires: Sequence[str] = ()) -> str:
+    """The begin marker line. ``ensure_ascii`` keeps it one line whatever the values hold."""
+    payload = params.model_dump(mode="json") if isinstance(params, BlockParams) else dict(params)
+    head: dict[str, Any] = {"id": block_id, "type": block_type, "action": action, "params": payload}
+    if requires:
+        head["requires"] = list(requires)
+    return BEGIN + json.dumps(head, ensure_ascii=True, separators=(",", ":"))
+
+
+class Renderer:
+    """Renders FACTS, APPLY, VERIFY and REBOOT scripts from the templates."""
+
+    def __init__(self, templates: Path | None = None) -> None:
+        loader: jinja2.BaseLoader
+        if templates is None:
+            loader = jinja2.PackageLoader("provisioner", "templates")
+        else:
+            loader = jinja2.FileSystemLoader(str(templates))
+        self.env = jinja2.Environment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            finalize=_finalize,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["ps"] = ps_literal
+
+    def _prelude(self, host: str, phase: str) -> str:
+        return self.env.get_template("prelude.ps1.j2").render(host=host, phase=phase)
+
+    def block(self, block_id: str, block_type: str, action: str, params: BlockParams,
+              requires: Sequence[str] = ()) -> str:
+        body = self.env.get_template("block.ps1.j2").render(
+            id=block_id, type=block_type, params=params, requires=list(requires)
+        )
+        return f"{marker(block_id, block_type, action, params, requires)}\n{body.rstrip()}\n{END}{block_id}\n"
+
+    def script(self, host: str, phase: str, blocks: Sequence[str]) -> str:
+        """Prelude + blocks, CRLF-free; the transports send it over stdin."""
+        return self._prelude(host, phase) + "\n" + "\n".join(blocks)
+
+    def facts(self, host: str, request: FactsRequest) -> str:
+        params = FactsParams(features=request.features, services=request.services, files=request.files,
+                             engine_dir=request.engine_dir)
+        return self.script(host, "facts", [self.block("facts", "facts", "get", params)])
+
+    def apply(self, plan: Plan) -> str:
+        blocks = [self.block(c.id, c.type, "set", c.params, c.requires) for c in plan.changes]
+        return self.script(plan.host, "apply", blocks)
+
+    def verify(self, plan: Plan, nonce: str, docker: str) -> str:
+        if plan.verify is None:
+            raise RenderError(f"{plan.host}: nothing to verify")
+        params: VerifyParams = plan.verify.params(nonce, docker)
+        return self.script(plan.host, "verify", [self.block("verify", VERIFY_TYPE, "test", params)])
+
+    def reboot(self, host: str, reason: str) -> str:
+        return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", RebootParams(reason=reason))])
+
+
+class FactsParams(BlockParams):
+    features: list[str]
+    services: list[str]
+    files: list[str]
+    engine_dir: str
+
+
+class RebootParams(BlockParams):
+    reason: str
+
+
+@lru_cache(maxsize=1)
+def default_renderer() -> Renderer:
+    return Renderer()

@@ -1,0 +1,83 @@
+"""daemon_config: daemon.json as canonical JSON, compared key by key, engine restarted on change.
+
+Keys are checked at load time (spec.py). On change the block backs up the old file, writes the
+new one atomically as UTF-8 without BOM (engines before 23.0 fail on a BOM, and PowerShell 5.1's
+``-Encoding UTF8`` writes one: windows-facts.md section 5), validates it with
+``dockerd --validate --config-file`` where the engine is 23.0 or newer, and restarts the service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from provisioner.facts import Facts
+from provisioner.resources import BlockParams, Change, DiffEntry
+from provisioner.spec import HostSpec
+
+__all__ = ["DEFAULT_PATH", "DaemonParams", "TYPE", "canonical_json", "changes"]
+
+TYPE = "daemon_config"
+DEFAULT_PATH = r"C:\ProgramData\docker\config\daemon.json"
+"""``%ProgramData%\\docker\\config\\daemon.json`` unless --data-root or --config-file say otherwise [CLI-DOCKERD]."""
+
+class DaemonParams(BlockParams):
+    path: str
+    content: str
+    """The exact file text to write: canonical JSON (sorted keys, two-space indent, LF, final newline)."""
+    sha256: str
+    """SHA-256 of ``content`` in UTF-8, to compare with the file on the host."""
+    service: str
+    dockerd: str
+    validate_config: bool
+    """Run ``dockerd --validate`` first: the flag exists from Engine 23.0 [CLI-DOCKERD]."""
+
+
+def canonical_json(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def current_settings(facts: Facts, path: str) -> dict[str, Any] | None:
+    """The host's daemon.json as a mapping, None when there is no file; ValueError when not a JSON object.
+
+    A UTF-8 BOM is accepted, as Engine 23.0 and later accept it (moby PR #44790).
+    """
+    found = facts.files.get(path)
+    if found is None or not found.exists:
+        return None
+    value = json.loads((found.content or "").lstrip("\ufeff") or "{}")
+    if not isinstance(value, dict):
+        raise ValueError("daemon.json is not a JSON object")
+    return value
+
+
+def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
+    if spec.daemon is None or spec.engine is None:
+        return []
+    desired = spec.daemon
+    diff: list[DiffEntry] = []
+    try:
+        current = current_settings(facts, DEFAULT_PATH)
+    except ValueError:
+        diff.append(DiffEntry("daemon", "<not a JSON object>", desired))
+    else:
+        have = current or {}
+        if current is None and not desired:
+            diff.append(DiffEntry("daemon", "<no file>", {}))
+        for key in sorted(set(have) | set(desired)):
+            if key not in have or key not in desired or have[key] != desired[key]:
+                diff.append(DiffEntry(f"daemon.{key}", have.get(key), desired.get(key)))
+    if not diff:
+        return []
+    content = canonical_json(desired)
+    engine = spec.engine
+    params = DaemonParams(
+        path=DEFAULT_PATH,
+        content=content,
+        sha256=hashlib.sha256(content.encode("utf-8")).hexdigest(),
+        service=engine.service,
+        dockerd=engine.install_dir.rstrip("\\") + "\\dockerd.exe",
+        validate_config=engine.major_minor >= (23, 0),
+    )
+    return [Change(id="daemon/config", type=TYPE, params=params, diff=diff, requires=requires)]

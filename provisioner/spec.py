@@ -1,0 +1,220 @@
+"""Pydantic models of the host spec, the reboot policy and the rollout policy.
+
+Unknown keys are errors everywhere (DSC v3's ``deny_unknown_fields``), so a typo never passes
+silently. The daemon.json key rules come from windows-facts.md section 5 [MOBY
+daemon/config/config.go, config_windows.go, config_unix.go; CLI-DOCKERD; CLI-DEPR].
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from provisioner.errors import closest
+
+__all__ = [
+    "DAEMON_KEYS_WINDOWS",
+    "DAEMON_KEYS_REFUSED",
+    "DaemonSettings",
+    "EngineSpec",
+    "FeatureName",
+    "HostSpec",
+    "RebootPolicy",
+    "RolloutPolicy",
+    "VerifySpec",
+    "VirtualizationSpec",
+]
+
+
+class StrictModel(BaseModel):
+    """Base for every spec model: unknown keys are refused, values are not coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Flags registered on Windows, under their daemon.json names (list flags in the plural).
+# windows-facts.md section 5 [CLI-DOCKERD; MOBY daemon/command/config.go, config_windows.go].
+DAEMON_KEYS_WINDOWS: frozenset[str] = frozenset(
+    """
+    authorization-plugins bridge containerd containerd-namespace containerd-plugins-namespace
+    data-root debug default-network-opts default-runtime dns dns-opts dns-search exec-opts
+    experimental features fixed-cidr group host-gateway-ip hosts insecure-registries labels
+    log-driver log-format log-level max-concurrent-downloads max-concurrent-uploads
+    max-download-attempts mtu pidfile raw-logs registry-mirrors shutdown-timeout storage-opts
+    swarm-default-advertise-addr tlscacert tlscert tlskey tlsverify
+    exec-root log-opts default-stop-timeout metrics-addr network-control-plane-mtu
+    node-generic-resources http-proxy https-proxy no-proxy cdi-spec-dirs cri-containerd
+    """.split()
+)
+
+_LINUX_ONLY = (
+    "is registered only on Linux (daemon/config/config_unix.go); dockerd on Windows refuses "
+    "the file with \"the following directives don't match any configuration option\" and does not start"
+)
+_REMOVED = "was removed from dockerd ({}); every current dockerd refuses it and does not start"
+
+# Keys refused with the reason. windows-facts.md section 5 [MOBY config_unix.go; CLI-DEPR].
+DAEMON_KEYS_REFUSED: dict[str, str] = {
+    **{
+        key: _LINUX_ONLY
+        for key in """
+        storage-driver default-ulimits live-restore userns-remap iptables ip6tables ip-forward
+        ip-forward-no-drop ip-masq icc ipv6 bip bip6 fixed-cidr-v6 default-gateway
+        default-gateway-v6 ip userland-proxy userland-proxy-path cgroup-parent init init-path
+        seccomp-profile selinux-enabled no-new-privileges default-shm-size default-ipc-mode
+        default-cgroupns-mode default-address-pools runtimes add-runtime rootless cpu-rt-period
+        cpu-rt-runtime allow-direct-routing bridge-accept-fwmark firewall-backend
+        """.split()
+    },
+    "storage-driver": "is Unix-only since Docker 17.07 (Windows has only the windowsfilter driver; "
+    "size it with storage-opts [\"size=40G\"]); dockerd on Windows refuses it and does not start",
+    "cluster-store": _REMOVED.format("v23.0"),
+    "cluster-advertise": _REMOVED.format("v23.0"),
+    "cluster-store-opts": _REMOVED.format("v23.0"),
+    "graph": _REMOVED.format("v23.0; use data-root"),
+    "disable-legacy-registry": _REMOVED.format("v19.03"),
+}
+
+_ISOLATION_OPT = re.compile(r"^isolation=(process|hyperv|default)$", re.IGNORECASE)
+
+
+class VirtualizationSpec(StrictModel):
+    """Preflight requirements checked before any change (windows-facts.md section 2)."""
+
+    require_firmware_vt: bool = True
+    """Refuse hosts whose CPU virtualization is off in the BIOS/UEFI (when no hypervisor runs)."""
+    nested: Literal["auto", "required", "ignore"] = "auto"
+    """In a VM that needs Hyper-V: auto = error when nested virtualization is surely not exposed,
+    warning when unknown; required = error unless it is known to be exposed; ignore = no check."""
+    min_memory_gb: float = Field(default=4.0, ge=0)
+    """Hyper-V and container hosts need at least 4 GB [MS-HV-REQ; MS-NESTED]."""
+
+
+FeatureName = Literal["Containers", "Hyper-V"]
+
+
+class EngineSpec(StrictModel):
+    """The container engine: Docker CE static binaries, pinned and SHA-256 verified."""
+
+    type: Literal["docker-ce"] = "docker-ce"
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    """Docker CE version, e.g. 27.3.1 (download.docker.com/win/static/stable/x86_64/)."""
+    url: str | None = None
+    """Download URL; default: https://download.docker.com/win/static/stable/x86_64/docker-<version>.zip."""
+    sha256: str
+    """SHA-256 of the zip. Required: Docker publishes no checksums for these zips [DD-BIN, DL-DOCKER]."""
+    install_dir: str = r"C:\Program Files\docker"
+    """Where the zip's docker\\ folder lands (Docker's documented layout, under %ProgramFiles%)."""
+    service: str = "docker"
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256_hex(cls, value: str) -> str:
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+            raise ValueError(f"expected 64 hexadecimal characters (a SHA-256), got {len(value)} characters")
+        return value.lower()
+
+    @field_validator("url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @property
+    def download_url(self) -> str:
+        return self.url or f"https://download.docker.com/win/static/stable/x86_64/docker-{self.version}.zip"
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        major, minor, _ = self.version.split(".")
+        return int(major), int(minor)
+
+
+def _daemon_key(key: str) -> str:
+    if key in DAEMON_KEYS_REFUSED:
+        raise ValueError(f"'{key}' {DAEMON_KEYS_REFUSED[key]}")
+    if key not in DAEMON_KEYS_WINDOWS:
+        guess = closest(key, DAEMON_KEYS_WINDOWS)
+        raise ValueError(
+            f"'{key}' is not a daemon.json key on Windows" + (f"; did you mean '{guess}'?" if guess else "")
+        )
+    return key
+
+
+def _daemon_values(settings: dict[str, Any]) -> dict[str, Any]:
+    opts = settings.get("exec-opts", [])
+    for opt in opts if isinstance(opts, list) else [opts]:
+        if not isinstance(opt, str) or not _ISOLATION_OPT.match(opt):
+            raise ValueError(
+                f"exec-opts entry {opt!r}: on Windows only isolation=process|hyperv|default is accepted "
+                "(dockerd refuses other options at start since v28.0)"
+            )
+    return settings
+
+
+DaemonSettings = Annotated[dict[Annotated[str, AfterValidator(_daemon_key)], Any], AfterValidator(_daemon_values)]
+"""daemon.json as a mapping; every key checked against the keys Windows dockerd registers."""
+
+
+class VerifySpec(StrictModel):
+    """The hello-world proof: a container whose image and isolation fit the host's build."""
+
+    image: str = "auto"
+    """auto = mcr.microsoft.com/windows/nanoserver:<tag for the host build>, or an image reference."""
+    isolation: Literal["auto", "process", "hyperv"] = "auto"
+    command: list[str] | None = None
+    """Command to run in the container; default: cmd /c echo <nonce>. Output must contain the nonce."""
+    timeout: float = Field(default=600.0, gt=0)
+    """Seconds for pull + run; a first pull of nanoserver takes minutes on a slow link."""
+    when: Literal["changed", "always", "never"] = "changed"
+
+
+class HostSpec(StrictModel):
+    """What one host must look like."""
+
+    virtualization: VirtualizationSpec = VirtualizationSpec()
+    features: list[FeatureName] = Field(default_factory=lambda: ["Containers"])
+    engine: EngineSpec | None = None
+    daemon: DaemonSettings | None = None
+    """Written to C:\\ProgramData\\docker\\config\\daemon.json; None leaves the file alone."""
+    verify: VerifySpec = VerifySpec()
+
+    @field_validator("features")
+    @classmethod
+    def _unique(cls, features: list[str]) -> list[str]:
+        if len(set(features)) != len(features):
+            raise ValueError("each feature may appear once")
+        return features
+
+    @model_validator(mode="after")
+    def _verify_needs_engine(self) -> HostSpec:
+        if self.verify.when != "never" and self.engine is None:
+            raise ValueError("verify needs an engine: add `engine:` or set verify.when: never")
+        if self.daemon is not None and self.engine is None:
+            raise ValueError("daemon settings need an engine: add `engine:`")
+        return self
+
+
+class RebootPolicy(StrictModel):
+    """When and how long to reboot (DESIGN 4.4)."""
+
+    policy: Literal["never", "if_required"] = "if_required"
+    timeout: float = Field(default=1200.0, gt=0)
+    """Seconds to wait for the host to come back with a new boot id."""
+    max_per_run: int = Field(default=3, ge=0)
+
+
+SerialEntry = Annotated[int, Field(gt=0)] | Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")]
+
+
+class RolloutPolicy(StrictModel):
+    """Batches and failure thresholds (DESIGN 4.7)."""
+
+    forks: int = Field(default=50, gt=0)
+    serial: SerialEntry | list[SerialEntry] | None = None
+    max_fail_percentage: float | None = Field(default=None, ge=0, le=100)
+    any_errors_fatal: bool = False
+    host_timeout: float = Field(default=3600.0, gt=0)
