@@ -1,0 +1,155 @@
+"""Command line: argument parsing and exit codes only; the work is done elsewhere.
+
+Exit codes (DESIGN 4.5): 0 all ok/changed, 1 bad input or usage (nothing ran), 2 drift or
+hosts left reboot_required/pending_logon, 3 a host failed/unreachable/halted, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from provisioner import __version__
+from provisioner.errors import InputError, LoadError
+from provisioner.facts import Facts
+from provisioner.plan import Plan, facts_request, plan
+from provisioner.playbook import Playbook, Target, load_playbook
+from provisioner.render import RenderError, Renderer
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="provision",
+        description="Bring Windows hosts to a container-ready state from a YAML spec, and report drift.",
+    )
+    parser.add_argument("--version", action="version", version=f"provision {__version__}")
+    parser.add_argument("--templates", type=Path, help="use PowerShell templates from DIR instead of the built-in ones")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def playbook_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("playbook", type=Path)
+        sub.add_argument("-i", "--inventory", type=Path, help="inventory file (default: the play's inventory:)")
+        sub.add_argument("-l", "--limit", help="host pattern: names, groups, globs, a:b, a:&b, !a")
+        return sub
+
+    playbook_command("validate", "load and check the playbook and inventory; print one line per host")
+
+    plan_cmd = playbook_command("plan", "the plan for one host from a facts file, without connecting")
+    plan_cmd.add_argument("--host", required=True)
+    plan_cmd.add_argument("--facts", required=True, type=Path, help="facts JSON (the data of a FACTS record)")
+    plan_cmd.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    render_cmd = playbook_command("render", "print the exact PowerShell script a host would receive")
+    render_cmd.add_argument("--host", required=True)
+    render_cmd.add_argument("--phase", required=True, choices=["facts", "apply", "verify"])
+    render_cmd.add_argument("--facts", type=Path, help="facts JSON; required for apply and verify")
+    return parser
+
+
+def _target(book: Playbook, host: str) -> Target:
+    matches = [t for t in book.targets if t.name == host]
+    if not matches:
+        raise InputError([LoadError(book.file, None, None, (), f"host {host!r} is not targeted by any play")])
+    return matches[0]
+
+
+def _load_facts(file: Path) -> Facts:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputError([LoadError(file, None, None, (), "file not found")]) from None
+    except json.JSONDecodeError as exc:
+        raise InputError([LoadError(file, exc.lineno, exc.colno, (), f"malformed JSON: {exc.msg}")]) from None
+    if isinstance(data, dict) and "data" in data and "os" not in data:
+        data = data["data"]  # a whole FACTS record was given
+    try:
+        return Facts.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError([LoadError(file, None, None, (), f"{where}: {first['msg']} (expected DESIGN 4.2 facts)")]) from None
+
+
+def _validate(book: Playbook) -> int:
+    for warning in book.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for target in book.targets:
+        spec, conn = target.spec, target.connection
+        engine = f"{spec.engine.type} {spec.engine.version}" if spec.engine else "no engine"
+        verify = "no verify" if spec.verify.when == "never" else \
+            f"verify {spec.verify.image}/{spec.verify.isolation} when {spec.verify.when}"
+        endpoint = f"{conn.connection}+{conn.transport if conn.connection == 'winrm' else 'ssh'}" \
+                   f"://{conn.address}:{conn.effective_port}"
+        print(f"{target.name}  play={target.play.name!r}  {endpoint}  features={','.join(spec.features)}  "
+              f"{engine}  {verify}")
+    hosts = len({t.name for t in book.targets})
+    print(f"ok: {hosts} host{'s' if hosts != 1 else ''} in {len(book.plays)} play{'s' if len(book.plays) != 1 else ''}")
+    return EXIT_OK
+
+
+def _print_plan(result: Plan) -> None:
+    print(f"host {result.host}")
+    for finding in result.preflight:
+        print(f"  {finding.level}: [{finding.code}] {finding.message}")
+    if result.blocked:
+        print("  blocked by preflight errors: no change would be made")
+    for change in result.changes:
+        print(f"  change {change.id} ({change.type}){'  may reboot' if change.may_reboot else ''}")
+        for entry in change.diff:
+            print(f"    {entry.path}: {json.dumps(entry.before)} -> {json.dumps(entry.after)}")
+    if not result.changes and not result.blocked:
+        print("  in state: nothing to change")
+    if result.verify:
+        print(f"  verify: {result.verify.image} with {result.verify.isolation} isolation")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit)
+        if args.command == "validate":
+            return _validate(book)
+        target = _target(book, args.host)
+        renderer = Renderer(args.templates)
+        if args.command == "plan":
+            result = plan(target.name, target.spec, _load_facts(args.facts))
+            if args.json:
+                print(json.dumps(result.to_json(), indent=2))
+            else:
+                _print_plan(result)
+            return EXIT_BAD_INPUT if result.blocked else EXIT_OK
+        if args.command == "render":
+            if args.phase == "facts":
+                print(renderer.facts(target.name, facts_request(target.spec)), end="")
+                return EXIT_OK
+            if args.facts is None:
+                raise InputError([LoadError(None, None, None, (), f"--phase {args.phase} needs --facts FILE.json")])
+            result = plan(target.name, target.spec, _load_facts(args.facts))
+            if args.phase == "apply":
+                print(renderer.apply(result), end="")
+            else:
+                docker = target.spec.engine.install_dir.rstrip("\\") + "\\docker.exe" if target.spec.engine else ""
+                print(renderer.verify(result, "<nonce>", docker), end="")
+            return EXIT_OK
+    except InputError as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def main() -> None:
+    sys.exit(run())
