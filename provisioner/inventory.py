@@ -97,6 +97,8 @@ class Host:
     vars: dict[str, Any] = field(default_factory=dict)
     origins: dict[str, KeyPath] = field(default_factory=dict)
     """Key path of the definition that won the merge, per var, for error messages."""
+    path: KeyPath = ()
+    """Where the host is first defined."""
 
 
 @dataclass
@@ -148,7 +150,7 @@ class Inventory:
             located = []
             for error in validation_errors(exc, self.doc, (), ConnectionSettings):
                 key = error.path[0] if error.path else None
-                path = origin.get(str(key), ("all",)) if key else ("all",)
+                path = origin.get(str(key), host.path) if key else host.path
                 located.append(self.doc.error(path, f"{host.name}: {error.message}", error.hint))
             raise InputError(located) from None
 
@@ -186,7 +188,7 @@ def load_inventory(file: Path) -> Inventory:
                                         f"did you mean '{guess}'?" if guess else None))
         group.vars.update(_mapping(doc, content.get("vars"), path + ("vars",), "variables"))
         for host_name, values in _mapping(doc, content.get("hosts"), path + ("hosts",), "hosts").items():
-            hosts.setdefault(host_name, Host(host_name))
+            hosts.setdefault(host_name, Host(host_name, path=path + ("hosts", host_name)))
             if host_name not in group.hosts:
                 group.hosts.append(host_name)
             host_vars.setdefault(host_name, []).append(
@@ -234,7 +236,7 @@ def load_inventory(file: Path) -> Inventory:
 
 def _term_hosts(inventory: Inventory, term: str) -> list[str]:
     if term in inventory.groups:
-        return [h for h in inventory.hosts if h in inventory.groups[term].hosts or term == "all"]
+        return [name for name, host in inventory.hosts.items() if term in host.groups]
     if term in inventory.hosts:
         return [term]
     if any(c in term for c in "*?["):
