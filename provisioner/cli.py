@@ -7,19 +7,27 @@ hosts left reboot_required/pending_logon, 3 a host failed/unreachable/halted, 13
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from provisioner import __version__
+from provisioner.engine.rollout import exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
+from provisioner.engine.host import gather_facts
+from provisioner.lab.runtime import lab_for_inventory, lab_for_playbook
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
-from provisioner.playbook import Playbook, Target, load_playbook
+from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import RenderError, Renderer
+from provisioner.report.console import print_event, print_facts_table, print_results
+from provisioner.report.json_report import build_report, write_report
+from provisioner.transport.connect import Connector
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
 
@@ -53,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("--host", required=True)
     render_cmd.add_argument("--phase", required=True, choices=["facts", "apply", "verify"])
     render_cmd.add_argument("--facts", type=Path, help="facts JSON; required for apply and verify")
+
+    for name, help_text in (("apply", "converge the targeted hosts (a second run changes nothing)"),
+                            ("check", "report drift per host and property; change nothing (exit 2 on drift)")):
+        sub = playbook_command(name, help_text)
+        sub.add_argument("--report", type=Path, help="write report.json (schema provision.report/v1)")
+        sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
+
+    facts_cmd = commands.add_parser("facts", help="gather and print facts: build, edition, VT, SLAT, features, engine")
+    facts_cmd.add_argument("-i", "--inventory", type=Path, required=True)
+    facts_cmd.add_argument("-l", "--limit", help="host pattern")
+    facts_cmd.add_argument("--json", action="store_true")
+    facts_cmd.add_argument("--ask-pass", action="store_true")
     return parser
 
 
@@ -116,9 +136,13 @@ def _print_plan(result: Plan) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "facts":
+            return _facts(args)
         book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit)
         if args.command == "validate":
             return _validate(book)
+        if args.command in ("apply", "check"):
+            return _converge(args, book)
         target = _target(book, args.host)
         renderer = Renderer(args.templates)
         if args.command == "plan":
@@ -149,6 +173,45 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _facts(args: argparse.Namespace) -> int:
+    targets = facts_targets(args.inventory, args.limit)
+    connector = Connector(_ask_pass(args.ask_pass))
+    with lab_for_inventory(targets[0].play.inventory, announce=lambda text: print(text, file=sys.stderr)):
+        results = [gather_facts(target, connector, Renderer(args.templates)) for target in targets]
+    if args.json:
+        print(json.dumps({r.name: r.facts if r.facts else {"status": r.status, "error": r.message}
+                          for r in results}, indent=2))
+    else:
+        print_facts_table(results)
+    return exit_code(results)
+
+
+def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
+    if not enabled:
+        return None
+    answer: list[str] = []
+
+    def ask() -> str | None:
+        if not answer:
+            answer.append(getpass.getpass("password: "))
+        return answer[0]
+
+    return ask
+
+
+def _converge(args: argparse.Namespace, book: Playbook) -> int:
+    started = datetime.now(timezone.utc)
+    renderer = Renderer(args.templates)
+    with lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)):
+        results = run_playbook(book, args.command, Connector(_ask_pass(args.ask_pass)), renderer=renderer,
+                               on_event=print_event)
+    print_results(results, args.command)
+    if args.report:
+        write_report(args.report, build_report(mode=args.command, playbook=book.file, started=started,
+                                               results=results))
+    return exit_code(results)
 
 
 def main() -> None:

@@ -149,9 +149,8 @@ class Inventory:
         except ValidationError as exc:
             located = []
             for error in validation_errors(exc, self.doc, (), ConnectionSettings):
-                key = error.path[0] if error.path else None
-                path = origin.get(str(key), host.path) if key else host.path
-                located.append(self.doc.error(path, f"{host.name}: {error.message}", error.hint))
+                where = origin.get(str(error.path[0]), host.path) if error.path else host.path
+                located.append(self.doc.error(where, f"{host.name}: {error.message}", error.hint))
             raise InputError(located) from None
 
 

@@ -20,10 +20,10 @@ from pydantic import BaseModel, ValidationError
 from provisioner.errors import InputError, KeyPath, LoadError, closest
 from provisioner.inventory import ConnectionSettings, Inventory, load_inventory, select_hosts
 from provisioner.loadutil import validation_errors
-from provisioner.spec import HostSpec, RebootPolicy, RolloutPolicy
+from provisioner.spec import HostSpec, RebootPolicy, RolloutPolicy, VerifySpec
 from provisioner.yamlsrc import Located, load_yaml
 
-__all__ = ["Play", "Playbook", "Target", "load_playbook"]
+__all__ = ["Play", "Playbook", "Target", "facts_targets", "load_playbook"]
 
 PLAY_KEYS = ("name", "hosts", "inventory", "vars", "rollout", "reboot", "spec")
 
@@ -238,3 +238,20 @@ def _dedupe(errors: list[LoadError]) -> list[LoadError]:
             seen.add(str(error))
             unique.append(error)
     return unique
+
+
+FACTS_SPEC = HostSpec(verify=VerifySpec(when="never"))
+"""Facts need no spec: probe everything with the defaults."""
+
+
+def facts_targets(inventory_file: Path, limit: str | None) -> list[Target]:
+    """Targets for ``provision facts``: inventory hosts with connection settings and no spec."""
+    inv = load_inventory(inventory_file)
+    names = select_hosts(inv, limit or "all", source="--limit")
+    play = Play(0, "facts", limit or "all", inv, RolloutPolicy())
+    templater = Templater(inv.doc)
+    targets = [Target(name, play, inv.connection(inv.hosts[name], lambda v, vs, p: templater(v, vs, p)),
+                      FACTS_SPEC, RebootPolicy(), dict(inv.hosts[name].vars)) for name in names]
+    if templater.errors:
+        raise InputError(templater.errors)
+    return targets

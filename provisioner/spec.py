@@ -176,7 +176,7 @@ class HostSpec(StrictModel):
     """What one host must look like."""
 
     virtualization: VirtualizationSpec = VirtualizationSpec()
-    features: list[FeatureName] = Field(default_factory=lambda: ["Containers"])
+    features: list[FeatureName] = Field(default_factory=lambda: list[FeatureName](["Containers"]))
     engine: EngineSpec | None = None
     daemon: DaemonSettings | None = None
     """Written to C:\\ProgramData\\docker\\config\\daemon.json; None leaves the file alone."""

@@ -1,0 +1,304 @@
+"""Converge one host (DESIGN 2 and 4.4): connect, facts, plan, apply, reboot and wait, verify.
+
+Callable on its own; the fleet engine runs many of these. Every script is idempotent, so a
+failure part-way leaves a host that the next run converges from, and a retried script after
+an HTTP 500 or a dropped connection is safe.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from provisioner.facts import Facts
+from provisioner.inventory import ConnectionSettings
+from provisioner.plan import Plan, facts_request, plan
+from provisioner.playbook import Target
+from provisioner.records import Record, ScriptOutput, decode_clixml, parse_output
+from provisioner.render import Renderer
+from provisioner.resources import DiffEntry
+from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
+
+__all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
+
+Status = Literal["ok", "changed", "drift", "reboot_required", "pending_logon", "failed", "unreachable",
+                 "halted", "interrupted"]
+
+RETRIES = 3
+"""Attempts for a script after a retryable transport error (HTTP 5xx, reset, timeout)."""
+
+
+@dataclass
+class ResourceResult:
+    id: str
+    type: str
+    status: Literal["ok", "changed", "drift", "failed", "skipped"]
+    diff: list[DiffEntry] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class HostResult:
+    name: str
+    status: Status = "ok"
+    message: str = ""
+    reboots: int = 0
+    duration: float = 0.0
+    facts: dict[str, Any] | None = None
+    resources: list[ResourceResult] = field(default_factory=list)
+    preflight: list[dict[str, str]] = field(default_factory=list)
+    verify: dict[str, Any] | None = None
+    counters: TransportCounters = field(default_factory=TransportCounters)
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    host: str
+    kind: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class HostFailure(Exception):
+    """Ends the host's run with a status and a one-line message."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HostRunner:
+    """Runs one target in apply or check mode."""
+
+    def __init__(
+        self,
+        target: Target,
+        mode: Literal["apply", "check"],
+        connect: Callable[[str, ConnectionSettings], Connection],
+        *,
+        renderer: Renderer | None = None,
+        on_event: Callable[[Event], None] = lambda event: None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.target = target
+        self.mode = mode
+        self._connect = connect
+        self.renderer = renderer or Renderer()
+        self.on_event = on_event
+        self.clock = clock
+        self.sleep = sleep
+        self.poll_interval = poll_interval
+        self.result = HostResult(target.name)
+        self.deadline = clock() + target.play.rollout.host_timeout
+        self.conn: Connection | None = None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def emit(self, kind: str, message: str, **data: Any) -> None:
+        self.on_event(Event(self.target.name, kind, message, data))
+
+    def remaining(self) -> float:
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise HostFailure("failed", f"host_timeout of {self.target.play.rollout.host_timeout:g} s reached")
+        return left
+
+    def connection(self) -> Connection:
+        if self.conn is None:
+            self.conn = self._connect(self.target.name, self.target.connection)
+        return self.conn
+
+    def drop_connection(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection must not mask the real error
+                pass
+            self.conn = None
+
+    def run_script(self, script: str, what: str, timeout: float = 600.0, retries: int = RETRIES) -> ScriptOutput:
+        """Run a script with retries for transient errors; records are returned, failures raised."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result: ScriptResult = self.connection().run(script, timeout=min(timeout, self.remaining()))
+                break
+            except TransportError as exc:
+                self.drop_connection()
+                if exc.retryable and attempt < retries:
+                    self.emit("retry", f"{what}: {exc.cause}; retrying ({attempt}/{retries - 1})")
+                    self.sleep(min(2.0 ** attempt * 0.1, 5.0))
+                    continue
+                raise
+        self.result.counters = result.counters
+        output = parse_output(result.stdout)
+        if result.exit_code != 0 and not output.records:
+            stderr = decode_clixml(result.stderr).strip()
+            raise HostFailure("failed", f"{what} script exited {result.exit_code}: {stderr or 'no output'}")
+        return output
+
+    @staticmethod
+    def record(output: ScriptOutput, block_id: str, what: str) -> Record:
+        found = output.records.get(block_id)
+        if found is None:
+            raise HostFailure("failed", f"{what}: block {block_id} wrote no record (script ended early)")
+        return found
+
+    def gather(self, *, quiet: bool = False, retries: int = RETRIES) -> Facts:
+        if not quiet:
+            self.emit("facts", "gathering facts")
+        script = self.renderer.facts(self.target.name, facts_request(self.target.spec))
+        record = self.record(self.run_script(script, "facts", retries=retries), "facts", "facts")
+        if not record.ok:
+            raise HostFailure("failed", f"facts: {record.message}")
+        try:
+            facts = Facts.model_validate(record.data)
+        except ValidationError as exc:
+            raise HostFailure("failed", f"facts: the host reported facts this version cannot read: {exc}") from None
+        self.result.facts = facts.model_dump(mode="json")
+        return facts
+
+    def make_plan(self, facts: Facts) -> Plan:
+        result = plan(self.target.name, self.target.spec, facts)
+        self.result.preflight = [{"level": f.level, "code": f.code, "message": f.message} for f in result.preflight]
+        for finding in result.preflight:
+            self.emit(f"preflight.{finding.level}", finding.message, code=finding.code)
+        if result.blocked:
+            errors = "; ".join(f.message for f in result.preflight if f.level == "error")
+            raise HostFailure("failed", f"preflight: {errors}")
+        return result
+
+    # -- phases --------------------------------------------------------------------------------
+
+    def run(self) -> HostResult:
+        start = self.clock()
+        try:
+            self.converge()
+        except HostFailure as exc:
+            self.result.status, self.result.message = exc.status, str(exc)
+        except TransportError as exc:
+            unreachable = exc.kind in {"refused", "dns", "timeout", "reset"} and self.result.facts is None
+            self.result.status = "unreachable" if unreachable else "failed"
+            self.result.message = exc.cause
+        finally:
+            self.drop_connection()
+            self.result.duration = self.clock() - start
+        self.emit("done", f"{self.result.status}{': ' + self.result.message if self.result.message else ''}",
+                  status=self.result.status)
+        return self.result
+
+    def converge(self) -> None:
+        facts = self.gather()
+        current = self.make_plan(facts)
+        if self.mode == "check":
+            self.result.resources = [ResourceResult(c.id, c.type, "drift", c.diff) for c in current.changes]
+            self.result.status = "drift" if current.changes else "ok"
+            if self.target.spec.verify.when == "always":
+                self.verify(current)
+            return
+        changed = False
+        applied: dict[str, ResourceResult] = {}
+        previous: list[str] | None = None
+        while current.changes:
+            ids = [c.id for c in current.changes]
+            if ids == previous:
+                raise HostFailure("failed", f"did not converge: {', '.join(ids)} still differ after being applied")
+            self.emit("apply", f"applying {', '.join(ids)}")
+            output = self.run_script(self.renderer.apply(current), "apply")
+            reboot_needed = False
+            for change in current.changes:
+                record = self.record(output, change.id, "apply")
+                if not record.ok:
+                    applied[change.id] = ResourceResult(change.id, change.type, "failed", change.diff, record.message)
+                    self.result.resources = list(applied.values())
+                    raise HostFailure("failed", f"{change.id}: {record.message}")
+                if record.skipped:
+                    continue  # waits for a reboot; planned again afterwards
+                applied[change.id] = ResourceResult(change.id, change.type, "changed" if record.changed else "ok",
+                                                    change.diff)
+                changed |= record.changed
+                reboot_needed |= record.reboot_required
+            self.result.resources = list(applied.values())
+            if reboot_needed:
+                if self.target.reboot.policy == "never":
+                    self.result.status = "reboot_required"
+                    self.result.message = "a reboot is required to finish (reboot.policy: never)"
+                    return
+                facts = self.reboot(facts)
+                previous = None
+            else:
+                previous = ids
+                facts = self.gather()
+            current = self.make_plan(facts)
+        verify = self.target.spec.verify.when
+        if verify == "always" or (verify == "changed" and changed):
+            self.verify(current)
+        self.result.status = "changed" if changed else "ok"
+
+    def reboot(self, facts: Facts) -> Facts:
+        policy = self.target.reboot
+        if self.result.reboots >= policy.max_per_run:
+            raise HostFailure("failed", f"needs another reboot but reboot.max_per_run ({policy.max_per_run}) is reached")
+        old_boot = facts.reboot.boot_id
+        self.emit("reboot", f"rebooting; waiting up to {policy.timeout:g} s for a new boot id")
+        try:
+            self.run_script(self.renderer.reboot(self.target.name, "features"), "reboot", timeout=60)
+        except (TransportError, HostFailure):
+            pass  # the host may drop the connection as it goes down; the boot id tells what happened
+        self.drop_connection()
+        self.result.reboots += 1
+        give_up = min(self.clock() + policy.timeout, self.deadline)
+        delay = self.poll_interval
+        while True:
+            self.sleep(delay)
+            try:
+                new = self.gather(quiet=True, retries=1)  # this loop is the retry
+                if new.reboot.boot_id != old_boot:
+                    self.emit("rebooted", f"back after reboot (boot id {new.reboot.boot_id})")
+                    return new
+            except (TransportError, HostFailure):
+                self.drop_connection()
+            if self.clock() + delay > give_up:
+                raise HostFailure("failed", f"did not come back within {policy.timeout:g} s after the reboot")
+            delay = min(delay * 1.5, 15.0)
+
+    def verify(self, current: Plan) -> None:
+        choice = current.verify
+        engine = self.target.spec.engine
+        if choice is None or engine is None:
+            return
+        nonce = f"provision-{secrets.token_hex(8)}"
+        docker = engine.install_dir.rstrip("\\") + "\\docker.exe"
+        self.emit("verify", f"running {choice.image} with {choice.isolation} isolation")
+        output = self.run_script(self.renderer.verify(current, nonce, docker), "verify", timeout=choice.timeout + 60)
+        record = self.record(output, "verify", "verify")
+        self.result.verify = {"image": choice.image, "isolation": choice.isolation, "ok": record.ok,
+                              "message": record.message}
+        if not record.ok:
+            raise HostFailure("failed", f"verify: {record.message}")
+
+
+def gather_facts(target: Target, connect: Callable[[str, ConnectionSettings], Connection],
+                 renderer: Renderer | None = None) -> HostResult:
+    """Facts only (``provision facts``): the result's ``facts`` is set unless its status says why not."""
+    runner = HostRunner(target, "check", connect, renderer=renderer)
+    try:
+        runner.gather()
+        runner.result.status = "ok"
+    except HostFailure as exc:
+        runner.result.status, runner.result.message = exc.status, str(exc)
+    except TransportError as exc:
+        runner.result.status = "unreachable" if exc.kind in {"refused", "dns", "timeout", "reset"} else "failed"
+        runner.result.message = exc.cause
+    finally:
+        runner.drop_connection()
+    return runner.result

@@ -1,0 +1,1 @@
+"""Results out: the console, report.json, events.jsonl and junit.xml. Secrets never appear."""

@@ -1,0 +1,62 @@
+"""report.json, schema ``provision.report/v1`` (DESIGN 4.6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from provisioner.engine.host import HostResult
+
+__all__ = ["SCHEMA", "build_report", "write_report"]
+
+SCHEMA = "provision.report/v1"
+
+
+def _host(result: HostResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "status": result.status,
+        "message": result.message,
+        "batch": result.batch,
+        "duration": round(result.duration, 3),
+        "reboots": result.reboots,
+        "facts": result.facts,
+        "preflight": result.preflight,
+        "resources": [
+            {"id": r.id, "type": r.type, "status": r.status, "message": r.message,
+             "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in r.diff]}
+            for r in result.resources
+        ],
+        "verify": result.verify,
+        "error": result.message if result.status in {"failed", "unreachable", "interrupted"} else None,
+        "transport": asdict(result.counters),
+    }
+
+
+def build_report(*, mode: str, playbook: Path, started: datetime, results: Sequence[HostResult],
+                 run_id: str | None = None) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "run_id": run_id or uuid.uuid4().hex,
+        "mode": mode,
+        "playbook": str(playbook),
+        "started": started.isoformat(),
+        "ended": datetime.now(timezone.utc).isoformat(),
+        "summary": dict(sorted(Counter(r.status for r in results).items())),
+        "hosts": [_host(r) for r in results],
+    }
+
+
+def write_report(file: Path, report: dict[str, Any]) -> None:
+    """Write atomically, so an interrupted run never leaves half a report."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    staging = file.with_name(file.name + ".tmp")
+    staging.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(staging, file)

@@ -1,0 +1,116 @@
+"""SSH transport on paramiko for Windows OpenSSH with PowerShell (DESIGN 4.8).
+
+Host keys are checked against known_hosts by default (``host_key_policy: accept_new`` adds
+unknown keys, never changed ones). One SSH connection per Connection; each script is one exec
+channel running the same PowerShell command line as WinRM, with the script on stdin.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import paramiko
+
+from provisioner.inventory import ConnectionSettings
+from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+
+__all__ = ["SSHConnection"]
+
+
+class SSHConnection:
+    """A Connection over SSH; not thread-safe."""
+
+    def __init__(self, host: str, settings: ConnectionSettings, password: str | None) -> None:
+        self.host = host
+        self.settings = settings
+        self.counters = TransportCounters()
+        self._password = password
+        self._client: paramiko.SSHClient | None = None
+
+    def _error(self, cause: str, kind: str, retryable: bool = False) -> TransportError:
+        return TransportError(self.host, cause, kind=kind, retryable=retryable)
+
+    def _connect(self, timeout: float) -> paramiko.SSHClient:
+        settings = self.settings
+        where = f"{settings.address}:{settings.effective_port}"
+        client = paramiko.SSHClient()
+        known = Path(settings.known_hosts).expanduser() if settings.known_hosts else Path("~/.ssh/known_hosts").expanduser()
+        if known.exists():
+            client.load_host_keys(str(known))
+        if settings.host_key_policy == "accept_new":
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        else:
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.connect(settings.address, port=settings.effective_port, username=settings.user,
+                           password=self._password, key_filename=settings.key_file, timeout=timeout,
+                           banner_timeout=timeout, auth_timeout=timeout, allow_agent=False,
+                           look_for_keys=settings.key_file is None and self._password is None)
+        except paramiko.BadHostKeyException:
+            raise self._error(f"host key of {where} does not match known_hosts ({known}): refusing to connect",
+                              "certificate") from None
+        except paramiko.SSHException as exc:
+            if "not found in known_hosts" in str(exc):
+                raise self._error(f"host key of {where} is not in {known} (add it, or set host_key_policy: "
+                                  "accept_new)", "certificate") from None
+            if isinstance(exc, paramiko.AuthenticationException):
+                raise self._error(f"authentication failed for {settings.user!r} at {where}", "auth") from None
+            raise self._error(f"SSH error at {where}: {exc}", "reset", retryable=True) from None
+        except socket.gaierror:
+            raise self._error(f"name {settings.address!r} does not resolve", "dns") from None
+        except ConnectionRefusedError:
+            raise self._error(f"connection refused: nothing listening on {where}", "refused") from None
+        except (TimeoutError, socket.timeout):
+            raise self._error(f"timed out connecting to {where}", "timeout", retryable=True) from None
+        except OSError as exc:
+            raise self._error(f"cannot connect to {where}: {exc.strerror or exc}", "reset", retryable=True) from None
+        if settings.host_key_policy == "accept_new" and settings.known_hosts:
+            client.save_host_keys(str(known))
+        return client
+
+    def run(self, script: str, *, timeout: float) -> ScriptResult:
+        deadline = time.monotonic() + timeout
+        if self._client is None:
+            self._client = self._connect(min(timeout, 30.0))
+        try:
+            channel = self._client.get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
+            channel.settimeout(max(deadline - time.monotonic(), 0.1))
+            channel.exec_command(POWERSHELL_COMMAND)
+            data = script.encode("utf-8")
+            channel.sendall(data)
+            channel.shutdown_write()
+            self.counters.messages += 1
+            self.counters.bytes_sent += len(data)
+            stdout = bytearray()
+            stderr = bytearray()
+            while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+                progressed = False
+                if channel.recv_ready():
+                    stdout += channel.recv(65536)
+                    progressed = True
+                if channel.recv_stderr_ready():
+                    stderr += channel.recv_stderr(65536)
+                    progressed = True
+                if not progressed:
+                    if time.monotonic() > deadline:
+                        channel.close()
+                        raise self._error(f"timed out after {timeout:g} s waiting for the script to finish", "timeout")
+                    time.sleep(0.002)
+            code = channel.recv_exit_status()
+            channel.close()
+        except TransportError:
+            self.close()
+            raise
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            self.close()
+            raise self._error(f"SSH connection dropped: {exc}", "reset", retryable=True) from None
+        self.counters.scripts += 1
+        self.counters.bytes_received += len(stdout) + len(stderr)
+        return ScriptResult(stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"), code, self.counters)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
