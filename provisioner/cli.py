@@ -20,7 +20,8 @@ from provisioner import __version__
 from provisioner.engine.rollout import exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
 from provisioner.engine.host import gather_facts
-from provisioner.lab.runtime import lab_for_inventory, lab_for_playbook
+from provisioner.lab.control import LabError, request, start_daemon, write_inventory
+from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
@@ -67,6 +68,28 @@ def _parser() -> argparse.ArgumentParser:
         sub = playbook_command(name, help_text)
         sub.add_argument("--report", type=Path, help="write report.json (schema provision.report/v1)")
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
+
+    lab = commands.add_parser("lab", help="the embedded simulated Windows fleet (see provisioner/lab)",
+                              description="A simulated Windows fleet on 127.77.x.y that speaks real WinRM and SSH.")
+    lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
+    up = lab_commands.add_parser("up", help="start a background lab and write its inventory")
+    up.add_argument("--hosts", type=int, default=6, help="number of hosts (default 6)")
+    up.add_argument("--profiles", default="server2022:2,server2025,server2019,win11-23h2-pro,vm-nested",
+                    help="profile mix: NAME, NAME:COUNT,..., or mixed")
+    up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
+    up.add_argument("--seed", type=int, default=1)
+    up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a simulated reboot takes")
+    up.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"), help="inventory to write")
+    lab_commands.add_parser("status", help="hosts of the running lab and whether they are up")
+    lab_commands.add_parser("down", help="stop the background lab (host state is kept)")
+    drift = lab_commands.add_parser("drift", help="change a lab host the way drift happens")
+    drift.add_argument("host")
+    what = drift.add_mutually_exclusive_group(required=True)
+    what.add_argument("--feature", metavar="NAME=STATE", help="e.g. Containers=Disabled")
+    what.add_argument("--daemon", metavar="KEY=VALUE", help="set a daemon.json key (VALUE is JSON or a word)")
+    what.add_argument("--stop-service", metavar="NAME", help="stop a service, e.g. docker")
+    stats = lab_commands.add_parser("stats", help="request counters per host")
+    stats.add_argument("--json", action="store_true")
 
     facts_cmd = commands.add_parser("facts", help="gather and print facts: build, edition, VT, SLAT, features, engine")
     facts_cmd.add_argument("-i", "--inventory", type=Path, required=True)
@@ -138,6 +161,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "facts":
             return _facts(args)
+        if args.command == "lab":
+            return _lab(args)
         book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit)
         if args.command == "validate":
             return _validate(book)
@@ -186,6 +211,42 @@ def _facts(args: argparse.Namespace) -> int:
     else:
         print_facts_table(results)
     return exit_code(results)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    lab_dir = default_lab_dir()
+    try:
+        if args.lab_command == "up":
+            if running_daemon(lab_dir):
+                raise LabError("a lab is already running; stop it with `provision lab down` first")
+            (lab_dir / "hosts.json").unlink(missing_ok=True)  # a new fleet starts fresh
+            write_inventory(args.inventory, count=args.hosts, profiles=args.profiles, seed=args.seed,
+                            reboot_seconds=args.reboot_seconds, lab_dir=lab_dir, faults=args.faults)
+            pid = start_daemon(args.inventory.resolve(), lab_dir)
+            print(f"lab: {args.hosts} hosts up (pid {pid}); inventory {args.inventory}; state in {lab_dir}")
+            print(f"next: provision apply playbooks/site.yml -i {args.inventory}")
+        elif args.lab_command == "down":
+            request(lab_dir, {"command": "down"})
+            print("lab: stopping (host state kept for the next lab on the same inventory)")
+        elif args.lab_command == "status":
+            answer = request(lab_dir, {"command": "status"})
+            for host in answer["hosts"]:
+                print(f"{host['name']}  {host['address']}  {host['profile']}  {'up' if host['up'] else 'DOWN'}")
+        elif args.lab_command == "drift":
+            answer = request(lab_dir, {"command": "drift", "host": args.host, "feature": args.feature,
+                                       "daemon": args.daemon, "stop_service": args.stop_service})
+            print(answer["message"])
+        elif args.lab_command == "stats":
+            counters = request(lab_dir, {"command": "stats"})["hosts"]
+            if args.json:
+                print(json.dumps(counters, indent=2, sort_keys=True))
+            else:
+                for name, values in counters.items():
+                    print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in sorted(values.items())))
+    except (LabError, ValueError, KeyError) as exc:
+        print(f"error: lab: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:

@@ -111,20 +111,21 @@ class Facts(_Model):
     def nested_virtualization(self) -> Tristate | None:
         """Whether this VM exposes virtualization extensions to its guest; None on physical hosts.
 
-        Heuristic (windows-facts.md section 2, UNCONFIRMED there): with no hypervisor running in
-        the guest, VMX visible and firmware VT on means exposed; VMX hidden, or VMX visible with
-        firmware VT off, means not exposed (Hyper-V then fails to launch: cloud-hypervisor/
-        rust-hypervisor-firmware PR #438). Once Hyper-V runs inside the guest it has launched,
-        which needs exposed extensions (inference); any other running hypervisor (VBS) leaves
-        the readings unreliable, so the answer is unknown.
+        There is no in-guest API (Azure/iotedge-eflow issue #207), and every guest reads
+        HypervisorPresent True (the parent's hypervisor), so that reading says nothing here.
+        Heuristic (windows-facts.md section 2, UNCONFIRMED there): Hyper-V already Enabled in the
+        guest means it launched, which needs exposed extensions (and DISM refuses to enable it
+        otherwise: Azure/AzureStackHCI-EvalGuide issue #56); no VM Monitor Mode Extensions
+        visible means not exposed; VMX visible with firmware VT on means exposed. Anything else
+        is unknown rather than a guess.
         """
         hw = self.hardware
         if not hw.is_vm:
             return None
-        if hw.hypervisor_present:
-            return "yes" if self.feature("Microsoft-Hyper-V") == "Enabled" else "unknown"
-        if hw.vm_monitor_mode_extensions is None:
-            return "unknown"
-        if not hw.vm_monitor_mode_extensions:
+        if self.feature("Microsoft-Hyper-V") == "Enabled":
+            return "yes"
+        if hw.vm_monitor_mode_extensions is False:
             return "no"
-        return "yes" if hw.vt_firmware_enabled else "no"
+        if hw.vm_monitor_mode_extensions and hw.vt_firmware_enabled:
+            return "yes"
+        return "unknown"

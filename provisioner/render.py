@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -67,6 +68,11 @@ def _string(value: str) -> str:
     return "'" + "".join(out) + "'"
 
 
+def _fold_key(key: str) -> str:
+    """A hash-literal key as PowerShell compares it (ordinal, ignoring case: one-to-one upper-casing)."""
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in key)
+
+
 def ps_literal(value: Any) -> PsLiteral:
     """The PowerShell 5.1 literal for a JSON-like value.
 
@@ -81,6 +87,9 @@ def ps_literal(value: Any) -> PsLiteral:
     if isinstance(value, bool):
         return PsLiteral("$true" if value else "$false")
     if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            # Windows PowerShell 5.1 reads a larger integer literal as a [double], losing digits.
+            raise RenderError(f"{value} is outside the 64-bit integer range PowerShell reads exactly")
         return PsLiteral(str(value))
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -90,11 +99,22 @@ def ps_literal(value: Any) -> PsLiteral:
         return PsLiteral(_string(value))
     if isinstance(value, Mapping):
         items = []
+        seen: dict[str, str] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise RenderError(f"mapping keys must be text, got {key!r}")
+            # Hash-literal keys are case-insensitive: PowerShell refuses @{'a' = 1; 'A' = 2} with a
+            # ParseError ("Duplicate keys 'A' are not allowed in hash literals"), failing the whole script.
+            folded = _fold_key(key)
+            if folded in seen:
+                raise RenderError(f"mapping keys {seen[folded]!r} and {key!r} differ only in case, "
+                                  "which PowerShell refuses in a hash literal")
+            seen[folded] = key
             items.append(f"{_string(key)} = {ps_literal(item)}")
         return PsLiteral("[ordered]@{" + "; ".join(items) + "}")
+    if isinstance(value, (bytes, bytearray)):
+        # A Sequence of ints to Python; it would silently become @(104, 105, ...) in PowerShell.
+        raise RenderError(f"{type(value).__name__} values cannot be passed to PowerShell; decode them first")
     if isinstance(value, Sequence):
         items = [ps_literal(item) for item in value]
         if len(items) == 1:
@@ -147,6 +167,11 @@ class Renderer:
 
     def block(self, block_id: str, block_type: str, action: str, params: BlockParams,
               requires: Sequence[str] = ()) -> str:
+        # The end marker is a comment line carrying the id as is: a line break (or any control or
+        # line-separator character) in it would end the comment and turn the rest into code.
+        bad = [c for c in block_id if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
+        if bad or not block_id:
+            raise RenderError(f"block id {block_id!r} must be one line of printable characters")
         body = self.env.get_template("block.ps1.j2").render(
             id=block_id, type=block_type, params=params, requires=list(requires)
         )

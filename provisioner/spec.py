@@ -107,7 +107,8 @@ class EngineSpec(StrictModel):
     """SHA-256 of the zip. Required: Docker publishes no checksums for these zips [DD-BIN, DL-DOCKER]."""
     install_dir: str = r"C:\Program Files\docker"
     """Where the zip's docker\\ folder lands (Docker's documented layout, under %ProgramFiles%)."""
-    service: str = "docker"
+    service: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")] = "docker"
+    """Windows service name of the engine (dockerd --register-service --service-name)."""
 
     @field_validator("sha256")
     @classmethod

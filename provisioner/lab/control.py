@@ -1,0 +1,213 @@
+"""The background lab (``provision lab up``): a daemon process and its control socket.
+
+``lab up`` writes the lab inventory, then starts ``python -m provisioner.lab.control INVENTORY``
+in a new session. The daemon serves the inventory's hosts (runtime.Lab), records itself in
+``<lab dir>/daemon.json`` and answers one-line JSON requests on ``<lab dir>/control.sock``
+(``status``, ``stats``, ``drift``, ``down``). On ``down`` or SIGTERM it saves host state and exits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from provisioner.inventory import load_inventory
+from provisioner.lab.api import Faults
+from provisioner.lab.fleet import build_fleet, parse_profiles
+from provisioner.lab.model import LabHostModel, engine_sha256
+from provisioner.lab.runtime import (
+    LAB_USER,
+    PASSWORD_ENV,
+    Lab,
+    LabSettings,
+    default_lab_dir,
+    hosts_of,
+    running_daemon,
+)
+
+__all__ = ["LabError", "apply_drift", "request", "start_daemon", "write_inventory"]
+
+_DAEMON_FILE = "daemon.json"
+_SOCKET = "control.sock"
+
+
+class LabError(Exception):
+    """A lab command that cannot be done, with the reason in words."""
+
+
+def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_seconds: float, lab_dir: Path,
+                    faults: str | None = None, docker_version: str = "27.3.1") -> list[LabHostModel]:
+    """Write a lab inventory for a new fleet; returns the fleet (not started).
+
+    Each host's profile and faults are written beside its address, so the inventory alone
+    describes the lab (runtime.hosts_of reads them back).
+    """
+    fleet = build_fleet(count, profiles, seed, reboot_seconds=reboot_seconds, faults_spec=faults)
+    profile_of = parse_profiles(profiles, count, seed)
+    lines = [
+        "# yaml-language-server: $schema=../schema/inventory.schema.json",
+        "# Written by `provision lab up`: simulated Windows hosts on 127.77.x.y (see provisioner/lab).",
+        "# The password is in the lab directory, not here; the tool reads it when this variable is unset.",
+        "all:",
+        "  vars:",
+        f"    provision_lab: {{seed: {seed}, reboot_seconds: {reboot_seconds:g}}}",
+        "    connection: winrm",
+        "    scheme: https",
+        "    port: 5986",
+        "    transport: ntlm",
+        f"    user: {LAB_USER}",
+        f"    password_env: {PASSWORD_ENV}",
+        f"    ca_bundle: {lab_dir / 'tls' / 'ca.pem'}",
+        f"    known_hosts: {lab_dir / 'known_hosts'}",
+        f'    docker_version: "{docker_version}"',
+        f'    docker_sha256: "{engine_sha256(docker_version)}"',
+        "  children:",
+        "    windows:",
+        "      hosts:",
+    ]
+    default = Faults()
+    for host, profile in zip(fleet, profile_of, strict=True):
+        changed = {f.name: getattr(host.faults, f.name) for f in dataclasses.fields(Faults)
+                   if getattr(host.faults, f.name) != getattr(default, f.name)}
+        extra = f", lab_faults: {json.dumps(changed)}" if changed else ""
+        lines.append(f"        {host.name}: {{ address: {host.address}, lab_profile: {profile}{extra} }}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return fleet
+
+
+def request(lab_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """One request to the running daemon; LabError when none runs."""
+    if running_daemon(lab_dir) is None:
+        raise LabError("no lab is running (start one with `provision lab up`)")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(lab_dir / _SOCKET))
+        except OSError as exc:
+            raise LabError(f"the lab's control socket does not answer: {exc.strerror}") from None
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answer: dict[str, Any] = json.loads(data or b"{}")
+    if "error" in answer:
+        raise LabError(answer["error"])
+    return answer
+
+
+def apply_drift(model: LabHostModel, feature: str | None, daemon: str | None, stop_service: str | None) -> str:
+    """Change one host the way drift happens on Windows; returns what was done."""
+    if feature:
+        name, _, state = feature.partition("=")
+        model.set_feature(name, state)
+        return f"{model.name}: feature {name} set to {state}"
+    if daemon:
+        key, _, value = daemon.partition("=")
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            value = json.dumps(value)  # a bare word is a string
+        model.set_daemon_key(key, value)
+        return f"{model.name}: daemon.json {key} set to {value}"
+    if stop_service:
+        model.stop_service(stop_service)
+        return f"{model.name}: service {stop_service} stopped"
+    raise LabError("say what drifts: --feature NAME=STATE, --daemon KEY=VALUE or --stop-service NAME")
+
+
+def _handle(lab: Lab, payload: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+    command = payload.get("command")
+    if command == "status":
+        return {"pid": os.getpid(), "hosts": [
+            {"name": name, "address": model.address, "profile": lab.profiles[name], "up": model.is_up()}
+            for name, model in lab.models.items()]}
+    if command == "stats":
+        return {"hosts": {name: dict(model.counters) for name, model in lab.models.items()}}
+    if command == "drift":
+        model = lab.models.get(str(payload.get("host")))
+        if model is None:
+            return {"error": f"no lab host named {payload.get('host')!r}"}
+        try:
+            return {"message": apply_drift(model, payload.get("feature"), payload.get("daemon"),
+                                           payload.get("stop_service"))}
+        except (ValueError, KeyError, LabError) as exc:
+            return {"error": str(exc)}
+    if command == "down":
+        stop.set()
+        return {"message": "stopping"}
+    return {"error": f"unknown lab command {command!r}"}
+
+
+def serve(inventory_file: Path, lab_dir: Path) -> None:
+    """The daemon's main loop (runs in the background process)."""
+    inventory = load_inventory(inventory_file)
+    lab = Lab(hosts_of(inventory), LabSettings.from_vars(inventory.groups["all"].vars.get("provision_lab")), lab_dir)
+    lab.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            try:
+                payload = json.loads(self.rfile.readline() or b"{}")
+                answer = _handle(lab, payload, stop)
+            except Exception as exc:  # noqa: BLE001 - one bad request must not stop the lab
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+    sock_path = lab_dir / _SOCKET
+    sock_path.unlink(missing_ok=True)
+    server = socketserver.ThreadingUnixStreamServer(str(sock_path), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    record = lab_dir / _DAEMON_FILE
+    record.write_text(json.dumps({"pid": os.getpid(), "inventory": str(inventory_file), "hosts": len(lab.models)}))
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+        record.unlink(missing_ok=True)
+        sock_path.unlink(missing_ok=True)
+        lab.stop()
+
+
+def start_daemon(inventory_file: Path, lab_dir: Path, timeout: float = 60.0) -> int:
+    """Start the background lab for ``inventory_file``; returns its pid once it answers."""
+    if (existing := running_daemon(lab_dir)) is not None:
+        raise LabError(f"a lab is already running (pid {existing['pid']}); stop it with `provision lab down`")
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    log = open(lab_dir / "daemon.log", "ab")  # noqa: SIM115 - handed to the child process
+    process = subprocess.Popen([sys.executable, "-m", "provisioner.lab.control", str(inventory_file), str(lab_dir)],
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LabError(f"the lab exited at start (code {process.returncode}); see {lab_dir / 'daemon.log'}")
+        if running_daemon(lab_dir) is not None:
+            try:
+                request(lab_dir, {"command": "status"}, timeout=5)
+                return process.pid
+            except LabError:
+                pass
+        time.sleep(0.1)
+    process.terminate()
+    raise LabError(f"the lab did not answer within {timeout:g} s; see {lab_dir / 'daemon.log'}")
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else default_lab_dir())

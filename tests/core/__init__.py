@@ -1,0 +1,1 @@
+"""Core tests: spec, facts, compat, plan, rendering and records, without any host or network."""

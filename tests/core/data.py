@@ -1,0 +1,124 @@
+"""Shared data for the core tests: facts fixtures, the site specs, and every rendered script."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provisioner.facts import Facts
+from provisioner.plan import Plan, facts_request, plan
+from provisioner.render import Renderer
+from provisioner.spec import HostSpec
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FACTS_DIR = FIXTURES / "facts"
+SPECS_DIR = FIXTURES / "specs"
+GOLDEN_DIR = FIXTURES / "golden"
+
+FACT_NAMES = sorted(p.stem for p in FACTS_DIR.glob("*.json"))
+VERIFY_NONCE = "provision-nonce-0123456789abcdef"
+"""The fixed nonce of the golden and parsed VERIFY scripts (the engine makes a random one)."""
+
+# Values chosen to break out of any PowerShell context that is not a properly quoted literal:
+# all five single-quote characters, a line break, a statement separator, a subexpression, a
+# backtick, a comment start and a command name that must never appear as a command.
+PAYLOAD = "x'\u2018\u2019\u201a\u201b\"; Injected-Command -Now #\r\n$(Injected-Command) `n @' \n Injected-Command\n"
+
+
+def facts_path(name: str) -> Path:
+    return FACTS_DIR / f"{name}.json"
+
+
+@cache
+def load_facts(name: str) -> Facts:
+    return Facts.model_validate(json.loads(facts_path(name).read_text(encoding="utf-8")))
+
+
+@cache
+def load_spec(name: str) -> HostSpec:
+    return HostSpec.model_validate(yaml.safe_load((SPECS_DIR / f"{name}.yml").read_text(encoding="utf-8")))
+
+
+def site_spec() -> HostSpec:
+    return load_spec("site-spec")
+
+
+def containers_spec() -> HostSpec:
+    return load_spec("containers-only-spec")
+
+
+def spec_with(base: HostSpec, **changes: Any) -> HostSpec:
+    """A copy of ``base`` with top-level sections replaced, validated again."""
+    data = base.model_dump(mode="json")
+    data.update(changes)
+    return HostSpec.model_validate(data)
+
+
+def hostile_spec() -> HostSpec:
+    """The site spec with the payload in every free-text field a user controls."""
+    return HostSpec.model_validate({
+        "features": ["Containers", "Hyper-V"],
+        "engine": {
+            "version": "27.3.1",
+            "sha256": "ab" * 32,
+            "url": "https://example.invalid/docker.zip?" + PAYLOAD,
+            "install_dir": "C:\\Program Files\\" + PAYLOAD,
+            "service": "docker-engine",  # validated at load: letters, digits, _ . - only
+        },
+        "daemon": {"labels": [PAYLOAD, "b=\u2019"], "log-level": PAYLOAD},
+        "verify": {"image": "mcr.microsoft.com/windows/nanoserver:ltsc2022", "isolation": "process",
+                   "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD]},
+    })
+
+
+def docker_exe(spec: HostSpec) -> str:
+    assert spec.engine is not None
+    return spec.engine.install_dir.rstrip("\\") + "\\docker.exe"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    fixture: str
+    spec_name: str
+    phase: str
+    script: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.fixture}/{self.spec_name}/{self.phase}"
+
+
+PHASES = ("facts", "apply", "verify", "reboot")
+
+
+def render_phases(host: str, spec: HostSpec, facts: Facts, renderer: Renderer | None = None) -> dict[str, str]:
+    """FACTS, APPLY, VERIFY (when the plan has one) and REBOOT for one host, as the engine renders them."""
+    renderer = renderer or Renderer()
+    the_plan: Plan = plan(host, spec, facts)
+    scripts = {
+        "facts": renderer.facts(host, facts_request(spec)),
+        "apply": renderer.apply(the_plan),
+        "reboot": renderer.reboot(host, "feature/Containers needs a reboot to finish"),
+    }
+    if the_plan.verify is not None:
+        scripts["verify"] = renderer.verify(the_plan, VERIFY_NONCE, docker_exe(spec))
+    return {phase: scripts[phase] for phase in PHASES if phase in scripts}
+
+
+@lru_cache(maxsize=1)
+def all_rendered() -> tuple[Rendered, ...]:
+    """Every script for every fixture under the site spec, the containers-only spec and the hostile spec."""
+    out = []
+    specs = {"site": site_spec(), "containers": containers_spec(), "hostile": hostile_spec()}
+    for name in FACT_NAMES:
+        facts = load_facts(name)
+        for spec_name, spec in specs.items():
+            host = name if spec_name != "hostile" else name + PAYLOAD
+            for phase, script in render_phases(host, spec, facts).items():
+                out.append(Rendered(name, spec_name, phase, script))
+    return tuple(out)
