@@ -67,8 +67,8 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
         "    transport: ntlm",
         f"    user: {LAB_USER}",
         f"    password_env: {PASSWORD_ENV}",
-        f"    ca_bundle: {lab_dir / 'tls' / 'ca.pem'}",
-        f"    known_hosts: {lab_dir / 'known_hosts'}",
+        f"    ca_bundle: {_home_relative(lab_dir / 'tls' / 'ca.pem')}",
+        f"    known_hosts: {_home_relative(lab_dir / 'known_hosts')}",
         f'    docker_version: "{docker_version}"',
         f'    docker_sha256: "{engine_sha256(docker_version)}"',
         "  children:",
@@ -84,6 +84,14 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return fleet
+
+
+def _home_relative(path: Path) -> str:
+    """``~/...`` when under the home directory, so the inventory works for anyone who checks it out."""
+    try:
+        return "~/" + str(path.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def request(lab_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from provisioner.engine.host import Event, HostResult
+from provisioner.facts import Facts
 
 __all__ = ["print_event", "print_results"]
 
@@ -50,8 +51,6 @@ def _yes_no(value: Any) -> str:
 
 def print_facts_table(results: Sequence[HostResult], out: TextIO = sys.stdout) -> None:
     """The facts of each host as one row; a host whose facts could not be read shows why."""
-    from provisioner.facts import Facts
-
     header = ["host", "build", "edition", "VT", "SLAT", "hypervisor", "VM", "nested", "features", "engine", "reboot"]
     rows = []
     for result in results:
@@ -65,7 +64,9 @@ def print_facts_table(results: Sequence[HostResult], out: TextIO = sys.stdout) -
         if facts.engine.service.exists:
             engine += f" ({facts.engine.service.status})"
         rows.append([result.name, f"{facts.os.build}.{facts.os.ubr}", facts.os.edition_id, hw.firmware_vt,
-                     _yes_no(hw.slat), _yes_no(hw.hypervisor_present),
+                     # Under a running hypervisor the SLAT reading is hidden like the VT one (facts.py).
+                     "unknown" if hw.hypervisor_present and not hw.slat else _yes_no(hw.slat),
+                     _yes_no(hw.hypervisor_present),
                      hw.vm_platform or _yes_no(hw.is_vm), facts.nested_virtualization or "-", features, engine,
                      "pending" if facts.reboot.pending else "-"])
     widths = [max(len(str(row[i])) for row in [header, *rows] if i < len(row)) for i in range(len(header))]
