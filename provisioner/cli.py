@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -17,17 +18,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from provisioner import __version__
-from provisioner.engine.rollout import exit_code, run_playbook
+from provisioner.engine.host import Event, HostResult, gather_facts
+from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
-from provisioner.engine.host import gather_facts
 from provisioner.lab.control import LabError, request, start_daemon, write_inventory
 from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import RenderError, Renderer
-from provisioner.report.console import print_event, print_facts_table, print_results
-from provisioner.report.json_report import build_report, write_report
+from provisioner.report.console import make_display, print_facts_table, print_results
+from provisioner.report.events import EventLog
+from provisioner.report.json_report import build_report, hosts_to_retry, write_report
+from provisioner.report.junit import write_junit
 from provisioner.transport.connect import Connector
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
@@ -67,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
                             ("check", "report drift per host and property; change nothing (exit 2 on drift)")):
         sub = playbook_command(name, help_text)
         sub.add_argument("--report", type=Path, help="write report.json (schema provision.report/v1)")
+        sub.add_argument("--events", type=Path, help="write one JSON line per event as it happens")
+        sub.add_argument("--junit", type=Path, help="write a JUnit XML file: a testcase per host and resource")
+        sub.add_argument("--retry-failed", type=Path, metavar="REPORT",
+                         help="only the hosts that did not end ok/changed in that report")
+        sub.add_argument("--forks", type=int, help="hosts in parallel (overrides rollout.forks)")
+        sub.add_argument("--output", choices=["auto", "plain", "rich", "json"], default="auto",
+                         help="progress output (auto: rich on a terminal, plain lines otherwise)")
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
 
     lab = commands.add_parser("lab", help="the embedded simulated Windows fleet (see provisioner/lab)",
@@ -80,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--seed", type=int, default=1)
     up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a simulated reboot takes")
     up.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"), help="inventory to write")
+    up.add_argument("--ports", type=_ports, metavar="HTTP,HTTPS,SSH",
+                    help="ports on each host address (default 5985,5986,2222)")
     lab_commands.add_parser("status", help="hosts of the running lab and whether they are up")
     lab_commands.add_parser("down", help="stop the background lab (host state is kept)")
     drift = lab_commands.add_parser("drift", help="change a lab host the way drift happens")
@@ -97,6 +109,17 @@ def _parser() -> argparse.ArgumentParser:
     facts_cmd.add_argument("--json", action="store_true")
     facts_cmd.add_argument("--ask-pass", action="store_true")
     return parser
+
+
+def _ports(text: str) -> tuple[int, int, int]:
+    """``HTTP,HTTPS,SSH`` for ``lab up --ports``: three distinct ports."""
+    try:
+        ports = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HTTP,HTTPS,SSH port numbers, got {text!r}") from None
+    if len(ports) != 3 or len(set(ports)) != 3 or not all(0 < port < 65536 for port in ports):
+        raise argparse.ArgumentTypeError(f"expected three distinct ports HTTP,HTTPS,SSH, got {text!r}")
+    return ports[0], ports[1], ports[2]
 
 
 def _target(book: Playbook, host: str) -> Target:
@@ -221,7 +244,8 @@ def _lab(args: argparse.Namespace) -> int:
                 raise LabError("a lab is already running; stop it with `provision lab down` first")
             (lab_dir / "hosts.json").unlink(missing_ok=True)  # a new fleet starts fresh
             write_inventory(args.inventory, count=args.hosts, profiles=args.profiles, seed=args.seed,
-                            reboot_seconds=args.reboot_seconds, lab_dir=lab_dir, faults=args.faults)
+                            reboot_seconds=args.reboot_seconds, lab_dir=lab_dir, faults=args.faults,
+                            ports=args.ports)
             pid = start_daemon(args.inventory.resolve(), lab_dir)
             print(f"lab: {args.hosts} hosts up (pid {pid}); inventory {args.inventory}; state in {lab_dir}")
             print(f"next: provision apply playbooks/site.yml -i {args.inventory}")
@@ -264,15 +288,40 @@ def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
 
 def _converge(args: argparse.Namespace, book: Playbook) -> int:
     started = datetime.now(timezone.utc)
-    renderer = Renderer(args.templates)
-    with lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)):
-        results = run_playbook(book, args.command, Connector(_ask_pass(args.ask_pass)), renderer=renderer,
-                               on_event=print_event)
-    print_results(results, args.command)
+    only = hosts_to_retry(args.retry_failed) if args.retry_failed else None
+    total = sum(1 for t in book.targets if only is None or t.name in only)
+    interrupt = Interrupt()
+    handlers = {sig: signal.signal(sig, lambda *_: interrupt.signal()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    events = EventLog(args.events) if args.events else None
+    try:
+        with lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)), \
+                make_display(args.output, total) as display:
+            def on_event(event: Event) -> None:
+                display.event(event)
+                if events:
+                    events.event(event)
+
+            def on_result(result: HostResult) -> None:
+                display.result(result)
+                if events:
+                    events.result(result)
+
+            results = run_playbook(book, args.command, Connector(_ask_pass(args.ask_pass)),
+                                   renderer=Renderer(args.templates), on_event=on_event, on_result=on_result,
+                                   on_batch=display.batch, interrupt=interrupt, only=only, forks=args.forks)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        if events:
+            events.close()
+    if args.output != "json":
+        print_results(results, args.command)
     if args.report:
         write_report(args.report, build_report(mode=args.command, playbook=book.file, started=started,
                                                results=results))
-    return exit_code(results)
+    if args.junit:
+        write_junit(args.junit, results, args.command)
+    return exit_code(results, interrupted=interrupt.stop.is_set())
 
 
 def main() -> None:

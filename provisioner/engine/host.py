@@ -8,6 +8,7 @@ an HTTP 500 or a dropped connection is safe.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class HostRunner:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float = 1.0,
+        interrupt: threading.Event | None = None,
     ) -> None:
         self.target = target
         self.mode = mode
@@ -99,6 +101,7 @@ class HostRunner:
         self.result = HostResult(target.name)
         self.deadline = clock() + target.play.rollout.host_timeout
         self.conn: Connection | None = None
+        self.interrupt = interrupt or threading.Event()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -129,6 +132,8 @@ class HostRunner:
         attempt = 0
         while True:
             attempt += 1
+            if self.interrupt.is_set():
+                raise HostFailure("interrupted", f"interrupted before the {what} script")
             try:
                 result: ScriptResult = self.connection().run(script, timeout=min(timeout, self.remaining()))
                 break
@@ -260,6 +265,8 @@ class HostRunner:
         delay = self.poll_interval
         while True:
             self.sleep(delay)
+            if self.interrupt.is_set():
+                raise HostFailure("interrupted", "interrupted while waiting for the host to come back")
             try:
                 new = self.gather(quiet=True, retries=1)  # this loop is the retry
                 if new.reboot.boot_id != old_boot:

@@ -1,17 +1,134 @@
-"""Running plays over their hosts and turning host statuses into the run's exit code (DESIGN 4.5)."""
+"""Running plays over fleets: forks, serial batches, failure thresholds, interruption (DESIGN 4.7).
+
+Hosts run on threads: pywinrm and paramiko are blocking libraries, so an asyncio engine would
+run the same calls in a thread pool anyway and add a loop on top (bench/fleet.py measures what
+a fork costs). Threads are daemons, so a host stuck in a socket call past its ``host_timeout``
+is abandoned (reported ``failed``) instead of holding up the batch or the process's exit.
+"""
 
 from __future__ import annotations
 
+import math
+import queue
+import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from provisioner.engine.host import Event, HostResult, HostRunner
 from provisioner.inventory import ConnectionSettings
-from provisioner.playbook import Playbook
+from provisioner.playbook import Playbook, Target
 from provisioner.render import Renderer
+from provisioner.spec import RolloutPolicy
 from provisioner.transport import Connection
 
-__all__ = ["exit_code", "run_playbook"]
+__all__ = ["ABANDON_GRACE", "Interrupt", "batches", "exit_code", "run_playbook"]
+
+ABANDON_GRACE = 60.0
+"""Seconds past ``host_timeout`` before a host whose thread does not return is given up on.
+Every transport call is bounded by the host's remaining time plus one read timeout (30 s)."""
+
+
+@dataclass
+class Interrupt:
+    """Ctrl-C / SIGTERM state shared with the running hosts.
+
+    The first signal sets ``stop``: no new host starts, and hosts in flight end after their
+    current script with status ``interrupted``. The second sets ``abort``: the run returns at
+    once with what it has.
+    """
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    abort: threading.Event = field(default_factory=threading.Event)
+
+    def signal(self) -> None:
+        if self.stop.is_set():
+            self.abort.set()
+        self.stop.set()
+
+
+def batches(targets: Sequence[Target], rollout: RolloutPolicy) -> list[list[Target]]:
+    """Split a play's hosts by ``serial``: an int, a percentage, or a list whose last entry repeats."""
+    serial = rollout.serial
+    if serial is None:
+        return [list(targets)] if targets else []
+    sizes = serial if isinstance(serial, list) else [serial]
+    result: list[list[Target]] = []
+    start, index = 0, 0
+    while start < len(targets):
+        entry = sizes[min(index, len(sizes) - 1)]
+        if isinstance(entry, str):
+            size = max(1, math.floor(len(targets) * float(entry.rstrip("%")) / 100))
+        else:
+            size = entry
+        result.append(list(targets[start:start + size]))
+        start += size
+        index += 1
+    return result
+
+
+def _not_run(target: Target, status: Literal["halted", "interrupted"], message: str, batch: int) -> HostResult:
+    return HostResult(target.name, status=status, message=message, batch=batch)
+
+
+def _run_batch(batch: list[Target], number: int, forks: int, make_runner: Callable[[Target], HostRunner],
+               interrupt: Interrupt, on_result: Callable[[HostResult], None]) -> list[HostResult]:
+    """Run one batch with up to ``forks`` hosts at once; results in the batch's order."""
+    pending: queue.SimpleQueue[Target] = queue.SimpleQueue()
+    for target in batch:
+        pending.put(target)
+    results: dict[str, HostResult] = {}
+    started: dict[str, tuple[float, HostRunner]] = {}
+    lock = threading.Lock()
+
+    def finish(result: HostResult) -> None:
+        with lock:
+            if result.name in results:
+                return  # abandoned at its deadline already
+            results[result.name] = result
+        on_result(result)
+
+    def worker() -> None:
+        while not interrupt.stop.is_set():
+            try:
+                target = pending.get_nowait()
+            except queue.Empty:
+                return
+            runner = make_runner(target)
+            runner.result.batch = number
+            with lock:
+                started[target.name] = (time.monotonic(), runner)
+            finish(runner.run())
+
+    threads = [threading.Thread(target=worker, name=f"provision-fork-{i}", daemon=True)
+               for i in range(min(forks, len(batch)))]
+    for thread in threads:
+        thread.start()
+    while len(results) < len(batch) and any(t.is_alive() for t in threads) and not interrupt.abort.is_set():
+        time.sleep(0.05)
+        now = time.monotonic()
+        with lock:
+            overdue = [runner for name, (since, runner) in started.items() if name not in results
+                       and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE]
+        for runner in overdue:
+            runner.result.status = "failed"
+            runner.result.message = f"did not finish within host_timeout + {ABANDON_GRACE:g} s; abandoned"
+            finish(runner.result)
+    ordered = []
+    for target in batch:
+        with lock:
+            result = results.get(target.name)
+            in_flight = started.get(target.name)
+        if result is None:
+            if in_flight is not None:
+                result = in_flight[1].result
+                result.status, result.message = "interrupted", "aborted in flight by a second interrupt"
+            else:
+                result = _not_run(target, "interrupted", "not started: the run was interrupted", number)
+            finish(result)
+        ordered.append(result)
+    return ordered
 
 
 def run_playbook(
@@ -21,24 +138,64 @@ def run_playbook(
     *,
     renderer: Renderer | None = None,
     on_event: Callable[[Event], None] = lambda event: None,
+    on_result: Callable[[HostResult], None] = lambda result: None,
+    on_batch: Callable[[int, int, int], None] = lambda number, total, size: None,
+    interrupt: Interrupt | None = None,
+    only: set[str] | None = None,
+    forks: int | None = None,
     poll_interval: float = 1.0,
 ) -> list[HostResult]:
-    """Every target, one after another, in playbook order."""
+    """Every play in order, its hosts in batches; a batch over its failure threshold halts the rest.
+
+    ``only`` restricts the run to those host names (``--retry-failed``); ``forks`` overrides
+    every play's ``rollout.forks`` (``--forks``).
+    """
     renderer = renderer or Renderer()
-    results = []
-    for target in book.targets:
-        runner = HostRunner(target, mode, connect, renderer=renderer, on_event=on_event, poll_interval=poll_interval)
-        results.append(runner.run())
+    interrupt = interrupt or Interrupt()
+    results: list[HostResult] = []
+    halted: str | None = None
+
+    def make_runner(target: Target) -> HostRunner:
+        return HostRunner(target, mode, connect, renderer=renderer, on_event=on_event, poll_interval=poll_interval,
+                          interrupt=interrupt.stop)
+
+    for play in book.plays:
+        targets = [t for t in book.targets if t.play is play and (only is None or t.name in only)]
+        rollout = play.rollout
+        plan = batches(targets, rollout)
+        for number, batch in enumerate(plan, start=1):
+            if halted or interrupt.stop.is_set():
+                status: Literal["halted", "interrupted"] = "halted" if halted else "interrupted"
+                message = halted or "not started: the run was interrupted"
+                for target in batch:
+                    result = _not_run(target, status, message, number)
+                    results.append(result)
+                    on_result(result)
+                continue
+            on_batch(number, len(plan), len(batch))
+            outcome = _run_batch(batch, number, forks or rollout.forks, make_runner, interrupt, on_result)
+            results.extend(outcome)
+            failures = sum(1 for r in outcome if r.status in {"failed", "unreachable"})
+            if failures and rollout.any_errors_fatal:
+                halted = f"halted: batch {number} had a failure and any_errors_fatal is set"
+            elif rollout.max_fail_percentage is not None and \
+                    failures * 100 / len(batch) > rollout.max_fail_percentage:
+                halted = (f"halted: batch {number} failed {failures} of {len(batch)} hosts, over "
+                          f"max_fail_percentage {rollout.max_fail_percentage:g}%")
+            if interrupt.abort.is_set():
+                break
+        if interrupt.abort.is_set():
+            break
     return results
 
 
-def exit_code(results: Sequence[HostResult]) -> int:
-    """3 when anything failed, was unreachable or halted; 130 interrupted; 2 drift or waiting; else 0."""
+def exit_code(results: Sequence[HostResult], interrupted: bool = False) -> int:
+    """130 interrupted; 3 anything failed, unreachable or halted; 2 drift or waiting; else 0."""
     statuses = {r.status for r in results}
+    if interrupted or "interrupted" in statuses:
+        return 130
     if statuses & {"failed", "unreachable", "halted"}:
         return 3
-    if "interrupted" in statuses:
-        return 130
     if statuses & {"drift", "reboot_required", "pending_logon"}:
         return 2
     return 0

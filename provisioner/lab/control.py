@@ -46,24 +46,28 @@ class LabError(Exception):
 
 
 def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_seconds: float, lab_dir: Path,
-                    faults: str | None = None, docker_version: str = "27.3.1") -> list[LabHostModel]:
+                    faults: str | None = None, docker_version: str = "27.3.1",
+                    ports: tuple[int, int, int] | None = None) -> list[LabHostModel]:
     """Write a lab inventory for a new fleet; returns the fleet (not started).
 
     Each host's profile and faults are written beside its address, so the inventory alone
-    describes the lab (runtime.hosts_of reads them back).
+    describes the lab (runtime.hosts_of reads them back). ``ports`` (HTTP, HTTPS, SSH) replace
+    the defaults 5985, 5986 and 2222, for a second lab beside one that runs on them.
     """
     fleet = build_fleet(count, profiles, seed, reboot_seconds=reboot_seconds, faults_spec=faults)
     profile_of = parse_profiles(profiles, count, seed)
+    http_port, https_port, ssh_port = ports or (5985, 5986, 2222)
+    lab_ports = f", http_port: {http_port}, https_port: {https_port}, ssh_port: {ssh_port}" if ports else ""
     lines = [
         "# yaml-language-server: $schema=../schema/inventory.schema.json",
         "# Written by `provision lab up`: simulated Windows hosts on 127.77.x.y (see provisioner/lab).",
         "# The password is in the lab directory, not here; the tool reads it when this variable is unset.",
         "all:",
         "  vars:",
-        f"    provision_lab: {{seed: {seed}, reboot_seconds: {reboot_seconds:g}}}",
+        f"    provision_lab: {{seed: {seed}, reboot_seconds: {reboot_seconds:g}{lab_ports}}}",
         "    connection: winrm",
         "    scheme: https",
-        "    port: 5986",
+        f"    port: {https_port}",
         "    transport: ntlm",
         f"    user: {LAB_USER}",
         f"    password_env: {PASSWORD_ENV}",

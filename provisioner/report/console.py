@@ -1,48 +1,197 @@
-"""Plain console output: one line per event, then one block per host and a summary."""
+"""Console output: live progress (rich on a TTY, a line per event otherwise, or JSON), then a summary.
+
+Fleet summaries group what repeats: 500 hosts with the same drift, or halted by the same
+threshold, read as one line with a count, not 500 lines.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
+import threading
+import time
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any, TextIO
+from types import TracebackType
+from typing import Any, Literal, TextIO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from provisioner.engine.host import Event, HostResult
 from provisioner.facts import Facts
 
-__all__ = ["print_event", "print_results"]
+__all__ = ["Display", "make_display", "print_facts_table", "print_results"]
+
+_PROBLEMS = ("failed", "unreachable", "halted", "interrupted", "reboot_required", "pending_logon")
+DETAIL_LIMIT = 20
+"""Up to this many hosts, the summary shows every host; beyond it, groups with counts."""
 
 
 def _value(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def print_event(event: Event, out: TextIO = sys.stdout) -> None:
-    if event.kind == "done":
-        return
-    out.write(f"[{event.host}] {event.message}\n")
-    out.flush()
+class Display:
+    """Receives events, results and batch starts from the rollout threads (thread-safe)."""
+
+    def __init__(self, out: TextIO, total: int) -> None:
+        self.out = out
+        self.total = total
+        self._lock = threading.Lock()
+
+    def event(self, event: Event) -> None:
+        if event.kind == "done":
+            return
+        with self._lock:
+            self.out.write(f"[{event.host}] {event.message}\n")
+            self.out.flush()
+
+    def result(self, result: HostResult) -> None:
+        with self._lock:
+            message = f": {result.message}" if result.message else ""
+            self.out.write(f"[{result.name}] {result.status}{message}\n")
+            self.out.flush()
+
+    def batch(self, number: int, total: int, size: int) -> None:
+        with self._lock:
+            self.out.write(f"batch {number}/{total}: {size} host{'s' if size != 1 else ''}\n")
+            self.out.flush()
+
+    def __enter__(self) -> Display:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        return None
+
+
+class JsonDisplay(Display):
+    """One JSON object per line on stdout, for machines."""
+
+    def _write(self, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self.out.write(json.dumps(payload, default=str) + "\n")
+            self.out.flush()
+
+    def event(self, event: Event) -> None:
+        self._write({"kind": f"host.{event.kind}", "host": event.host, "message": event.message, **event.data})
+
+    def result(self, result: HostResult) -> None:
+        self._write({"kind": "host.result", "host": result.name, "status": result.status, "message": result.message})
+
+    def batch(self, number: int, total: int, size: int) -> None:
+        self._write({"kind": "batch", "number": number, "of": total, "size": size})
+
+
+class RichDisplay(Display):
+    """A progress bar over hosts, the batch, counts by status and the slowest hosts in flight."""
+
+    def __init__(self, out: TextIO, total: int) -> None:
+        super().__init__(out, total)
+        self.console = Console(file=out)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=self.console)
+        self.task = self.progress.add_task("hosts", total=total)
+        self.counts: Counter[str] = Counter()
+        self.batch_text = ""
+        self.in_flight: dict[str, tuple[float, str]] = {}
+        self.live = Live(self._render(), console=self.console, refresh_per_second=4, get_renderable=self._render)
+
+    def _render(self) -> Group:
+        status = "  ".join(f"{name} {count}" for name, count in sorted(self.counts.items())) or "starting"
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        table.add_column("slowest in flight")
+        table.add_column("s", justify="right")
+        table.add_column("doing")
+        now = time.monotonic()
+        for host, (since, doing) in sorted(self.in_flight.items(), key=lambda item: item[1][0])[:5]:
+            table.add_row(host, f"{now - since:.0f}", doing)
+        return Group(self.progress, f"{self.batch_text}  {status}", table)
+
+    def event(self, event: Event) -> None:
+        with self._lock:
+            if event.kind == "done":
+                self.in_flight.pop(event.host, None)
+            else:
+                since = self.in_flight.get(event.host, (time.monotonic(), ""))[0]
+                self.in_flight[event.host] = (since, event.message)
+
+    def result(self, result: HostResult) -> None:
+        with self._lock:
+            self.counts[result.status] += 1
+            self.in_flight.pop(result.name, None)
+            self.progress.advance(self.task)
+            if result.status in _PROBLEMS and result.status not in {"halted", "interrupted"}:
+                self.console.print(f"[{result.name}] {result.status}: {result.message}", markup=False)
+
+    def batch(self, number: int, total: int, size: int) -> None:
+        with self._lock:
+            self.batch_text = f"batch {number}/{total} ({size} hosts)"
+
+    def __enter__(self) -> Display:
+        self.live.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.live.stop()
+
+
+def make_display(kind: Literal["auto", "plain", "rich", "json"], total: int, out: TextIO = sys.stdout) -> Display:
+    """``auto``: rich on a terminal, plain lines otherwise."""
+    if kind == "auto":
+        kind = "rich" if out.isatty() else "plain"
+    if kind == "rich":
+        return RichDisplay(out, total)
+    if kind == "json":
+        return JsonDisplay(out, total)
+    return Display(out, total)
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown + (f", ... ({len(names) - 3} more)" if len(names) > 3 else "")
 
 
 def print_results(results: Sequence[HostResult], mode: str, out: TextIO = sys.stdout) -> None:
-    for result in results:
-        extra = f", {result.reboots} reboot{'s' if result.reboots != 1 else ''}" if result.reboots else ""
-        out.write(f"{result.name}: {result.status} ({result.duration:.1f} s{extra})\n")
-        if result.message:
-            out.write(f"  {result.message}\n")
-        for resource in result.resources:
-            if resource.status in {"ok"} and mode == "apply":
-                continue
-            for entry in resource.diff:
-                out.write(f"  {resource.id}: {entry.path}: {_value(entry.before)} -> {_value(entry.after)}\n")
-            if resource.message:
-                out.write(f"  {resource.id}: {resource.message}\n")
-        if result.verify:
-            verdict = "ok" if result.verify["ok"] else f"failed: {result.verify['message']}"
-            out.write(f"  verify {result.verify['image']} ({result.verify['isolation']}): {verdict}\n")
+    """Per host when few, grouped when many; in check mode the drift grouped by property."""
+    if len(results) <= DETAIL_LIMIT:
+        for result in results:
+            extra = f", {result.reboots} reboot{'s' if result.reboots != 1 else ''}" if result.reboots else ""
+            out.write(f"{result.name}: {result.status} ({result.duration:.1f} s{extra})\n")
+            if result.message:
+                out.write(f"  {result.message}\n")
+            for resource in result.resources:
+                for entry in resource.diff:
+                    out.write(f"  {resource.id}: {entry.path}: {_value(entry.before)} -> {_value(entry.after)}\n")
+                if resource.message:
+                    out.write(f"  {resource.id}: {resource.message}\n")
+            if result.verify:
+                verdict = "ok" if result.verify["ok"] else f"failed: {result.verify['message']}"
+                out.write(f"  verify {result.verify['image']} ({result.verify['isolation']}): {verdict}\n")
+    else:
+        problems: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for result in results:
+            if result.status in _PROBLEMS:
+                problems[(result.status, result.message)].append(result.name)
+        for (status, message), names in sorted(problems.items(), key=lambda item: -len(item[1])):
+            out.write(f"{status} ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)}): {message}\n")
+        drift: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for result in results:
+            for resource in result.resources:
+                if resource.status in {"drift", "changed"}:
+                    for entry in resource.diff:
+                        drift[(entry.path, _value(entry.before), _value(entry.after))].append(result.name)
+        if drift:
+            out.write("drift:\n" if mode == "check" else "changes:\n")
+        for (path, before, after), names in sorted(drift.items(), key=lambda item: (-len(item[1]), item[0])):
+            out.write(f"  {path}: {before} -> {after}  ({len(names)} host{'s' if len(names) != 1 else ''}: "
+                      f"{_names(names)})\n")
     counts = Counter(r.status for r in results)
-    out.write("summary: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + "\n")
+    out.write(f"summary ({len(results)} hosts): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
 
 
 def _yes_no(value: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from provisioner.engine.host import HostResult
 
-__all__ = ["SCHEMA", "build_report", "write_report"]
+__all__ = ["SCHEMA", "build_report", "hosts_to_retry", "write_report"]
 
 SCHEMA = "provision.report/v1"
 
@@ -60,3 +60,18 @@ def write_report(file: Path, report: dict[str, Any]) -> None:
     staging = file.with_name(file.name + ".tmp")
     staging.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(staging, file)
+
+
+def hosts_to_retry(file: Path) -> set[str]:
+    """``--retry-failed``: the hosts of a report that did not end ``ok`` or ``changed``."""
+    from provisioner.errors import InputError, LoadError
+
+    try:
+        report = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError([LoadError(file, None, None, (), "report file not found")]) from None
+    except json.JSONDecodeError as exc:
+        raise InputError([LoadError(file, exc.lineno, exc.colno, (), f"malformed JSON: {exc.msg}")]) from None
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        raise InputError([LoadError(file, None, None, (), f"not a provision report (expected schema {SCHEMA})")])
+    return {h["name"] for h in report.get("hosts", []) if h.get("status") not in {"ok", "changed"}}

@@ -66,6 +66,11 @@ class SSHConnection:
             raise self._error(f"timed out connecting to {where}", "timeout", retryable=True) from None
         except OSError as exc:
             raise self._error(f"cannot connect to {where}: {exc.strerror or exc}", "reset", retryable=True) from None
+        except EOFError:
+            # paramiko raises a bare EOFError when the peer closes the socket during the handshake
+            # (a host going down for a reboot, sshd restarting).
+            raise self._error(f"connection to {where} closed during the SSH handshake", "reset",
+                              retryable=True) from None
         if settings.host_key_policy == "accept_new" and settings.known_hosts:
             client.save_host_keys(str(known))
         return client
