@@ -326,3 +326,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
 
 def main() -> None:
     sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

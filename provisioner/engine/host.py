@@ -102,6 +102,8 @@ class HostRunner:
         self.deadline = clock() + target.play.rollout.host_timeout
         self.conn: Connection | None = None
         self.interrupt = interrupt or threading.Event()
+        self.attempts = 0
+        """Attempts the last run_script took: more than one means an earlier attempt may have run."""
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -120,11 +122,14 @@ class HostRunner:
         return self.conn
 
     def drop_connection(self) -> None:
+        """Close the connection; its traffic (failed attempts too) stays counted in the result,
+        since a reboot or a retry opens a new connection."""
         if self.conn is not None:
             try:
                 self.conn.close()
             except Exception:  # noqa: BLE001 - closing a dead connection must not mask the real error
                 pass
+            self.result.counters.add(self.conn.counters)  # after close: the Delete counts too
             self.conn = None
 
     def run_script(self, script: str, what: str, timeout: float = 600.0, retries: int = RETRIES) -> ScriptOutput:
@@ -132,6 +137,7 @@ class HostRunner:
         attempt = 0
         while True:
             attempt += 1
+            self.attempts = attempt
             if self.interrupt.is_set():
                 raise HostFailure("interrupted", f"interrupted before the {what} script")
             try:
@@ -144,7 +150,6 @@ class HostRunner:
                     self.sleep(min(2.0 ** attempt * 0.1, 5.0))
                     continue
                 raise
-        self.result.counters = result.counters
         output = parse_output(result.stdout)
         if result.exit_code != 0 and not output.records:
             stderr = decode_clixml(result.stderr).strip()
@@ -219,6 +224,9 @@ class HostRunner:
                 raise HostFailure("failed", f"did not converge: {', '.join(ids)} still differ after being applied")
             self.emit("apply", f"applying {', '.join(ids)}")
             output = self.run_script(self.renderer.apply(current), "apply")
+            # An attempt lost to a transport error (HTTP 500 on Receive, a reset after the command)
+            # may have made the changes, so the retry's blocks find them done and say unchanged.
+            redone = self.attempts > 1
             reboot_needed = False
             for change in current.changes:
                 record = self.record(output, change.id, "apply")
@@ -228,9 +236,9 @@ class HostRunner:
                     raise HostFailure("failed", f"{change.id}: {record.message}")
                 if record.skipped:
                     continue  # waits for a reboot; planned again afterwards
-                applied[change.id] = ResourceResult(change.id, change.type, "changed" if record.changed else "ok",
-                                                    change.diff)
-                changed |= record.changed
+                did = record.changed or redone
+                applied[change.id] = ResourceResult(change.id, change.type, "changed" if did else "ok", change.diff)
+                changed |= did
                 reboot_needed |= record.reboot_required
             self.result.resources = list(applied.values())
             if reboot_needed:

@@ -8,6 +8,7 @@ is abandoned (reported ``failed``) instead of holding up the batch or the proces
 
 from __future__ import annotations
 
+import copy
 import math
 import queue
 import threading
@@ -25,9 +26,11 @@ from provisioner.transport import Connection
 
 __all__ = ["ABANDON_GRACE", "Interrupt", "batches", "exit_code", "run_playbook"]
 
-ABANDON_GRACE = 60.0
-"""Seconds past ``host_timeout`` before a host whose thread does not return is given up on.
-Every transport call is bounded by the host's remaining time plus one read timeout (30 s)."""
+ABANDON_GRACE = 1.0
+"""Seconds past ``host_timeout`` before a host whose thread has not returned is given up on and
+reported ``failed``. The runner ends itself at its deadline between transport calls, but a call
+blocked in a socket read can last up to one read timeout (30 s) longer; ``host_timeout`` is a hard
+deadline (DESIGN 4.7), so the batch does not wait for it."""
 
 
 @dataclass
@@ -72,6 +75,16 @@ def _not_run(target: Target, status: Literal["halted", "interrupted"], message: 
     return HostResult(target.name, status=status, message=message, batch=batch)
 
 
+def _detached(runner: HostRunner, since: float, status: Literal["failed", "interrupted"], message: str) -> HostResult:
+    """A copy of a still-running host's result, ended with ``status``: the abandoned thread keeps
+    writing to its own result, and must not change what was reported."""
+    result = copy.copy(runner.result)
+    result.resources, result.preflight = list(result.resources), list(result.preflight)
+    result.counters = copy.copy(result.counters)
+    result.status, result.message, result.duration = status, message, time.monotonic() - since
+    return result
+
+
 def _run_batch(batch: list[Target], number: int, forks: int, make_runner: Callable[[Target], HostRunner],
                interrupt: Interrupt, on_result: Callable[[HostResult], None]) -> list[HostResult]:
     """Run one batch with up to ``forks`` hosts at once; results in the batch's order."""
@@ -99,7 +112,12 @@ def _run_batch(batch: list[Target], number: int, forks: int, make_runner: Callab
             runner.result.batch = number
             with lock:
                 started[target.name] = (time.monotonic(), runner)
-            finish(runner.run())
+            try:
+                result = runner.run()
+            except Exception as exc:  # noqa: BLE001 - a bug in one host's run must not end the others'
+                result = runner.result
+                result.status, result.message = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            finish(result)
 
     threads = [threading.Thread(target=worker, name=f"provision-fork-{i}", daemon=True)
                for i in range(min(forks, len(batch)))]
@@ -112,9 +130,10 @@ def _run_batch(batch: list[Target], number: int, forks: int, make_runner: Callab
             overdue = [runner for name, (since, runner) in started.items() if name not in results
                        and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE]
         for runner in overdue:
-            runner.result.status = "failed"
-            runner.result.message = f"did not finish within host_timeout + {ABANDON_GRACE:g} s; abandoned"
-            finish(runner.result)
+            timeout = runner.target.play.rollout.host_timeout
+            finish(_detached(runner, started[runner.target.name][0], "failed",
+                             f"host_timeout of {timeout:g} s reached with a call to the host still blocked; "
+                             "abandoned"))
     ordered = []
     for target in batch:
         with lock:
@@ -122,8 +141,7 @@ def _run_batch(batch: list[Target], number: int, forks: int, make_runner: Callab
             in_flight = started.get(target.name)
         if result is None:
             if in_flight is not None:
-                result = in_flight[1].result
-                result.status, result.message = "interrupted", "aborted in flight by a second interrupt"
+                result = _detached(in_flight[1], in_flight[0], "interrupted", "aborted in flight by a second interrupt")
             else:
                 result = _not_run(target, "interrupted", "not started: the run was interrupted", number)
             finish(result)

@@ -33,7 +33,7 @@ from typing import Any
 import tree_sitter
 import tree_sitter_powershell
 
-from provisioner.render import BEGIN, END, SINGLE_QUOTES
+from provisioner.render import BEGIN, END
 from provisioner.transport import BOOTSTRAP
 
 __all__ = [
@@ -47,6 +47,9 @@ __all__ = [
     "single_quoted_value",
 ]
 
+SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+"""PowerShell's single-quote characters (its tokenizer's IsSingleQuote). The lab's own copy, not
+render.py's: the literal check must not inherit a mistake of the filter it checks."""
 DOUBLE_QUOTES = '"\u201c\u201d\u201e'
 """PowerShell's double-quote characters (its tokenizer's IsDoubleQuote), for the scanner below."""
 

@@ -74,12 +74,14 @@ class LabSettings:
     http_port: int = 5985
     https_port: int = 5986
     ssh_port: int = 2222
+    allow_unencrypted: bool = False
+    """WinRM's AllowUnencrypted: Basic over plain HTTP (benchmarks compare it with NTLM)."""
 
     @classmethod
     def from_vars(cls, values: Any) -> LabSettings:
         values = values if isinstance(values, dict) else {}
-        known = {k: values[k] for k in ("reboot_seconds", "seed", "http_port", "https_port", "ssh_port") if k in values}
-        return cls(**known)
+        names = ("reboot_seconds", "seed", "http_port", "https_port", "ssh_port", "allow_unencrypted")
+        return cls(**{k: values[k] for k in names if k in values})
 
 
 def hosts_of(inventory: Inventory) -> list[LabHostSpec]:
@@ -114,7 +116,8 @@ class Lab:
         self.profiles = {spec.name: spec.profile for spec in hosts}
         self.server = LabServer(list(self.models.values()), user=LAB_USER, password=lab_password(lab_dir),
                                 lab_dir=lab_dir, http_port=settings.http_port, https_port=settings.https_port,
-                                ssh_port=settings.ssh_port, seed=settings.seed)
+                                ssh_port=settings.ssh_port, seed=settings.seed,
+                                allow_unencrypted=settings.allow_unencrypted)
 
     def _load_states(self) -> dict[str, Any]:
         path = self.lab_dir / _STATE_FILE

@@ -214,6 +214,9 @@ class SshServer:
                 continue
             count(host, "ssh.connections")
             sock.setblocking(True)
+            # No Nagle: a small exec reply would otherwise wait for the client's delayed ACK (~40 ms).
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             transport = paramiko.Transport(sock)
             transport.set_log_channel(_TRANSPORT_LOG)
             transport.add_server_key(self._keys.paramiko_key(host.name))

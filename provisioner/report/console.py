@@ -140,8 +140,9 @@ class RichDisplay(Display):
         self.live.stop()
 
 
-def make_display(kind: Literal["auto", "plain", "rich", "json"], total: int, out: TextIO = sys.stdout) -> Display:
+def make_display(kind: Literal["auto", "plain", "rich", "json"], total: int, out: TextIO | None = None) -> Display:
     """``auto``: rich on a terminal, plain lines otherwise."""
+    out = sys.stdout if out is None else out  # looked up per call, so redirect_stdout is honoured
     if kind == "auto":
         kind = "rich" if out.isatty() else "plain"
     if kind == "rich":
@@ -156,8 +157,9 @@ def _names(names: list[str]) -> str:
     return shown + (f", ... ({len(names) - 3} more)" if len(names) > 3 else "")
 
 
-def print_results(results: Sequence[HostResult], mode: str, out: TextIO = sys.stdout) -> None:
+def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None = None) -> None:
     """Per host when few, grouped when many; in check mode the drift grouped by property."""
+    out = sys.stdout if out is None else out
     if len(results) <= DETAIL_LIMIT:
         for result in results:
             extra = f", {result.reboots} reboot{'s' if result.reboots != 1 else ''}" if result.reboots else ""
@@ -198,8 +200,9 @@ def _yes_no(value: Any) -> str:
     return {True: "yes", False: "no", None: "?"}.get(value, str(value))
 
 
-def print_facts_table(results: Sequence[HostResult], out: TextIO = sys.stdout) -> None:
+def print_facts_table(results: Sequence[HostResult], out: TextIO | None = None) -> None:
     """The facts of each host as one row; a host whose facts could not be read shows why."""
+    out = sys.stdout if out is None else out
     header = ["host", "build", "edition", "VT", "SLAT", "hypervisor", "VM", "nested", "features", "engine", "reboot"]
     rows = []
     for result in results:

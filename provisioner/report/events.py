@@ -25,6 +25,8 @@ class EventLog:
     def write(self, kind: str, **fields: Any) -> None:
         line = json.dumps({"time": datetime.now(timezone.utc).isoformat(), "kind": kind, **fields}, default=str)
         with self._lock:
+            if self._out.closed:
+                return  # a host abandoned by a second interrupt or its host_timeout, still running
             self._out.write(line + "\n")
             self._out.flush()
 

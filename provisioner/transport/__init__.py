@@ -12,7 +12,7 @@ fixed ``-EncodedCommand`` bootstrap reads all of stdin as UTF-8 and runs it as o
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = ["BOOTSTRAP", "Connection", "POWERSHELL_COMMAND", "ScriptResult", "TransportCounters", "TransportError"]
@@ -41,13 +41,18 @@ class TransportCounters:
     bytes_sent: int = 0
     bytes_received: int = 0
 
+    def add(self, other: TransportCounters) -> None:
+        self.scripts += other.scripts
+        self.messages += other.messages
+        self.bytes_sent += other.bytes_sent
+        self.bytes_received += other.bytes_received
+
 
 @dataclass(frozen=True)
 class ScriptResult:
     stdout: str
     stderr: str
     exit_code: int
-    counters: TransportCounters = field(default_factory=TransportCounters)
 
 
 class TransportError(Exception):
@@ -64,6 +69,9 @@ class TransportError(Exception):
 
 class Connection(Protocol):
     """One connection to one host; ``run`` sends a whole script on stdin."""
+
+    counters: TransportCounters
+    """Traffic of this connection so far."""
 
     def run(self, script: str, *, timeout: float) -> ScriptResult: ...
 

@@ -7,6 +7,7 @@ channel running the same PowerShell command line as WinRM, with the script on st
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -62,6 +63,11 @@ class SSHConnection:
             raise self._error(f"name {settings.address!r} does not resolve", "dns") from None
         except ConnectionRefusedError:
             raise self._error(f"connection refused: nothing listening on {where}", "refused") from None
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:
+            # paramiko's wrapper for the failed connect (no errno of its own), refused included.
+            if exc.errors and all(isinstance(e, ConnectionRefusedError) for e in exc.errors.values()):
+                raise self._error(f"connection refused: nothing listening on {where}", "refused") from None
+            raise self._error(f"cannot connect to {where}: {exc}", "reset", retryable=True) from None
         except (TimeoutError, socket.timeout):
             raise self._error(f"timed out connecting to {where}", "timeout", retryable=True) from None
         except OSError as exc:
@@ -73,6 +79,12 @@ class SSHConnection:
                               retryable=True) from None
         if settings.host_key_policy == "accept_new" and settings.known_hosts:
             client.save_host_keys(str(known))
+        transport = client.get_transport()
+        if transport is not None:
+            # No Nagle: each script is a few small packets (exec, stdin, EOF) that would otherwise
+            # wait for the server's delayed ACK, about 40 ms per round trip.
+            with contextlib.suppress(OSError):
+                transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
         return client
 
     def run(self, script: str, *, timeout: float) -> ScriptResult:
@@ -105,6 +117,11 @@ class SSHConnection:
                     time.sleep(0.002)
             code = channel.recv_exit_status()
             channel.close()
+            if code == -1:
+                # paramiko's value when the channel closed without an exit-status message: the
+                # connection dropped (Windows exit codes travel as unsigned 32-bit numbers).
+                raise self._error("SSH connection dropped before the script's exit status arrived", "reset",
+                                  retryable=True)
         except TransportError:
             self.close()
             raise
@@ -113,7 +130,7 @@ class SSHConnection:
             raise self._error(f"SSH connection dropped: {exc}", "reset", retryable=True) from None
         self.counters.scripts += 1
         self.counters.bytes_received += len(stdout) + len(stderr)
-        return ScriptResult(stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"), code, self.counters)
+        return ScriptResult(stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"), code)
 
     def close(self) -> None:
         if self._client is not None:

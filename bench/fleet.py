@@ -1,0 +1,144 @@
+"""Fleet benchmark: check a converged lab fleet and apply to a fresh one, controller measured apart.
+
+The lab runs in its own process (``python -m provisioner.lab.control``) so the controller's CPU
+time and peak RSS are its own; the controller is ``provision check|apply`` in a child process
+whose rusage is read with ``os.wait4``. Messages and scripts per host come from the report's
+transport counters. Prints medians of ``--runs`` runs per cell.
+
+    python bench/fleet.py                       # 100, 300, 1000 hosts; basic and ntlm; check and apply
+    python bench/fleet.py --hosts 100 --runs 1  # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from provisioner.lab.fleet import address_for, host_name  # noqa: E402
+from provisioner.lab.model import engine_sha256  # noqa: E402
+
+AUTH = {
+    "basic": {"scheme": "http", "transport": "basic", "allow_unencrypted": "true", "port": 45985},
+    "ntlm": {"scheme": "http", "transport": "ntlm", "allow_unencrypted": "false", "port": 45985},
+}
+PLAYBOOK = (REPO / "playbooks" / "site.yml").read_text().replace("inventory: ../inventories/lab.yml",
+                                                                 "inventory: inventory.yml")
+
+
+def write_inventory(folder: Path, count: int, auth: str, profile: str) -> Path:
+    settings = AUTH[auth]
+    lines = [
+        "all:",
+        "  vars:",
+        f"    provision_lab: {{seed: 1, reboot_seconds: 1, http_port: 45985, https_port: 45986, ssh_port: 42222,"
+        f" allow_unencrypted: {settings['allow_unencrypted']}}}",
+        "    connection: winrm",
+        f"    scheme: {settings['scheme']}",
+        f"    port: {settings['port']}",
+        f"    transport: {settings['transport']}",
+        f"    allow_unencrypted: {settings['allow_unencrypted']}",
+        "    user: provision",
+        "    password_env: PROVISION_LAB_PASSWORD",
+        '    docker_version: "27.3.1"',
+        f'    docker_sha256: "{engine_sha256("27.3.1")}"',
+        "  children:",
+        "    windows:",
+        "      hosts:",
+    ]
+    for index in range(1, count + 1):
+        lines.append(f"        {host_name(index)}: {{address: {address_for(index)}, lab_profile: {profile}}}")
+    path = folder / "inventory.yml"
+    path.write_text("\n".join(lines) + "\n")
+    (folder / "site.yml").write_text(PLAYBOOK)
+    return path
+
+
+def start_lab(inventory: Path, lab_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    lab = subprocess.Popen([sys.executable, "-m", "provisioner.lab.control", str(inventory), str(lab_dir)],
+                           env=env, stdout=subprocess.DEVNULL, stderr=open(lab_dir / "lab.log", "wb"))
+    deadline = time.monotonic() + 60
+    while not (lab_dir / "daemon.json").exists():
+        if lab.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"lab did not start: {(lab_dir / 'lab.log').read_text()[-2000:]}")
+        time.sleep(0.1)
+    return lab
+
+
+def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int) -> dict[str, float]:
+    report = folder / f"report-{mode}.json"
+    start = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "provisioner.cli", mode, str(folder / "site.yml"),
+                                "--forks", str(forks), "--output", "plain", "--report", str(report)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    data = json.loads(report.read_text())
+    hosts = data["hosts"]
+    bad = [h for h in hosts if h["status"] not in ("ok", "changed")]
+    if bad:
+        raise SystemExit(f"{mode}: {len(bad)} hosts ended {bad[0]['status']}: {bad[0]['message']} (exit {code})")
+    return {
+        "wall_s": wall,
+        "cpu_ms_per_host": (usage.ru_utime + usage.ru_stime) * 1000 / len(hosts),
+        "messages_per_host": statistics.mean(h["transport"]["messages"] for h in hosts),
+        "scripts_per_host": statistics.mean(h["transport"]["scripts"] for h in hosts),
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def cell(count: int, auth: str, mode: str, runs: int, forks: int) -> dict[str, float]:
+    samples = []
+    for _ in range(runs):
+        folder = Path(tempfile.mkdtemp(prefix="provision-bench-"))
+        lab_dir = folder / "lab"
+        lab_dir.mkdir()
+        env = {**os.environ, "PROVISION_LAB_DIR": str(lab_dir), "PROVISION_LAB_PASSWORD": "bench-password",
+               "PYTHONPATH": str(REPO)}
+        profile = "server2022-converged" if mode == "check" else "server2022"
+        write_inventory(folder, count, auth, profile)
+        lab = start_lab(folder / "inventory.yml", lab_dir, env)
+        try:
+            samples.append(run_controller(mode, folder, env, forks))
+        finally:
+            lab.send_signal(signal.SIGTERM)
+            lab.wait(timeout=60)
+            shutil.rmtree(folder, ignore_errors=True)
+    return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--auth", nargs="+", default=["basic", "ntlm"], choices=sorted(AUTH))
+    parser.add_argument("--modes", nargs="+", default=["check", "apply"], choices=["check", "apply"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--forks", type=int, default=100)
+    args = parser.parse_args()
+    header = f"{'hosts':>5} {'auth':<6} {'mode':<6} {'wall s':>7} {'CPU ms/host':>11} {'msgs/host':>9} " \
+             f"{'scripts/host':>12} {'peak RSS MB':>11}"
+    print(f"median of {args.runs} run(s), forks {args.forks}, lab in its own process on this machine")
+    print(header)
+    for count in args.hosts:
+        for auth in args.auth:
+            for mode in args.modes:
+                r = cell(count, auth, mode, args.runs, args.forks)
+                print(f"{count:>5} {auth:<6} {mode:<6} {r['wall_s']:>7.1f} {r['cpu_ms_per_host']:>11.1f} "
+                      f"{r['messages_per_host']:>9.1f} {r['scripts_per_host']:>12.1f} {r['peak_rss_mb']:>11.0f}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
