@@ -49,6 +49,11 @@ class _CountingProtocol(Protocol):
         self.counters.bytes_sent += len(message)
         response: bytes = super().send_message(message)
         self.counters.bytes_received += len(response)
+        # requests re-reads every proxy environment variable on each request while trust_env is on:
+        # a third of the controller's CPU in a fleet check (bench/fleet.py, profiled with yappi).
+        # WinRM endpoints come from the inventory, not from proxy variables.
+        if self.transport.session is not None:
+            self.transport.session.trust_env = False
         return response
 
 
@@ -122,18 +127,6 @@ class WinRMConnection:
             kwargs.update(cert_pem=settings.cert_pem, cert_key_pem=settings.cert_key_pem)
         self._protocol = _CountingProtocol(self.counters, **kwargs)
         self._shell: str | None = None
-        # requests re-reads every proxy environment variable on each request when trust_env is
-        # on: a third of the controller's CPU in a fleet check (bench/fleet.py, profiled with
-        # yappi). Proxies for WinRM come from the inventory, not the environment.
-        transport = self._protocol.transport
-        build_session = transport.build_session
-
-        def session_without_environment() -> Any:
-            session = build_session()
-            session.trust_env = False
-            return session
-
-        transport.build_session = session_without_environment
 
     def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
