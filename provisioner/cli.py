@@ -27,6 +27,7 @@ from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import RenderError, Renderer
+from provisioner.schema import render_schema
 from provisioner.report.console import make_display, print_facts_table, print_results
 from provisioner.report.events import EventLog
 from provisioner.report.json_report import build_report, hosts_to_retry, write_report
@@ -102,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--stop-service", metavar="NAME", help="stop a service, e.g. docker")
     stats = lab_commands.add_parser("stats", help="request counters per host")
     stats.add_argument("--json", action="store_true")
+
+    schema_cmd = commands.add_parser("schema", help="print the JSON Schema of playbooks or inventories (for editors)")
+    schema_cmd.add_argument("kind", choices=["playbook", "inventory"])
 
     facts_cmd = commands.add_parser("facts", help="gather and print facts: build, edition, VT, SLAT, features, engine")
     facts_cmd.add_argument("-i", "--inventory", type=Path, required=True)
@@ -182,6 +186,9 @@ def _print_plan(result: Plan) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "schema":
+            print(render_schema(args.kind), end="")
+            return EXIT_OK
         if args.command == "facts":
             return _facts(args)
         if args.command == "lab":
