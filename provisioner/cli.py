@@ -21,7 +21,6 @@ from provisioner import __version__
 from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
-from provisioner.lab.control import LabError, request, start_daemon, write_inventory
 from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
@@ -244,6 +243,8 @@ def _facts(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
+    from provisioner.lab.control import LabError, request, start_daemon, write_inventory
+
     lab_dir = default_lab_dir()
     try:
         if args.lab_command == "up":

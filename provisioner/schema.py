@@ -63,7 +63,7 @@ def playbook_schema() -> dict[str, Any]:
         if option.get("type") == "object":
             option["propertyNames"] = {"enum": sorted(DAEMON_KEYS_WINDOWS)}
             option["description"] = "daemon.json keys that Windows dockerd accepts"
-    return _allow_templates({
+    result: dict[str, Any] = _allow_templates({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_IDS["playbook"],
         "title": "provision playbook",
@@ -73,6 +73,7 @@ def playbook_schema() -> dict[str, Any]:
         "items": {"$ref": "#/$defs/Play"},
         "$defs": {**schema.pop("$defs"), "Play": schema},
     })
+    return result
 
 
 def inventory_schema() -> dict[str, Any]:
@@ -85,7 +86,7 @@ def inventory_schema() -> dict[str, Any]:
     properties["password"] = {"type": "string", "description": "prefer password_env: a plain password in a file"}
     host_vars = {"type": ["object", "null"], "properties": properties, "additionalProperties": True,
                  "description": "connection settings and any variables for {{ }} templates"}
-    return _allow_templates({
+    result: dict[str, Any] = _allow_templates({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_IDS["inventory"],
         "title": "provision inventory (Ansible YAML shape)",
@@ -104,6 +105,7 @@ def inventory_schema() -> dict[str, Any]:
             },
         },
     })
+    return result
 
 
 def render_schema(kind: Literal["playbook", "inventory"]) -> str:

@@ -20,13 +20,13 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.inventory import Inventory
 from provisioner.lab.api import Faults
-from provisioner.lab.model import LabHostModel
-from provisioner.lab.profiles import make_host
-from provisioner.lab.server import LabServer
+
+if TYPE_CHECKING:
+    from provisioner.lab.model import LabHostModel
 
 __all__ = ["LAB_USER", "PASSWORD_ENV", "Lab", "LabSettings", "default_lab_dir", "lab_for_inventory",
            "lab_for_playbook", "lab_password", "running_daemon"]
@@ -102,6 +102,11 @@ class Lab:
     """Lab hosts served by a LabServer, with their state saved to and restored from the lab dir."""
 
     def __init__(self, hosts: list[LabHostSpec], settings: LabSettings, lab_dir: Path) -> None:
+        # Imported here: the protocol stack (paramiko, pyspnego, cryptography, tree-sitter) costs a
+        # third of a second of start-up that runs against real hosts never need.
+        from provisioner.lab.profiles import make_host
+        from provisioner.lab.server import LabServer
+
         self.lab_dir = lab_dir
         self.settings = settings
         saved = self._load_states()

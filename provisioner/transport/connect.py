@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from provisioner.inventory import ConnectionSettings
 from provisioner.transport import Connection, TransportError
-from provisioner.transport.ssh import SSHConnection
 from provisioner.transport.winrm import WinRMConnection
 
 __all__ = ["Connector", "password_for"]
@@ -43,5 +42,7 @@ class Connector:
     def __call__(self, host: str, settings: ConnectionSettings) -> Connection:
         password = password_for(host, settings, self.ask_pass)
         if settings.connection == "ssh":
+            from provisioner.transport.ssh import SSHConnection  # paramiko costs 0.2 s to import
+
             return SSHConnection(host, settings, password)
         return WinRMConnection(host, settings, password)
