@@ -60,7 +60,8 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
     lab_ports = f", http_port: {http_port}, https_port: {https_port}, ssh_port: {ssh_port}" if ports else ""
     lines = [
         "# yaml-language-server: $schema=../schema/inventory.schema.json",
-        "# Written by `provision lab up`: simulated Windows hosts on 127.77.x.y (see provisioner/lab).",
+        "# Written by `provision lab up`: simulated Windows hosts on 127.77.x.y that speak real WinRM and",
+        "# SSH (see provisioner/lab). `provision apply` and `check` start them for the run when no lab runs.",
         "# The password is in the lab directory, not here; the tool reads it when this variable is unset.",
         "all:",
         "  vars:",
@@ -74,6 +75,7 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
         f"    ca_bundle: {_home_relative(lab_dir / 'tls' / 'ca.pem')}",
         f"    known_hosts: {_home_relative(lab_dir / 'known_hosts')}",
         f'    docker_version: "{docker_version}"',
+        "    # The lab's own engine archive (provisioner/lab/model.py engine_sha256), not Docker's zip.",
         f'    docker_sha256: "{engine_sha256(docker_version)}"',
         "  children:",
         "    windows:",
