@@ -8,6 +8,7 @@ undefined variable is a load error naming the place, never an empty string.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,8 @@ __all__ = ["Play", "Playbook", "Target", "facts_targets", "load_playbook"]
 PLAY_KEYS = ("name", "hosts", "inventory", "vars", "rollout", "reboot", "spec")
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+# Like Ansible's lookup('env', ...): an inventory can follow the environment (the lab directory).
+_ENV.globals["env"] = lambda name, default="": os.environ.get(name, default)
 
 
 @lru_cache(maxsize=4096)

@@ -72,8 +72,8 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
         "    transport: ntlm",
         f"    user: {LAB_USER}",
         f"    password_env: {PASSWORD_ENV}",
-        f"    ca_bundle: {_home_relative(lab_dir / 'tls' / 'ca.pem')}",
-        f"    known_hosts: {_home_relative(lab_dir / 'known_hosts')}",
+        f"    ca_bundle: {_lab_path(lab_dir, 'tls/ca.pem')}",
+        f"    known_hosts: {_lab_path(lab_dir, 'known_hosts')}",
         f'    docker_version: "{docker_version}"',
         "    # The lab's own engine archive (provisioner/lab/model.py engine_sha256), not Docker's zip.",
         f'    docker_sha256: "{engine_sha256(docker_version)}"',
@@ -92,12 +92,12 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
     return fleet
 
 
-def _home_relative(path: Path) -> str:
-    """``~/...`` when under the home directory, so the inventory works for anyone who checks it out."""
-    try:
-        return "~/" + str(path.resolve().relative_to(Path.home().resolve()))
-    except ValueError:
-        return str(path)
+def _lab_path(lab_dir: Path, name: str) -> str:
+    """The default lab directory is written as a template that follows PROVISION_LAB_DIR, so the
+    committed inventory works for anyone who checks it out, wherever their lab directory is."""
+    if lab_dir.resolve() == default_lab_dir().resolve():
+        return f"\"{{{{ env('PROVISION_LAB_DIR', '~/.cache/provision/lab') }}}}/{name}\""
+    return str(lab_dir / name)
 
 
 def request(lab_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
