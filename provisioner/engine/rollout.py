@@ -1,8 +1,9 @@
 """Running plays over fleets: forks, serial batches, failure thresholds, interruption (DESIGN 4.7).
 
 Hosts run on threads: pywinrm and paramiko are blocking libraries, so an asyncio engine would
-run the same calls in a thread pool anyway and add a loop on top (bench/fleet.py measures what
-a fork costs). Threads are daemons, so a host stuck in a socket call past its ``host_timeout``
+run the same calls in a thread pool anyway and add a loop on top. bench/forks.py measures both:
+about 40 us of controller CPU per host with threads against about 185 us with asyncio and
+``to_thread`` (1,000 hosts, 100 at once), both negligible beside a WS-Man message (about 2 ms). Threads are daemons, so a host stuck in a socket call past its ``host_timeout``
 is abandoned (reported ``failed``) instead of holding up the batch or the process's exit.
 """
 
