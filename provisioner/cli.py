@@ -11,6 +11,7 @@ import getpass
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from provisioner import __version__
+from provisioner.completion import SHELLS, completion_script
+from provisioner.doctor import command as doctor_command
 from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
@@ -26,6 +29,7 @@ from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import RenderError, Renderer
+from provisioner.resources.windows_feature import wanted as wanted_features
 from provisioner.schema import render_schema
 from provisioner.report.console import make_display, print_facts_table, print_results
 from provisioner.report.events import EventLog
@@ -100,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--feature", metavar="NAME=STATE", help="e.g. Containers=Disabled")
     what.add_argument("--daemon", metavar="KEY=VALUE", help="set a daemon.json key (VALUE is JSON or a word)")
     what.add_argument("--stop-service", metavar="NAME", help="stop a service, e.g. docker")
+    what.add_argument("--logon", metavar="USER", help="workstation: USER logs on and starts Docker Desktop")
+    what.add_argument("--logoff", metavar="USER", help="workstation: USER signs out (Docker Desktop quits)")
+    what.add_argument("--switch-engine", choices=["windows", "linux"],
+                      help="workstation: Docker Desktop's tray switch to Windows or Linux containers")
     stats = lab_commands.add_parser("stats", help="request counters per host")
     stats.add_argument("--json", action="store_true")
 
@@ -111,6 +119,24 @@ def _parser() -> argparse.ArgumentParser:
     facts_cmd.add_argument("-l", "--limit", help="host pattern")
     facts_cmd.add_argument("--json", action="store_true")
     facts_cmd.add_argument("--ask-pass", action="store_true")
+
+    doctor = commands.add_parser("doctor", help="check each host's connection step by step and say how to fix "
+                                                "what fails (exit 3 if any host fails a step)",
+                                 description="Per host: name resolution, TCP, TLS or the SSH host key, "
+                                             "authentication, a script round trip, PowerShell version, "
+                                             "administrator rights and the WinRM limits; stops at the first "
+                                             "failing step and prints its cause and fix.")
+    doctor.add_argument("playbook", type=Path, nargs="?", help="check the hosts of this playbook's plays")
+    doctor.add_argument("-i", "--inventory", type=Path, help="inventory file (required without a playbook)")
+    doctor.add_argument("-l", "--limit", help="host pattern")
+    doctor.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
+    doctor.add_argument("--timeout", type=float, default=30.0, help="seconds for each connection step (default 30)")
+    doctor.add_argument("--forks", type=int, default=16, help="hosts checked in parallel (default 16)")
+
+    completion = commands.add_parser("completion", help="print a shell completion script",
+                                     description="Print a completion script for the shell, generated from "
+                                                 "this command line (eval \"$(provision completion bash)\").")
+    completion.add_argument("shell", choices=SHELLS)
     return parser
 
 
@@ -159,7 +185,7 @@ def _validate(book: Playbook) -> int:
             f"verify {spec.verify.image}/{spec.verify.isolation} when {spec.verify.when}"
         endpoint = f"{conn.connection}+{conn.transport if conn.connection == 'winrm' else 'ssh'}" \
                    f"://{conn.address}:{conn.effective_port}"
-        print(f"{target.name}  play={target.play.name!r}  {endpoint}  features={','.join(spec.features)}  "
+        print(f"{target.name}  play={target.play.name!r}  {endpoint}  features={','.join(wanted_features(spec))}  "
               f"{engine}  {verify}")
     hosts = len({t.name for t in book.targets})
     print(f"ok: {hosts} host{'s' if hosts != 1 else ''} in {len(book.plays)} play{'s' if len(book.plays) != 1 else ''}")
@@ -180,6 +206,11 @@ def _print_plan(result: Plan) -> None:
         print("  in state: nothing to change")
     if result.verify:
         print(f"  verify: {result.verify.image} with {result.verify.isolation} isolation")
+    for run in result.desktop_verify:  # Docker Desktop: one run per engine
+        how = f"{run.isolation} isolation" if run.isolation else "--platform linux"
+        print(f"  verify: {run.image} on the {run.os} engine ({how})")
+    if result.pending:
+        print(f"  pending_logon: {result.pending}")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -190,6 +221,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "facts":
             return _facts(args)
+        if args.command == "doctor":
+            return doctor_command(playbook=args.playbook, inventory=args.inventory, limit=args.limit,
+                                  ask_pass=_ask_pass(args.ask_pass), timeout=args.timeout, forks=args.forks,
+                                  templates=args.templates)
+        if args.command == "completion":
+            print(completion_script(_parser(), args.shell), end="")
+            return EXIT_OK
         if args.command == "lab":
             return _lab(args)
         book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit)
@@ -266,7 +304,9 @@ def _lab(args: argparse.Namespace) -> int:
                 print(f"{host['name']}  {host['address']}  {host['profile']}  {'up' if host['up'] else 'DOWN'}")
         elif args.lab_command == "drift":
             answer = request(lab_dir, {"command": "drift", "host": args.host, "feature": args.feature,
-                                       "daemon": args.daemon, "stop_service": args.stop_service})
+                                       "daemon": args.daemon, "stop_service": args.stop_service,
+                                       "logon": args.logon, "logoff": args.logoff,
+                                       "switch_engine": args.switch_engine})
             print(answer["message"])
         elif args.lab_command == "stats":
             counters = request(lab_dir, {"command": "stats"})["hosts"]
@@ -285,10 +325,12 @@ def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
     if not enabled:
         return None
     answer: list[str] = []
+    lock = threading.Lock()  # forks connect in parallel: prompt once
 
     def ask() -> str | None:
-        if not answer:
-            answer.append(getpass.getpass("password: "))
+        with lock:
+            if not answer:
+                answer.append(getpass.getpass("password: "))
         return answer[0]
 
     return ask

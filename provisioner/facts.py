@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EngineFacts", "Facts", "FeatureState", "FileFacts", "HardwareFacts", "OsFacts", "RebootFacts",
-           "ServiceFacts", "Tristate"]
+__all__ = ["DesktopFacts", "DesktopUserFacts", "EngineFacts", "Facts", "FeatureState", "FileFacts", "HardwareFacts",
+           "OsFacts", "RebootFacts", "ServiceFacts", "Tristate"]
 
 FeatureState = Literal["Enabled", "Disabled", "EnablePending", "DisablePending", "Absent"]
 Tristate = Literal["yes", "no", "unknown"]
@@ -96,6 +96,63 @@ class FileFacts(_Model):
     content: str | None = None
 
 
+class DesktopUserFacts(_Model):
+    """One engine.users member as this host knows it."""
+
+    sid: str | None = None
+    """None when the name does not resolve to an account here (NTAccount.Translate failed)."""
+    profile: str | None = None
+    """ProfileImagePath of the account's profile; None until its first logon creates one."""
+    daemon_json: FileFacts = FileFacts(exists=False)
+    """%USERPROFILE%\\.docker\\windows-daemon.json, the Windows engine's settings as Desktop keeps them
+    (docker-desktop.md section 3 [docker/for-win#13009, #14411])."""
+
+
+class DesktopFacts(_Model):
+    """Docker Desktop on a workstation (docker-desktop.md sections 1-4): a key of its own beside DESIGN 4.2's.
+
+    ``engines`` are what answered on Desktop's named pipes just now: the engine runs only in a logged-on
+    user's session [docker/for-win#11396, #6670, #12014], so on a host nobody uses both are False.
+    """
+
+    installed: bool
+    version: str | None = None
+    """DisplayVersion of the uninstall entry ``HKLM:\\...\\Uninstall\\Docker Desktop`` (community:
+    GabrielMoreau/winsoft-main dockerdesktop/README.md); the installed build is not in it."""
+    service: ServiceFacts = ServiceFacts(exists=False)
+    """com.docker.service, which Windows containers and the Hyper-V backend need [DD-PERM]."""
+    computer_name: str = ""
+    group_exists: bool = False
+    """docker-users, which the installer creates [docker/for-win#6080; DD-PERM]."""
+    group_members: list[str] | None = None
+    """Members as DOMAIN\\NAME (the computer name for local accounts); None when they could not be read."""
+    users: dict[str, DesktopUserFacts] = Field(default_factory=dict)
+    sessions: list[str] = Field(default_factory=list)
+    """Accounts with an interactive session (owners of explorer.exe)."""
+    running_for: list[str] = Field(default_factory=list)
+    """Accounts whose session runs Docker Desktop.exe."""
+    engines: dict[str, bool] = Field(default_factory=dict)
+    """``windows`` / ``linux``: the engine answered ``docker version`` on its pipe [CLI-INFO; docker/for-win#14539]."""
+    wsl_version: str | None = None
+    """Version of the WSL package (wsl.exe's file version), None when only the inbox WSL or none is there."""
+
+    def member(self, account: str) -> bool | None:
+        """Whether ``account`` (NAME or DOMAIN\\NAME) is in docker-users; None when unreadable."""
+        if self.group_members is None:
+            return None
+        wanted = qualified(account, self.computer_name)
+        return any(m.lower() == wanted for m in self.group_members)
+
+    def has_session(self, account: str, among: list[str] | None = None) -> bool:
+        wanted = qualified(account, self.computer_name)
+        return any(s.lower() == wanted for s in (self.sessions if among is None else among))
+
+
+def qualified(account: str, computer_name: str) -> str:
+    """``DOMAIN\\NAME`` in lower case; a bare name is a local account of ``computer_name``."""
+    return (account if "\\" in account else f"{computer_name}\\{account}").lower()
+
+
 class Facts(_Model):
     os: OsFacts
     hardware: HardwareFacts
@@ -103,6 +160,8 @@ class Facts(_Model):
     reboot: RebootFacts
     engine: EngineFacts = EngineFacts(installed=False)
     files: dict[str, FileFacts] = Field(default_factory=dict)
+    desktop: DesktopFacts | None = None
+    """Only when the spec's engine is docker-desktop (facts_request asks for it)."""
 
     def feature(self, name: str) -> FeatureState:
         return self.features.get(name, "Absent")

@@ -13,18 +13,65 @@ from provisioner.yamlsrc import Located
 __all__ = ["validation_errors"]
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The model classes an annotation may hold, through Optional, unions and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found += [m for m in _models_in(arg) if m not in found]
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and not found:  # Annotated[X, ...] keeps X in __origin__
+        found = _models_in(origin)
+    return found
+
+
+def _tag_of(model: type[BaseModel]) -> str | None:
+    """The discriminator value of a tagged union member: the Literal of its ``type`` field."""
+    field = model.model_fields.get("type")
+    values: tuple[Any, ...] = tuple(getattr(field.annotation, "__args__", ())) if field is not None else ()
+    return str(values[0]) if len(values) == 1 else None
+
+
+def _union_tags(model: type[BaseModel]) -> set[str]:
+    """Tags pydantic puts in error locations for the tagged unions under ``model`` (e.g. "docker-desktop")."""
+    tags: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    stack = [model]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for field in current.model_fields.values():
+            members = _models_in(field.annotation)
+            if len(members) > 1:
+                tags |= {tag for tag in map(_tag_of, members) if tag}
+            stack += members
+    return tags
+
+
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that owns the mapping at ``loc`` (for suggesting valid keys)."""
+    """The model class that owns the mapping at ``loc`` (for suggesting valid keys); ``loc`` may hold
+    the tag of a tagged union member right after the field that holds the union."""
     current: Any = model
-    for part in loc:
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         field = current.model_fields.get(str(part))
         if field is None:
             return None
-        annotation = field.annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        candidates = _models_in(field.annotation)
+        if len(candidates) > 1:
+            tagged = {_tag_of(c): c for c in candidates}
+            if parts and parts[0] in tagged:
+                current = tagged[parts.pop(0)]
+                continue
+            current = candidates[0]
+            continue
+        current = candidates[0] if candidates else None
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
@@ -48,15 +95,25 @@ def validation_errors(exc: ValidationError, doc: Located, base: KeyPath, model: 
     """One LoadError per pydantic error, placed at the YAML key it concerns."""
     errors: list[LoadError] = []
     seen: set[tuple[KeyPath, str]] = set()
+    union_tags = _union_tags(model)
     for item in exc.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if p != "[key]" and not (isinstance(p, str) and p.startswith("function-")))
         # Drop the tag pydantic adds for union members (e.g. "int", "str", "constrained-str").
         loc = tuple(p for p in loc if not (isinstance(p, str) and ("constrained" in p or p in {"int", "str", "list"})))
+        tagged_loc = loc
+        # ... and the tag of a tagged union's member (engine: "docker-desktop"), which is no YAML key.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p in union_tags))
         path: KeyPath = base + tuple(loc)
         kind = item["type"]
         hint = None
-        if kind == "extra_forbidden":
-            owner = _model_at(model, loc[:-1])
+        if kind == "union_tag_invalid":
+            tags = [t.strip(" '") for t in str(item["ctx"].get("expected_tags", "")).split(",")]
+            message = f"expected type {' or '.join(tags)}, got {item['ctx'].get('tag')!r}"
+            guess = closest(str(item["ctx"].get("tag")), tags)
+            hint = f"did you mean '{guess}'?" if guess else None
+            path = path + ("type",)
+        elif kind == "extra_forbidden":
+            owner = _model_at(model, tagged_loc[:-1])
             valid = list(owner.model_fields) if owner else []
             guess = closest(str(loc[-1]), valid) if loc else None
             message = "unknown key"

@@ -11,11 +11,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.facts import Facts
-from provisioner.resources import Change, Finding, container_engine, container_verify, daemon_config
-from provisioner.resources import virtualization, windows_feature
+from provisioner.resources import (
+    Change,
+    Finding,
+    container_engine,
+    container_verify,
+    daemon_config,
+    desktop_config,
+    desktop_verify,
+    docker_desktop,
+    docker_users,
+    virtualization,
+    windows_feature,
+    wsl_package,
+)
 from provisioner.resources.container_verify import VerifyChoice
+from provisioner.resources.desktop_verify import DesktopVerifyChoice
+from provisioner.resources.docker_desktop import DesktopProbe
 from provisioner.resources.windows_feature import DISM_NAMES
-from provisioner.spec import HostSpec
+from provisioner.spec import DockerDesktopSpec, FeatureName, HostSpec
 
 __all__ = ["FactsRequest", "Plan", "facts_request", "plan"]
 
@@ -26,6 +40,16 @@ class Plan:
     preflight: list[Finding]
     changes: list[Change]
     verify: VerifyChoice | None
+    pending: str | None = None
+    """Docker Desktop: what a user has to do before the host can be finished (docker_desktop.pending);
+    with no changes left, the host ends ``pending_logon`` with this as its message (DESIGN 4.5)."""
+    desktop_verify: tuple[DesktopVerifyChoice, ...] = ()
+    """Docker Desktop: the runs that prove its engines (resources/desktop_verify.py), Linux first."""
+    desktop_record: str | None = None
+    """Docker Desktop: what a successful verify records (desktop_verify.fingerprint)."""
+    verify_due: bool = False
+    """Docker Desktop under ``verify.when: changed``: never verified for this spec, so verify even
+    when this run changed nothing (an earlier run ended pending_logon)."""
 
     @property
     def blocked(self) -> bool:
@@ -55,6 +79,12 @@ class Plan:
                 "isolation": self.verify.isolation,
                 "command": self.verify.command,
             },
+            **({} if not (self.desktop_verify or self.pending) else {
+                "pending": self.pending,
+                "verify_due": self.verify_due,
+                "desktop_verify": [{"os": c.os, "image": c.image, "isolation": c.isolation, "command": c.command}
+                                   for c in self.desktop_verify],
+            }),
         }
 
 
@@ -67,14 +97,26 @@ class FactsRequest:
     files: list[str]
     engine_dir: str
     extra: dict[str, Any] = field(default_factory=dict)
+    desktop: DesktopProbe | None = None
+    """Docker Desktop's probe (facts.DesktopFacts), for docker-desktop specs only."""
+
+
+PROBED_FEATURES: tuple[FeatureName, ...] = ("Containers", "Hyper-V")
+"""Probed whatever the spec enables; the WSL features only when the spec wants them."""
 
 
 def facts_request(spec: HostSpec) -> FactsRequest:
     """Probe every feature, service and file any resource may need, whatever the spec enables,
     so a facts table and a drift report can say what the host has, not only what was asked."""
     engine = spec.engine
+    features = sorted({DISM_NAMES[f] for f in (*PROBED_FEATURES, *windows_feature.wanted(spec))})
+    if isinstance(engine, DockerDesktopSpec):
+        # The docker-ce probes stay (an old static engine beside Desktop shows in the facts table).
+        return FactsRequest(features=features, services=["docker"],
+                            files=[daemon_config.DEFAULT_PATH, desktop_verify.RECORD],
+                            engine_dir=r"C:\Program Files\docker", desktop=docker_desktop.probe(engine))
     return FactsRequest(
-        features=sorted(DISM_NAMES.values()),
+        features=features,
         services=[engine.service if engine else "docker"],
         files=[daemon_config.DEFAULT_PATH],
         engine_dir=engine.install_dir if engine else r"C:\Program Files\docker",
@@ -84,17 +126,34 @@ def facts_request(spec: HostSpec) -> FactsRequest:
 def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
     """The preflight verdicts, the ordered changes and the verify choice for one host."""
     verify, verify_findings = container_verify.choose(spec, facts)
+    desktop_runs, desktop_findings = desktop_verify.choose(spec, facts)
     findings = [
         *virtualization.preflight(spec, facts),
         *windows_feature.preflight(spec, facts),
         *container_engine.preflight(spec, facts),
+        *docker_users.preflight(spec, facts),
+        *wsl_package.preflight(spec, facts),
         *verify_findings,
+        *desktop_findings,
     ]
     feature_changes = windows_feature.changes(spec, facts)
     # The engine starts only once the Containers feature is Enabled (dockerd checks vmcompute/hns),
-    # so engine blocks wait for the feature blocks and for their reboot.
+    # so engine blocks wait for the feature blocks and for their reboot. Docker Desktop's installer
+    # waits for them too (enabling features inside it fails on some hosts: windows_feature).
     feature_ids = tuple(c.id for c in feature_changes)
-    engine_changes = container_engine.changes(spec, facts, requires=feature_ids)
+    # The WSL package goes in after the features' reboot and before Desktop's installer (docker-desktop.md 7.2).
+    wsl_changes = wsl_package.changes(spec, facts, requires=feature_ids)
+    before_engine = feature_ids + tuple(c.id for c in wsl_changes)
+    engine_changes = [*wsl_changes, *container_engine.changes(spec, facts, requires=feature_ids),
+                      *docker_desktop.changes(spec, facts, requires=before_engine)]
     engine_ids = feature_ids + tuple(c.id for c in engine_changes)
-    daemon_changes = daemon_config.changes(spec, facts, requires=engine_ids)
-    return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], verify)
+    daemon_changes = [*daemon_config.changes(spec, facts, requires=engine_ids),
+                      *docker_users.changes(spec, facts, requires=engine_ids),
+                      *desktop_config.changes(spec, facts, requires=engine_ids)]
+    if not isinstance(spec.engine, DockerDesktopSpec):
+        return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], verify)
+    return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], None,
+                pending=docker_desktop.pending(spec, facts, engine_needed=bool(desktop_runs)),
+                desktop_verify=tuple(desktop_runs),
+                desktop_record=desktop_verify.fingerprint(spec, desktop_runs) if desktop_runs else None,
+                verify_due=spec.verify.when == "changed" and desktop_verify.verify_due(spec, facts, desktop_runs))

@@ -10,14 +10,25 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from provisioner.errors import closest
 
 __all__ = [
-    "DAEMON_KEYS_WINDOWS",
     "DAEMON_KEYS_REFUSED",
+    "DAEMON_KEYS_WINDOWS",
+    "DESKTOP_BUILDS",
     "DaemonSettings",
+    "DockerDesktopSpec",
     "EngineSpec",
     "FeatureName",
     "HostSpec",
@@ -25,6 +36,7 @@ __all__ = [
     "RolloutPolicy",
     "VerifySpec",
     "VirtualizationSpec",
+    "WslPin",
 ]
 
 
@@ -92,7 +104,9 @@ class VirtualizationSpec(StrictModel):
     """Hyper-V and container hosts need at least 4 GB [MS-HV-REQ; MS-NESTED]."""
 
 
-FeatureName = Literal["Containers", "Hyper-V"]
+FeatureName = Literal["Containers", "Hyper-V", "VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"]
+"""Containers and Hyper-V for Windows containers; VirtualMachinePlatform and Microsoft-Windows-Subsystem-Linux
+for WSL 2 (docker-desktop.md section 6 [WSL-DOCS install-manual.md; DD-TS])."""
 
 
 class EngineSpec(StrictModel):
@@ -134,6 +148,142 @@ class EngineSpec(StrictModel):
         return int(major), int(minor)
 
 
+DESKTOP_BUILDS: dict[str, int] = {
+    # Docker Desktop version -> installer build (the <build> of its download and checksums URLs):
+    # docker-desktop.md section 1.5 [DD-RN; WINGET; stored release notes; docker/docs#25702].
+    "4.43.1": 198352,
+    "4.74.0": 227015,
+    "4.84.0": 234817,
+    "4.86.0": 236216,
+}
+"""Known pairs only: a build that disagrees with a known version is a plan error (a typo would pin
+another release), an unknown version is taken as given."""
+
+_ACCOUNT = r"^(?:[^\\\"/\[\]:;|=,+*?<>]{1,64}\\)?[^\\\"/\[\]:;|=,+*?<>@]{1,104}$"
+
+
+class WslPin(StrictModel):
+    """The WSL package pinned beside Docker Desktop (docker-desktop.md section 6: WSL releases have broken
+    Desktop [microsoft/WSL#13006; DD-RN 4.43], so pin it with the Desktop build).
+
+    Installed from the MSI of https://github.com/microsoft/WSL/releases with ``msiexec /i ... /qn /norestart``
+    when the Store is blocked [DD-WIN]; the release URL pattern and the MSI's silent switches are community
+    knowledge (UNCONFIRMED in the research), so the URL and its SHA-256 are pinned here, not derived.
+    """
+
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+(?:\.\d+)?$")]
+    """WSL version, e.g. 2.5.10; Docker Desktop needs 2.1.5 or later [DD-WIN]."""
+    url: str
+    """The MSI, e.g. https://github.com/microsoft/WSL/releases/download/2.5.10/wsl.2.5.10.0.x64.msi (or a mirror)."""
+    sha256: str
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256_hex(cls, value: str) -> str:
+        return _sha256(value)
+
+    @field_validator("version")
+    @classmethod
+    def _minimum(cls, value: str) -> str:
+        if tuple(int(part) for part in value.split(".")[:3]) < (2, 1, 5):
+            raise ValueError(f"Docker Desktop needs WSL 2.1.5 or later [DD-WIN], not {value}")
+        return value
+
+
+class DockerDesktopSpec(StrictModel):
+    """Docker Desktop on a Windows 10/11 developer workstation (docker-desktop.md).
+
+    Always the all-users install (``Docker Desktop Installer.exe install``, never ``--user``: per-user
+    mode has no Windows containers and no com.docker.service [DD-WIN-NEW; DD-PERM]) and never through
+    winget (its manifests add ``--no-windows-containers`` for good [microsoft/winget-pkgs#420243]).
+    The engine runs only in a logged-on user's session [docker/for-win#11396, #6670], so a host
+    waiting for that ends ``pending_logon``. Docker removes installers older than six months from
+    its CDN [DD-RN]: mirror the pinned one and set ``url``.
+    """
+
+    type: Literal["docker-desktop"]
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    """Docker Desktop version, e.g. 4.43.1: what the installed product reports (its uninstall entry's
+    DisplayVersion), compared to decide an install or an upgrade."""
+    build: int = Field(gt=0)
+    """Installer build of that version (release notes: 4.43.1 is 198352) [DD-RN]."""
+    url: str | None = None
+    """Installer URL; default https://desktop.docker.com/win/main/amd64/<build>/Docker%20Desktop%20Installer.exe [DD-SC]."""
+    sha256: str
+    """SHA-256 of the installer, from the build's checksums.txt (same folder as the installer) [DD-SC]."""
+    backend: Literal["wsl2", "hyperv"] = "wsl2"
+    """Where Linux containers run: the WSL 2 distro (Docker's default) or the DockerDesktopVM on Hyper-V [DD-WIN]."""
+    windows_containers: bool = True
+    """Windows containers (Pro/Enterprise only [DD-WIN]) as the engine Desktop starts with; false installs
+    with --no-windows-containers [DD-PERM]."""
+    users: list[Annotated[str, Field(pattern=_ACCOUNT)]] = Field(default_factory=list)
+    """Developers added to the docker-users group (``NAME`` or ``DOMAIN\\NAME``); the installer adds only the
+    account that runs it [docker/for-win#6080]. Membership applies at their next logon [DD-WIN]."""
+    accept_license: bool = False
+    """Must be true: the installer's --accept-license accepts the Docker Subscription Service Agreement for
+    the user [DD-WIN]; large organisations need a paid subscription [DD-LIC]."""
+    install_dir: str = r"C:\Program Files\Docker\Docker"
+    """Installation folder (--installation-dir) [DD-WIN]."""
+    install_timeout: float = Field(default=1800.0, gt=0)
+    """Seconds the installer may run before the block gives up on it."""
+    wsl: WslPin | None = None
+    """Pin the WSL package (wsl2 backend only); None leaves WSL as Windows has it."""
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256_hex(cls, value: str) -> str:
+        return _sha256(value)
+
+    @field_validator("url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("users")
+    @classmethod
+    def _unique_users(cls, users: list[str]) -> list[str]:
+        if len({u.lower() for u in users}) != len(users):
+            raise ValueError("each user may appear once (names compare without case)")
+        return users
+
+    @model_validator(mode="after")
+    def _wsl_needs_wsl2(self) -> DockerDesktopSpec:
+        if self.wsl is not None and self.backend != "wsl2":
+            raise ValueError("wsl: pins the WSL package of the wsl2 backend; remove it or set backend: wsl2")
+        return self
+
+    @property
+    def download_url(self) -> str:
+        return self.url or f"https://desktop.docker.com/win/main/amd64/{self.build}/Docker%20Desktop%20Installer.exe"
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int]:
+        major, minor, patch = self.version.split(".")
+        return int(major), int(minor), int(patch)
+
+
+def _sha256(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ValueError(f"expected 64 hexadecimal characters (a SHA-256), got {len(value)} characters")
+    return value.lower()
+
+
+def _engine_type(value: Any) -> str:
+    """The engine's tag: its ``type``, ``docker-ce`` when left out (the type docker-ce specs were written without)."""
+    if isinstance(value, dict):
+        return str(value.get("type", "docker-ce"))
+    return str(getattr(value, "type", "docker-ce"))
+
+
+AnyEngine = Annotated[
+    Annotated[EngineSpec, Tag("docker-ce")] | Annotated[DockerDesktopSpec, Tag("docker-desktop")],
+    Discriminator(_engine_type),
+]
+"""``engine:``: Docker CE (the default type) or Docker Desktop, told apart by ``type``."""
+
+
 def _daemon_key(key: str) -> str:
     if key in DAEMON_KEYS_REFUSED:
         raise ValueError(f"'{key}' {DAEMON_KEYS_REFUSED[key]}")
@@ -171,6 +321,9 @@ class VerifySpec(StrictModel):
     timeout: float = Field(default=600.0, gt=0)
     """Seconds for pull + run; a first pull of nanoserver takes minutes on a slow link."""
     when: Literal["changed", "always", "never"] = "changed"
+    linux: bool = False
+    """Also prove Linux containers: ``docker run --rm --platform linux busybox uname -a`` on Docker Desktop's
+    Linux engine. Docker Desktop only: on docker-ce this is LCOW, removed in Engine 23.0 [CLI-DEPR]."""
 
 
 class HostSpec(StrictModel):
@@ -178,9 +331,13 @@ class HostSpec(StrictModel):
 
     virtualization: VirtualizationSpec = VirtualizationSpec()
     features: list[FeatureName] = Field(default_factory=lambda: list[FeatureName](["Containers"]))
-    engine: EngineSpec | None = None
+    """Windows features to enable. Default [Containers]; with docker-desktop, default none: the features its
+    backend needs are added anyway."""
+    engine: AnyEngine | None = None
     daemon: DaemonSettings | None = None
-    """Written to C:\\ProgramData\\docker\\config\\daemon.json; None leaves the file alone."""
+    """Written to C:\\ProgramData\\docker\\config\\daemon.json (docker-ce), or to each engine.users
+    member's %USERPROFILE%\\.docker\\windows-daemon.json (docker-desktop, which rewrites the ProgramData
+    file itself); None leaves the file alone."""
     verify: VerifySpec = VerifySpec()
 
     @field_validator("features")
@@ -189,6 +346,15 @@ class HostSpec(StrictModel):
         if len(set(features)) != len(features):
             raise ValueError("each feature may appear once")
         return features
+
+    @model_validator(mode="before")
+    @classmethod
+    def _desktop_features_default(cls, data: Any) -> Any:
+        """Docker Desktop brings its own feature list (per backend); [Containers] is docker-ce's default."""
+        if isinstance(data, dict) and "features" not in data and isinstance(data.get("engine"), dict) \
+                and data["engine"].get("type") == "docker-desktop":
+            return {**data, "features": []}
+        return data
 
     @model_validator(mode="after")
     def _verify_needs_engine(self) -> HostSpec:

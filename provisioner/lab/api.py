@@ -48,6 +48,16 @@ class Faults:
     """Downtime of a restart; None means the lab-wide default."""
     download_failure: bool = False
     """The engine download fails (the URL answers 404 from the host's point of view)."""
+    not_admin: bool = False
+    """The account logs on without administrator rights (a standard user, or a local administrator
+    whose network logon UAC filters): WindowsPrincipal.IsInRole(Administrator) reads False."""
+    max_envelope_size_kb: float | None = None
+    """The host's MaxEnvelopeSizekb when it is not the lab's (WinRSLimits, 500): the WinRM
+    endpoint answers larger requests with HTTP 413, and the host model reports the value."""
+    max_memory_per_shell_mb: float | None = None
+    """The host's MaxMemoryPerShellMB when it is not the Windows default 1024 (reported only)."""
+    max_shells_per_user: float | None = None
+    """The host's MaxShellsPerUser when it is not the lab's (WinRSLimits, 30); enforced and reported."""
 
 
 class LabHost(Protocol):

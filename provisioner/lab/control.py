@@ -25,6 +25,7 @@ from provisioner.inventory import load_inventory
 from provisioner.lab.api import Faults
 from provisioner.lab.fleet import build_fleet, parse_profiles
 from provisioner.lab.model import LabHostModel, engine_sha256
+from provisioner.lab.profiles import WORKSTATION_PROFILES
 from provisioner.lab.runtime import (
     LAB_USER,
     PASSWORD_ENV,
@@ -45,6 +46,23 @@ class LabError(Exception):
     """A lab command that cannot be done, with the reason in words."""
 
 
+def _workstation_vars() -> list[str]:
+    """The workstations group's vars: the lab's Docker Desktop and WSL stand-ins (lab/desktop.py), as
+    playbooks/workstations.yml uses them."""
+    from provisioner.lab.desktop import desktop_sha256, wsl_sha256, wsl_url
+
+    return [
+        "      vars:",
+        '        desktop_version: "4.43.1"',
+        "        desktop_build: 198352",
+        "        # The lab's own installer and MSI stand-ins (provisioner/lab/desktop.py), not Docker's or Microsoft's.",
+        f'        desktop_sha256: "{desktop_sha256("4.43.1")}"',
+        '        wsl_version: "2.5.10"',
+        f'        wsl_url: "{wsl_url("2.5.10")}"',
+        f'        wsl_sha256: "{wsl_sha256("2.5.10")}"',
+    ]
+
+
 def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_seconds: float, lab_dir: Path,
                     faults: str | None = None, docker_version: str = "27.3.1",
                     ports: tuple[int, int, int] | None = None) -> list[LabHostModel]:
@@ -55,6 +73,7 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
     the defaults 5985, 5986 and 2222, for a second lab beside one that runs on them.
     """
     fleet = build_fleet(count, profiles, seed, reboot_seconds=reboot_seconds, faults_spec=faults)
+    workstation_vars = _workstation_vars()
     profile_of = parse_profiles(profiles, count, seed)
     http_port, https_port, ssh_port = ports or (5985, 5986, 2222)
     lab_ports = f", http_port: {http_port}, https_port: {https_port}, ssh_port: {ssh_port}" if ports else ""
@@ -78,15 +97,18 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
         "    # The lab's own engine archive (provisioner/lab/model.py engine_sha256), not Docker's zip.",
         f'    docker_sha256: "{engine_sha256(docker_version)}"',
         "  children:",
-        "    windows:",
-        "      hosts:",
     ]
     default = Faults()
+    groups: dict[str, list[str]] = {}
     for host, profile in zip(fleet, profile_of, strict=True):
         changed = {f.name: getattr(host.faults, f.name) for f in dataclasses.fields(Faults)
                    if getattr(host.faults, f.name) != getattr(default, f.name)}
         extra = f", lab_faults: {json.dumps(changed)}" if changed else ""
-        lines.append(f"        {host.name}: {{ address: {host.address}, lab_profile: {profile}{extra} }}")
+        # Workstation profiles (Docker Desktop) go to their own group, which playbooks/site.yml does not target.
+        group = "workstations" if profile in WORKSTATION_PROFILES else "windows"
+        groups.setdefault(group, []).append(f"        {host.name}: {{ address: {host.address}, lab_profile: {profile}{extra} }}")
+    for group, entries in groups.items():
+        lines += [f"    {group}:", *(workstation_vars if group == "workstations" else []), "      hosts:", *entries]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return fleet
@@ -123,8 +145,22 @@ def request(lab_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> di
     return answer
 
 
-def apply_drift(model: LabHostModel, feature: str | None, daemon: str | None, stop_service: str | None) -> str:
-    """Change one host the way drift happens on Windows; returns what was done."""
+def apply_drift(model: LabHostModel, feature: str | None, daemon: str | None, stop_service: str | None, *,
+                logon: str | None = None, logoff: str | None = None, switch_engine: str | None = None) -> str:
+    """Change one host the way drift happens on Windows; returns what was done.
+
+    On a workstation (lab/desktop.py): ``logon`` is a user logging on and starting Docker Desktop,
+    ``logoff`` signing out (Desktop quits), ``switch_engine`` the tray menu's switch to Windows or
+    Linux containers.
+    """
+    if logon or logoff or switch_engine:
+        from provisioner.lab import desktop
+
+        if logon:
+            return desktop.logon(model, logon)
+        if logoff:
+            return desktop.logoff(model, logoff)
+        return desktop.switch_engine(model, str(switch_engine))
     if feature:
         name, _, state = feature.partition("=")
         model.set_feature(name, state)
@@ -140,7 +176,8 @@ def apply_drift(model: LabHostModel, feature: str | None, daemon: str | None, st
     if stop_service:
         model.stop_service(stop_service)
         return f"{model.name}: service {stop_service} stopped"
-    raise LabError("say what drifts: --feature NAME=STATE, --daemon KEY=VALUE or --stop-service NAME")
+    raise LabError("say what drifts: --feature NAME=STATE, --daemon KEY=VALUE, --stop-service NAME, --logon USER, "
+                   "--logoff USER or --switch-engine windows|linux")
 
 
 def _handle(lab: Lab, payload: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
@@ -157,7 +194,8 @@ def _handle(lab: Lab, payload: dict[str, Any], stop: threading.Event) -> dict[st
             return {"error": f"no lab host named {payload.get('host')!r}"}
         try:
             return {"message": apply_drift(model, payload.get("feature"), payload.get("daemon"),
-                                           payload.get("stop_service"))}
+                                           payload.get("stop_service"), logon=payload.get("logon"),
+                                           logoff=payload.get("logoff"), switch_engine=payload.get("switch_engine"))}
         except (ValueError, KeyError, LabError) as exc:
             return {"error": str(exc)}
     if command == "down":

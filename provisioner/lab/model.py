@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from provisioner.doctor import DiagnosticsParams
 from provisioner.lab.api import ExecResult, Faults
 from provisioner.lab.pslit import Block, parse_error_text, parse_script
 from provisioner.records import RECORD_PREFIX
@@ -45,6 +46,7 @@ __all__ = [
     "DAEMON_JSON",
     "ENGINE_VERSIONS",
     "FEATURE_STATES",
+    "WINRM_DEFAULTS",
     "HardwareState",
     "HostDownError",
     "HostState",
@@ -360,6 +362,9 @@ class HostState:
     """Pulled image reference -> the build of the manifest entry docker chose."""
     service_log: list[str] = field(default_factory=list)
     """Why a service failed to start: what dockerd prints in a console or the Application log (wf §5)."""
+    workstation: Any = None
+    """Accounts, sessions and Docker Desktop (lab/desktop.py Workstation); None until a workstation
+    profile or a Docker Desktop block makes one."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,6 +442,7 @@ class _Outcome:
 
 _PARAMS: dict[tuple[str, str], type[BaseModel]] = {
     ("facts", "get"): FactsParams,
+    ("diagnostics", "get"): DiagnosticsParams,
     ("windows_feature", "set"): FeatureParams,
     ("container_engine", "set"): EngineParams,
     ("daemon_config", "set"): DaemonParams,
@@ -467,6 +473,28 @@ _STATE_VERSION = 1
 def _boot_id(moment: datetime) -> str:
     """``LastBootUpTime.ToUniversalTime().ToString('o')``: seven fraction digits and Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+WINRM_DEFAULTS: Mapping[str, int] = {
+    # MaxEnvelopeSizekb: "SHOULD be 500 but MAY be 150" (MS-WSMV 2.2.4.10 ConfigType); MaxMemoryPerShellMB
+    # 1024 and MaxShellsPerUser 30 (learn.microsoft.com/windows/win32/winrm/quotas; MS-WSMV 2.2.4.42).
+    # The same values as wsman.WinRSLimits' defaults, which the endpoint enforces (tests/doctor checks).
+    "max_envelope_size_kb": 500,
+    "max_memory_per_shell_mb": 1024,
+    "max_shells_per_user": 30,
+}
+"""What a host's WSMan: drive reads unless its faults say otherwise (``Faults.max_*``)."""
+
+_PS_BASE_BUILDS = {19042: 19041, 19043: 19041, 19044: 19041, 19045: 19041, 22631: 22621}
+"""Releases shipped as enablement packages keep their base release's System.Management.Automation.dll,
+so PSVersion carries the base build: 5.1.19041.610 on a 19042 host (MicrosoftDocs/windowsserverdocs
+issue 5310). 22631 on 22621 is the same servicing relation, assumed rather than observed."""
+
+
+def _ps_version(os_state: OsState) -> str:
+    """$PSVersionTable.PSVersion of Windows PowerShell 5.1 on this build: 5.1.<build>.<revision>. The
+    revision is the dll's and can lag the UBR (windowsserverdocs issue 6784: 856 vs 832); the lab uses the UBR."""
+    return f"5.1.{_PS_BASE_BUILDS.get(os_state.build, os_state.build)}.{os_state.ubr}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,6 +579,7 @@ class LabHostModel:
                 "machine_path": s.machine_path,
                 "images": s.images,
                 "service_log": s.service_log,
+                **({} if s.workstation is None else {"workstation": s.workstation.to_json()}),
             })
 
     def export_state(self) -> dict[str, Any]:
@@ -571,6 +600,7 @@ class LabHostModel:
                 "machine_path": list(s.machine_path),
                 "images": dict(s.images),
                 "service_log": list(s.service_log),
+                **({} if s.workstation is None else {"workstation": s.workstation.to_json()}),
                 "rebooting": self._down_at is not None,
             }
 
@@ -588,6 +618,10 @@ class LabHostModel:
             files={_key(path): (path, base64.b64decode(raw)) for path, raw in data["files"]},
             machine_path=list(data["machine_path"]), images=dict(data["images"]),
             service_log=list(data["service_log"]))
+        if data.get("workstation") is not None:
+            from provisioner.lab.desktop import Workstation
+
+            state.workstation = Workstation.from_json(data["workstation"])
         with self._lock:
             self._state = state
             self._down_at = self._up_at = None
@@ -694,6 +728,9 @@ class LabHostModel:
                     service.status = "Running"
                 else:
                     s.service_log.append(f"{service.name}: {reason}")
+        from provisioner.lab.desktop import on_boot
+
+        on_boot(self)  # sessions end, Docker Desktop's service, WSL 2's hypervisor (lab/desktop.py)
 
     def _schedule_restart(self) -> None:
         seconds = self.faults.reboot_seconds if self.faults.reboot_seconds is not None else self.reboot_seconds
@@ -805,6 +842,34 @@ class LabHostModel:
                     entry["content"] = _read_all_text(raw)
             files[path] = entry
         out.data["files"] = files
+        if p.desktop is not None:
+            from provisioner.lab.desktop import facts as desktop_facts
+
+            out.data["desktop"] = desktop_facts(self, p.desktop)
+
+    # diagnostics / get (provision doctor) ----------------------------------------------------
+
+    def _diagnostics(self, p: DiagnosticsParams, out: _Outcome) -> None:
+        """diagnostics.ps1.j2: the marker back, $PSVersionTable, the administrator check and the WSMan
+        limits, with the readings of this host's profile and faults."""
+        s, faults = self._state, self.faults
+        out.data["echo"] = p.echo
+        if "powershell" in p.read:
+            out.data["powershell"] = {"version": _ps_version(s.os), "edition": "Desktop"}
+        if "admin" in p.read:
+            out.data["admin"] = {"is_admin": not faults.not_admin}
+        if "winrm_limits" in p.read:
+            limits: dict[str, Any] = {key: None for key in WINRM_DEFAULTS}
+            if faults.not_admin:
+                # Reading the WSMan: drive needs an administrator: "Access is denied." (the lab's
+                # reading of the WSMan provider's refusal; the exact text is UNCONFIRMED).
+                limits["error"] = "Access is denied."
+            else:
+                for key, default in WINRM_DEFAULTS.items():
+                    value = getattr(faults, key)
+                    limits[key] = int(value) if value is not None else default
+                limits["error"] = None
+            out.data["winrm_limits"] = limits
 
     # windows_feature / set ---------------------------------------------------------------------
 
@@ -1080,9 +1145,14 @@ def _read_all_text(raw: bytes) -> str:
 
 _HANDLERS: dict[tuple[str, str], Callable[[LabHostModel, Any, _Outcome], None]] = {
     ("facts", "get"): LabHostModel._facts,
+    ("diagnostics", "get"): LabHostModel._diagnostics,
     ("windows_feature", "set"): LabHostModel._feature,
     ("container_engine", "set"): LabHostModel._engine,
     ("daemon_config", "set"): LabHostModel._daemon,
     ("container_verify", "test"): LabHostModel._verify,
     ("reboot", "restart"): LabHostModel._reboot,
 }
+
+# Docker Desktop's blocks (docker_desktop, docker_users, desktop_config, desktop_verify, wsl_package) register
+# themselves in _PARAMS and _HANDLERS when lab/desktop.py is imported, which needs everything above.
+import provisioner.lab.desktop  # noqa: E402,F401

@@ -8,6 +8,13 @@ build >= 22000 with a correct WMI caption), and agree with tests/fixtures/facts/
 A ``<profile>-converged`` name (e.g. ``server2022-converged``) is the same machine after a
 successful apply of the lab playbook's spec (:data:`CONVERGED_DEFAULTS`), reached through the
 model's own state changes (:meth:`LabHostModel.converge`), not written by hand.
+
+:data:`WORKSTATION_PROFILES` are developer workstations for Docker Desktop (lab/desktop.py): the
+same Windows 10/11 machines plus the WSL features (VirtualMachinePlatform and Microsoft-Windows-
+Subsystem-Linux, which Home has too, unlike Hyper-V and Containers [MS-HV-ENABLE; WSL-DOCS]) and a
+developer account ``dev`` who has logged on before (so a profile exists) but is signed out. They are
+kept out of :data:`PROFILES`, the container-host mix that ``mixed`` fleets draw from, and have no
+``-converged`` variant.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any
 from provisioner.lab.api import Faults
 from provisioner.lab.model import HardwareState, HostState, LabHostModel, OsState
 
-__all__ = ["CONVERGED_DEFAULTS", "CONVERGED_SUFFIX", "PROFILES", "make_host", "profile_names"]
+__all__ = ["CONVERGED_DEFAULTS", "CONVERGED_SUFFIX", "PROFILES", "WORKSTATION_PROFILES", "make_host", "profile_names"]
 
 _WS2022 = {"caption": "Microsoft Windows Server 2022 Datacenter", "build": 20348, "ubr": 2762,
            "display_version": "21H2", "edition_id": "ServerDatacenter", "product_type": 3,
@@ -111,6 +118,26 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
 })
 """Profile name -> os, hardware and the optional features the SKU offers."""
 
+_WSL = ("VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux")
+_DEVELOPERS = {"dev": True}
+"""Account -> has a profile (logged on before)."""
+
+WORKSTATION_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    "workstation-win11-23h2-pro": {**PROFILES["win11-23h2-pro"], "features": (*_BOTH, *_WSL),
+                                   "developers": _DEVELOPERS},
+    "workstation-win10-22h2-pro": {**PROFILES["win10-22h2-pro"], "features": (*_BOTH, *_WSL),
+                                   "developers": _DEVELOPERS},
+    "workstation-win11-23h2-home": {
+        # Windows 11 Home (EditionID Core): WSL 2 yes, Hyper-V and Containers no [MS-HV-ENABLE; DD-WIN].
+        "os": {"caption": "Microsoft Windows 11 Home", "build": 22631, "ubr": 4460, "display_version": "23H2",
+               "edition_id": "Core", "product_type": 1, "installation_type": "Client"},
+        "hardware": {"memory_gb": 15.79, "logical_processors": 8, **_PHYSICAL},
+        "features": _WSL,
+        "developers": _DEVELOPERS,
+    },
+})
+"""Developer workstations for Docker Desktop (module docstring)."""
+
 CONVERGED_SUFFIX = "-converged"
 
 CONVERGED_DEFAULTS: Mapping[str, Any] = MappingProxyType({
@@ -129,11 +156,11 @@ def profile_names() -> list[str]:
     machine where the apply would fail (the engine does not run on win10-home or server2016,
     Hyper-V cannot be enabled on vm-no-nested or bios-vt-off) raises ValueError unless the
     ``features`` and ``engine_version`` given to make_host make it possible."""
-    return [*PROFILES, *(name + CONVERGED_SUFFIX for name in PROFILES)]
+    return [*PROFILES, *(name + CONVERGED_SUFFIX for name in PROFILES), *WORKSTATION_PROFILES]
 
 
 def _fresh_state(profile: str, index: int) -> HostState:
-    data = PROFILES[profile]
+    data = PROFILES[profile] if profile in PROFILES else WORKSTATION_PROFILES[profile]
     features = {name: "Disabled" for name in data["features"]}
     # Hosts of one fleet booted at different times; the boot id is LastBootUpTime (DESIGN 4.2).
     boot = _FIRST_BOOT - timedelta(minutes=7 * index, seconds=index % 60)
@@ -153,11 +180,15 @@ def make_host(profile: str, name: str, address: str, *, index: int = 0, reboot_s
     base, converged = profile, profile.endswith(CONVERGED_SUFFIX)
     if converged:
         base = profile[: -len(CONVERGED_SUFFIX)]
-    if base not in PROFILES:
+    if base not in PROFILES and (converged or base not in WORKSTATION_PROFILES):
         raise KeyError(f"unknown lab profile {profile!r}; known: {', '.join(profile_names())}")
     if not converged and (engine_version, daemon, features) != (None, None, None):
         raise ValueError(f"{profile} is a fresh profile; use {profile}{CONVERGED_SUFFIX} for an engine and daemon.json")
     host = LabHostModel(name, address, _fresh_state(base, index), faults=faults, reboot_seconds=reboot_seconds)
+    if base in WORKSTATION_PROFILES:
+        from provisioner.lab.desktop import new_workstation
+
+        host._state.workstation = new_workstation(name, dict(WORKSTATION_PROFILES[base]["developers"]))
     if converged:
         wanted = CONVERGED_DEFAULTS["features"] if features is None else features
         host.converge(features=[f for f in wanted if f in PROFILES[base]["features"]],

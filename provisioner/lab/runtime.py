@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,8 +135,11 @@ class Lab:
         return data if isinstance(data, dict) else {}
 
     def save(self) -> None:
-        states = {name: {"profile": self.profiles[name], "address": model.address, "state": model.export_state()}
-                  for name, model in self.models.items()}
+        # Hosts this lab did not serve keep their saved state: a playbook starts only the hosts it targets
+        # (lab_for_playbook), so site.yml's hosts and a workstation playbook's share one lab directory.
+        states = {**self._load_states(),
+                  **{name: {"profile": self.profiles[name], "address": model.address, "state": model.export_state()}
+                     for name, model in self.models.items()}}
         staging = self.lab_dir / (_STATE_FILE + ".tmp")
         staging.write_text(json.dumps(states))
         os.replace(staging, self.lab_dir / _STATE_FILE)
@@ -162,11 +165,11 @@ def running_daemon(lab_dir: Path) -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def lab_for_inventory(inventory: Inventory, announce: Callable[[str], None],
-                      lab_dir: Path | None = None) -> Iterator[Lab | None]:
+                      lab_dir: Path | None = None, only: Collection[str] | None = None) -> Iterator[Lab | None]:
     """Make sure a lab inventory's hosts answer for the duration of the block.
 
     Nothing happens for other inventories. If a background lab runs, it is used; otherwise a lab
-    is started in this process for the run, and says so.
+    is started in this process for the run, and says so. ``only`` limits it to those hosts.
     """
     if not is_lab_inventory(inventory):
         yield None
@@ -176,7 +179,8 @@ def lab_for_inventory(inventory: Inventory, announce: Callable[[str], None],
     if running_daemon(lab_dir):
         yield None
         return
-    lab = Lab(hosts_of(inventory), LabSettings.from_vars(inventory.groups["all"].vars["provision_lab"]), lab_dir)
+    hosts = [h for h in hosts_of(inventory) if only is None or h.name in only]
+    lab = Lab(hosts, LabSettings.from_vars(inventory.groups["all"].vars["provision_lab"]), lab_dir)
     lab.start()
     announce(f"lab: no lab was running; started {len(lab.models)} simulated hosts in this process for the run "
              f"(state kept in {lab_dir}; `provision lab up` keeps one running)")
@@ -188,11 +192,12 @@ def lab_for_inventory(inventory: Inventory, announce: Callable[[str], None],
 
 @contextlib.contextmanager
 def lab_for_playbook(book: Any, announce: Callable[[str], None], lab_dir: Path | None = None) -> Iterator[None]:
-    """:func:`lab_for_inventory` for every lab inventory a playbook's plays use."""
+    """:func:`lab_for_inventory` for every lab inventory a playbook's plays use, with the hosts they target."""
     with contextlib.ExitStack() as stack:
         seen: set[Path] = set()
         for play in book.plays:
             if play.inventory.file not in seen:
                 seen.add(play.inventory.file)
-                stack.enter_context(lab_for_inventory(play.inventory, announce, lab_dir))
+                targeted = {t.name for t in book.targets if t.play.inventory.file == play.inventory.file}
+                stack.enter_context(lab_for_inventory(play.inventory, announce, lab_dir, only=targeted))
         yield

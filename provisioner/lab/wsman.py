@@ -45,7 +45,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -1056,7 +1056,7 @@ class WsmanServer:
             return self._challenge(secure)
         else:
             soap = request.body
-        if len(soap) > self._limits.max_envelope_bytes:
+        if len(soap) > self._host_limits(endpoint.host).max_envelope_bytes:
             # Over MaxEnvelopeSizekb: HTTP 413 with no SOAP fault (WP 3.3, WP 4.2 table).
             return _Response(413)
         # Injected faults: the request is lost before the service sees it, so nothing runs.
@@ -1070,6 +1070,18 @@ class WsmanServer:
             assert connection.ntlm is not None
             return _Response(status, _seal(connection.ntlm, reply), _ENCRYPTED_CONTENT_TYPE)
         return _Response(status, reply, _SOAP_CONTENT_TYPE)
+
+    def _host_limits(self, host: LabHost) -> WinRSLimits:
+        """The lab's limits with the host's own MaxEnvelopeSizekb and MaxShellsPerUser, when its
+        faults set them (a host configured apart from the fleet)."""
+        faults = host.faults
+        if faults.max_envelope_size_kb is None and faults.max_shells_per_user is None:
+            return self._limits
+        return replace(
+            self._limits,
+            max_envelope_size_kb=int(faults.max_envelope_size_kb or self._limits.max_envelope_size_kb),
+            max_shells_per_user=int(faults.max_shells_per_user or self._limits.max_shells_per_user),
+        )
 
     # -- authentication ----------------------------------------------------------------------
 
@@ -1185,8 +1197,9 @@ class WsmanServer:
     ) -> str:
         """Create a cmd shell; pywinrm reads the ``Name="ShellId"`` selector (WP 3.1, WP 9 item 1)."""
         owner = account_name(user)
-        if sum(1 for shell in endpoint.shells.values() if shell.owner == owner) >= self._limits.max_shells_per_user:
-            raise _shell_quota(self._limits.max_shells_per_user)
+        limit = self._host_limits(endpoint.host).max_shells_per_user
+        if sum(1 for shell in endpoint.shells.values() if shell.owner == owner) >= limit:
+            raise _shell_quota(limit)
         shell = _Shell(str(uuid.uuid4()).upper(), owner, _codepage(envelope.options.get("WINRS_CODEPAGE")))
         endpoint.shells[shell.id] = shell
         self._active.add(endpoint)

@@ -165,13 +165,19 @@ def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None =
             extra = f", {result.reboots} reboot{'s' if result.reboots != 1 else ''}" if result.reboots else ""
             out.write(f"{result.name}: {result.status} ({result.duration:.1f} s{extra})\n")
             if result.message:
-                out.write(f"  {result.message}\n")
+                # pending_logon: what the workstation's user has to do (Docker Desktop, DESIGN 4.5).
+                label = "to do: " if result.status == "pending_logon" else ""
+                out.write(f"  {label}{result.message}\n")
             for resource in result.resources:
                 for entry in resource.diff:
                     out.write(f"  {resource.id}: {entry.path}: {_value(entry.before)} -> {_value(entry.after)}\n")
                 if resource.message:
                     out.write(f"  {resource.id}: {resource.message}\n")
-            if result.verify:
+            if result.verify and result.verify.get("engines"):  # Docker Desktop: a run per engine
+                for run in result.verify["engines"]:
+                    verdict = "ok" if run["ok"] else f"failed: {run['message']}"
+                    out.write(f"  verify {run['image']} on the {run['os']} engine ({run['isolation']}): {verdict}\n")
+            elif result.verify:
                 verdict = "ok" if result.verify["ok"] else f"failed: {result.verify['message']}"
                 out.write(f"  verify {result.verify['image']} ({result.verify['isolation']}): {verdict}\n")
     else:
@@ -215,6 +221,9 @@ def print_facts_table(results: Sequence[HostResult], out: TextIO | None = None) 
         engine = facts.engine.version or "-" if facts.engine.installed else "-"
         if facts.engine.service.exists:
             engine += f" ({facts.engine.service.status})"
+        if facts.desktop is not None and facts.desktop.installed:  # Docker Desktop: version and the engines up
+            running = ",".join(name for name, up in facts.desktop.engines.items() if up) or "no engine running"
+            engine = f"desktop {facts.desktop.version} ({running})"
         rows.append([result.name, f"{facts.os.build}.{facts.os.ubr}", facts.os.edition_id, hw.firmware_vt,
                      # Under a running hypervisor the SLAT reading is hidden like the VT one (facts.py).
                      "unknown" if hw.hypervisor_present and not hw.slat else _yes_no(hw.slat),

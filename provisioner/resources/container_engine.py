@@ -36,8 +36,8 @@ def params_for(engine: EngineSpec) -> EngineParams:
 def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
     """Docker Engine 23.0 and later refuse to run below build 17763 [MOBY daemon_windows.go checkSystem]."""
     engine = spec.engine
-    if engine is None:
-        return []
+    if not isinstance(engine, EngineSpec):
+        return []  # no engine, or Docker Desktop (resources/docker_desktop.py)
     findings = []
     if engine.major_minor >= (23, 0) and facts.os.build < 17763:
         findings.append(Finding(
@@ -55,7 +55,7 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
 
 def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
     engine = spec.engine
-    if engine is None:
+    if not isinstance(engine, EngineSpec):
         return []
     found = facts.engine
     diff: list[DiffEntry] = []

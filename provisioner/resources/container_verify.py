@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from provisioner import compat
 from provisioner.facts import Facts
 from provisioner.resources import BlockParams, Finding
-from provisioner.spec import HostSpec
+from provisioner.spec import EngineSpec, HostSpec
 
 __all__ = ["NONCE_PLACEHOLDER", "TYPE", "VerifyChoice", "VerifyParams", "choose"]
 
@@ -48,8 +48,8 @@ class VerifyChoice:
 
 def choose(spec: HostSpec, facts: Facts) -> tuple[VerifyChoice | None, list[Finding]]:
     """The image and isolation for this host, or the plan errors that say why none fits."""
-    if spec.engine is None or spec.verify.when == "never":
-        return None, []
+    if not isinstance(spec.engine, EngineSpec) or spec.verify.when == "never" or spec.verify.linux:
+        return None, []  # Docker Desktop: resources/desktop_verify.py; verify.linux on docker-ce: virtualization.py
     verify, build, client = spec.verify, facts.os.build, facts.os.is_client
     if verify.image == "auto":
         image = compat.auto_image(build)

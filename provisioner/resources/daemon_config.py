@@ -14,7 +14,7 @@ from typing import Any
 
 from provisioner.facts import Facts
 from provisioner.resources import BlockParams, Change, DiffEntry
-from provisioner.spec import HostSpec
+from provisioner.spec import EngineSpec, HostSpec
 
 __all__ = ["DEFAULT_PATH", "DaemonParams", "TYPE", "canonical_json", "changes"]
 
@@ -53,8 +53,8 @@ def current_settings(facts: Facts, path: str) -> dict[str, Any] | None:
 
 
 def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
-    if spec.daemon is None or spec.engine is None:
-        return []
+    if spec.daemon is None or not isinstance(spec.engine, EngineSpec):
+        return []  # Docker Desktop keeps its settings per user: resources/desktop_config.py
     desired = spec.daemon
     diff: list[DiffEntry] = []
     try:
@@ -72,6 +72,7 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         return []
     content = canonical_json(desired)
     engine = spec.engine
+    assert isinstance(engine, EngineSpec)
     params = DaemonParams(
         path=DEFAULT_PATH,
         content=content,

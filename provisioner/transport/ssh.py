@@ -87,6 +87,12 @@ class SSHConnection:
                 transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
         return client
 
+    def connect(self, *, timeout: float) -> None:
+        """Connect, check the host key and authenticate now, without running a script
+        (``provision doctor``); a later ``run`` reuses the connection."""
+        if self._client is None:
+            self._client = self._connect(timeout)
+
     def run(self, script: str, *, timeout: float) -> ScriptResult:
         deadline = time.monotonic() + timeout
         if self._client is None:

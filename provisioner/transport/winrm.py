@@ -125,6 +125,9 @@ class WinRMConnection:
             kwargs["ca_trust_path"] = settings.ca_bundle
         if settings.transport == "certificate":
             kwargs.update(cert_pem=settings.cert_pem, cert_key_pem=settings.cert_key_pem)
+        if password is None and settings.transport in {"ntlm", "basic", "credssp"}:
+            raise TransportError(host, f"no password for {settings.user!r}: set password_env to the name of an "
+                                       "environment variable that holds it, or use --ask-pass", kind="auth")
         self._protocol = _CountingProtocol(self.counters, **kwargs)
         self._shell: str | None = None
 
@@ -134,8 +137,29 @@ class WinRMConnection:
         except (TransportError, WinRMOperationTimeoutError):
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line naming the cause
+            error = describe(self.host, self.settings, exc)
+            if error.kind == "http":
+                # The host answered, so it can still delete the shell; otherwise the shell would hold
+                # one of the account's MaxShellsPerUser (30) until its idle timeout.
+                self._release_shell()
             self._shell = None  # a fault or a reboot leaves the shell unusable: rebuild it next time
-            raise describe(self.host, self.settings, exc) from None
+            raise error from None
+
+    def _release_shell(self) -> None:
+        if self._shell is None:
+            return
+        try:
+            self._protocol.close_shell(self._shell, close_session=False)
+        except Exception:  # noqa: BLE001 - best effort: the fault being reported matters more
+            pass
+
+    def connect(self) -> None:
+        """Authenticate and open the shell now, without running a script (``provision doctor``).
+
+        Raises the same one-line TransportError as ``run``; a later ``run`` reuses the shell.
+        """
+        if self._shell is None:
+            self._shell = self._call(self._protocol.open_shell, codepage=65001)
 
     def run(self, script: str, *, timeout: float) -> ScriptResult:
         deadline = time.monotonic() + timeout

@@ -49,6 +49,15 @@ CMDLETS: tuple[Command, ...] = (
     _cmd("Get-CimInstance", LEARN + "cimcmdlets/get-ciminstance" + V51,
          "ClassName Namespace Filter Property KeyOnly Shallow Query QueryDialect ComputerName CimSession "
          "InputObject ResourceUri OperationTimeoutSec"),
+    _cmd("Invoke-CimMethod", LEARN + "cimcmdlets/invoke-cimmethod" + V51,
+         "ClassName CimClass InputObject Query QueryDialect ResourceUri Namespace MethodName Arguments ComputerName "
+         "CimSession OperationTimeoutSec WhatIf Confirm"),
+    # Microsoft.PowerShell.LocalAccounts (Windows PowerShell 5.1 on Windows 10 1607 and later): docker-users.
+    _cmd("Get-LocalGroup", LEARN + "microsoft.powershell.localaccounts/get-localgroup" + V51, "Name SID"),
+    _cmd("Get-LocalGroupMember", LEARN + "microsoft.powershell.localaccounts/get-localgroupmember" + V51,
+         "Group Name SID Member"),
+    _cmd("Add-LocalGroupMember", LEARN + "microsoft.powershell.localaccounts/add-localgroupmember" + V51,
+         "Group Name SID Member WhatIf Confirm"),
     # ServerManager (Windows Server only) [PS-SM]
     _cmd("Install-WindowsFeature", LEARN + "servermanager/install-windowsfeature",
          "Name Restart IncludeAllSubFeature IncludeManagementTools Source ComputerName Credential LogPath Vhd "
@@ -69,6 +78,7 @@ CMDLETS: tuple[Command, ...] = (
     _cmd("ConvertTo-Json", _UTIL + "convertto-json" + V51, "InputObject Depth Compress"),
     _cmd("Out-String", _UTIL + "out-string" + V51, "InputObject Stream Width"),
     _cmd("New-Object", _UTIL + "new-object" + V51, "TypeName ArgumentList Property ComObject Strict"),
+    _cmd("Start-Sleep", _UTIL + "start-sleep" + V51, "Seconds Milliseconds"),
     # Microsoft.PowerShell.Archive
     _cmd("Expand-Archive", LEARN + "microsoft.powershell.archive/expand-archive" + V51,
          "Path LiteralPath DestinationPath Force WhatIf Confirm"),

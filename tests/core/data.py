@@ -13,7 +13,8 @@ import yaml
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.render import Renderer
-from provisioner.spec import HostSpec
+from provisioner.resources.docker_desktop import docker_cli
+from provisioner.spec import DockerDesktopSpec, HostSpec
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FACTS_DIR = FIXTURES / "facts"
@@ -52,6 +53,19 @@ def containers_spec() -> HostSpec:
     return load_spec("containers-only-spec")
 
 
+def desktop_spec() -> HostSpec:
+    return load_spec("desktop-spec")
+
+
+WORKSTATION_PREFIX = "workstation-"
+"""Fixtures of developer workstations: their golden files are rendered under the desktop spec."""
+
+
+def spec_for(fixture: str) -> HostSpec:
+    """The spec a fixture's golden files use: Docker Desktop on workstations, the site spec elsewhere."""
+    return desktop_spec() if fixture.startswith(WORKSTATION_PREFIX) else site_spec()
+
+
 def spec_with(base: HostSpec, **changes: Any) -> HostSpec:
     """A copy of ``base`` with top-level sections replaced, validated again."""
     data = base.model_dump(mode="json")
@@ -76,8 +90,27 @@ def hostile_spec() -> HostSpec:
     })
 
 
+def hostile_desktop_spec() -> HostSpec:
+    """The desktop spec with the payload in every free-text field its validation lets through."""
+    return HostSpec.model_validate({
+        "engine": {
+            "type": "docker-desktop", "version": "4.43.1", "build": 198352, "sha256": "cd" * 32,
+            "url": "https://example.invalid/installer.exe?" + PAYLOAD,
+            "install_dir": "C:\\Program Files\\" + PAYLOAD,
+            # Account names refuse most punctuation at load time, but not the five single quotes.
+            "users": ["o'brien\u2018\u2019\u201a\u201b", "CORP\\dev $(Injected-Command)"],
+            "accept_license": True,
+        },
+        "daemon": {"labels": [PAYLOAD, "b=\u2019"], "log-level": PAYLOAD},
+        "verify": {"image": "mcr.microsoft.com/windows/nanoserver:ltsc2022", "isolation": "hyperv", "linux": True,
+                   "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD]},
+    })
+
+
 def docker_exe(spec: HostSpec) -> str:
     assert spec.engine is not None
+    if isinstance(spec.engine, DockerDesktopSpec):
+        return docker_cli(spec.engine)
     return spec.engine.install_dir.rstrip("\\") + "\\docker.exe"
 
 
@@ -105,20 +138,22 @@ def render_phases(host: str, spec: HostSpec, facts: Facts, renderer: Renderer | 
         "apply": renderer.apply(the_plan),
         "reboot": renderer.reboot(host, "feature/Containers needs a reboot to finish"),
     }
-    if the_plan.verify is not None:
+    if the_plan.verify is not None or the_plan.desktop_verify:
         scripts["verify"] = renderer.verify(the_plan, VERIFY_NONCE, docker_exe(spec))
     return {phase: scripts[phase] for phase in PHASES if phase in scripts}
 
 
 @lru_cache(maxsize=1)
 def all_rendered() -> tuple[Rendered, ...]:
-    """Every script for every fixture under the site spec, the containers-only spec and the hostile spec."""
+    """Every script for every fixture under the site spec, the containers-only spec, the desktop spec and
+    the hostile specs (docker-ce and Docker Desktop)."""
     out = []
-    specs = {"site": site_spec(), "containers": containers_spec(), "hostile": hostile_spec()}
+    specs = {"site": site_spec(), "containers": containers_spec(), "hostile": hostile_spec(),
+             "desktop": desktop_spec(), "hostile-desktop": hostile_desktop_spec()}
     for name in FACT_NAMES:
         facts = load_facts(name)
         for spec_name, spec in specs.items():
-            host = name if spec_name != "hostile" else name + PAYLOAD
+            host = name if not spec_name.startswith("hostile") else name + PAYLOAD
             for phase, script in render_phases(host, spec, facts).items():
                 out.append(Rendered(name, spec_name, phase, script))
     return tuple(out)

@@ -1,6 +1,7 @@
 """Golden files of the rendered scripts (DESIGN 5, point 3): tests/fixtures/golden/<fixture>/<phase>.ps1.
 
-Each fixture host under tests/fixtures/specs/site-spec.yml, the scripts the engine would send it:
+Each fixture host under tests/fixtures/specs/site-spec.yml (workstation-* fixtures under desktop-spec.yml),
+the scripts the engine would send it:
 FACTS and REBOOT always; APPLY when the plan has changes and no preflight error; VERIFY (fixed
 nonce) when the plan has a verify step and no preflight error. A change in a template or a plan shows up here as a diff
 to review. To accept it:
@@ -20,7 +21,7 @@ import pytest
 
 from provisioner.plan import plan
 
-from .data import FACT_NAMES, GOLDEN_DIR, load_facts, render_phases, site_spec
+from .data import FACT_NAMES, GOLDEN_DIR, load_facts, render_phases, spec_for
 
 UPDATE = os.environ.get("PROVISION_UPDATE_GOLDEN") == "1"
 
@@ -28,12 +29,12 @@ UPDATE = os.environ.get("PROVISION_UPDATE_GOLDEN") == "1"
 def expected_files() -> dict[Path, str]:
     files = {}
     for name in FACT_NAMES:
-        the_plan = plan(name, site_spec(), load_facts(name))
+        the_plan = plan(name, spec_for(name), load_facts(name))
         sent = {"facts", "reboot"}
         if not the_plan.blocked:
             sent |= {"apply"} if the_plan.changes else set()
-            sent |= {"verify"} if the_plan.verify is not None else set()
-        for phase, script in render_phases(name, site_spec(), load_facts(name)).items():
+            sent |= {"verify"} if the_plan.verify is not None or the_plan.desktop_verify else set()
+        for phase, script in render_phases(name, spec_for(name), load_facts(name)).items():
             if phase in sent:
                 files[GOLDEN_DIR / name / f"{phase}.ps1"] = script
     return files
@@ -81,3 +82,7 @@ def test_golden_set_covers_every_phase() -> None:
     assert GOLDEN_DIR / "server2022-converged" / "apply.ps1" not in EXPECTED
     assert GOLDEN_DIR / "server2022-converged" / "verify.ps1" in EXPECTED
     assert {p.stem for p in EXPECTED if p.parent.name == "win10-home"} == {"facts", "reboot"}
+    # Docker Desktop: a fresh workstation gets every phase; a Home one is blocked (Windows containers wanted).
+    assert {p.stem for p in EXPECTED if p.parent.name == "workstation-win11-23h2-pro"} == {
+        "facts", "apply", "verify", "reboot"}
+    assert {p.stem for p in EXPECTED if p.parent.name == "workstation-win11-23h2-home"} == {"facts", "reboot"}

@@ -24,6 +24,7 @@ from .data import (
     facts_path,
     load_facts,
     site_spec,
+    spec_for,
     spec_with,
 )
 
@@ -31,7 +32,8 @@ NANO = "mcr.microsoft.com/windows/nanoserver:"
 
 
 def plan_for(name: str, spec: HostSpec | None = None) -> Plan:
-    return plan(name, spec or site_spec(), load_facts(name))
+    """The plan of a fixture under ``spec``, by default its own (spec_for: desktop on workstations)."""
+    return plan(name, spec or spec_for(name), load_facts(name))
 
 
 def facts_with(name: str, **changes: Any) -> Facts:
@@ -89,15 +91,26 @@ def test_fixture_set_is_complete() -> None:
     }
 
 
+WSL_FEATURES = {"VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"}
+DESKTOP_FIELDS = {"installed", "version", "service", "computer_name", "group_exists", "group_members", "users",
+                  "sessions", "running_for", "engines", "wsl_version"}
+
+
 def test_fixture_uses_design_field_names(fixture_name: str) -> None:
+    """DESIGN 4.2's keys exactly; workstations add Docker Desktop's under a key of its own (``desktop``)."""
     data = json.loads(facts_path(fixture_name).read_text(encoding="utf-8"))
-    assert set(data) == {"os", "hardware", "features", "reboot", "engine", "files"}
+    workstation = fixture_name.startswith("workstation-")
+    assert set(data) == {"os", "hardware", "features", "reboot", "engine", "files", *(["desktop"] if workstation else [])}
     for section, fields in DESIGN_FIELDS.items():
         assert set(data[section]) == fields, section
     assert set(data["engine"]["service"]) == {"exists", "status", "start_type"}
     for path, entry in data["files"].items():
         assert set(entry) == {"exists", "sha256", "content"}, path
-    assert set(data["features"]) == {"Containers", "Microsoft-Hyper-V"}
+    assert set(data["features"]) == {"Containers", "Microsoft-Hyper-V", *(WSL_FEATURES if workstation else ())}
+    if workstation:
+        assert set(data["desktop"]) == DESKTOP_FIELDS
+        for user in data["desktop"]["users"].values():
+            assert set(user) == {"sid", "profile", "daemon_json"}
     facts = load_facts(fixture_name)
     assert facts.model_extra == {} and facts.os.model_extra == {} and facts.hardware.model_extra == {}
 
@@ -227,7 +240,7 @@ def test_tagless_image_is_a_warning_not_an_error() -> None:
 # Preflight verdicts (resources/virtualization.py, container_engine.py, windows_feature.py).
 
 EXPECTED_FINDINGS = {
-    # fixture: (error codes, warning codes) under the site spec
+    # fixture: (error codes, warning codes) under its spec (spec_for: the desktop spec on workstation-*)
     "server2016": ({"engine.build", "verify.image"}, set()),
     "server2019": (set(), set()),
     "server2022": (set(), set()),
@@ -241,6 +254,9 @@ EXPECTED_FINDINGS = {
     "server2022-low-memory": ({"memory"}, set()),
     "server2022-converged": (set(), set()),
     "server2022-enable-pending": (set(), set()),
+    "workstation-win11-23h2-pro": (set(), set()),
+    "workstation-win11-23h2-pro-logged-on": (set(), set()),
+    "workstation-win11-23h2-home": ({"desktop.edition.home", "feature.absent"}, set()),
 }
 
 

@@ -14,6 +14,7 @@ from .data import (
     PAYLOAD,
     Rendered,
     all_rendered,
+    hostile_desktop_spec,
     hostile_spec,
     load_facts,
     render_phases,
@@ -49,8 +50,8 @@ def test_problems_sees_missing_nodes_that_has_error_may_hide() -> None:
 INJECTED = "Injected-Command"
 
 
-@pytest.mark.parametrize("rendered", [r for r in RENDERED if r.spec_name == "hostile"],
-                         ids=[r.label for r in RENDERED if r.spec_name == "hostile"])
+@pytest.mark.parametrize("rendered", [r for r in RENDERED if r.spec_name.startswith("hostile")],
+                         ids=[r.label for r in RENDERED if r.spec_name.startswith("hostile")])
 def test_hostile_values_never_become_code(rendered: Rendered) -> None:
     """Every place the payload lands is a string literal or a one-line marker comment (the begin
     marker's JSON, the end marker's id): no command, no other comment a value could end early."""
@@ -81,6 +82,13 @@ def test_hostile_payload_reaches_the_script() -> None:
     assert INJECTED in scripts["apply"] and INJECTED in scripts["verify"]
     # The reason, in the begin marker JSON and in the $P literal.
     assert Renderer().reboot("h", PAYLOAD).count(INJECTED) == 2 * PAYLOAD.count(INJECTED)
+
+
+def test_hostile_payload_reaches_the_desktop_scripts() -> None:
+    """The same for Docker Desktop: installer URL and folder, account names, settings, verify command."""
+    scripts = render_phases("h", hostile_desktop_spec(), load_facts("workstation-win11-23h2-pro"))
+    assert INJECTED in scripts["facts"] and INJECTED in scripts["apply"] and INJECTED in scripts["verify"]
+    assert "o''brien\u2018\u2018\u2019\u2019\u201a\u201a\u201b\u201b" in scripts["facts"]
 
 
 def test_host_name_is_not_rendered() -> None:

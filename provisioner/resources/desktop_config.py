@@ -1,0 +1,86 @@
+"""desktop_config: the Windows engine's daemon settings where Docker Desktop reads them, per user.
+
+Under Docker Desktop, ``C:\\ProgramData\\docker\\config\\daemon.json`` is not the place: Desktop
+"will always rewrite it before start (this is by design)" [docker/for-win#473 (staff), #5936], and
+``%ProgramData%\\Docker`` is cleaned on updates [docker/docs#15106]. Desktop keeps the Windows
+engine's settings in ``%USERPROFILE%\\.docker\\windows-daemon.json`` (the Docker Engine settings
+tab in Windows mode) [docker/for-win#13009, #14411], and passes them to dockerd, where "Invalid
+or unsupported fields may prevent Docker Desktop from starting" [DD-SREF]: the keys are
+validated at load time like daemon_config's (spec.DaemonSettings, windows-facts.md 5).
+
+The file is written for each ``engine.users`` member whose profile exists, canonical JSON, UTF-8
+without BOM, atomically, with a backup. A user who never logged on has no profile yet, and
+creating its folder first would make Windows give the profile another name, so that user waits
+(docker_desktop.pending). Desktop reads the file when its Windows engine starts; a restart from a
+remote session is not possible (``docker desktop start`` hangs over WinRM [docker/for-win#14510]),
+so a change applies at the next engine start (logon, engine switch, or the user's restart).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from provisioner.facts import Facts, FileFacts
+from provisioner.resources import BlockParams, Change, DiffEntry
+from provisioner.resources.daemon_config import canonical_json
+from provisioner.resources.docker_desktop import USER_DAEMON_JSON, desktop_facts
+from provisioner.spec import DockerDesktopSpec, HostSpec
+
+__all__ = ["TYPE", "DesktopConfigParams", "changes", "user_daemon_path"]
+
+TYPE = "desktop_config"
+
+
+class DesktopConfigParams(BlockParams):
+    user: str
+    path: str
+    content: str
+    sha256: str
+
+
+def user_daemon_path(profile: str) -> str:
+    return profile.rstrip("\\") + "\\" + USER_DAEMON_JSON
+
+
+def _current(found: FileFacts) -> dict[str, Any] | None:
+    """The file as a mapping; None when absent; ValueError when not a JSON object."""
+    if not found.exists:
+        return None
+    value = json.loads((found.content or "").lstrip("\ufeff") or "{}")
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
+    engine = spec.engine
+    if not isinstance(engine, DockerDesktopSpec) or spec.daemon is None:
+        return []
+    found = desktop_facts(facts)
+    desired = spec.daemon
+    content = canonical_json(desired)
+    result = []
+    for user in engine.users:
+        entry = found.users.get(user)
+        if entry is None or entry.profile is None:
+            continue  # never logged on (or unknown): docker_desktop.pending / docker_users.preflight say so
+        diff: list[DiffEntry] = []
+        try:
+            current = _current(entry.daemon_json)
+        except ValueError:
+            diff.append(DiffEntry(f"desktop.daemon.{user}", "<not a JSON object>", desired))
+        else:
+            have = current or {}
+            if current is None and not desired:
+                diff.append(DiffEntry(f"desktop.daemon.{user}", "<no file>", {}))
+            for key in sorted(set(have) | set(desired)):
+                if key not in have or key not in desired or have[key] != desired[key]:
+                    diff.append(DiffEntry(f"desktop.daemon.{user}.{key}", have.get(key), desired.get(key)))
+        if not diff:
+            continue
+        params = DesktopConfigParams(user=user, path=user_daemon_path(entry.profile), content=content,
+                                     sha256=hashlib.sha256(content.encode("utf-8")).hexdigest())
+        result.append(Change(id=f"desktop/config/{user}", type=TYPE, params=params, diff=diff, requires=requires))
+    return result

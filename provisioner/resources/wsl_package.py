@@ -1,0 +1,76 @@
+"""wsl_package: the WSL package pinned beside Docker Desktop's wsl2 backend.
+
+Docker Desktop needs WSL 2.1.5 or later [DD-WIN], and WSL releases have broken it (2.5.7
+[microsoft/WSL#13006]; the 4.43 notes advise a downgrade to 2.5.7 for host networking [DD-RN]),
+so a site can pin the WSL version with the Desktop build (docker-desktop.md 6, inference). The
+pinned MSI from https://github.com/microsoft/WSL/releases (what [DD-WIN] points to when the Store
+is blocked) is checksum-verified and installed with ``msiexec /i <msi> /qn /norestart``; the
+release URL pattern and the MSI's switches are community knowledge (UNCONFIRMED), hence pinned
+in the spec. Exit 0 is success, 3010 and 1641 success with a reboot (Windows Installer's codes,
+which Chocolatey also accepts [CHOCO]). It runs after the features' reboot and before the Desktop
+installer (docker-desktop.md 7.2).
+
+The installed version is read from the file version of ``C:\\Program Files\\WSL\\wsl.exe`` (the
+package's wsl.exe; the System32 alias fails outside interactive sessions [microsoft/WSL#9231]):
+that reading is UNCONFIRMED, so a mismatch after an install is reported, not retried forever
+(the engine's "did not converge" check stops a second identical apply).
+"""
+
+from __future__ import annotations
+
+from provisioner.facts import Facts
+from provisioner.resources import BlockParams, Change, DiffEntry, Finding
+from provisioner.resources.docker_desktop import WSL_EXE, desktop_facts
+from provisioner.spec import DockerDesktopSpec, HostSpec
+
+__all__ = ["MSIEXEC", "TYPE", "WslParams", "changes", "preflight", "product_version"]
+
+TYPE = "wsl_package"
+MSIEXEC = r"C:\Windows\System32\msiexec.exe"
+
+
+def product_version(version: str) -> str:
+    """The four-part file version of wsl.exe for a release: 2.5.10 -> 2.5.10.0."""
+    parts = version.split(".")
+    return ".".join(parts + ["0"] * (4 - len(parts)))
+
+
+class WslParams(BlockParams):
+    version: str
+    product_version: str
+    url: str
+    sha256: str
+    wsl_exe: str
+    msiexec: str
+    timeout: float
+    success_codes: list[int]
+    reboot_codes: list[int]
+
+
+def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
+    """Without a pin, a WSL older than 2.1.5 (or only the inbox one) is a warning: Desktop will not start its
+    Linux engine on it [DD-WIN]."""
+    engine = spec.engine
+    if not isinstance(engine, DockerDesktopSpec) or engine.backend != "wsl2" or engine.wsl is not None:
+        return []
+    found = desktop_facts(facts).wsl_version
+    if found is not None and tuple(int(p) for p in found.split(".")[:3]) >= (2, 1, 5):
+        return []
+    return [Finding("warning", "desktop.wsl",
+                    f"Docker Desktop's wsl2 backend needs WSL 2.1.5 or later [DD-WIN]; this host has "
+                    f"{found or 'no WSL package'}: pin engine.wsl (version, url, sha256) or run `wsl --update`")]
+
+
+def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
+    engine = spec.engine
+    if not isinstance(engine, DockerDesktopSpec) or engine.wsl is None:
+        return []
+    pin = engine.wsl
+    found = desktop_facts(facts).wsl_version
+    if found == product_version(pin.version):
+        return []
+    params = WslParams(version=pin.version, product_version=product_version(pin.version), url=pin.url,
+                       sha256=pin.sha256, wsl_exe=WSL_EXE, msiexec=MSIEXEC, timeout=engine.install_timeout,
+                       success_codes=[0], reboot_codes=[3010, 1641])
+    return [Change(id="engine/wsl", type=TYPE, params=params,
+                   diff=[DiffEntry("desktop.wsl_version", found, product_version(pin.version))], requires=requires)]
