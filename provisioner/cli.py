@@ -41,6 +41,9 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "E
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+DEFAULT_LAB_PROFILES = "server2022:2,server2025,server2019,win11-23h2-pro,vm-nested,workstation-win11-23h2-pro"
+"""``provision lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -87,8 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                               description="A simulated Windows fleet on 127.77.x.y that speaks real WinRM and SSH.")
     lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
     up = lab_commands.add_parser("up", help="start a background lab and write its inventory")
-    up.add_argument("--hosts", type=int, default=6, help="number of hosts (default 6)")
-    up.add_argument("--profiles", default="server2022:2,server2025,server2019,win11-23h2-pro,vm-nested",
+    up.add_argument("--hosts", type=int, default=7, help="number of hosts (default 7)")
+    up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES,
                     help="profile mix: NAME, NAME:COUNT,..., or mixed")
     up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
     up.add_argument("--seed", type=int, default=1)

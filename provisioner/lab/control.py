@@ -52,6 +52,8 @@ def _workstation_vars() -> list[str]:
     from provisioner.lab.desktop import desktop_sha256, wsl_sha256, wsl_url
 
     return [
+        "      # Developer workstations for Docker Desktop (playbooks/workstations.yml); playbooks/site.yml does",
+        "      # not target them. `provision lab drift HOST --logon dev` stands for the developer logging on.",
         "      vars:",
         '        desktop_version: "4.43.1"',
         "        desktop_build: 198352",

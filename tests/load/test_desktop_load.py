@@ -69,7 +69,7 @@ def test_bad_desktop_engines_are_one_located_error(tmp_path: Path, capsys: pytes
 def test_shipped_workstations_playbook_validates(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["validate", str(repo / "playbooks" / "workstations.yml")]) == 0
     out = capsys.readouterr().out
-    assert "ws-0001" in out and "docker-desktop 4.43.1" in out
+    assert "lab-0007" in out and "docker-desktop 4.43.1" in out
     assert "features=Containers,Hyper-V,VirtualMachinePlatform,Microsoft-Windows-Subsystem-Linux" in out
 
 
