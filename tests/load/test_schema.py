@@ -24,6 +24,7 @@ def test_shipped_schema_matches_the_models(repo: Path, kind: str, capsys: pytest
 
 @pytest.mark.parametrize(("kind", "example"), [("playbook", "playbooks/site.yml"), ("inventory", "inventories/lab.yml"),
                                                ("inventory", "inventories/example.yml"),
+                                               ("inventory", "inventories/ansible-example.yml"),
                                                ("playbook", "playbooks/workstations.yml")])
 def test_examples_validate_and_point_at_their_schema(repo: Path, kind: str, example: str) -> None:
     text = (repo / example).read_text()
