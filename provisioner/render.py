@@ -13,8 +13,6 @@ import json
 import math
 import unicodedata
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -238,8 +236,3 @@ class FactsParams(BlockParams):
 
 class RebootParams(BlockParams):
     reason: str
-
-
-@lru_cache(maxsize=1)
-def default_renderer() -> Renderer:
-    return Renderer()

@@ -9,7 +9,7 @@ import, so either side can be tested on its own.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = ["ExecResult", "Faults", "LabHost"]

@@ -385,7 +385,7 @@ def _same(have: Any, want: Any, path: str) -> str | None:
     if isinstance(want, list):
         if not isinstance(have, list) or len(have) != len(want):
             return f"{path} is {_show(have)}, the marker has {_show(want)}"
-        for index, (a, b) in enumerate(zip(have, want)):
+        for index, (a, b) in enumerate(zip(have, want, strict=True)):
             found = _same(a, b, f"{path}[{index}]")
             if found:
                 return found

@@ -28,9 +28,9 @@ def setup(tmp_path: Path, spec_yaml: str, extra: str = "") -> Path:
     return book
 
 
-GOOD = f"""    features: [Containers]
-    engine: {{version: "{{{{ docker_version }}}}", sha256: "{{{{ docker_sha256 }}}}"}}
-    daemon: {{labels: ["site={{{{ site }}}}"], log-level: warn}}
+GOOD = """    features: [Containers]
+    engine: {version: "{{ docker_version }}", sha256: "{{ docker_sha256 }}"}
+    daemon: {labels: ["site={{ site }}"], log-level: warn}
 """
 
 
