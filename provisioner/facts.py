@@ -143,10 +143,6 @@ class DesktopFacts(_Model):
         wanted = qualified(account, self.computer_name)
         return any(m.lower() == wanted for m in self.group_members)
 
-    def has_session(self, account: str, among: list[str] | None = None) -> bool:
-        wanted = qualified(account, self.computer_name)
-        return any(s.lower() == wanted for s in (self.sessions if among is None else among))
-
 
 def qualified(account: str, computer_name: str) -> str:
     """``DOMAIN\\NAME`` in lower case; a bare name is a local account of ``computer_name``."""

@@ -85,16 +85,13 @@ class ConnectionSettings(BaseModel):
         return 5986 if self.scheme == "https" else 5985
 
 
-CONNECTION_KEYS = frozenset(ConnectionSettings.model_fields) | frozenset(ANSIBLE_ALIASES)
-
-
 @dataclass
 class Host:
     """One inventory host: its groups (outermost first), merged vars and where each var came from."""
 
     name: str
     groups: list[str] = field(default_factory=list)
-    vars: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold ansible_password
     origins: dict[str, KeyPath] = field(default_factory=dict)
     """Key path of the definition that won the merge, per var, for error messages."""
     path: KeyPath = ()
@@ -107,7 +104,7 @@ class Group:
     depth: int
     parents: set[str] = field(default_factory=set)
     hosts: list[str] = field(default_factory=list)
-    vars: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold ansible_password
     path: KeyPath = ()
 
 

@@ -104,6 +104,8 @@ def validation_errors(exc: ValidationError, doc: Located, base: KeyPath, model: 
         # ... and the tag of a tagged union's member (engine: "docker-desktop"), which is no YAML key.
         loc = tuple(p for p in loc if not (isinstance(p, str) and p in union_tags))
         path: KeyPath = base + tuple(loc)
+        if any(isinstance(part, str) and "password" in part for part in path):
+            item = {**item, "input": "<hidden>"}  # never echo a secret, even a malformed one
         kind = item["type"]
         hint = None
         if kind == "union_tag_invalid":

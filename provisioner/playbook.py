@@ -79,7 +79,7 @@ class Play:
     index: int
     name: str
     hosts: str
-    inventory: Inventory
+    inventory: Inventory = field(repr=False)
     rollout: RolloutPolicy
 
 

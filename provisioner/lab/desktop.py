@@ -492,7 +492,7 @@ def install(model: LabHostModel, p: DesktopParams, out: _Outcome) -> None:
         actual = desktop_sha256(version)
         if actual != p.sha256:
             raise _throw(f"SHA-256 mismatch for {p.url}: expected {p.sha256}, got {actual}; nothing was installed")
-        code = _run_installer(model, ws, version, parse_command_line(p.command_line))
+        code = _run_installer(ws, version, parse_command_line(p.command_line))
         out.data["exit_code"] = code
         if code not in p.success_codes and code not in p.reboot_codes:
             if code == -5:
@@ -522,7 +522,7 @@ _FLAGS = {"--quiet", "--accept-license", "--always-run-service", "--no-windows-c
 _VALUED = ("--backend=", "--installation-dir=")
 
 
-def _run_installer(model: LabHostModel, ws: Workstation, version: str, argv: list[str]) -> int:
+def _run_installer(ws: Workstation, version: str, argv: list[str]) -> int:
     """The installer's exit code and its effect. ``install`` must come first (flags alone: "Unknown
     command", -5 [microsoft/winget-pkgs#381599]); flags the lab does not know are refused the same way
     (the real behaviour is UNCONFIRMED, so the lab is the strict one)."""

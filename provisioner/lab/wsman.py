@@ -137,7 +137,7 @@ class LabCredentials:
     """
 
     user: str
-    password: str
+    password: str = field(repr=False)
 
     def __post_init__(self) -> None:
         if not self.password:

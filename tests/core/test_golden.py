@@ -70,7 +70,9 @@ def test_no_stale_golden_files() -> None:
     if UPDATE:
         for path in stale:
             path.unlink()
-        stale = []
+        present = set(GOLDEN_DIR.rglob("*.ps1"))
+        assert present == set(EXPECTED), "update mode left the golden set different from what renders"
+        return
     assert stale == [], f"golden files no longer rendered (PROVISION_UPDATE_GOLDEN=1 removes them): {stale}"
 
 

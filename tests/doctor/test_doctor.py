@@ -85,6 +85,7 @@ def test_unreachable_host(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
 def test_unreachable_host_over_ssh(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     inventory = doctor_lab.inventory("ssh-down.yml", connection="ssh", port=SSH_PORT)
     outcome = run_doctor("-i", inventory, "--limit", "unreachable")
+    assert outcome.code == 3
     assert_stopped_at(outcome, "unreachable", "tcp", "reset")
 
 
@@ -115,6 +116,7 @@ def test_bad_credentials(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
 def test_bad_credentials_over_ssh(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     inventory = doctor_lab.inventory("ssh-bad.yml", connection="ssh", port=SSH_PORT)
     outcome = run_doctor("-i", inventory, "--limit", "bad-credentials")
+    assert outcome.code == 3
     assert_stopped_at(outcome, "bad-credentials", "auth", "rejected", "password", "administrators_authorized_keys")
 
 
@@ -122,6 +124,7 @@ def test_missing_password_variable(doctor_lab: DoctorLab, run_doctor: RunDoctor,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROVISION_DOCTOR_PASSWORD")
     outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "healthy")
+    assert outcome.code == 3
     assert_stopped_at(outcome, "healthy", "auth", "PROVISION_DOCTOR_PASSWORD", "--ask-pass")
 
 

@@ -119,3 +119,12 @@ def test_relative_paths_resolve_against_the_inventory(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     inv = load_inventory(write(tmp_path / "sub", "all:\n  hosts:\n    a: {ca_bundle: certs/ca.pem}\n"))
     assert inv.connection(inv.hosts["a"]).ca_bundle == str(tmp_path / "sub" / "certs" / "ca.pem")
+
+
+def test_a_malformed_password_is_never_echoed(tmp_path: Path) -> None:
+    inv = load_inventory(write(tmp_path, "all:\n  hosts:\n    a: {ansible_password: 98765432123}\n"))
+    with pytest.raises(InputError) as info:
+        inv.connection(inv.hosts["a"])
+    assert "98765432123" not in str(info.value)
+    assert "ansible_password" in str(info.value) and "<hidden>" in str(info.value)
+    assert "98765432123" not in repr(inv.hosts["a"])
