@@ -162,9 +162,17 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["ps"] = ps_literal
+        # Scripts do not depend on the host's name, so what is the same for a whole fleet (the
+        # prelude of each phase, the FACTS script of one spec) is rendered once. Concurrent first
+        # renders race harmlessly: they store the same text.
+        self._preludes: dict[str, str] = {}
+        self._facts_scripts: dict[str, str] = {}
 
-    def _prelude(self, host: str, phase: str) -> str:
-        return self.env.get_template("prelude.ps1.j2").render(host=host, phase=phase)
+    def _prelude(self, phase: str) -> str:
+        prelude = self._preludes.get(phase)
+        if prelude is None:
+            prelude = self._preludes[phase] = self.env.get_template("prelude.ps1.j2").render(phase=phase)
+        return prelude
 
     def block(self, block_id: str, block_type: str, action: str, params: BlockParams,
               requires: Sequence[str] = ()) -> str:
@@ -180,12 +188,16 @@ class Renderer:
 
     def script(self, host: str, phase: str, blocks: Sequence[str]) -> str:
         """Prelude + blocks, CRLF-free; the transports send it over stdin."""
-        return self._prelude(host, phase) + "\n" + "\n".join(blocks)
+        return self._prelude(phase) + "\n" + "\n".join(blocks)
 
     def facts(self, host: str, request: FactsRequest) -> str:
         params = FactsParams(features=request.features, services=request.services, files=request.files,
                              engine_dir=request.engine_dir, desktop=request.desktop)
-        return self.script(host, "facts", [self.block("facts", "facts", "get", params)])
+        key = params.model_dump_json()
+        script = self._facts_scripts.get(key)
+        if script is None:
+            script = self._facts_scripts[key] = self.script(host, "facts", [self.block("facts", "facts", "get", params)])
+        return script
 
     def apply(self, plan: Plan) -> str:
         blocks = [self.block(c.id, c.type, "set", c.params, c.requires) for c in plan.changes]

@@ -109,34 +109,37 @@ FeatureName = Literal["Containers", "Hyper-V", "VirtualMachinePlatform", "Micros
 for WSL 2 (docker-desktop.md section 6 [WSL-DOCS install-manual.md; DD-TS])."""
 
 
+def _sha256(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ValueError(f"expected 64 hexadecimal characters (a SHA-256), got {len(value)} characters")
+    return value.lower()
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://", value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+Sha256 = Annotated[str, AfterValidator(_sha256)]
+"""A SHA-256 in hex, stored in lower case."""
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
 class EngineSpec(StrictModel):
     """The container engine: Docker CE static binaries, pinned and SHA-256 verified."""
 
     type: Literal["docker-ce"] = "docker-ce"
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
     """Docker CE version, e.g. 27.3.1 (download.docker.com/win/static/stable/x86_64/)."""
-    url: str | None = None
+    url: HttpUrl | None = None
     """Download URL; default: https://download.docker.com/win/static/stable/x86_64/docker-<version>.zip."""
-    sha256: str
+    sha256: Sha256
     """SHA-256 of the zip. Required: Docker publishes no checksums for these zips [DD-BIN, DL-DOCKER]."""
     install_dir: str = r"C:\Program Files\docker"
     """Where the zip's docker\\ folder lands (Docker's documented layout, under %ProgramFiles%)."""
     service: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")] = "docker"
     """Windows service name of the engine (dockerd --register-service --service-name)."""
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha256_hex(cls, value: str) -> str:
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-            raise ValueError(f"expected 64 hexadecimal characters (a SHA-256), got {len(value)} characters")
-        return value.lower()
-
-    @field_validator("url")
-    @classmethod
-    def _https_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://", value):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
 
     @property
     def download_url(self) -> str:
@@ -173,14 +176,9 @@ class WslPin(StrictModel):
 
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+(?:\.\d+)?$")]
     """WSL version, e.g. 2.5.10; Docker Desktop needs 2.1.5 or later [DD-WIN]."""
-    url: str
+    url: HttpUrl
     """The MSI, e.g. https://github.com/microsoft/WSL/releases/download/2.5.10/wsl.2.5.10.0.x64.msi (or a mirror)."""
-    sha256: str
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha256_hex(cls, value: str) -> str:
-        return _sha256(value)
+    sha256: Sha256
 
     @field_validator("version")
     @classmethod
@@ -207,9 +205,9 @@ class DockerDesktopSpec(StrictModel):
     DisplayVersion), compared to decide an install or an upgrade."""
     build: int = Field(gt=0)
     """Installer build of that version (release notes: 4.43.1 is 198352) [DD-RN]."""
-    url: str | None = None
+    url: HttpUrl | None = None
     """Installer URL; default https://desktop.docker.com/win/main/amd64/<build>/Docker%20Desktop%20Installer.exe [DD-SC]."""
-    sha256: str
+    sha256: Sha256
     """SHA-256 of the installer, from the build's checksums.txt (same folder as the installer) [DD-SC]."""
     backend: Literal["wsl2", "hyperv"] = "wsl2"
     """Where Linux containers run: the WSL 2 distro (Docker's default) or the DockerDesktopVM on Hyper-V [DD-WIN]."""
@@ -228,18 +226,6 @@ class DockerDesktopSpec(StrictModel):
     """Seconds the installer may run before the block gives up on it."""
     wsl: WslPin | None = None
     """Pin the WSL package (wsl2 backend only); None leaves WSL as Windows has it."""
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha256_hex(cls, value: str) -> str:
-        return _sha256(value)
-
-    @field_validator("url")
-    @classmethod
-    def _https_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://", value):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
 
     @field_validator("users")
     @classmethod
@@ -263,11 +249,6 @@ class DockerDesktopSpec(StrictModel):
         major, minor, patch = self.version.split(".")
         return int(major), int(minor), int(patch)
 
-
-def _sha256(value: str) -> str:
-    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        raise ValueError(f"expected 64 hexadecimal characters (a SHA-256), got {len(value)} characters")
-    return value.lower()
 
 
 def _engine_type(value: Any) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from provisioner.engine.outcome import HostFailure
 from provisioner.resources.desktop_verify import SWITCH_POLLS
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ SWITCH_SECONDS = SWITCH_POLLS * 2 + 30
 
 
 def verify_desktop(runner: HostRunner, current: Plan) -> None:
-    from provisioner.engine.host import HostFailure
-
     runs = current.desktop_verify
     nonce = f"provision-{secrets.token_hex(8)}"
     runner.emit("verify", "running " + ", ".join(

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from provisioner.engine.desktop import verify_desktop
+from provisioner.engine.outcome import HostFailure, Status
 from provisioner.facts import Facts
 from provisioner.inventory import ConnectionSettings
 from provisioner.plan import Plan, facts_request, plan
@@ -27,8 +29,6 @@ from provisioner.transport import Connection, ScriptResult, TransportCounters, T
 
 __all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
 
-Status = Literal["ok", "changed", "drift", "reboot_required", "pending_logon", "failed", "unreachable",
-                 "halted", "interrupted"]
 
 RETRIES = 5
 """Attempts for a script after a retryable transport error (HTTP 5xx, reset, timeout). A script is
@@ -66,14 +66,6 @@ class Event:
     kind: str
     message: str
     data: dict[str, Any] = field(default_factory=dict)
-
-
-class HostFailure(Exception):
-    """Ends the host's run with a status and a one-line message."""
-
-    def __init__(self, status: Status, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class HostRunner:
@@ -297,8 +289,6 @@ class HostRunner:
 
     def verify(self, current: Plan) -> None:
         if current.desktop_verify:
-            from provisioner.engine.desktop import verify_desktop
-
             verify_desktop(self, current)
             return
         choice = current.verify

@@ -30,9 +30,7 @@ from provisioner.lab.runtime import (
     LAB_USER,
     PASSWORD_ENV,
     Lab,
-    LabSettings,
     default_lab_dir,
-    hosts_of,
     running_daemon,
 )
 
@@ -209,7 +207,7 @@ def _handle(lab: Lab, payload: dict[str, Any], stop: threading.Event) -> dict[st
 def serve(inventory_file: Path, lab_dir: Path) -> None:
     """The daemon's main loop (runs in the background process)."""
     inventory = load_inventory(inventory_file)
-    lab = Lab(hosts_of(inventory), LabSettings.from_vars(inventory.groups["all"].vars.get("provision_lab")), lab_dir)
+    lab = Lab.of_inventory(inventory, lab_dir)
     lab.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -56,6 +56,7 @@ from provisioner.lab.model import (
     _split_reference,
     _throw,
 )
+from provisioner.lab.wsman import split_windows_args
 from provisioner.resources.desktop_config import DesktopConfigParams
 from provisioner.resources.desktop_verify import DesktopVerifyParams
 from provisioner.resources.docker_desktop import DesktopParams, DesktopProbe
@@ -230,44 +231,8 @@ def workstation_of(model: LabHostModel) -> Workstation:
 # Command lines
 
 
-def parse_command_line(line: str) -> list[str]:
-    """CommandLineToArgvW's rules (what the installer's argument parser sees): whitespace splits outside
-    double quotes; 2n backslashes before a quote give n and toggle quoting, 2n+1 give n and a quote."""
-    args: list[str] = []
-    current: list[str] = []
-    quoted = started = False
-    i = 0
-    while i < len(line):
-        char = line[i]
-        if char == "\\":
-            run = 0
-            while i < len(line) and line[i] == "\\":
-                run += 1
-                i += 1
-            if i < len(line) and line[i] == '"':
-                current.append("\\" * (run // 2))
-                if run % 2:
-                    current.append('"')
-                    i += 1
-                started = True
-                continue
-            current.append("\\" * run)
-            started = True
-            continue
-        if char == '"':
-            quoted = not quoted
-            started = True
-        elif char in " \t" and not quoted:
-            if started:
-                args.append("".join(current))
-                current, started = [], False
-        else:
-            current.append(char)
-            started = True
-        i += 1
-    if started:
-        args.append("".join(current))
-    return args
+# What the installer's argument parser sees follows CommandLineToArgvW, as for the WinRS command line.
+parse_command_line = split_windows_args
 
 
 # ---------------------------------------------------------------------------------------------

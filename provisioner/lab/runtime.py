@@ -124,6 +124,12 @@ class Lab:
                                 ssh_port=settings.ssh_port, seed=settings.seed,
                                 allow_unencrypted=settings.allow_unencrypted)
 
+    @classmethod
+    def of_inventory(cls, inventory: Inventory, lab_dir: Path, only: Collection[str] | None = None) -> Lab:
+        """The lab a lab inventory describes (its hosts, or ``only`` those, and ``provision_lab``)."""
+        hosts = [h for h in hosts_of(inventory) if only is None or h.name in only]
+        return cls(hosts, LabSettings.from_vars(inventory.groups["all"].vars.get("provision_lab")), lab_dir)
+
     def _load_states(self) -> dict[str, Any]:
         path = self.lab_dir / _STATE_FILE
         if not path.exists():
@@ -179,8 +185,7 @@ def lab_for_inventory(inventory: Inventory, announce: Callable[[str], None],
     if running_daemon(lab_dir):
         yield None
         return
-    hosts = [h for h in hosts_of(inventory) if only is None or h.name in only]
-    lab = Lab(hosts, LabSettings.from_vars(inventory.groups["all"].vars["provision_lab"]), lab_dir)
+    lab = Lab.of_inventory(inventory, lab_dir, only)
     lab.start()
     announce(f"lab: no lab was running; started {len(lab.models)} simulated hosts in this process for the run "
              f"(state kept in {lab_dir}; `provision lab up` keeps one running)")

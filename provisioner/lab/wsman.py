@@ -69,6 +69,7 @@ __all__ = [
     "count",
     "execute",
     "parse_command_line",
+    "split_windows_args",
 ]
 
 _log = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def parse_command_line(command_line: str, *, through_cmd: bool) -> Invocation:
     """
     if through_cmd and len(command_line) > CMD_LINE_LIMIT:
         return Invocation(outcome=ExecResult("", "The command line is too long.\n", 1))
-    args = _split_windows_args(command_line)
+    args = split_windows_args(command_line)
     if not args:
         return Invocation(outcome=ExecResult("", "", 0))
     program = args[0].replace("/", "\\").rpartition("\\")[2].lower()
@@ -308,7 +309,7 @@ def _encoded_command(value: str) -> Invocation:
         return Invocation(outcome=ExecResult("", message, _PS_ARGUMENT_ERROR))
 
 
-def _split_windows_args(line: str) -> list[str]:
+def split_windows_args(line: str) -> list[str]:
     """Split a command line as CommandLineToArgvW does (quotes group, backslashes escape quotes)."""
     args: list[str] = []
     current: list[str] = []

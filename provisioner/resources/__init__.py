@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["BlockParams", "Change", "DiffEntry", "Finding"]
+__all__ = ["BlockParams", "Change", "DiffEntry", "Finding", "service_diff"]
 
 
 class BlockParams(BaseModel):
@@ -48,3 +48,15 @@ class Change:
     may_reboot: bool = False
     requires: tuple[str, ...] = field(default=())
     """Ids of blocks that must have succeeded, with no reboot pending, before this one runs."""
+
+
+def service_diff(path: str, exists: bool, status: str | None, start_type: str | None) -> list[DiffEntry]:
+    """What differs from a service that exists, starts automatically and runs (engine and Desktop)."""
+    if not exists:
+        return [DiffEntry(path, "absent", "Running")]
+    diff = []
+    if status != "Running":
+        diff.append(DiffEntry(f"{path}.status", status, "Running"))
+    if start_type != "Automatic":
+        diff.append(DiffEntry(f"{path}.start_type", start_type, "Automatic"))
+    return diff

@@ -11,7 +11,7 @@ publishes none, so the spec pins it [DL-DOCKER; docker-library/docker PR #54]).
 from __future__ import annotations
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding
+from provisioner.resources import BlockParams, Change, DiffEntry, Finding, service_diff
 from provisioner.spec import EngineSpec, HostSpec
 
 __all__ = ["EngineParams", "TYPE", "changes", "preflight"]
@@ -64,13 +64,7 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
     elif found.version != engine.version:
         diff.append(DiffEntry("engine.version", found.version, engine.version))
     service = found.service
-    if not service.exists:
-        diff.append(DiffEntry("engine.service", "absent", "Running"))
-    else:
-        if service.status != "Running":
-            diff.append(DiffEntry("engine.service.status", service.status, "Running"))
-        if service.start_type != "Automatic":
-            diff.append(DiffEntry("engine.service.start_type", service.start_type, "Automatic"))
+    diff += service_diff("engine.service", service.exists, service.status, service.start_type)
     if not diff:
         return []
     return [Change(id=f"engine/{engine.service}", type=TYPE, params=params_for(engine), diff=diff, requires=requires)]

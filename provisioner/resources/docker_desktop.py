@@ -42,7 +42,7 @@ from __future__ import annotations
 import subprocess
 
 from provisioner.facts import DesktopFacts, Facts
-from provisioner.resources import BlockParams, Change, DiffEntry
+from provisioner.resources import BlockParams, Change, DiffEntry, service_diff
 from provisioner.spec import DockerDesktopSpec, HostSpec
 
 __all__ = [
@@ -186,13 +186,7 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         diff.append(DiffEntry("desktop.version", found.version, engine.version))
     if service_needed(engine) and found.installed and found.version == engine.version:
         service = found.service
-        if not service.exists:
-            diff.append(DiffEntry("desktop.service", "absent", "Running"))
-        else:
-            if service.start_type != "Automatic":
-                diff.append(DiffEntry("desktop.service.start_type", service.start_type, "Automatic"))
-            if service.status != "Running":
-                diff.append(DiffEntry("desktop.service.status", service.status, "Running"))
+        diff += service_diff("desktop.service", service.exists, service.status, service.start_type)
     if not diff:
         return []
     return [Change(id="engine/docker-desktop", type=TYPE, params=params_for(engine), diff=diff, requires=requires)]
