@@ -55,8 +55,13 @@ PASSWORD = "bench'Pa$$word"
 DOCKER_VERSION = "27.3.1"
 
 TRANSPORTS: dict[str, dict[str, Any]] = {
-    "http+basic": {"connection": "winrm", "scheme": "http", "port": HTTP_PORT, "transport": "basic",
-                   "allow_unencrypted": True},
+    "http+basic": {
+        "connection": "winrm",
+        "scheme": "http",
+        "port": HTTP_PORT,
+        "transport": "basic",
+        "allow_unencrypted": True,
+    },
     "http+ntlm": {"connection": "winrm", "scheme": "http", "port": HTTP_PORT, "transport": "ntlm"},
     "https+ntlm": {"connection": "winrm", "scheme": "https", "port": HTTPS_PORT, "transport": "ntlm"},
     "ssh": {"connection": "ssh", "port": SSH_PORT},
@@ -71,11 +76,23 @@ SPECS: dict[str, dict[str, Any]] = {
     # playbooks/site.yml: 2 features, engine, daemon.json (4 keys), verify: 5 resources.
     "site": {"features": ["Containers", "Hyper-V"], "engine": True, "daemon": _SITE_DAEMON},
     # site.yml with a daemon.json of 14 keys: the same resources, a bigger FACTS record.
-    "large": {"features": ["Containers", "Hyper-V"], "engine": True, "daemon": {
-        **_SITE_DAEMON, "debug": False, "dns": ["10.0.0.2", "10.0.0.3"], "dns-search": ["corp.example"],
-        "insecure-registries": ["registry.corp.example:5000"], "max-concurrent-downloads": 6,
-        "max-concurrent-uploads": 4, "max-download-attempts": 7, "registry-mirrors": ["https://mirror.example"],
-        "shutdown-timeout": 30, "mtu": 1450}},
+    "large": {
+        "features": ["Containers", "Hyper-V"],
+        "engine": True,
+        "daemon": {
+            **_SITE_DAEMON,
+            "debug": False,
+            "dns": ["10.0.0.2", "10.0.0.3"],
+            "dns-search": ["corp.example"],
+            "insecure-registries": ["registry.corp.example:5000"],
+            "max-concurrent-downloads": 6,
+            "max-concurrent-uploads": 4,
+            "max-download-attempts": 7,
+            "registry-mirrors": ["https://mirror.example"],
+            "shutdown-timeout": 30,
+            "mtu": 1450,
+        },
+    },
 }
 
 
@@ -113,14 +130,36 @@ def lab_process(conn: multiprocessing.connection.Connection, lab_dir: str, count
         dism = ["Microsoft-Hyper-V" if f == "Hyper-V" else f for f in spec["features"]]
         for name in host_names(spec_name, count):
             address = f"127.77.{250 + index // 254}.{index % 254 + 1}"
-            models.append(make_host("server2022-converged", name, address, index=index, features=dism,
-                                    engine_version=DOCKER_VERSION, daemon=spec["daemon"]))
+            models.append(
+                make_host(
+                    "server2022-converged",
+                    name,
+                    address,
+                    index=index,
+                    features=dism,
+                    engine_version=DOCKER_VERSION,
+                    daemon=spec["daemon"],
+                )
+            )
             index += 1
-    server = LabServer(models, user=USER, password=PASSWORD, lab_dir=lab_dir, http_port=HTTP_PORT,
-                       https_port=HTTPS_PORT, ssh_port=SSH_PORT, allow_unencrypted=True)
+    server = LabServer(
+        models,
+        user=USER,
+        password=PASSWORD,
+        lab_dir=lab_dir,
+        http_port=HTTP_PORT,
+        https_port=HTTPS_PORT,
+        ssh_port=SSH_PORT,
+        allow_unencrypted=True,
+    )
     server.start()
-    conn.send({"ca": str(server.ca_path), "known_hosts": str(server.known_hosts_path),
-               "addresses": {m.name: m.address for m in models}})
+    conn.send(
+        {
+            "ca": str(server.ca_path),
+            "known_hosts": str(server.known_hosts_path),
+            "addresses": {m.name: m.address for m in models},
+        }
+    )
     try:
         while True:
             command = conn.recv()
@@ -136,21 +175,34 @@ def lab_process(conn: multiprocessing.connection.Connection, lab_dir: str, count
 
 
 def write_playbook(folder: Path, transport: str, spec_name: str, names: list[str], lab: dict[str, Any]) -> Path:
-    values = {**TRANSPORTS[transport], "user": USER, "password_env": PASSWORD_ENV, "ca_bundle": lab["ca"],
-              "known_hosts": lab["known_hosts"]}
-    inventory = {"all": {"vars": values, "children": {"windows": {"hosts": {
-        name: {"address": lab["addresses"][name]} for name in names}}}}}
+    values = {
+        **TRANSPORTS[transport],
+        "user": USER,
+        "password_env": PASSWORD_ENV,
+        "ca_bundle": lab["ca"],
+        "known_hosts": lab["known_hosts"],
+    }
+    inventory = {
+        "all": {
+            "vars": values,
+            "children": {"windows": {"hosts": {name: {"address": lab["addresses"][name]} for name in names}}},
+        }
+    }
     inventory_file = folder / f"inventory-{transport}-{spec_name}.yml"
     inventory_file.write_text(yaml.safe_dump(inventory, sort_keys=False))
-    play = {"name": f"bench {spec_name}", "hosts": "windows", "inventory": str(inventory_file),
-            "rollout": {"forks": 10}, "spec": spec_yaml(SPECS[spec_name])}
+    play = {
+        "name": f"bench {spec_name}",
+        "hosts": "windows",
+        "inventory": str(inventory_file),
+        "rollout": {"forks": 10},
+        "spec": spec_yaml(SPECS[spec_name]),
+    }
     playbook = folder / f"playbook-{transport}-{spec_name}.yml"
     playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     return playbook
 
 
-def per_host(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], names: list[str],
-             key: str) -> float:
+def per_host(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], names: list[str], key: str) -> float:
     return sum(after[n].get(key, 0) - before[n].get(key, 0) for n in names) / len(names)
 
 
@@ -188,34 +240,70 @@ def main() -> None:
                             after = ours.recv()
                             bad = Counter(r.status for r in results if r.status != "ok")
                             if bad:
-                                failures.append(f"{transport} {spec_name} {mode} run {run}: {dict(bad)} "
-                                                f"{next(r.message for r in results if r.status != 'ok')}")
+                                failures.append(
+                                    f"{transport} {spec_name} {mode} run {run}: {dict(bad)} "
+                                    f"{next(r.message for r in results if r.status != 'ok')}"
+                                )
                             if run == 0:
                                 scripts = per_host(before, after, names, "scripts")
                                 messages = per_host(before, after, names, "wsman.messages")
                                 requests = per_host(before, after, names, "http.requests")
                                 tool_scripts = sum(r.counters.scripts for r in results) / len(names)
                                 tool_messages = sum(r.counters.messages for r in results) / len(names)
-                        rows.append((transport, spec_name, resources(SPECS[spec_name]), mode, scripts, tool_scripts,
-                                     messages, tool_messages, requests, statistics.median(cpu)))
+                        rows.append(
+                            (
+                                transport,
+                                spec_name,
+                                resources(SPECS[spec_name]),
+                                mode,
+                                scripts,
+                                tool_scripts,
+                                messages,
+                                tool_messages,
+                                requests,
+                                statistics.median(cpu),
+                            )
+                        )
         finally:
             ours.send("stop")
             process.join(30)
 
-    print(f"converged Windows Server 2022 lab hosts, {args.hosts} per cell; CPU: median of {args.runs} runs "
-          f"(controller process only, lab in another process); {os.cpu_count()} CPUs")
-    header = ["transport", "spec", "resources", "mode", "scripts/host lab|tool", "ws-man msgs/host lab|tool",
-              "http req/host", "cpu ms/host", "goal"]
+    print(
+        f"converged Windows Server 2022 lab hosts, {args.hosts} per cell; CPU: median of {args.runs} runs "
+        f"(controller process only, lab in another process); {os.cpu_count()} CPUs"
+    )
+    header = [
+        "transport",
+        "spec",
+        "resources",
+        "mode",
+        "scripts/host lab|tool",
+        "ws-man msgs/host lab|tool",
+        "http req/host",
+        "cpu ms/host",
+        "goal",
+    ]
     table = [header]
     for transport, spec_name, count, mode, scripts, tool_scripts, messages, tool_messages, requests, cpu in rows:
         winrm = TRANSPORTS[transport]["connection"] == "winrm"
         ok = scripts == 1 and tool_scripts == 1 and (not winrm or (messages <= 5 and tool_messages <= 5))
         target = TARGET_CPU_MS.get(transport) if mode == "check" else None
-        verdict = ("ok" if ok else "OVER") + (f"; cpu {'ok' if cpu <= target else 'OVER'} (target {target:g})"
-                                              if target else "")
-        table.append([transport, spec_name, str(count), mode, f"{scripts:.2f}|{tool_scripts:.2f}",
-                      f"{messages:.2f}|{tool_messages:.2f}" if winrm else f"-|{tool_messages:.2f} (exec)",
-                      f"{requests:.2f}" if winrm else "-", f"{cpu:.2f}", verdict])
+        verdict = ("ok" if ok else "OVER") + (
+            f"; cpu {'ok' if cpu <= target else 'OVER'} (target {target:g})" if target else ""
+        )
+        table.append(
+            [
+                transport,
+                spec_name,
+                str(count),
+                mode,
+                f"{scripts:.2f}|{tool_scripts:.2f}",
+                f"{messages:.2f}|{tool_messages:.2f}" if winrm else f"-|{tool_messages:.2f} (exec)",
+                f"{requests:.2f}" if winrm else "-",
+                f"{cpu:.2f}",
+                verdict,
+            ]
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

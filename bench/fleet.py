@@ -33,8 +33,11 @@ AUTH = {
     "basic": {"scheme": "http", "transport": "basic", "allow_unencrypted": "true", "port": 45985},
     "ntlm": {"scheme": "http", "transport": "ntlm", "allow_unencrypted": "false", "port": 45985},
 }
-PLAYBOOK = (REPO / "playbooks" / "site.yml").read_text().replace("inventory: ../inventories/lab.yml",
-                                                                 "inventory: inventory.yml")
+PLAYBOOK = (
+    (REPO / "playbooks" / "site.yml")
+    .read_text()
+    .replace("inventory: ../inventories/lab.yml", "inventory: inventory.yml")
+)
 
 
 def write_inventory(folder: Path, count: int, auth: str, profile: str) -> Path:
@@ -66,8 +69,12 @@ def write_inventory(folder: Path, count: int, auth: str, profile: str) -> Path:
 
 
 def start_lab(inventory: Path, lab_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    lab = subprocess.Popen([sys.executable, "-m", "provisioner.lab.control", str(inventory), str(lab_dir)],
-                           env=env, stdout=subprocess.DEVNULL, stderr=open(lab_dir / "lab.log", "wb"))
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "provisioner.lab.control", str(inventory), str(lab_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(lab_dir / "lab.log", "wb"),  # noqa: SIM115 (the lab child keeps it)
+    )
     deadline = time.monotonic() + 60
     while not (lab_dir / "daemon.json").exists():
         if lab.poll() is not None or time.monotonic() > deadline:
@@ -79,9 +86,24 @@ def start_lab(inventory: Path, lab_dir: Path, env: dict[str, str]) -> subprocess
 def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int) -> dict[str, float]:
     report = folder / f"report-{mode}.json"
     start = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "provisioner.cli", mode, str(folder / "site.yml"),
-                                "--forks", str(forks), "--output", "plain", "--report", str(report)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "provisioner.cli",
+            mode,
+            str(folder / "site.yml"),
+            "--forks",
+            str(forks),
+            "--output",
+            "plain",
+            "--report",
+            str(report),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - start
     code = os.waitstatus_to_exitcode(status)
@@ -91,8 +113,12 @@ def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int) -> 
     if bad:
         raise SystemExit(f"{mode}: {len(bad)} hosts ended {bad[0]['status']}: {bad[0]['message']} (exit {code})")
     # Start-up (imports, loading and validating the playbook) measured apart: it is per run, not per host.
-    validate = subprocess.Popen([sys.executable, "-m", "provisioner.cli", "validate", str(folder / "site.yml")],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    validate = subprocess.Popen(
+        [sys.executable, "-m", "provisioner.cli", "validate", str(folder / "site.yml")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _, _, startup = os.wait4(validate.pid, 0)
     startup_s = startup.ru_utime + startup.ru_stime
     return {
@@ -114,8 +140,12 @@ def cell(count: int, auth: str, mode: str, runs: int, forks: int) -> dict[str, f
         folder = Path(tempfile.mkdtemp(prefix="provision-bench-"))
         lab_dir = folder / "lab"
         lab_dir.mkdir()
-        env = {**os.environ, "PROVISION_LAB_DIR": str(lab_dir), "PROVISION_LAB_PASSWORD": "bench-password",
-               "PYTHONPATH": str(REPO)}
+        env = {
+            **os.environ,
+            "PROVISION_LAB_DIR": str(lab_dir),
+            "PROVISION_LAB_PASSWORD": "bench-password",
+            "PYTHONPATH": str(REPO),
+        }
         profile = "server2022-converged" if mode == "check" else "server2022"
         write_inventory(folder, count, auth, profile)
         lab = start_lab(folder / "inventory.yml", lab_dir, env)
@@ -136,18 +166,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--forks", type=int, default=100)
     args = parser.parse_args()
-    header = (f"{'hosts':>5} {'auth':<6} {'mode':<6} {'wall s':>7} {'CPU ms/host':>11} {'(user':>6} {'sys)':>5} "
-              f"{'excl. start-up':>14} {'start-up s':>10} {'msgs/host':>9} {'scripts/host':>12} {'peak RSS MB':>11}")
+    header = (
+        f"{'hosts':>5} {'auth':<6} {'mode':<6} {'wall s':>7} {'CPU ms/host':>11} {'(user':>6} {'sys)':>5} "
+        f"{'excl. start-up':>14} {'start-up s':>10} {'msgs/host':>9} {'scripts/host':>12} {'peak RSS MB':>11}"
+    )
     print(f"median of {args.runs} run(s), forks {args.forks}, lab in its own process on this machine")
     print(header)
     for count in args.hosts:
         for auth in args.auth:
             for mode in args.modes:
                 r = cell(count, auth, mode, args.runs, args.forks)
-                print(f"{count:>5} {auth:<6} {mode:<6} {r['wall_s']:>7.1f} {r['cpu_ms_per_host']:>11.1f} "
-                      f"{r['user_ms_per_host']:>6.1f} {r['sys_ms_per_host']:>5.1f} {r['run_cpu_ms_per_host']:>14.1f} "
-                      f"{r['startup_cpu_s']:>10.2f} {r['messages_per_host']:>9.1f} {r['scripts_per_host']:>12.1f} "
-                      f"{r['peak_rss_mb']:>11.0f}", flush=True)
+                print(
+                    f"{count:>5} {auth:<6} {mode:<6} {r['wall_s']:>7.1f} {r['cpu_ms_per_host']:>11.1f} "
+                    f"{r['user_ms_per_host']:>6.1f} {r['sys_ms_per_host']:>5.1f} {r['run_cpu_ms_per_host']:>14.1f} "
+                    f"{r['startup_cpu_s']:>10.2f} {r['messages_per_host']:>9.1f} {r['scripts_per_host']:>12.1f} "
+                    f"{r['peak_rss_mb']:>11.0f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,17 +24,17 @@ from provisioner.doctor import command as doctor_command
 from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
-from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner.facts import Facts
+from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
-from provisioner.render import RenderError, Renderer
-from provisioner.resources.windows_feature import wanted as wanted_features
-from provisioner.schema import render_schema
+from provisioner.render import Renderer, RenderError
 from provisioner.report.console import make_display, print_facts_table, print_results
 from provisioner.report.events import EventLog
 from provisioner.report.json_report import build_report, hosts_to_retry, write_report
 from provisioner.report.junit import write_junit
+from provisioner.resources.windows_feature import wanted as wanted_features
+from provisioner.schema import render_schema
 from provisioner.transport.connect import Connector
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
@@ -73,32 +73,45 @@ def _parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("--phase", required=True, choices=["facts", "apply", "verify"])
     render_cmd.add_argument("--facts", type=Path, help="facts JSON; required for apply and verify")
 
-    for name, help_text in (("apply", "converge the targeted hosts (a second run changes nothing)"),
-                            ("check", "report drift per host and property; change nothing (exit 2 on drift)")):
+    for name, help_text in (
+        ("apply", "converge the targeted hosts (a second run changes nothing)"),
+        ("check", "report drift per host and property; change nothing (exit 2 on drift)"),
+    ):
         sub = playbook_command(name, help_text)
         sub.add_argument("--report", type=Path, help="write report.json (schema provision.report/v1)")
         sub.add_argument("--events", type=Path, help="write one JSON line per event as it happens")
         sub.add_argument("--junit", type=Path, help="write a JUnit XML file: a testcase per host and resource")
-        sub.add_argument("--retry-failed", type=Path, metavar="REPORT",
-                         help="only the hosts that did not end ok/changed in that report")
+        sub.add_argument(
+            "--retry-failed",
+            type=Path,
+            metavar="REPORT",
+            help="only the hosts that did not end ok/changed in that report",
+        )
         sub.add_argument("--forks", type=int, help="hosts in parallel (overrides rollout.forks)")
-        sub.add_argument("--output", choices=["auto", "plain", "rich", "json"], default="auto",
-                         help="progress output (auto: rich on a terminal, plain lines otherwise)")
+        sub.add_argument(
+            "--output",
+            choices=["auto", "plain", "rich", "json"],
+            default="auto",
+            help="progress output (auto: rich on a terminal, plain lines otherwise)",
+        )
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
 
-    lab = commands.add_parser("lab", help="the embedded simulated Windows fleet (see provisioner/lab)",
-                              description="A simulated Windows fleet on 127.77.x.y that speaks real WinRM and SSH.")
+    lab = commands.add_parser(
+        "lab",
+        help="the embedded simulated Windows fleet (see provisioner/lab)",
+        description="A simulated Windows fleet on 127.77.x.y that speaks real WinRM and SSH.",
+    )
     lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
     up = lab_commands.add_parser("up", help="start a background lab and write its inventory")
     up.add_argument("--hosts", type=int, default=7, help="number of hosts (default 7)")
-    up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES,
-                    help="profile mix: NAME, NAME:COUNT,..., or mixed")
+    up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES, help="profile mix: NAME, NAME:COUNT,..., or mixed")
     up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
     up.add_argument("--seed", type=int, default=1)
     up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a simulated reboot takes")
     up.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"), help="inventory to write")
-    up.add_argument("--ports", type=_ports, metavar="HTTP,HTTPS,SSH",
-                    help="ports on each host address (default 5985,5986,2222)")
+    up.add_argument(
+        "--ports", type=_ports, metavar="HTTP,HTTPS,SSH", help="ports on each host address (default 5985,5986,2222)"
+    )
     lab_commands.add_parser("status", help="hosts of the running lab and whether they are up")
     lab_commands.add_parser("down", help="stop the background lab (host state is kept)")
     drift = lab_commands.add_parser("drift", help="change a lab host the way drift happens")
@@ -109,8 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--stop-service", metavar="NAME", help="stop a service, e.g. docker")
     what.add_argument("--logon", metavar="USER", help="workstation: USER logs on and starts Docker Desktop")
     what.add_argument("--logoff", metavar="USER", help="workstation: USER signs out (Docker Desktop quits)")
-    what.add_argument("--switch-engine", choices=["windows", "linux"],
-                      help="workstation: Docker Desktop's tray switch to Windows or Linux containers")
+    what.add_argument(
+        "--switch-engine",
+        choices=["windows", "linux"],
+        help="workstation: Docker Desktop's tray switch to Windows or Linux containers",
+    )
     stats = lab_commands.add_parser("stats", help="request counters per host")
     stats.add_argument("--json", action="store_true")
 
@@ -123,12 +139,15 @@ def _parser() -> argparse.ArgumentParser:
     facts_cmd.add_argument("--json", action="store_true")
     facts_cmd.add_argument("--ask-pass", action="store_true")
 
-    doctor = commands.add_parser("doctor", help="check each host's connection step by step and say how to fix "
-                                                "what fails (exit 3 if any host fails a step)",
-                                 description="Per host: name resolution, TCP, TLS or the SSH host key, "
-                                             "authentication, a script round trip, PowerShell version, "
-                                             "administrator rights and the WinRM limits; stops at the first "
-                                             "failing step and prints its cause and fix.")
+    doctor = commands.add_parser(
+        "doctor",
+        help="check each host's connection step by step and say how to fix "
+        "what fails (exit 3 if any host fails a step)",
+        description="Per host: name resolution, TCP, TLS or the SSH host key, "
+        "authentication, a script round trip, PowerShell version, "
+        "administrator rights and the WinRM limits; stops at the first "
+        "failing step and prints its cause and fix.",
+    )
     doctor.add_argument("playbook", type=Path, nargs="?", help="check the hosts of this playbook's plays")
     doctor.add_argument("-i", "--inventory", type=Path, help="inventory file (required without a playbook)")
     doctor.add_argument("-l", "--limit", help="host pattern")
@@ -136,9 +155,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--timeout", type=float, default=30.0, help="seconds for each connection step (default 30)")
     doctor.add_argument("--forks", type=int, default=16, help="hosts checked in parallel (default 16)")
 
-    completion = commands.add_parser("completion", help="print a shell completion script",
-                                     description="Print a completion script for the shell, generated from "
-                                                 "this command line (eval \"$(provision completion bash)\").")
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print a completion script for the shell, generated from "
+        'this command line (eval "$(provision completion bash)").',
+    )
     completion.add_argument("shell", choices=SHELLS)
     return parser
 
@@ -175,7 +197,9 @@ def _load_facts(file: Path) -> Facts:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError([LoadError(file, None, None, (), f"{where}: {first['msg']} (expected DESIGN 4.2 facts)")]) from None
+        raise InputError(
+            [LoadError(file, None, None, (), f"{where}: {first['msg']} (expected DESIGN 4.2 facts)")]
+        ) from None
 
 
 def _validate(book: Playbook) -> int:
@@ -184,12 +208,19 @@ def _validate(book: Playbook) -> int:
     for target in book.targets:
         spec, conn = target.spec, target.connection
         engine = f"{spec.engine.type} {spec.engine.version}" if spec.engine else "no engine"
-        verify = "no verify" if spec.verify.when == "never" else \
-            f"verify {spec.verify.image}/{spec.verify.isolation} when {spec.verify.when}"
-        endpoint = f"{conn.connection}+{conn.transport if conn.connection == 'winrm' else 'ssh'}" \
-                   f"://{conn.address}:{conn.effective_port}"
-        print(f"{target.name}  play={target.play.name!r}  {endpoint}  features={','.join(wanted_features(spec))}  "
-              f"{engine}  {verify}")
+        verify = (
+            "no verify"
+            if spec.verify.when == "never"
+            else f"verify {spec.verify.image}/{spec.verify.isolation} when {spec.verify.when}"
+        )
+        endpoint = (
+            f"{conn.connection}+{conn.transport if conn.connection == 'winrm' else 'ssh'}"
+            f"://{conn.address}:{conn.effective_port}"
+        )
+        print(
+            f"{target.name}  play={target.play.name!r}  {endpoint}  features={','.join(wanted_features(spec))}  "
+            f"{engine}  {verify}"
+        )
     hosts = len({t.name for t in book.targets})
     print(f"ok: {hosts} host{'s' if hosts != 1 else ''} in {len(book.plays)} play{'s' if len(book.plays) != 1 else ''}")
     return EXIT_OK
@@ -225,9 +256,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "facts":
             return _facts(args)
         if args.command == "doctor":
-            return doctor_command(playbook=args.playbook, inventory=args.inventory, limit=args.limit,
-                                  ask_pass=_ask_pass(args.ask_pass), timeout=args.timeout, forks=args.forks,
-                                  templates=args.templates)
+            return doctor_command(
+                playbook=args.playbook,
+                inventory=args.inventory,
+                limit=args.limit,
+                ask_pass=_ask_pass(args.ask_pass),
+                timeout=args.timeout,
+                forks=args.forks,
+                templates=args.templates,
+            )
         if args.command == "completion":
             print(completion_script(_parser(), args.shell), end="")
             return EXIT_OK
@@ -276,8 +313,11 @@ def _facts(args: argparse.Namespace) -> int:
     with lab_for_inventory(targets[0].play.inventory, announce=lambda text: print(text, file=sys.stderr)):
         results = [gather_facts(target, connector, Renderer(args.templates)) for target in targets]
     if args.json:
-        print(json.dumps({r.name: r.facts if r.facts else {"status": r.status, "error": r.message}
-                          for r in results}, indent=2))
+        print(
+            json.dumps(
+                {r.name: r.facts if r.facts else {"status": r.status, "error": r.message} for r in results}, indent=2
+            )
+        )
     else:
         print_facts_table(results)
     return exit_code(results)
@@ -292,9 +332,16 @@ def _lab(args: argparse.Namespace) -> int:
             if running_daemon(lab_dir):
                 raise LabError("a lab is already running; stop it with `provision lab down` first")
             (lab_dir / "hosts.json").unlink(missing_ok=True)  # a new fleet starts fresh
-            write_inventory(args.inventory, count=args.hosts, profiles=args.profiles, seed=args.seed,
-                            reboot_seconds=args.reboot_seconds, lab_dir=lab_dir, faults=args.faults,
-                            ports=args.ports)
+            write_inventory(
+                args.inventory,
+                count=args.hosts,
+                profiles=args.profiles,
+                seed=args.seed,
+                reboot_seconds=args.reboot_seconds,
+                lab_dir=lab_dir,
+                faults=args.faults,
+                ports=args.ports,
+            )
             pid = start_daemon(args.inventory.resolve(), lab_dir)
             print(f"lab: {args.hosts} hosts up (pid {pid}); inventory {args.inventory}; state in {lab_dir}")
             print(f"next: provision apply playbooks/site.yml -i {args.inventory}")
@@ -306,10 +353,19 @@ def _lab(args: argparse.Namespace) -> int:
             for host in answer["hosts"]:
                 print(f"{host['name']}  {host['address']}  {host['profile']}  {'up' if host['up'] else 'DOWN'}")
         elif args.lab_command == "drift":
-            answer = request(lab_dir, {"command": "drift", "host": args.host, "feature": args.feature,
-                                       "daemon": args.daemon, "stop_service": args.stop_service,
-                                       "logon": args.logon, "logoff": args.logoff,
-                                       "switch_engine": args.switch_engine})
+            answer = request(
+                lab_dir,
+                {
+                    "command": "drift",
+                    "host": args.host,
+                    "feature": args.feature,
+                    "daemon": args.daemon,
+                    "stop_service": args.stop_service,
+                    "logon": args.logon,
+                    "logoff": args.logoff,
+                    "switch_engine": args.switch_engine,
+                },
+            )
             print(answer["message"])
         elif args.lab_command == "stats":
             counters = request(lab_dir, {"command": "stats"})["hosts"]
@@ -340,15 +396,18 @@ def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
 
 
 def _converge(args: argparse.Namespace, book: Playbook) -> int:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     only = hosts_to_retry(args.retry_failed) if args.retry_failed else None
     total = sum(1 for t in book.targets if only is None or t.name in only)
     interrupt = Interrupt()
     handlers = {sig: signal.signal(sig, lambda *_: interrupt.signal()) for sig in (signal.SIGINT, signal.SIGTERM)}
     events = EventLog(args.events) if args.events else None
     try:
-        with lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)), \
-                make_display(args.output, total) as display:
+        with (
+            lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)),
+            make_display(args.output, total) as display,
+        ):
+
             def on_event(event: Event) -> None:
                 display.event(event)
                 if events:
@@ -359,9 +418,18 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
                 if events:
                     events.result(result)
 
-            results = run_playbook(book, args.command, Connector(_ask_pass(args.ask_pass)),
-                                   renderer=Renderer(args.templates), on_event=on_event, on_result=on_result,
-                                   on_batch=display.batch, interrupt=interrupt, only=only, forks=args.forks)
+            results = run_playbook(
+                book,
+                args.command,
+                Connector(_ask_pass(args.ask_pass)),
+                renderer=Renderer(args.templates),
+                on_event=on_event,
+                on_result=on_result,
+                on_batch=display.batch,
+                interrupt=interrupt,
+                only=only,
+                forks=args.forks,
+            )
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -370,8 +438,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
     if args.output != "json":
         print_results(results, args.command)
     if args.report:
-        write_report(args.report, build_report(mode=args.command, playbook=book.file, started=started,
-                                               results=results))
+        write_report(args.report, build_report(mode=args.command, playbook=book.file, started=started, results=results))
     if args.junit:
         write_junit(args.junit, results, args.command)
     return exit_code(results, interrupted=interrupt.stop.is_set())

@@ -100,8 +100,13 @@ def _levels(parser: argparse.ArgumentParser, path: str = "") -> list[_Level]:
             continue
         if action.option_strings:
             takes_value = action.nargs != 0
-            options.append(_Option(tuple(_word(flag) for flag in action.option_strings), _help(action),
-                                   _kind(action) if takes_value else None))
+            options.append(
+                _Option(
+                    tuple(_word(flag) for flag in action.option_strings),
+                    _help(action),
+                    _kind(action) if takes_value else None,
+                )
+            )
         else:
             positionals.append(_Positional(_word(action.dest), _kind(action), action.nargs in ("*", "+")))
     level = _Level(path, tuple(options), tuple(positionals), tuple(subcommands))
@@ -152,12 +157,18 @@ def _tables(fn: str, levels: list[_Level], *, describe: bool) -> list[str]:
         return "printf '%s\\n' " + " ".join(shlex.quote(item) for item in shown)
 
     lines: list[str] = []
-    lines += _case(f"{fn}_subcommands", [([f"{lv.path}|"], listing(list(lv.subcommands))) for lv in levels
-                                         if lv.subcommands])
-    lines += _case(f"{fn}_is_subcommand", [([f"{lv.path}|{name}" for lv in levels for name, _ in lv.subcommands],
-                                            "return 0")], default="return 1")
-    lines += _case(f"{fn}_options", [([f"{lv.path}|"], listing([(flag, o.help) for o in lv.options
-                                                                   for flag in o.flags])) for lv in levels])
+    lines += _case(
+        f"{fn}_subcommands", [([f"{lv.path}|"], listing(list(lv.subcommands))) for lv in levels if lv.subcommands]
+    )
+    lines += _case(
+        f"{fn}_is_subcommand",
+        [([f"{lv.path}|{name}" for lv in levels for name, _ in lv.subcommands], "return 0")],
+        default="return 1",
+    )
+    lines += _case(
+        f"{fn}_options",
+        [([f"{lv.path}|"], listing([(flag, o.help) for o in lv.options for flag in o.flags])) for lv in levels],
+    )
     value_arms: dict[str, list[str]] = {}
     for lv in levels:
         for option in lv.options:
@@ -202,7 +213,7 @@ def _bash(prog: str, levels: list[_Level]) -> str:
     fn = _function_name(prog)
     head = [
         f"# bash completion for {prog}, generated from its argument parser by `{prog} completion bash`.",
-        f"# Load it in the current shell: eval \"$({prog} completion bash)\"; or save it as",
+        f'# Load it in the current shell: eval "$({prog} completion bash)"; or save it as',
         f"# ~/.local/share/bash-completion/completions/{prog} to load it on demand.",
         "",
     ]
@@ -263,7 +274,7 @@ def _zsh(prog: str, levels: list[_Level]) -> str:
     head = [
         f"#compdef {prog}",
         f"# zsh completion for {prog}, generated from its argument parser by `{prog} completion zsh`.",
-        f"# Load it in the current shell (after compinit): eval \"$({prog} completion zsh)\"; or save it as",
+        f'# Load it in the current shell (after compinit): eval "$({prog} completion zsh)"; or save it as',
         f"# {fn} in a directory of $fpath.",
         "",
     ]
@@ -341,12 +352,21 @@ def _powershell(prog: str, levels: list[_Level]) -> str:
     subcommands = {lv.path: [name for name, _ in lv.subcommands] for lv in levels if lv.subcommands}
     helps = {f"{lv.path} {name}".strip(): text or name for lv in levels for name, text in lv.subcommands}
     options = {lv.path: [flag for option in lv.options for flag in option.flags] for lv in levels}
-    option_help = {f"{lv.path}|{flag}": option.help or flag for lv in levels for option in lv.options
-                   for flag in option.flags}
-    values = {f"{lv.path}|{flag}": option.value for lv in levels for option in lv.options
-              if option.value is not None for flag in option.flags}
-    positionals = {(f"{lv.path}|*" if p.repeats else f"{lv.path}|{index}"): p.kind
-                   for lv in levels for index, p in enumerate(lv.positionals)}
+    option_help = {
+        f"{lv.path}|{flag}": option.help or flag for lv in levels for option in lv.options for flag in option.flags
+    }
+    values = {
+        f"{lv.path}|{flag}": option.value
+        for lv in levels
+        for option in lv.options
+        if option.value is not None
+        for flag in option.flags
+    }
+    positionals = {
+        (f"{lv.path}|*" if p.repeats else f"{lv.path}|{index}"): p.kind
+        for lv in levels
+        for index, p in enumerate(lv.positionals)
+    }
     return f"""# PowerShell completion for {prog}, generated from its argument parser by `{prog} completion powershell`.
 # Load it in the current session: {prog} completion powershell | Out-String | Invoke-Expression
 # (add that line to $PROFILE to keep it).

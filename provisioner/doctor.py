@@ -130,14 +130,18 @@ _FIX_ALLOW_UNENCRYPTED = (
     "(or: winrm set winrm/config/service '@{AllowUnencrypted=\"true\"}'; "
     "winrm set winrm/config/service/auth '@{Basic=\"true\"}')"
 )
-_FIX_BASIC = ("Set-Item -Path WSMan:\\localhost\\Service\\Auth\\Basic -Value $true "
-              "(or: winrm set winrm/config/service/auth '@{Basic=\"true\"}')")
+_FIX_BASIC = (
+    "Set-Item -Path WSMan:\\localhost\\Service\\Auth\\Basic -Value $true "
+    "(or: winrm set winrm/config/service/auth '@{Basic=\"true\"}')"
+)
 
 
 def _fix_firewall(port: int, name: str) -> str:
     """An inbound allow rule for the port (New-NetFirewallRule, Microsoft Learn netsecurity module)."""
-    return (f"New-NetFirewallRule -DisplayName '{name} {port}' -Direction Inbound -Protocol TCP "
-            f"-LocalPort {port} -Action Allow")
+    return (
+        f"New-NetFirewallRule -DisplayName '{name} {port}' -Direction Inbound -Protocol TCP "
+        f"-LocalPort {port} -Action Allow"
+    )
 
 
 # Results -------------------------------------------------------------------------------------------
@@ -232,8 +236,12 @@ class _HostCheck:
                 steps.append(("tls", self.tls))
         else:
             steps.append(("hostkey", self.hostkey))
-        steps += [("auth", self.auth), ("roundtrip", self.roundtrip), ("powershell", self.powershell),
-                  ("admin", self.admin)]
+        steps += [
+            ("auth", self.auth),
+            ("roundtrip", self.roundtrip),
+            ("powershell", self.powershell),
+            ("admin", self.admin),
+        ]
         if winrm:
             steps.append(("limits", self.limits))
         try:
@@ -244,8 +252,12 @@ class _HostCheck:
                     yield stop.step
                     return
                 except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
-                    yield Step(name, False, f"unexpected {type(exc).__name__}: {exc}",
-                               "this is a provision bug; please report it with this line")
+                    yield Step(
+                        name,
+                        False,
+                        f"unexpected {type(exc).__name__}: {exc}",
+                        "this is a provision bug; please report it with this line",
+                    )
                     return
                 yield Step(name, True, text)
         finally:
@@ -265,9 +277,14 @@ class _HostCheck:
         try:
             infos = socket.getaddrinfo(address, self.port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise _Stop(Step("resolve", False, f"name {address!r} does not resolve ({exc.strerror})",
-                             "correct address: (or ansible_host) in the inventory, or add the name to DNS or "
-                             "/etc/hosts")) from None
+            raise _Stop(
+                Step(
+                    "resolve",
+                    False,
+                    f"name {address!r} does not resolve ({exc.strerror})",
+                    "correct address: (or ansible_host) in the inventory, or add the name to DNS or /etc/hosts",
+                )
+            ) from None
         self.addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if self.addresses == [address]:
             return address
@@ -297,23 +314,39 @@ class _HostCheck:
             listener = _FIX_LISTENER_HTTP
         firewall = _fix_firewall(self.port, service)
         if errors and all(isinstance(e, ConnectionRefusedError) or e.errno == errno.ECONNREFUSED for e in errors):
-            return Step("tcp", False, f"connection refused: nothing listens on {self.where}",
-                        f"check port:/scheme: in the inventory; on the host, create the {service} listener ({listener}) "
-                        f"and allow the port ({firewall})")
+            return Step(
+                "tcp",
+                False,
+                f"connection refused: nothing listens on {self.where}",
+                f"check port:/scheme: in the inventory; on the host, create the {service} listener ({listener}) "
+                f"and allow the port ({firewall})",
+            )
         if errors and all(isinstance(e, (TimeoutError, socket.timeout)) for e in errors):
-            return Step("tcp", False, f"no answer from {self.where} within {self.timeout:g} s (the host is down, or a "
-                                      "firewall drops the packets)",
-                        f"check that the host is up and reachable from here, and that its firewall allows TCP "
-                        f"{self.port} ({firewall})")
+            return Step(
+                "tcp",
+                False,
+                f"no answer from {self.where} within {self.timeout:g} s (the host is down, or a "
+                "firewall drops the packets)",
+                f"check that the host is up and reachable from here, and that its firewall allows TCP "
+                f"{self.port} ({firewall})",
+            )
         detail = "; ".join(str(e.strerror or e) for e in errors) or "no address to connect to"
-        return Step("tcp", False, f"cannot connect to {self.where}: {detail}",
-                    "check the route to the host (ping, traceroute) and any firewall in between")
+        return Step(
+            "tcp",
+            False,
+            f"cannot connect to {self.where}: {detail}",
+            "check the route to the host (ping, traceroute) and any firewall in between",
+        )
 
     def _dropped(self, what: str) -> Step:
-        return Step("tcp", False, f"{self.where} accepted the connection and then {what} before anything was "
-                                  "said (the host is going down, or a firewall or proxy in between drops it)",
-                    f"check that the host is up (a pending restart?) and that nothing between here and it "
-                    f"filters TCP {self.port}")
+        return Step(
+            "tcp",
+            False,
+            f"{self.where} accepted the connection and then {what} before anything was "
+            "said (the host is going down, or a firewall or proxy in between drops it)",
+            f"check that the host is up (a pending restart?) and that nothing between here and it "
+            f"filters TCP {self.port}",
+        )
 
     def tcp(self) -> str:
         sock = self._open()
@@ -332,9 +365,14 @@ class _HostCheck:
                     raise _Stop(self._dropped(f"failed ({exc.strerror or exc})")) from None
                 if not data:
                     raise _Stop(self._dropped("closed it"))
-                raise _Stop(Step("tcp", False, f"{self.where} spoke first ({data[:40]!r}): that is not a WinRM "
-                                               "listener",
-                                 "check port: in the inventory (5985 is WinRM over HTTP, 5986 over HTTPS)"))
+                raise _Stop(
+                    Step(
+                        "tcp",
+                        False,
+                        f"{self.where} spoke first ({data[:40]!r}): that is not a WinRM listener",
+                        "check port: in the inventory (5985 is WinRM over HTTP, 5986 over HTTPS)",
+                    )
+                )
             return f"{sock.getpeername()[0]}:{self.port} accepts connections"
         finally:
             sock.close()
@@ -352,13 +390,24 @@ class _HostCheck:
         except ConnectionResetError:
             raise _Stop(self._dropped("reset it")) from None
         except TimeoutError:
-            raise _Stop(Step("tcp", False, f"{self.where} accepted the connection but sent no SSH banner within "
-                                           f"{self.timeout:g} s",
-                             "check port: in the inventory: it must be the host's sshd port")) from None
+            raise _Stop(
+                Step(
+                    "tcp",
+                    False,
+                    f"{self.where} accepted the connection but sent no SSH banner within {self.timeout:g} s",
+                    "check port: in the inventory: it must be the host's sshd port",
+                )
+            ) from None
         line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("ascii", "replace")
         if not line.startswith("SSH-"):
-            raise _Stop(Step("tcp", False, f"{self.where} answered {line[:60]!r}, not an SSH banner",
-                             "check port: in the inventory: it must be the host's sshd port"))
+            raise _Stop(
+                Step(
+                    "tcp",
+                    False,
+                    f"{self.where} answered {line[:60]!r}, not an SSH banner",
+                    "check port: in the inventory: it must be the host's sshd port",
+                )
+            )
         return f"{sock.getpeername()[0]}:{self.port} answers {line}"
 
     # -- tls --------------------------------------------------------------------------------
@@ -397,11 +446,17 @@ class _HostCheck:
             try:
                 context = ssl.create_default_context(
                     cafile=trust if trust and not os.path.isdir(trust) else None,
-                    capath=trust if trust and os.path.isdir(trust) else None)
+                    capath=trust if trust and os.path.isdir(trust) else None,
+                )
             except (OSError, ssl.SSLError) as exc:
-                raise _Stop(Step("tls", False, f"cannot load {trust_name}: {getattr(exc, 'strerror', None) or exc}",
-                                 "point ca_bundle: at a readable PEM file of the CA that issued the host's "
-                                 "certificate")) from None
+                raise _Stop(
+                    Step(
+                        "tls",
+                        False,
+                        f"cannot load {trust_name}: {getattr(exc, 'strerror', None) or exc}",
+                        "point ca_bundle: at a readable PEM file of the CA that issued the host's certificate",
+                    )
+                ) from None
         else:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.check_hostname = False
@@ -416,15 +471,33 @@ class _HostCheck:
         except ssl.SSLError as exc:
             raise _Stop(self._handshake_failure(exc)) from None
         except ConnectionResetError:
-            raise _Stop(Step("tls", False, f"{self.where} reset the connection during the TLS handshake",
-                             # Ansible winrm, "TLS 1.2 Support": hosts before 2012 lack TLS 1.2.
-                             f"check that {self.port} is the HTTPS listener and that the host allows TLS 1.2")) from None
+            raise _Stop(
+                Step(
+                    "tls",
+                    False,
+                    f"{self.where} reset the connection during the TLS handshake",
+                    # Ansible winrm, "TLS 1.2 Support": hosts before 2012 lack TLS 1.2.
+                    f"check that {self.port} is the HTTPS listener and that the host allows TLS 1.2",
+                )
+            ) from None
         except TimeoutError:
-            raise _Stop(Step("tls", False, f"{self.where} did not finish the TLS handshake within {self.timeout:g} s",
-                             f"check that {self.port} is the HTTPS listener (scheme: https, port: 5986)")) from None
+            raise _Stop(
+                Step(
+                    "tls",
+                    False,
+                    f"{self.where} did not finish the TLS handshake within {self.timeout:g} s",
+                    f"check that {self.port} is the HTTPS listener (scheme: https, port: 5986)",
+                )
+            ) from None
         except OSError as exc:
-            raise _Stop(Step("tls", False, f"TLS handshake with {self.where} failed: {exc.strerror or exc}",
-                             "check the network path to the host")) from None
+            raise _Stop(
+                Step(
+                    "tls",
+                    False,
+                    f"TLS handshake with {self.where} failed: {exc.strerror or exc}",
+                    "check the network path to the host",
+                )
+            ) from None
         finally:
             sock.close()
         cert = x509.load_der_x509_certificate(der) if der else None
@@ -444,42 +517,70 @@ class _HostCheck:
                 when = f"expired on {_utc(cert.not_valid_after_utc)}" if cert else "has expired"
                 return Step("tls", False, f"the listener's certificate {when} ({about})", renew)
             when = f"is not valid before {_utc(cert.not_valid_before_utc)}" if cert else "is not valid yet"
-            return Step("tls", False, f"the listener's certificate {when} ({about})",
-                        "check the clocks of this machine and the host (w32tm /resync on the host), or " + renew)
+            return Step(
+                "tls",
+                False,
+                f"the listener's certificate {when} ({about})",
+                "check the clocks of this machine and the host (w32tm /resync on the host), or " + renew,
+            )
         if code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
             names = ", ".join(_names(cert)) if cert else "other names"
-            return Step("tls", False, f"certificate name mismatch: the certificate ({about}) is for {names}, "
-                                      f"not {self.settings.address!r}",
-                        f"set address: to a name the certificate holds ({names}), or give the listener a "
-                        f"certificate whose subjectAltName holds {self.settings.address} "
-                        f"(New-SelfSignedCertificate -DnsName <name> -CertStoreLocation Cert:\\LocalMachine\\My), "
-                        f"then point the listener at it: {_POINT_LISTENER}")
+            return Step(
+                "tls",
+                False,
+                f"certificate name mismatch: the certificate ({about}) is for {names}, not {self.settings.address!r}",
+                f"set address: to a name the certificate holds ({names}), or give the listener a "
+                f"certificate whose subjectAltName holds {self.settings.address} "
+                f"(New-SelfSignedCertificate -DnsName <name> -CertStoreLocation Cert:\\LocalMachine\\My), "
+                f"then point the listener at it: {_POINT_LISTENER}",
+            )
         if code in (2, 18, 19, 20, 21):
             # UNABLE_TO_GET_ISSUER_CERT, DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN,
             # UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
             if cert is not None and cert.issuer == cert.subject:
-                return Step("tls", False, f"the listener's certificate is self-signed ({about}), and {trust_name} "
-                                          "does not hold it",
-                            "set ca_bundle: to that certificate's PEM (a self-signed certificate is its own CA), or "
-                            f"give the listener one issued by your CA: {_FIX_LISTENER_HTTPS}")
+                return Step(
+                    "tls",
+                    False,
+                    f"the listener's certificate is self-signed ({about}), and {trust_name} does not hold it",
+                    "set ca_bundle: to that certificate's PEM (a self-signed certificate is its own CA), or "
+                    f"give the listener one issued by your CA: {_FIX_LISTENER_HTTPS}",
+                )
             issuer = cert.issuer.rfc4514_string() if cert else "its issuer"
-            return Step("tls", False, f"certificate signed by an unknown CA: {about}, and {trust_name} does not "
-                                      f"hold {issuer!r}",
-                        f"set ca_bundle: in the inventory to the PEM file of {issuer!r} (the issuing CA's "
-                        f"certificate, exported from the host or your PKI), or give the listener a certificate "
-                        f"from a CA you already trust: {_FIX_LISTENER_HTTPS}")
-        return Step("tls", False, f"certificate rejected: {exc.verify_message} ({about})",
-                    "give the listener a valid Server Authentication certificate: " + _FIX_LISTENER_HTTPS)
+            return Step(
+                "tls",
+                False,
+                f"certificate signed by an unknown CA: {about}, and {trust_name} does not hold {issuer!r}",
+                f"set ca_bundle: in the inventory to the PEM file of {issuer!r} (the issuing CA's "
+                f"certificate, exported from the host or your PKI), or give the listener a certificate "
+                f"from a CA you already trust: {_FIX_LISTENER_HTTPS}",
+            )
+        return Step(
+            "tls",
+            False,
+            f"certificate rejected: {exc.verify_message} ({about})",
+            "give the listener a valid Server Authentication certificate: " + _FIX_LISTENER_HTTPS,
+        )
 
     def _handshake_failure(self, exc: ssl.SSLError) -> Step:
         reason = str(exc.reason or exc)
-        if "WRONG_VERSION_NUMBER" in reason.upper() or "RECORD_LAYER" in reason.upper() or "HTTP_REQUEST" in reason.upper():
-            return Step("tls", False, f"{self.where} did not answer in TLS ({reason}): it is probably the HTTP "
-                                      "listener",
-                        "use scheme: http for port 5985, or port: 5986 for HTTPS")
+        if (
+            "WRONG_VERSION_NUMBER" in reason.upper()
+            or "RECORD_LAYER" in reason.upper()
+            or "HTTP_REQUEST" in reason.upper()
+        ):
+            return Step(
+                "tls",
+                False,
+                f"{self.where} did not answer in TLS ({reason}): it is probably the HTTP listener",
+                "use scheme: http for port 5985, or port: 5986 for HTTPS",
+            )
         # Ansible winrm, "TLS 1.2 Support": Server 2008 R2 and Windows 7 need TLS 1.2 enabled by hand.
-        return Step("tls", False, f"TLS handshake with {self.where} failed: {reason}",
-                    "enable TLS 1.2 on the host (SCHANNEL\\Protocols\\TLS 1.2\\Server: Enabled 1, DisabledByDefault 0)")
+        return Step(
+            "tls",
+            False,
+            f"TLS handshake with {self.where} failed: {reason}",
+            "enable TLS 1.2 on the host (SCHANNEL\\Protocols\\TLS 1.2\\Server: Enabled 1, DisabledByDefault 0)",
+        )
 
     # -- hostkey (SSH) ----------------------------------------------------------------------
 
@@ -506,9 +607,14 @@ class _HostCheck:
             try:
                 transport.start_client(timeout=self.timeout)
             except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise _Stop(Step("hostkey", False, f"SSH handshake with {self.where} failed: {exc}",
-                                 "check that the port is the host's sshd and that sshd is healthy "
-                                 "(Get-Service -Name sshd)")) from None
+                raise _Stop(
+                    Step(
+                        "hostkey",
+                        False,
+                        f"SSH handshake with {self.where} failed: {exc}",
+                        "check that the port is the host's sshd and that sshd is healthy (Get-Service -Name sshd)",
+                    )
+                ) from None
             key = transport.get_remote_server_key()
         finally:
             transport.close()
@@ -520,17 +626,29 @@ class _HostCheck:
                 return f"{offered} is not in {known} yet; host_key_policy accept_new records it on first use"
             port = f"-p {self.port} " if self.port != 22 else ""
             missing = "" if known.exists() else " (the file does not exist)"
-            raise _Stop(Step("hostkey", False, f"host key {offered} of {self.where} is not in {known}{missing}",
-                             f"compare the fingerprint with the host's ({show} on the host), then add it: "
-                             f"ssh-keyscan {port}{self.settings.address} >> {known}; or set host_key_policy: "
-                             "accept_new to trust it on first use"))
+            raise _Stop(
+                Step(
+                    "hostkey",
+                    False,
+                    f"host key {offered} of {self.where} is not in {known}{missing}",
+                    f"compare the fingerprint with the host's ({show} on the host), then add it: "
+                    f"ssh-keyscan {port}{self.settings.address} >> {known}; or set host_key_policy: "
+                    "accept_new to trust it on first use",
+                )
+            )
         expected = ours.get(key.get_name()) or next(iter(ours.values()))
         if expected != key:
-            raise _Stop(Step("hostkey", False, f"host key of {self.where} CHANGED: {known} has "
-                                               f"{expected.get_name()} {_fingerprint(expected)}, the host offers {offered}",
-                             f"if the host was reinstalled, check the new fingerprint ({show} on the host) and "
-                             f"replace the entry: ssh-keygen -R '{lookup}' -f {known}; otherwise something may be "
-                             "impersonating the host: do not connect"))
+            raise _Stop(
+                Step(
+                    "hostkey",
+                    False,
+                    f"host key of {self.where} CHANGED: {known} has "
+                    f"{expected.get_name()} {_fingerprint(expected)}, the host offers {offered}",
+                    f"if the host was reinstalled, check the new fingerprint ({show} on the host) and "
+                    f"replace the entry: ssh-keygen -R '{lookup}' -f {known}; otherwise something may be "
+                    "impersonating the host: do not connect",
+                )
+            )
         return f"{offered} matches {known}"
 
     # -- auth -------------------------------------------------------------------------------
@@ -540,9 +658,14 @@ class _HostCheck:
         try:
             password = password_for(self.name, settings, self.doctor.ask_pass)
         except TransportError as exc:
-            raise _Stop(Step("auth", False, exc.cause.split(";")[0],
-                             f"export {settings.password_env}=<password> before running provision, or use "
-                             "--ask-pass")) from None
+            raise _Stop(
+                Step(
+                    "auth",
+                    False,
+                    exc.cause.split(";")[0],
+                    f"export {settings.password_env}=<password> before running provision, or use --ask-pass",
+                )
+            ) from None
         if settings.password_env and os.environ.get(settings.password_env) is not None:
             self.password_source = f"${settings.password_env} (password_env)"
         elif self.doctor.ask_pass is not None:
@@ -554,13 +677,25 @@ class _HostCheck:
             # (~/.ssh/id_*), and paramiko logs on as the local user when user is unset.
             return password
         if password is None and settings.transport in ("ntlm", "basic", "credssp"):
-            raise _Stop(Step("auth", False, "no password: the inventory sets neither password_env nor "
-                                            "ansible_password, and --ask-pass was not given",
-                             "set password_env: NAME in the inventory and export NAME, or run with --ask-pass"))
+            raise _Stop(
+                Step(
+                    "auth",
+                    False,
+                    "no password: the inventory sets neither password_env nor "
+                    "ansible_password, and --ask-pass was not given",
+                    "set password_env: NAME in the inventory and export NAME, or run with --ask-pass",
+                )
+            )
         if not settings.user and settings.transport != "certificate":
-            raise _Stop(Step("auth", False, "no user: the inventory sets neither user nor ansible_user",
-                             "set user: in the inventory (a local account as 'name' or '.\\name', a domain "
-                             "account as 'DOMAIN\\name' or 'name@domain.fqdn')"))
+            raise _Stop(
+                Step(
+                    "auth",
+                    False,
+                    "no user: the inventory sets neither user nor ansible_user",
+                    "set user: in the inventory (a local account as 'name' or '.\\name', a domain "
+                    "account as 'DOMAIN\\name' or 'name@domain.fqdn')",
+                )
+            )
         return password
 
     def auth(self) -> str:
@@ -572,15 +707,28 @@ class _HostCheck:
         try:
             connection = WinRMConnection(self.name, settings, password)
         except Exception as exc:  # noqa: BLE001 - pywinrm validates its arguments in the constructor
-            raise _Stop(Step("auth", False, f"cannot set up {settings.transport}: {exc}",
-                             "check user, password and the certificate paths in the inventory")) from None
+            raise _Stop(
+                Step(
+                    "auth",
+                    False,
+                    f"cannot set up {settings.transport}: {exc}",
+                    "check user, password and the certificate paths in the inventory",
+                )
+            ) from None
         self.connection = connection
         try:
             connection.connect()
         except TransportError as exc:
             raise _Stop(self._winrm_auth_failure(exc)) from None
-        over = "https" if settings.scheme == "https" else \
-            ("http with message encryption" if settings.transport in ("ntlm", "kerberos", "credssp") else "plain http")
+        over = (
+            "https"
+            if settings.scheme == "https"
+            else (
+                "http with message encryption"
+                if settings.transport in ("ntlm", "kerberos", "credssp")
+                else "plain http"
+            )
+        )
         return f"{settings.transport} as {settings.user!r} over {over}; a WinRS shell opened"
 
     def _offered_schemes(self) -> list[str] | None:
@@ -594,8 +742,13 @@ class _HostCheck:
         with requests.Session() as session:
             session.trust_env = False
             try:
-                response = session.post(url, data=b"", timeout=self.timeout, verify=verify,
-                                        headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+                response = session.post(
+                    url,
+                    data=b"",
+                    timeout=self.timeout,
+                    verify=verify,
+                    headers={"Content-Type": "application/soap+xml;charset=UTF-8"},
+                )
             except requests.RequestException:
                 return None
         header = response.headers.get("WWW-Authenticate", "")
@@ -605,8 +758,12 @@ class _HostCheck:
 
     def _winrm_auth_failure(self, exc: TransportError) -> Step:
         settings = self.settings
-        if exc.kind == "auth" or (exc.kind == "http" and " 500 " in f" {exc.cause} " and settings.transport == "basic"
-                                  and settings.scheme == "http"):
+        if exc.kind == "auth" or (
+            exc.kind == "http"
+            and " 500 " in f" {exc.cause} "
+            and settings.transport == "basic"
+            and settings.scheme == "http"
+        ):
             schemes = self._offered_schemes()
             offered = f"; the listener offers {', '.join(schemes)}" if schemes else ""
             lowered = [s.lower() for s in schemes or []]
@@ -614,22 +771,46 @@ class _HostCheck:
                 if settings.scheme == "http":
                     # AllowUnencrypted=false (the default) refuses unencrypted HTTP, with a 401 or an
                     # empty 500 (WP 4.3); Basic is off by default too (Ansible winrm, "Basic").
-                    return Step("auth", False, "the host refuses Basic over plain HTTP: the WinRM service has "
-                                               f"AllowUnencrypted false or Basic disabled (both Windows defaults{offered})",
-                                "use transport: ntlm (it encrypts messages over HTTP) or scheme: https; or, on a "
-                                "test host only, allow it there: " + _FIX_ALLOW_UNENCRYPTED)
-                return Step("auth", False, f"Basic authentication is disabled on the host (HTTP 401{offered})",
-                            "use transport: ntlm, or enable Basic there: " + _FIX_BASIC)
-            if settings.transport in ("ntlm", "kerberos") and schemes is not None and "negotiate" not in lowered \
-                    and settings.transport.lower() not in lowered:
-                return Step("auth", False, f"the host does not offer Negotiate for {settings.transport} (HTTP 401{offered})",
-                            "enable it there: Set-Item -Path WSMan:\\localhost\\Service\\Auth\\Negotiate -Value $true")
+                    return Step(
+                        "auth",
+                        False,
+                        "the host refuses Basic over plain HTTP: the WinRM service has "
+                        f"AllowUnencrypted false or Basic disabled (both Windows defaults{offered})",
+                        "use transport: ntlm (it encrypts messages over HTTP) or scheme: https; or, on a "
+                        "test host only, allow it there: " + _FIX_ALLOW_UNENCRYPTED,
+                    )
+                return Step(
+                    "auth",
+                    False,
+                    f"Basic authentication is disabled on the host (HTTP 401{offered})",
+                    "use transport: ntlm, or enable Basic there: " + _FIX_BASIC,
+                )
+            if (
+                settings.transport in ("ntlm", "kerberos")
+                and schemes is not None
+                and "negotiate" not in lowered
+                and settings.transport.lower() not in lowered
+            ):
+                return Step(
+                    "auth",
+                    False,
+                    f"the host does not offer Negotiate for {settings.transport} (HTTP 401{offered})",
+                    "enable it there: Set-Item -Path WSMan:\\localhost\\Service\\Auth\\Negotiate -Value $true",
+                )
             if exc.kind == "http":
-                return Step("auth", False, f"the host answered HTTP 500 to Basic over plain HTTP (AllowUnencrypted "
-                                           f"is false, the Windows default{offered})",
-                            "use transport: ntlm or scheme: https; or, on a test host only: " + _FIX_ALLOW_UNENCRYPTED)
-            return Step("auth", False, f"the host rejected the {settings.transport} credentials of {settings.user!r} "
-                                       f"(HTTP 401{offered})", self._credentials_fix())
+                return Step(
+                    "auth",
+                    False,
+                    f"the host answered HTTP 500 to Basic over plain HTTP (AllowUnencrypted "
+                    f"is false, the Windows default{offered})",
+                    "use transport: ntlm or scheme: https; or, on a test host only: " + _FIX_ALLOW_UNENCRYPTED,
+                )
+            return Step(
+                "auth",
+                False,
+                f"the host rejected the {settings.transport} credentials of {settings.user!r} (HTTP 401{offered})",
+                self._credentials_fix(),
+            )
         return Step("auth", False, exc.cause, _transport_fix(exc, self.port))
 
     def _credentials_fix(self) -> str:
@@ -640,13 +821,18 @@ class _HostCheck:
         parts = [f"check the password in {self.password_source or 'the inventory'}"]
         domain, _, _ = user.rpartition("\\")
         if settings.transport == "basic" and ((domain and domain != ".") or "@" in user):
-            parts.append(f"Basic accepts local accounts only, and {user!r} names a domain account: use "
-                         "transport: ntlm or kerberos")
+            parts.append(
+                f"Basic accepts local accounts only, and {user!r} names a domain account: use "
+                "transport: ntlm or kerberos"
+            )
         else:
-            parts.append("write a local account as 'name' or '.\\name' and a domain account as 'DOMAIN\\name' or "
-                         "'name@domain.fqdn'")
-        parts.append("the account must be in the host's Administrators group or granted access "
-                     "(winrm configSDDL default)")
+            parts.append(
+                "write a local account as 'name' or '.\\name' and a domain account as 'DOMAIN\\name' or "
+                "'name@domain.fqdn'"
+            )
+        parts.append(
+            "the account must be in the host's Administrators group or granted access (winrm configSDDL default)"
+        )
         return "; ".join(parts)
 
     def _auth_ssh(self) -> str:
@@ -661,14 +847,19 @@ class _HostCheck:
                 raise _Stop(Step("auth", False, exc.cause, _transport_fix(exc, self.port))) from None
             allowed = self._ssh_methods()
             offered = f" (the server allows {', '.join(allowed)})" if allowed else ""
-            fix = f"check the password in {self.password_source or 'the inventory'}" if password is not None else \
-                f"check key_file ({settings.key_file})"
+            fix = (
+                f"check the password in {self.password_source or 'the inventory'}"
+                if password is not None
+                else f"check key_file ({settings.key_file})"
+            )
             if allowed and "password" not in allowed and settings.key_file is None:
                 fix = "the server takes no passwords: set key_file: to your private key"
             # Microsoft Learn, "Key-based authentication in OpenSSH for Windows": an administrator's
             # public keys are read from administrators_authorized_keys, not the profile's.
-            fix += ("; for key logon as an administrator, the public key belongs in "
-                    "C:\\ProgramData\\ssh\\administrators_authorized_keys (not ~\\.ssh\\authorized_keys)")
+            fix += (
+                "; for key logon as an administrator, the public key belongs in "
+                "C:\\ProgramData\\ssh\\administrators_authorized_keys (not ~\\.ssh\\authorized_keys)"
+            )
             raise _Stop(Step("auth", False, f"the host rejected {settings.user!r}{offered}", fix)) from None
         method = "key" if settings.key_file and password is None else "password"
         return f"{method} logon as {settings.user!r}"
@@ -708,15 +899,25 @@ class _HostCheck:
         if record is None or result.exit_code != 0:
             raise _Stop(_script_failure(step, result))
         if not record.ok:
-            raise _Stop(Step(step, False, f"the diagnostics block failed on the host: {record.message}",
-                             "run the same script by hand to see why: provision render cannot show it; report "
-                             "this line"))
+            raise _Stop(
+                Step(
+                    step,
+                    False,
+                    f"the diagnostics block failed on the host: {record.message}",
+                    "run the same script by hand to see why: provision render cannot show it; report this line",
+                )
+            )
         data = record.data if isinstance(record.data, dict) else {}
         if data.get("echo") != params.echo:
-            raise _Stop(Step(step, False, f"the marker came back altered: sent {params.echo!r}, got "
-                                          f"{data.get('echo')!r}",
-                             "something re-encodes stdin or stdout between here and PowerShell: scripts are sent "
-                             "as UTF-8 and the bootstrap reads them as UTF-8 (transport/__init__.py)"))
+            raise _Stop(
+                Step(
+                    step,
+                    False,
+                    f"the marker came back altered: sent {params.echo!r}, got {data.get('echo')!r}",
+                    "something re-encodes stdin or stdout between here and PowerShell: scripts are sent "
+                    "as UTF-8 and the bootstrap reads them as UTF-8 (transport/__init__.py)",
+                )
+            )
         return data, seconds
 
     def roundtrip(self) -> str:
@@ -739,14 +940,25 @@ class _HostCheck:
         version, edition = str(found.get("version") or ""), str(found.get("edition") or "Desktop")
         numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
         if len(numbers) < 2:
-            raise _Stop(Step("powershell", False, f"could not read $PSVersionTable.PSVersion (got {version!r})",
-                             "report this line"))
+            raise _Stop(
+                Step(
+                    "powershell",
+                    False,
+                    f"could not read $PSVersionTable.PSVersion (got {version!r})",
+                    "report this line",
+                )
+            )
         if numbers < _MIN_POWERSHELL:
             # Ansible setup, "Upgrading PowerShell and .NET Framework": WMF 5.1 brings PowerShell 5.1.
-            raise _Stop(Step("powershell", False, f"Windows PowerShell {version} is older than 5.1, which the "
-                                                  "scripts are written for",
-                             "install Windows Management Framework 5.1 on the host (Microsoft Learn, \"Install and "
-                             "configure WMF 5.1\")"))
+            raise _Stop(
+                Step(
+                    "powershell",
+                    False,
+                    f"Windows PowerShell {version} is older than 5.1, which the scripts are written for",
+                    'install Windows Management Framework 5.1 on the host (Microsoft Learn, "Install and '
+                    'configure WMF 5.1")',
+                )
+            )
         return f"Windows PowerShell {version} ({edition} edition)"
 
     def admin(self) -> str:
@@ -755,35 +967,65 @@ class _HostCheck:
             return f"{self.settings.user!r} runs with an administrator token"
         user = self.settings.user or "<user>"
         account = user.rpartition("\\")[2]
-        raise _Stop(Step("admin", False, f"{user!r} does not run as an administrator on the host "
-                                         "(WindowsPrincipal.IsInRole(Administrator) is false): enabling features, "
-                                         "installing the engine and writing daemon.json need it",
-                         f"add the account to Administrators (Add-LocalGroupMember -Group Administrators -Member "
-                         f"{account}); if it is a member already, UAC filters local accounts' network logons: "
-                         "New-ItemProperty -Path HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System "
-                         "-Name LocalAccountTokenFilterPolicy -Value 1 -PropertyType DWord -Force (KB951016)"))
+        raise _Stop(
+            Step(
+                "admin",
+                False,
+                f"{user!r} does not run as an administrator on the host "
+                "(WindowsPrincipal.IsInRole(Administrator) is false): enabling features, "
+                "installing the engine and writing daemon.json need it",
+                f"add the account to Administrators (Add-LocalGroupMember -Group Administrators -Member "
+                f"{account}); if it is a member already, UAC filters local accounts' network logons: "
+                "New-ItemProperty -Path HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System "
+                "-Name LocalAccountTokenFilterPolicy -Value 1 -PropertyType DWord -Force (KB951016)",
+            )
+        )
 
     def limits(self) -> str:
         data = self._readings().get("winrm_limits")
         found = data if isinstance(data, dict) else {}
         if found.get("error"):
-            raise _Stop(Step("limits", False, f"could not read the WSMan: drive: {found['error']}",
-                             "run provision doctor with an administrator account"))
+            raise _Stop(
+                Step(
+                    "limits",
+                    False,
+                    f"could not read the WSMan: drive: {found['error']}",
+                    "run provision doctor with an administrator account",
+                )
+            )
         # (name, data key, needed, Windows' default, path on the WSMan: drive, winrm.cmd path, why needed)
         checks = (
             # MaxEnvelopeSizekb: default "SHOULD be 500 but MAY be 150", minimum 32 (MS-WSMV 2.2.4.10,
             # learn.microsoft.com/openspecs/windows_protocols/ms-wsmv/932240de-3943-4ed3-a162-8b3c4de5a286).
-            ("MaxEnvelopeSizekb", "max_envelope_size_kb", REQUIRED_ENVELOPE_KB, 500,
-             "WSMan:\\localhost\\MaxEnvelopeSizekb", "winrm/config",
-             f"provision sends up to {CHUNK_BYTES // 1024} KiB of script per message"),
+            (
+                "MaxEnvelopeSizekb",
+                "max_envelope_size_kb",
+                REQUIRED_ENVELOPE_KB,
+                500,
+                "WSMan:\\localhost\\MaxEnvelopeSizekb",
+                "winrm/config",
+                f"provision sends up to {CHUNK_BYTES // 1024} KiB of script per message",
+            ),
             # Winrs quotas under WSMan:\localhost\Shell (Ansible setup, "WinRM Service Options"); defaults
             # 1024 MB and 30 shells (learn.microsoft.com/windows/win32/winrm/quotas).
-            ("MaxMemoryPerShellMB", "max_memory_per_shell_mb", REQUIRED_MEMORY_PER_SHELL_MB, 1024,
-             "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB", "winrm/config/winrs",
-             "the script, the engine download and docker share it"),
-            ("MaxShellsPerUser", "max_shells_per_user", REQUIRED_SHELLS_PER_USER, 30,
-             "WSMan:\\localhost\\Shell\\MaxShellsPerUser", "winrm/config/winrs",
-             "a run opens a new shell after each reboot or fault"),
+            (
+                "MaxMemoryPerShellMB",
+                "max_memory_per_shell_mb",
+                REQUIRED_MEMORY_PER_SHELL_MB,
+                1024,
+                "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB",
+                "winrm/config/winrs",
+                "the script, the engine download and docker share it",
+            ),
+            (
+                "MaxShellsPerUser",
+                "max_shells_per_user",
+                REQUIRED_SHELLS_PER_USER,
+                30,
+                "WSMan:\\localhost\\Shell\\MaxShellsPerUser",
+                "winrm/config/winrs",
+                "a run opens a new shell after each reboot or fault",
+            ),
         )
         readings: list[str] = []
         problems: list[tuple[str, str]] = []
@@ -799,8 +1041,10 @@ class _HostCheck:
             if value < needed and not unlimited:
                 # Back to Windows' default where that is enough, else to what provision needs.
                 wanted = max(needed, default)
-                fix = (f"Set-Item -Path {path} -Value {wanted} (or: winrm set {winrm_path} "
-                       f"'@{{{name}=\"{wanted}\"}}'; a value set by Group Policy must be changed there)")
+                fix = (
+                    f"Set-Item -Path {path} -Value {wanted} (or: winrm set {winrm_path} "
+                    f"'@{{{name}=\"{wanted}\"}}'; a value set by Group Policy must be changed there)"
+                )
                 problems.append((f"{name} is {value}, below the {needed} provision needs ({why})", fix))
         if problems:
             raise _Stop(Step("limits", False, "; ".join(p[0] for p in problems), "; ".join(p[1] for p in problems)))
@@ -812,18 +1056,34 @@ def _script_failure(step: str, result: ScriptResult) -> Step:
     stderr = decode_clixml(result.stderr).strip()
     first = next((line.strip() for line in stderr.splitlines() if line.strip()), "")
     if "is not recognized as an internal or external command" in stderr:
-        return Step(step, False, f"the host could not start powershell.exe: {first}",
-                    "Windows PowerShell 5.1 must be on the account's PATH (C:\\Windows\\System32\\WindowsPowerShell\\v1.0)")
+        return Step(
+            step,
+            False,
+            f"the host could not start powershell.exe: {first}",
+            "Windows PowerShell 5.1 must be on the account's PATH (C:\\Windows\\System32\\WindowsPowerShell\\v1.0)",
+        )
     if "ParserError" in stderr or "ParseException" in stderr or "At line:" in stderr:
-        return Step(step, False, f"PowerShell could not parse the script: {first}",
-                    "the scripts need Windows PowerShell 5.1; report this line with the host's $PSVersionTable")
+        return Step(
+            step,
+            False,
+            f"PowerShell could not parse the script: {first}",
+            "the scripts need Windows PowerShell 5.1; report this line with the host's $PSVersionTable",
+        )
     if result.exit_code != 0:
-        return Step(step, False, f"powershell.exe exited with {result.exit_code}" + (f": {first}" if first else ""),
-                    "run powershell.exe -NoProfile -Command \"'ok'\" on the host as the same account to see why")
+        return Step(
+            step,
+            False,
+            f"powershell.exe exited with {result.exit_code}" + (f": {first}" if first else ""),
+            "run powershell.exe -NoProfile -Command \"'ok'\" on the host as the same account to see why",
+        )
     shown = result.stdout.strip()[:120]
-    return Step(step, False, f"the script ran but printed no record (stdout: {shown!r})",
-                "something on the host prints instead of the script (a logon script, or an OpenSSH DefaultShell "
-                "that is not cmd.exe or PowerShell)")
+    return Step(
+        step,
+        False,
+        f"the script ran but printed no record (stdout: {shown!r})",
+        "something on the host prints instead of the script (a logon script, or an OpenSSH DefaultShell "
+        "that is not cmd.exe or PowerShell)",
+    )
 
 
 def _transport_fix(exc: TransportError, port: int) -> str:
@@ -831,15 +1091,21 @@ def _transport_fix(exc: TransportError, port: int) -> str:
     if exc.kind == "timeout":
         return "the host did not answer in time: check its load, or raise --timeout"
     if exc.kind == "quota":
-        return ("too many open shells for this account: raise the quota (Set-Item -Path "
-                "WSMan:\\localhost\\Shell\\MaxShellsPerUser -Value 30) or drop stale shells (Restart-Service -Name WinRM)")
+        return (
+            "too many open shells for this account: raise the quota (Set-Item -Path "
+            "WSMan:\\localhost\\Shell\\MaxShellsPerUser -Value 30) or drop stale shells (Restart-Service -Name WinRM)"
+        )
     if " 413 " in f" {exc.cause} ":
-        return (f"a request exceeded MaxEnvelopeSizekb: Set-Item -Path WSMan:\\localhost\\MaxEnvelopeSizekb -Value "
-                f"{REQUIRED_ENVELOPE_KB}")
+        return (
+            f"a request exceeded MaxEnvelopeSizekb: Set-Item -Path WSMan:\\localhost\\MaxEnvelopeSizekb -Value "
+            f"{REQUIRED_ENVELOPE_KB}"
+        )
     if exc.kind == "http":
         # Ansible setup, "HTTP 500 Error": the WinRS quotas, or the service itself.
-        return ("the WinRM service failed the request: check the WinRS quotas and the host's "
-                "Microsoft-Windows-WinRM/Operational event log")
+        return (
+            "the WinRM service failed the request: check the WinRS quotas and the host's "
+            "Microsoft-Windows-WinRM/Operational event log"
+        )
     if exc.kind in ("refused", "reset", "dns"):
         return f"the host stopped answering on {port} between steps: is it restarting? run provision doctor again"
     if exc.kind == "certificate":
@@ -901,19 +1167,26 @@ class Doctor:
         renderer: the templates (``--templates``), as for a run.
     """
 
-    def __init__(self, *, ask_pass: Callable[[], str | None] | None = None, timeout: float = 30.0,
-                 renderer: Renderer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ask_pass: Callable[[], str | None] | None = None,
+        timeout: float = 30.0,
+        renderer: Renderer | None = None,
+    ) -> None:
         self.ask_pass = _one_at_a_time(ask_pass) if ask_pass is not None else None
         self.timeout = timeout
         self.renderer = renderer or Renderer()
 
-    def diagnose(self, name: str, settings: ConnectionSettings,
-                 on_step: Callable[[Step], None] | None = None) -> HostDiagnosis:
+    def diagnose(
+        self, name: str, settings: ConnectionSettings, on_step: Callable[[Step], None] | None = None
+    ) -> HostDiagnosis:
         """Run one host's steps in order, stopping at the first failure."""
         check = _HostCheck(self, name, settings)
         scheme = settings.connection if settings.connection == "ssh" else f"winrm+{settings.scheme}"
-        diagnosis = HostDiagnosis(name, f"{scheme}://{settings.address}:{settings.effective_port}",
-                                  expected=check.expected())
+        diagnosis = HostDiagnosis(
+            name, f"{scheme}://{settings.address}:{settings.effective_port}", expected=check.expected()
+        )
         for step in check.run():
             diagnosis.steps.append(step)
             if on_step is not None:
@@ -921,8 +1194,13 @@ class Doctor:
         return diagnosis
 
 
-def diagnose_all(targets: Sequence[tuple[str, ConnectionSettings]], doctor: Doctor, *, forks: int = 16,
-                 on_host: Callable[[HostDiagnosis], None] | None = None) -> list[HostDiagnosis]:
+def diagnose_all(
+    targets: Sequence[tuple[str, ConnectionSettings]],
+    doctor: Doctor,
+    *,
+    forks: int = 16,
+    on_host: Callable[[HostDiagnosis], None] | None = None,
+) -> list[HostDiagnosis]:
     """Diagnose hosts in parallel; ``on_host`` sees each result in the order of ``targets``.
 
     On an interruption the hosts not started are dropped and the exception propagates at once;
@@ -944,10 +1222,18 @@ def diagnose_all(targets: Sequence[tuple[str, ConnectionSettings]], doctor: Doct
     return results
 
 
-def command(*, playbook: Path | None, inventory: Path | None, limit: str | None,
-            ask_pass: Callable[[], str | None] | None, timeout: float = 30.0, forks: int = 16,
-            templates: Path | None = None, out: Callable[[str], None] = print,
-            announce: Callable[[str], None] | None = None) -> int:
+def command(
+    *,
+    playbook: Path | None,
+    inventory: Path | None,
+    limit: str | None,
+    ask_pass: Callable[[], str | None] | None,
+    timeout: float = 30.0,
+    forks: int = 16,
+    templates: Path | None = None,
+    out: Callable[[str], None] = print,
+    announce: Callable[[str], None] | None = None,
+) -> int:
     """``provision doctor``: load the hosts, start the lab for a lab inventory, print one line per
     step and a summary; 0 when every host passed every step, 3 otherwise. Bad input raises
     InputError (the CLI prints it and exits 1)."""
@@ -969,8 +1255,9 @@ def command(*, playbook: Path | None, inventory: Path | None, limit: str | None,
         targets = [(t.name, t.connection) for t in found]
         lab = lab_for_inventory(found[0].play.inventory, announce=say)
     else:
-        raise InputError([LoadError(None, None, None, (), "provision doctor needs an inventory (-i FILE) or a "
-                                                          "playbook")])
+        raise InputError(
+            [LoadError(None, None, None, (), "provision doctor needs an inventory (-i FILE) or a playbook")]
+        )
     doctor = Doctor(ask_pass=ask_pass, timeout=timeout, renderer=Renderer(templates))
     width = max(len(name) for name, _ in targets)
 

@@ -12,8 +12,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DesktopFacts", "DesktopUserFacts", "EngineFacts", "Facts", "FeatureState", "FileFacts", "HardwareFacts",
-           "OsFacts", "RebootFacts", "ServiceFacts", "Tristate"]
+__all__ = [
+    "DesktopFacts",
+    "DesktopUserFacts",
+    "EngineFacts",
+    "Facts",
+    "FeatureState",
+    "FileFacts",
+    "HardwareFacts",
+    "OsFacts",
+    "RebootFacts",
+    "ServiceFacts",
+    "Tristate",
+]
 
 FeatureState = Literal["Enabled", "Disabled", "EnablePending", "DisablePending", "Absent"]
 Tristate = Literal["yes", "no", "unknown"]

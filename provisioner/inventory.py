@@ -35,10 +35,21 @@ ANSIBLE_ALIASES: dict[str, str] = {
     "ansible_ssh_private_key_file": "key_file",
 }
 # Ansible variables with no meaning here; validate warns about them (ignored, not refused).
-ANSIBLE_IGNORED = frozenset({"ansible_shell_type", "ansible_become", "ansible_become_method", "ansible_become_user",
-                             "ansible_winrm_message_encryption", "ansible_winrm_kerberos_delegation",
-                             "ansible_winrm_operation_timeout_sec", "ansible_winrm_read_timeout_sec",
-                             "ansible_python_interpreter", "ansible_ssh_common_args", "ansible_shell_executable"})
+ANSIBLE_IGNORED = frozenset(
+    {
+        "ansible_shell_type",
+        "ansible_become",
+        "ansible_become_method",
+        "ansible_become_user",
+        "ansible_winrm_message_encryption",
+        "ansible_winrm_kerberos_delegation",
+        "ansible_winrm_operation_timeout_sec",
+        "ansible_winrm_read_timeout_sec",
+        "ansible_python_interpreter",
+        "ansible_ssh_common_args",
+        "ansible_shell_executable",
+    }
+)
 
 
 class ConnectionSettings(BaseModel):
@@ -68,10 +79,16 @@ class ConnectionSettings(BaseModel):
 
     @model_validator(mode="after")
     def _coherent(self) -> ConnectionSettings:
-        if self.connection == "winrm" and self.transport == "basic" and self.scheme == "http" \
-                and not self.allow_unencrypted:
-            raise ValueError("basic authentication over plain http sends the password in clear; use https, "
-                             "ntlm, or set allow_unencrypted: true")
+        if (
+            self.connection == "winrm"
+            and self.transport == "basic"
+            and self.scheme == "http"
+            and not self.allow_unencrypted
+        ):
+            raise ValueError(
+                "basic authentication over plain http sends the password in clear; use https, "
+                "ntlm, or set allow_unencrypted: true"
+            )
         if self.transport == "certificate" and not (self.cert_pem and self.cert_key_pem):
             raise ValueError("transport certificate needs cert_pem and cert_key_pem")
         return self
@@ -134,7 +151,9 @@ class Inventory:
                 raw[key] = str((self.file.parent / Path(raw[key]).expanduser()).resolve())
         errors: list[LoadError] = []
         if raw.get("connection") == "psrp":
-            errors.append(self.doc.error(origin["connection"], "connection psrp is not supported yet; use winrm or ssh"))
+            errors.append(
+                self.doc.error(origin["connection"], "connection psrp is not supported yet; use winrm or ssh")
+            )
         elif raw.get("connection") not in (None, "winrm", "ssh"):
             errors.append(self.doc.error(origin["connection"], f"expected winrm or ssh, got {raw['connection']!r}"))
         if isinstance(raw.get("transport"), str) and "," in raw["transport"]:
@@ -180,15 +199,21 @@ def load_inventory(file: Path) -> Inventory:
         for key in content:
             if key not in _GROUP_KEYS:
                 guess = closest(key, _GROUP_KEYS)
-                errors.append(doc.error(path + (key,), f"unknown key in group {name}; expected hosts, vars or children",
-                                        f"did you mean '{guess}'?" if guess else None))
+                errors.append(
+                    doc.error(
+                        path + (key,),
+                        f"unknown key in group {name}; expected hosts, vars or children",
+                        f"did you mean '{guess}'?" if guess else None,
+                    )
+                )
         group.vars.update(_mapping(doc, content.get("vars"), path + ("vars",), "variables"))
         for host_name, values in _mapping(doc, content.get("hosts"), path + ("hosts",), "hosts").items():
             hosts.setdefault(host_name, Host(host_name, path=path + ("hosts", host_name)))
             if host_name not in group.hosts:
                 group.hosts.append(host_name)
             host_vars.setdefault(host_name, []).append(
-                (_mapping(doc, values, path + ("hosts", host_name), "host variables"), path + ("hosts", host_name)))
+                (_mapping(doc, values, path + ("hosts", host_name), "host variables"), path + ("hosts", host_name))
+            )
         for child, child_body in _mapping(doc, content.get("children"), path + ("children",), "groups").items():
             visit(child, child_body, path + ("children", child), depth + 1, name)
 
@@ -225,8 +250,14 @@ def load_inventory(file: Path) -> Inventory:
                 host.vars[key] = value
                 host.origins[key] = path + (key,)
 
-    warnings = sorted({f"{file}: {key} is an Ansible variable provision ignores"
-                       for host in hosts.values() for key in host.vars if key in ANSIBLE_IGNORED})
+    warnings = sorted(
+        {
+            f"{file}: {key} is an Ansible variable provision ignores"
+            for host in hosts.values()
+            for key in host.vars
+            if key in ANSIBLE_IGNORED
+        }
+    )
     return Inventory(file, doc, hosts, groups, warnings)
 
 
@@ -263,8 +294,16 @@ def select_hosts(inventory: Inventory, pattern: str, *, source: str = "pattern")
         matched = _term_hosts(inventory, name)
         if not matched:
             guess = closest(name, [*inventory.hosts, *inventory.groups])
-            problems.append(LoadError(None, None, None, (), f"{source}: '{name}' matches no host or group in {inventory.file}",
-                                      f"did you mean '{guess}'?" if guess else None))
+            problems.append(
+                LoadError(
+                    None,
+                    None,
+                    None,
+                    (),
+                    f"{source}: '{name}' matches no host or group in {inventory.file}",
+                    f"did you mean '{guess}'?" if guess else None,
+                )
+            )
             continue
         if term.startswith("&"):
             intersections.append(set(matched))
@@ -282,4 +321,3 @@ def select_hosts(inventory: Inventory, pattern: str, *, source: str = "pattern")
     if not union:
         raise InputError([LoadError(None, None, None, (), f"{source}: '{pattern}' leaves no host")])
     return [h for h in inventory.hosts if h in union]
-

@@ -90,8 +90,14 @@ _EXPECTED = {
 }
 
 
-def validation_errors(exc: ValidationError, doc: Located, base: KeyPath, model: type[BaseModel],
-                      *, templated: Callable[[KeyPath], bool] = lambda path: False) -> list[LoadError]:
+def validation_errors(
+    exc: ValidationError,
+    doc: Located,
+    base: KeyPath,
+    model: type[BaseModel],
+    *,
+    templated: Callable[[KeyPath], bool] = lambda path: False,
+) -> list[LoadError]:
     """One LoadError per pydantic error, placed at the YAML key it concerns."""
     errors: list[LoadError] = []
     seen: set[tuple[KeyPath, str]] = set()
@@ -136,8 +142,11 @@ def validation_errors(exc: ValidationError, doc: Located, base: KeyPath, model: 
         else:
             message = str(item["msg"])
         if templated(path):
-            message += f" (after variable substitution: {item['input']!r})" if kind not in _EXPECTED \
+            message += (
+                f" (after variable substitution: {item['input']!r})"
+                if kind not in _EXPECTED
                 else " (after variable substitution)"
+            )
         if (path, message) in seen:
             continue
         seen.add((path, message))

@@ -74,17 +74,25 @@ class Plan:
                 }
                 for c in self.changes
             ],
-            "verify": None if self.verify is None else {
+            "verify": None
+            if self.verify is None
+            else {
                 "image": self.verify.image,
                 "isolation": self.verify.isolation,
                 "command": self.verify.command,
             },
-            **({} if not (self.desktop_verify or self.pending) else {
-                "pending": self.pending,
-                "verify_due": self.verify_due,
-                "desktop_verify": [{"os": c.os, "image": c.image, "isolation": c.isolation, "command": c.command}
-                                   for c in self.desktop_verify],
-            }),
+            **(
+                {}
+                if not (self.desktop_verify or self.pending)
+                else {
+                    "pending": self.pending,
+                    "verify_due": self.verify_due,
+                    "desktop_verify": [
+                        {"os": c.os, "image": c.image, "isolation": c.isolation, "command": c.command}
+                        for c in self.desktop_verify
+                    ],
+                }
+            ),
         }
 
 
@@ -112,9 +120,13 @@ def facts_request(spec: HostSpec) -> FactsRequest:
     features = sorted({DISM_NAMES[f] for f in (*PROBED_FEATURES, *windows_feature.wanted(spec))})
     if isinstance(engine, DockerDesktopSpec):
         # The docker-ce probes stay (an old static engine beside Desktop shows in the facts table).
-        return FactsRequest(features=features, services=["docker"],
-                            files=[daemon_config.DEFAULT_PATH, desktop_verify.RECORD],
-                            engine_dir=r"C:\Program Files\docker", desktop=docker_desktop.probe(engine))
+        return FactsRequest(
+            features=features,
+            services=["docker"],
+            files=[daemon_config.DEFAULT_PATH, desktop_verify.RECORD],
+            engine_dir=r"C:\Program Files\docker",
+            desktop=docker_desktop.probe(engine),
+        )
     return FactsRequest(
         features=features,
         services=[engine.service if engine else "docker"],
@@ -144,16 +156,26 @@ def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
     # The WSL package goes in after the features' reboot and before Desktop's installer (docker-desktop.md 7.2).
     wsl_changes = wsl_package.changes(spec, facts, requires=feature_ids)
     before_engine = feature_ids + tuple(c.id for c in wsl_changes)
-    engine_changes = [*wsl_changes, *container_engine.changes(spec, facts, requires=feature_ids),
-                      *docker_desktop.changes(spec, facts, requires=before_engine)]
+    engine_changes = [
+        *wsl_changes,
+        *container_engine.changes(spec, facts, requires=feature_ids),
+        *docker_desktop.changes(spec, facts, requires=before_engine),
+    ]
     engine_ids = feature_ids + tuple(c.id for c in engine_changes)
-    daemon_changes = [*daemon_config.changes(spec, facts, requires=engine_ids),
-                      *docker_users.changes(spec, facts, requires=engine_ids),
-                      *desktop_config.changes(spec, facts, requires=engine_ids)]
+    daemon_changes = [
+        *daemon_config.changes(spec, facts, requires=engine_ids),
+        *docker_users.changes(spec, facts, requires=engine_ids),
+        *desktop_config.changes(spec, facts, requires=engine_ids),
+    ]
     if not isinstance(spec.engine, DockerDesktopSpec):
         return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], verify)
-    return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], None,
-                pending=docker_desktop.pending(spec, facts, engine_needed=bool(desktop_runs)),
-                desktop_verify=tuple(desktop_runs),
-                desktop_record=desktop_verify.fingerprint(spec, desktop_runs) if desktop_runs else None,
-                verify_due=spec.verify.when == "changed" and desktop_verify.verify_due(spec, facts, desktop_runs))
+    return Plan(
+        host,
+        findings,
+        [*feature_changes, *engine_changes, *daemon_changes],
+        None,
+        pending=docker_desktop.pending(spec, facts, engine_needed=bool(desktop_runs)),
+        desktop_verify=tuple(desktop_runs),
+        desktop_record=desktop_verify.fingerprint(spec, desktop_runs) if desktop_runs else None,
+        verify_due=spec.verify.when == "changed" and desktop_verify.verify_due(spec, facts, desktop_runs),
+    )

@@ -103,14 +103,15 @@ class Playbook:
     warnings: list[str]
 
 
-def _validate(model: type[BaseModel], raw: Any, values: Any, doc: Located, path: KeyPath,
-              errors: list[LoadError]) -> Any:
+def _validate(
+    model: type[BaseModel], raw: Any, values: Any, doc: Located, path: KeyPath, errors: list[LoadError]
+) -> Any:
     """Validate templated ``values``; errors about a value that held ``{{ }}`` in ``raw`` say so."""
 
     def templated(where: KeyPath) -> bool:
         node = raw
-        for part in where[len(path):]:
-            if isinstance(node, dict) and part in node:
+        for part in where[len(path) :]:
+            if isinstance(node, dict) and part in node:  # noqa: SIM114 (the arms narrow different types)
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and part < len(node):
                 node = node[part]
@@ -153,8 +154,13 @@ def load_playbook(file: Path, *, inventory: Path | None = None, limit: str | Non
         for key in raw_play:
             if key not in PLAY_KEYS:
                 guess = closest(key, PLAY_KEYS)
-                errors.append(doc.error(base + (key,), f"unknown play key; expected one of: {', '.join(PLAY_KEYS)}",
-                                        f"did you mean '{guess}'?" if guess else None))
+                errors.append(
+                    doc.error(
+                        base + (key,),
+                        f"unknown play key; expected one of: {', '.join(PLAY_KEYS)}",
+                        f"did you mean '{guess}'?" if guess else None,
+                    )
+                )
         for key in ("name", "hosts"):
             if not isinstance(raw_play.get(key), str):
                 errors.append(doc.error(base + (key,) if key in raw_play else base, f"{key} is required (text)"))
@@ -179,9 +185,14 @@ def load_playbook(file: Path, *, inventory: Path | None = None, limit: str | Non
             errors.append(doc.error(base + ("vars",), "expected a mapping of variables"))
             continue
         templater = Templater(doc)
-        rollout = _validate(RolloutPolicy, raw_play.get("rollout"),
-                            templater(raw_play.get("rollout"), play_vars, base + ("rollout",)),
-                            doc, base + ("rollout",), errors)
+        rollout = _validate(
+            RolloutPolicy,
+            raw_play.get("rollout"),
+            templater(raw_play.get("rollout"), play_vars, base + ("rollout",)),
+            doc,
+            base + ("rollout",),
+            errors,
+        )
         try:
             names = select_hosts(inv, raw_play["hosts"], source=f"play {raw_play['name']!r} hosts")
         except InputError as exc:
@@ -203,7 +214,7 @@ def load_playbook(file: Path, *, inventory: Path | None = None, limit: str | Non
             host = inv.hosts[name]
             variables = {**host.vars, **play_vars, "inventory_hostname": name}
             try:
-                connection = inv.connection(host, lambda v, vs, p: templater(v, vs, p, inv.doc))
+                connection = inv.connection(host, lambda v, vs, p: templater(v, vs, p, inv.doc))  # noqa: B023 (called at once, inside the loop)
             except InputError as exc:
                 errors.extend(exc.errors)
                 continue
@@ -253,8 +264,17 @@ def facts_targets(inventory_file: Path, limit: str | None) -> list[Target]:
     names = select_hosts(inv, limit or "all", source="--limit")
     play = Play(0, "facts", limit or "all", inv, RolloutPolicy())
     templater = Templater(inv.doc)
-    targets = [Target(name, play, inv.connection(inv.hosts[name], lambda v, vs, p: templater(v, vs, p)),
-                      FACTS_SPEC, RebootPolicy(), dict(inv.hosts[name].vars)) for name in names]
+    targets = [
+        Target(
+            name,
+            play,
+            inv.connection(inv.hosts[name], lambda v, vs, p: templater(v, vs, p)),
+            FACTS_SPEC,
+            RebootPolicy(),
+            dict(inv.hosts[name].vars),
+        )
+        for name in names
+    ]
     if templater.errors:
         raise InputError(templater.errors)
     return targets

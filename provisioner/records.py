@@ -71,7 +71,7 @@ def parse_output(stdout: str) -> ScriptOutput:
                 out.logs.append(line)
             continue
         try:
-            record = _record(json.loads(line[len(RECORD_PREFIX):]))
+            record = _record(json.loads(line[len(RECORD_PREFIX) :]))
         except ValueError as exc:
             out.problems.append(f"unreadable record ({exc}): {line[:200]}")
             continue

@@ -108,8 +108,10 @@ def ps_literal(value: Any) -> PsLiteral:
             # ParseError ("Duplicate keys 'A' are not allowed in hash literals"), failing the whole script.
             folded = _fold_key(key)
             if folded in seen:
-                raise RenderError(f"mapping keys {seen[folded]!r} and {key!r} differ only in case, "
-                                  "which PowerShell refuses in a hash literal")
+                raise RenderError(
+                    f"mapping keys {seen[folded]!r} and {key!r} differ only in case, "
+                    "which PowerShell refuses in a hash literal"
+                )
             seen[folded] = key
             items.append(f"{_string(key)} = {ps_literal(item)}")
         return PsLiteral("[ordered]@{" + "; ".join(items) + "}")
@@ -128,13 +130,12 @@ def ps_literal(value: Any) -> PsLiteral:
 def _finalize(value: Any) -> str:
     if isinstance(value, (PsLiteral, PsCode)):
         return value
-    raise RenderError(
-        f"template interpolated {value!r} without the ps filter; every value must pass through `| ps`"
-    )
+    raise RenderError(f"template interpolated {value!r} without the ps filter; every value must pass through `| ps`")
 
 
-def marker(block_id: str, block_type: str, action: str, params: BlockParams | Mapping[str, Any],
-           requires: Sequence[str] = ()) -> str:
+def marker(
+    block_id: str, block_type: str, action: str, params: BlockParams | Mapping[str, Any], requires: Sequence[str] = ()
+) -> str:
     """The begin marker line. ``ensure_ascii`` keeps it one line whatever the values hold."""
     payload = params.model_dump(mode="json") if isinstance(params, BlockParams) else dict(params)
     head: dict[str, Any] = {"id": block_id, "type": block_type, "action": action, "params": payload}
@@ -174,8 +175,9 @@ class Renderer:
             prelude = self._preludes[phase] = self.env.get_template("prelude.ps1.j2").render(phase=phase)
         return prelude
 
-    def block(self, block_id: str, block_type: str, action: str, params: BlockParams,
-              requires: Sequence[str] = ()) -> str:
+    def block(
+        self, block_id: str, block_type: str, action: str, params: BlockParams, requires: Sequence[str] = ()
+    ) -> str:
         # The end marker is a comment line carrying the id as is: a line break (or any control or
         # line-separator character) in it would end the comment and turn the rest into code.
         bad = [c for c in block_id if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
@@ -191,12 +193,19 @@ class Renderer:
         return self._prelude(phase) + "\n" + "\n".join(blocks)
 
     def facts(self, host: str, request: FactsRequest) -> str:
-        params = FactsParams(features=request.features, services=request.services, files=request.files,
-                             engine_dir=request.engine_dir, desktop=request.desktop)
+        params = FactsParams(
+            features=request.features,
+            services=request.services,
+            files=request.files,
+            engine_dir=request.engine_dir,
+            desktop=request.desktop,
+        )
         key = params.model_dump_json()
         script = self._facts_scripts.get(key)
         if script is None:
-            script = self._facts_scripts[key] = self.script(host, "facts", [self.block("facts", "facts", "get", params)])
+            script = self._facts_scripts[key] = self.script(
+                host, "facts", [self.block("facts", "facts", "get", params)]
+            )
         return script
 
     def apply(self, plan: Plan) -> str:

@@ -31,8 +31,9 @@ class PlaySchema(BaseModel):
     name: str
     hosts: str = Field(description="host pattern: names, groups, globs, a:b union, a:&b intersection, !a exclusion")
     inventory: str | None = Field(default=None, description="inventory path, relative to the playbook")
-    vars: dict[str, Any] = Field(default_factory=dict, description="variables for {{ }} templates; they win over "
-                                                                    "inventory vars")
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="variables for {{ }} templates; they win over inventory vars"
+    )
     rollout: RolloutPolicy = RolloutPolicy()
     reboot: RebootPolicy = RebootPolicy()
     spec: HostSpec
@@ -44,12 +45,21 @@ def _allow_templates(node: Any) -> Any:
         return [_allow_templates(item) for item in node]
     if not isinstance(node, dict):
         return node
-    node = {key: ({name: _allow_templates(sub) for name, sub in value.items()}
-                  if key in {"properties", "$defs"} and isinstance(value, dict) else _allow_templates(value))
-            for key, value in node.items()}
+    node = {
+        key: (
+            {name: _allow_templates(sub) for name, sub in value.items()}
+            if key in {"properties", "$defs"} and isinstance(value, dict)
+            else _allow_templates(value)
+        )
+        for key, value in node.items()
+    }
     kind = node.get("type")
-    leaf = (isinstance(kind, str) and kind in {"integer", "number", "boolean"}) or "enum" in node or "const" in node \
+    leaf = (
+        (isinstance(kind, str) and kind in {"integer", "number", "boolean"})
+        or "enum" in node
+        or "const" in node
         or (kind == "string" and "pattern" in node)
+    )
     if leaf and "$ref" not in node:
         meta = {k: node.pop(k) for k in ("title", "description", "default") if k in node}
         return {**meta, "anyOf": [node, _TEMPLATE]}
@@ -63,16 +73,18 @@ def playbook_schema() -> dict[str, Any]:
         if option.get("type") == "object":
             option["propertyNames"] = {"enum": sorted(DAEMON_KEYS_WINDOWS)}
             option["description"] = "daemon.json keys that Windows dockerd accepts"
-    result: dict[str, Any] = _allow_templates({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_IDS["playbook"],
-        "title": "provision playbook",
-        "description": "A list of plays; see README 'Spec reference'.",
-        "type": "array",
-        "minItems": 1,
-        "items": {"$ref": "#/$defs/Play"},
-        "$defs": {**schema.pop("$defs"), "Play": schema},
-    })
+    result: dict[str, Any] = _allow_templates(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": SCHEMA_IDS["playbook"],
+            "title": "provision playbook",
+            "description": "A list of plays; see README 'Spec reference'.",
+            "type": "array",
+            "minItems": 1,
+            "items": {"$ref": "#/$defs/Play"},
+            "$defs": {**schema.pop("$defs"), "Play": schema},
+        }
+    )
     return result
 
 
@@ -81,30 +93,38 @@ def inventory_schema() -> dict[str, Any]:
     properties = dict(connection["properties"])
     for alias, target in ANSIBLE_ALIASES.items():
         properties[alias] = {**properties[target], "description": f"Ansible name for {target}"}
-    properties["ansible_connection"] = {"enum": ["winrm", "ssh", "psrp"],
-                                        "description": "Ansible name for connection (psrp: not supported yet)"}
+    properties["ansible_connection"] = {
+        "enum": ["winrm", "ssh", "psrp"],
+        "description": "Ansible name for connection (psrp: not supported yet)",
+    }
     properties["password"] = {"type": "string", "description": "prefer password_env: a plain password in a file"}
-    host_vars = {"type": ["object", "null"], "properties": properties, "additionalProperties": True,
-                 "description": "connection settings and any variables for {{ }} templates"}
-    result: dict[str, Any] = _allow_templates({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_IDS["inventory"],
-        "title": "provision inventory (Ansible YAML shape)",
-        "type": "object",
-        "additionalProperties": {"$ref": "#/$defs/Group"},
-        "$defs": {
-            "HostVars": host_vars,
-            "Group": {
-                "type": ["object", "null"],
-                "additionalProperties": False,
-                "properties": {
-                    "hosts": {"type": ["object", "null"], "additionalProperties": {"$ref": "#/$defs/HostVars"}},
-                    "vars": {"$ref": "#/$defs/HostVars"},
-                    "children": {"type": ["object", "null"], "additionalProperties": {"$ref": "#/$defs/Group"}},
+    host_vars = {
+        "type": ["object", "null"],
+        "properties": properties,
+        "additionalProperties": True,
+        "description": "connection settings and any variables for {{ }} templates",
+    }
+    result: dict[str, Any] = _allow_templates(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": SCHEMA_IDS["inventory"],
+            "title": "provision inventory (Ansible YAML shape)",
+            "type": "object",
+            "additionalProperties": {"$ref": "#/$defs/Group"},
+            "$defs": {
+                "HostVars": host_vars,
+                "Group": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "hosts": {"type": ["object", "null"], "additionalProperties": {"$ref": "#/$defs/HostVars"}},
+                        "vars": {"$ref": "#/$defs/HostVars"},
+                        "children": {"type": ["object", "null"], "additionalProperties": {"$ref": "#/$defs/Group"}},
+                    },
                 },
             },
-        },
-    })
+        }
+    )
     return result
 
 

@@ -49,21 +49,62 @@ class StrictModel(BaseModel):
 # Flags registered on Windows, under their daemon.json names (list flags in the plural).
 # windows-facts.md section 5 [CLI-DOCKERD; MOBY daemon/command/config.go, config_windows.go].
 DAEMON_KEYS_WINDOWS: frozenset[str] = frozenset(
-    """
-    authorization-plugins bridge containerd containerd-namespace containerd-plugins-namespace
-    data-root debug default-network-opts default-runtime dns dns-opts dns-search exec-opts
-    experimental features fixed-cidr group host-gateway-ip hosts insecure-registries labels
-    log-driver log-format log-level max-concurrent-downloads max-concurrent-uploads
-    max-download-attempts mtu pidfile raw-logs registry-mirrors shutdown-timeout storage-opts
-    swarm-default-advertise-addr tlscacert tlscert tlskey tlsverify
-    exec-root log-opts default-stop-timeout metrics-addr network-control-plane-mtu
-    node-generic-resources http-proxy https-proxy no-proxy cdi-spec-dirs cri-containerd
-    """.split()
+    [
+        "authorization-plugins",
+        "bridge",
+        "containerd",
+        "containerd-namespace",
+        "containerd-plugins-namespace",
+        "data-root",
+        "debug",
+        "default-network-opts",
+        "default-runtime",
+        "dns",
+        "dns-opts",
+        "dns-search",
+        "exec-opts",
+        "experimental",
+        "features",
+        "fixed-cidr",
+        "group",
+        "host-gateway-ip",
+        "hosts",
+        "insecure-registries",
+        "labels",
+        "log-driver",
+        "log-format",
+        "log-level",
+        "max-concurrent-downloads",
+        "max-concurrent-uploads",
+        "max-download-attempts",
+        "mtu",
+        "pidfile",
+        "raw-logs",
+        "registry-mirrors",
+        "shutdown-timeout",
+        "storage-opts",
+        "swarm-default-advertise-addr",
+        "tlscacert",
+        "tlscert",
+        "tlskey",
+        "tlsverify",
+        "exec-root",
+        "log-opts",
+        "default-stop-timeout",
+        "metrics-addr",
+        "network-control-plane-mtu",
+        "node-generic-resources",
+        "http-proxy",
+        "https-proxy",
+        "no-proxy",
+        "cdi-spec-dirs",
+        "cri-containerd",
+    ]
 )
 
 _LINUX_ONLY = (
     "is registered only on Linux (daemon/config/config_unix.go); dockerd on Windows refuses "
-    "the file with \"the following directives don't match any configuration option\" and does not start"
+    'the file with "the following directives don\'t match any configuration option" and does not start'
 )
 _REMOVED = "was removed from dockerd ({}); every current dockerd refuses it and does not start"
 
@@ -71,17 +112,48 @@ _REMOVED = "was removed from dockerd ({}); every current dockerd refuses it and 
 DAEMON_KEYS_REFUSED: dict[str, str] = {
     **{
         key: _LINUX_ONLY
-        for key in """
-        storage-driver default-ulimits live-restore userns-remap iptables ip6tables ip-forward
-        ip-forward-no-drop ip-masq icc ipv6 bip bip6 fixed-cidr-v6 default-gateway
-        default-gateway-v6 ip userland-proxy userland-proxy-path cgroup-parent init init-path
-        seccomp-profile selinux-enabled no-new-privileges default-shm-size default-ipc-mode
-        default-cgroupns-mode default-address-pools runtimes add-runtime rootless cpu-rt-period
-        cpu-rt-runtime allow-direct-routing bridge-accept-fwmark firewall-backend
-        """.split()
+        for key in [
+            "storage-driver",
+            "default-ulimits",
+            "live-restore",
+            "userns-remap",
+            "iptables",
+            "ip6tables",
+            "ip-forward",
+            "ip-forward-no-drop",
+            "ip-masq",
+            "icc",
+            "ipv6",
+            "bip",
+            "bip6",
+            "fixed-cidr-v6",
+            "default-gateway",
+            "default-gateway-v6",
+            "ip",
+            "userland-proxy",
+            "userland-proxy-path",
+            "cgroup-parent",
+            "init",
+            "init-path",
+            "seccomp-profile",
+            "selinux-enabled",
+            "no-new-privileges",
+            "default-shm-size",
+            "default-ipc-mode",
+            "default-cgroupns-mode",
+            "default-address-pools",
+            "runtimes",
+            "add-runtime",
+            "rootless",
+            "cpu-rt-period",
+            "cpu-rt-runtime",
+            "allow-direct-routing",
+            "bridge-accept-fwmark",
+            "firewall-backend",
+        ]
     },
     "storage-driver": "is Unix-only since Docker 17.07 (Windows has only the windowsfilter driver; "
-    "size it with storage-opts [\"size=40G\"]); dockerd on Windows refuses it and does not start",
+    'size it with storage-opts ["size=40G"]); dockerd on Windows refuses it and does not start',
     "cluster-store": _REMOVED.format("v23.0"),
     "cluster-advertise": _REMOVED.format("v23.0"),
     "cluster-store-opts": _REMOVED.format("v23.0"),
@@ -250,7 +322,6 @@ class DockerDesktopSpec(StrictModel):
         return int(major), int(minor), int(patch)
 
 
-
 def _engine_type(value: Any) -> str:
     """The engine's tag: its ``type``, ``docker-ce`` when left out (the type docker-ce specs were written without)."""
     if isinstance(value, dict):
@@ -332,8 +403,12 @@ class HostSpec(StrictModel):
     @classmethod
     def _desktop_features_default(cls, data: Any) -> Any:
         """Docker Desktop brings its own feature list (per backend); [Containers] is docker-ce's default."""
-        if isinstance(data, dict) and "features" not in data and isinstance(data.get("engine"), dict) \
-                and data["engine"].get("type") == "docker-desktop":
+        if (
+            isinstance(data, dict)
+            and "features" not in data
+            and isinstance(data.get("engine"), dict)
+            and data["engine"].get("type") == "docker-desktop"
+        ):
             return {**data, "features": []}
         return data
 

@@ -42,13 +42,33 @@ def _build(node: yaml.Node, path: KeyPath, marks: dict[KeyPath, tuple[int, int]]
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise InputError([doc.error(path, "YAML merge keys (<<) are not supported; repeat the keys")])
-            key = yaml.SafeLoader.construct_scalar(_SCALARS, key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = (
+                yaml.SafeLoader.construct_scalar(_SCALARS, key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            )
             if not isinstance(key, str):
-                raise InputError([LoadError(doc.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                                            path, "expected a plain text key")])
+                raise InputError(
+                    [
+                        LoadError(
+                            doc.file,
+                            key_node.start_mark.line + 1,
+                            key_node.start_mark.column + 1,
+                            path,
+                            "expected a plain text key",
+                        )
+                    ]
+                )
             if key in result:
-                raise InputError([LoadError(doc.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                                            path + (key,), "key appears twice in the same mapping")])
+                raise InputError(
+                    [
+                        LoadError(
+                            doc.file,
+                            key_node.start_mark.line + 1,
+                            key_node.start_mark.column + 1,
+                            path + (key,),
+                            "key appears twice in the same mapping",
+                        )
+                    ]
+                )
             child = path + (key,)
             marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = _build(value_node, child, marks, doc)
@@ -79,8 +99,17 @@ def load_yaml(file: Path) -> Located:
         mark = exc.problem_mark
         problem = exc.problem or "malformed YAML"
         context = f" {exc.context}" if exc.context else ""
-        raise InputError([LoadError(file, mark.line + 1 if mark else None, mark.column + 1 if mark else None,
-                                    (), f"malformed YAML: {problem}{context}")]) from None
+        raise InputError(
+            [
+                LoadError(
+                    file,
+                    mark.line + 1 if mark else None,
+                    mark.column + 1 if mark else None,
+                    (),
+                    f"malformed YAML: {problem}{context}",
+                )
+            ]
+        ) from None
     if node is not None:
         doc.data = _build(node, (), doc.marks, doc)
     return doc

@@ -29,8 +29,13 @@ SWITCH_SECONDS = SWITCH_POLLS * 2 + 30
 def verify_desktop(runner: HostRunner, current: Plan) -> None:
     runs = current.desktop_verify
     nonce = f"provision-{secrets.token_hex(8)}"
-    runner.emit("verify", "running " + ", ".join(
-        f"{c.image} on the {c.os} engine" + (f" ({c.isolation} isolation)" if c.isolation else "") for c in runs))
+    runner.emit(
+        "verify",
+        "running "
+        + ", ".join(
+            f"{c.image} on the {c.os} engine" + (f" ({c.isolation} isolation)" if c.isolation else "") for c in runs
+        ),
+    )
     timeout = sum(c.timeout for c in runs) + SWITCH_SECONDS * len(runs) + 60
     output = runner.run_script(runner.renderer.desktop_verify(current, nonce), "verify", timeout=timeout)
     engines: list[dict[str, Any]] = []
@@ -38,13 +43,26 @@ def verify_desktop(runner: HostRunner, current: Plan) -> None:
     for choice in runs:
         record = runner.record(output, f"verify/{choice.os}", "verify")
         data = record.data if isinstance(record.data, dict) else {}
-        engines.append({"os": choice.os, "image": choice.image, "isolation": choice.isolation or "linux",
-                        "ok": record.ok, "message": record.message, "output": data.get("output", ""),
-                        "switched": bool(data.get("switched"))})
+        engines.append(
+            {
+                "os": choice.os,
+                "image": choice.image,
+                "isolation": choice.isolation or "linux",
+                "ok": record.ok,
+                "message": record.message,
+                "output": data.get("output", ""),
+                "switched": bool(data.get("switched")),
+            }
+        )
         if not record.ok and not failure:
             failure = f"{choice.os} engine: {record.message}"
     last = engines[-1]
-    runner.result.verify = {"image": last["image"], "isolation": last["isolation"], "ok": not failure,
-                            "message": failure, "engines": engines}
+    runner.result.verify = {
+        "image": last["image"],
+        "isolation": last["isolation"],
+        "ok": not failure,
+        "message": failure,
+        "engines": engines,
+    }
     if failure:
         raise HostFailure("failed", f"verify: {failure}")

@@ -141,7 +141,7 @@ class HostRunner:
                 self.drop_connection()
                 if exc.retryable and attempt < retries:
                     self.emit("retry", f"{what}: {exc.cause}; retrying ({attempt}/{retries - 1})")
-                    self.sleep(min(2.0 ** attempt * 0.1, 5.0))
+                    self.sleep(min(2.0**attempt * 0.1, 5.0))
                     continue
                 raise
         output = parse_output(result.stdout)
@@ -196,8 +196,11 @@ class HostRunner:
         finally:
             self.drop_connection()
             self.result.duration = self.clock() - start
-        self.emit("done", f"{self.result.status}{': ' + self.result.message if self.result.message else ''}",
-                  status=self.result.status)
+        self.emit(
+            "done",
+            f"{self.result.status}{': ' + self.result.message if self.result.message else ''}",
+            status=self.result.status,
+        )
         return self.result
 
     def converge(self) -> None:
@@ -261,7 +264,9 @@ class HostRunner:
     def reboot(self, facts: Facts) -> Facts:
         policy = self.target.reboot
         if self.result.reboots >= policy.max_per_run:
-            raise HostFailure("failed", f"needs another reboot but reboot.max_per_run ({policy.max_per_run}) is reached")
+            raise HostFailure(
+                "failed", f"needs another reboot but reboot.max_per_run ({policy.max_per_run}) is reached"
+            )
         old_boot = facts.reboot.boot_id
         self.emit("reboot", f"rebooting; waiting up to {policy.timeout:g} s for a new boot id")
         try:
@@ -300,14 +305,19 @@ class HostRunner:
         self.emit("verify", f"running {choice.image} with {choice.isolation} isolation")
         output = self.run_script(self.renderer.verify(current, nonce, docker), "verify", timeout=choice.timeout + 60)
         record = self.record(output, "verify", "verify")
-        self.result.verify = {"image": choice.image, "isolation": choice.isolation, "ok": record.ok,
-                              "message": record.message}
+        self.result.verify = {
+            "image": choice.image,
+            "isolation": choice.isolation,
+            "ok": record.ok,
+            "message": record.message,
+        }
         if not record.ok:
             raise HostFailure("failed", f"verify: {record.message}")
 
 
-def gather_facts(target: Target, connect: Callable[[str, ConnectionSettings], Connection],
-                 renderer: Renderer | None = None) -> HostResult:
+def gather_facts(
+    target: Target, connect: Callable[[str, ConnectionSettings], Connection], renderer: Renderer | None = None
+) -> HostResult:
     """Facts only (``provision facts``): the result's ``facts`` is set unless its status says why not."""
     runner = HostRunner(target, "check", connect, renderer=renderer)
     try:

@@ -6,8 +6,9 @@ from typing import Literal
 
 __all__ = ["HostFailure", "Status"]
 
-Status = Literal["ok", "changed", "drift", "reboot_required", "pending_logon", "failed", "unreachable",
-                 "halted", "interrupted"]
+Status = Literal[
+    "ok", "changed", "drift", "reboot_required", "pending_logon", "failed", "unreachable", "halted", "interrupted"
+]
 
 
 class HostFailure(Exception):

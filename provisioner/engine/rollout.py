@@ -66,7 +66,7 @@ def batches(targets: Sequence[Target], rollout: RolloutPolicy) -> list[list[Targ
             size = max(1, math.floor(len(targets) * float(entry.rstrip("%")) / 100))
         else:
             size = entry
-        result.append(list(targets[start:start + size]))
+        result.append(list(targets[start : start + size]))
         start += size
         index += 1
     return result
@@ -86,8 +86,14 @@ def _detached(runner: HostRunner, since: float, status: Literal["failed", "inter
     return result
 
 
-def _run_batch(batch: list[Target], number: int, forks: int, make_runner: Callable[[Target], HostRunner],
-               interrupt: Interrupt, on_result: Callable[[HostResult], None]) -> list[HostResult]:
+def _run_batch(
+    batch: list[Target],
+    number: int,
+    forks: int,
+    make_runner: Callable[[Target], HostRunner],
+    interrupt: Interrupt,
+    on_result: Callable[[HostResult], None],
+) -> list[HostResult]:
     """Run one batch with up to ``forks`` hosts at once; results in the batch's order."""
     pending: queue.SimpleQueue[Target] = queue.SimpleQueue()
     for target in batch:
@@ -120,21 +126,30 @@ def _run_batch(batch: list[Target], number: int, forks: int, make_runner: Callab
                 result.status, result.message = "failed", f"internal error: {type(exc).__name__}: {exc}"
             finish(result)
 
-    threads = [threading.Thread(target=worker, name=f"provision-fork-{i}", daemon=True)
-               for i in range(min(forks, len(batch)))]
+    threads = [
+        threading.Thread(target=worker, name=f"provision-fork-{i}", daemon=True) for i in range(min(forks, len(batch)))
+    ]
     for thread in threads:
         thread.start()
     while len(results) < len(batch) and any(t.is_alive() for t in threads) and not interrupt.abort.is_set():
         time.sleep(0.05)
         now = time.monotonic()
         with lock:
-            overdue = [runner for name, (since, runner) in started.items() if name not in results
-                       and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE]
+            overdue = [
+                runner
+                for name, (since, runner) in started.items()
+                if name not in results and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE
+            ]
         for runner in overdue:
             timeout = runner.target.play.rollout.host_timeout
-            finish(_detached(runner, started[runner.target.name][0], "failed",
-                             f"host_timeout of {timeout:g} s reached with a call to the host still blocked; "
-                             "abandoned"))
+            finish(
+                _detached(
+                    runner,
+                    started[runner.target.name][0],
+                    "failed",
+                    f"host_timeout of {timeout:g} s reached with a call to the host still blocked; abandoned",
+                )
+            )
     ordered = []
     for target in batch:
         with lock:
@@ -175,8 +190,15 @@ def run_playbook(
     halted: str | None = None
 
     def make_runner(target: Target) -> HostRunner:
-        return HostRunner(target, mode, connect, renderer=renderer, on_event=on_event, poll_interval=poll_interval,
-                          interrupt=interrupt.stop)
+        return HostRunner(
+            target,
+            mode,
+            connect,
+            renderer=renderer,
+            on_event=on_event,
+            poll_interval=poll_interval,
+            interrupt=interrupt.stop,
+        )
 
     for play in book.plays:
         targets = [t for t in book.targets if t.play is play and (only is None or t.name in only)]
@@ -197,10 +219,11 @@ def run_playbook(
             failures = sum(1 for r in outcome if r.status in {"failed", "unreachable"})
             if failures and rollout.any_errors_fatal:
                 halted = f"halted: batch {number} had a failure and any_errors_fatal is set"
-            elif rollout.max_fail_percentage is not None and \
-                    failures * 100 / len(batch) > rollout.max_fail_percentage:
-                halted = (f"halted: batch {number} failed {failures} of {len(batch)} hosts, over "
-                          f"max_fail_percentage {rollout.max_fail_percentage:g}%")
+            elif rollout.max_fail_percentage is not None and failures * 100 / len(batch) > rollout.max_fail_percentage:
+                halted = (
+                    f"halted: batch {number} failed {failures} of {len(batch)} hosts, over "
+                    f"max_fail_percentage {rollout.max_fail_percentage:g}%"
+                )
             if interrupt.abort.is_set():
                 break
         if interrupt.abort.is_set():

@@ -63,9 +63,18 @@ def _workstation_vars() -> list[str]:
     ]
 
 
-def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_seconds: float, lab_dir: Path,
-                    faults: str | None = None, docker_version: str = "27.3.1",
-                    ports: tuple[int, int, int] | None = None) -> list[LabHostModel]:
+def write_inventory(
+    path: Path,
+    *,
+    count: int,
+    profiles: str,
+    seed: int,
+    reboot_seconds: float,
+    lab_dir: Path,
+    faults: str | None = None,
+    docker_version: str = "27.3.1",
+    ports: tuple[int, int, int] | None = None,
+) -> list[LabHostModel]:
     """Write a lab inventory for a new fleet; returns the fleet (not started).
 
     Each host's profile and faults are written beside its address, so the inventory alone
@@ -101,12 +110,17 @@ def write_inventory(path: Path, *, count: int, profiles: str, seed: int, reboot_
     default = Faults()
     groups: dict[str, list[str]] = {}
     for host, profile in zip(fleet, profile_of, strict=True):
-        changed = {f.name: getattr(host.faults, f.name) for f in dataclasses.fields(Faults)
-                   if getattr(host.faults, f.name) != getattr(default, f.name)}
+        changed = {
+            f.name: getattr(host.faults, f.name)
+            for f in dataclasses.fields(Faults)
+            if getattr(host.faults, f.name) != getattr(default, f.name)
+        }
         extra = f", lab_faults: {json.dumps(changed)}" if changed else ""
         # Workstation profiles (Docker Desktop) go to their own group, which playbooks/site.yml does not target.
         group = "workstations" if profile in WORKSTATION_PROFILES else "windows"
-        groups.setdefault(group, []).append(f"        {host.name}: {{ address: {host.address}, lab_profile: {profile}{extra} }}")
+        groups.setdefault(group, []).append(
+            f"        {host.name}: {{ address: {host.address}, lab_profile: {profile}{extra} }}"
+        )
     for group, entries in groups.items():
         lines += [f"    {group}:", *(workstation_vars if group == "workstations" else []), "      hosts:", *entries]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +159,16 @@ def request(lab_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> di
     return answer
 
 
-def apply_drift(model: LabHostModel, feature: str | None, daemon: str | None, stop_service: str | None, *,
-                logon: str | None = None, logoff: str | None = None, switch_engine: str | None = None) -> str:
+def apply_drift(
+    model: LabHostModel,
+    feature: str | None,
+    daemon: str | None,
+    stop_service: str | None,
+    *,
+    logon: str | None = None,
+    logoff: str | None = None,
+    switch_engine: str | None = None,
+) -> str:
     """Change one host the way drift happens on Windows; returns what was done.
 
     On a workstation (lab/desktop.py): ``logon`` is a user logging on and starting Docker Desktop,
@@ -176,16 +198,22 @@ def apply_drift(model: LabHostModel, feature: str | None, daemon: str | None, st
     if stop_service:
         model.stop_service(stop_service)
         return f"{model.name}: service {stop_service} stopped"
-    raise LabError("say what drifts: --feature NAME=STATE, --daemon KEY=VALUE, --stop-service NAME, --logon USER, "
-                   "--logoff USER or --switch-engine windows|linux")
+    raise LabError(
+        "say what drifts: --feature NAME=STATE, --daemon KEY=VALUE, --stop-service NAME, --logon USER, "
+        "--logoff USER or --switch-engine windows|linux"
+    )
 
 
 def _handle(lab: Lab, payload: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
     command = payload.get("command")
     if command == "status":
-        return {"pid": os.getpid(), "hosts": [
-            {"name": name, "address": model.address, "profile": lab.profiles[name], "up": model.is_up()}
-            for name, model in lab.models.items()]}
+        return {
+            "pid": os.getpid(),
+            "hosts": [
+                {"name": name, "address": model.address, "profile": lab.profiles[name], "up": model.is_up()}
+                for name, model in lab.models.items()
+            ],
+        }
     if command == "stats":
         return {"hosts": {name: dict(model.counters) for name, model in lab.models.items()}}
     if command == "drift":
@@ -193,9 +221,17 @@ def _handle(lab: Lab, payload: dict[str, Any], stop: threading.Event) -> dict[st
         if model is None:
             return {"error": f"no lab host named {payload.get('host')!r}"}
         try:
-            return {"message": apply_drift(model, payload.get("feature"), payload.get("daemon"),
-                                           payload.get("stop_service"), logon=payload.get("logon"),
-                                           logoff=payload.get("logoff"), switch_engine=payload.get("switch_engine"))}
+            return {
+                "message": apply_drift(
+                    model,
+                    payload.get("feature"),
+                    payload.get("daemon"),
+                    payload.get("stop_service"),
+                    logon=payload.get("logon"),
+                    logoff=payload.get("logoff"),
+                    switch_engine=payload.get("switch_engine"),
+                )
+            }
         except (ValueError, KeyError, LabError) as exc:
             return {"error": str(exc)}
     if command == "down":
@@ -244,8 +280,13 @@ def start_daemon(inventory_file: Path, lab_dir: Path, timeout: float = 60.0) -> 
         raise LabError(f"a lab is already running (pid {existing['pid']}); stop it with `provision lab down`")
     lab_dir.mkdir(parents=True, exist_ok=True)
     log = open(lab_dir / "daemon.log", "ab")  # noqa: SIM115 - handed to the child process
-    process = subprocess.Popen([sys.executable, "-m", "provisioner.lab.control", str(inventory_file), str(lab_dir)],
-                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "provisioner.lab.control", str(inventory_file), str(lab_dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -203,7 +203,7 @@ class Workstation:
 
 def _sid(computer_name: str, rid: int) -> str:
     digest = hashlib.sha256(computer_name.encode()).digest()
-    parts = [int.from_bytes(digest[i:i + 4], "big") % 4_000_000_000 for i in (0, 4, 8)]
+    parts = [int.from_bytes(digest[i : i + 4], "big") % 4_000_000_000 for i in (0, 4, 8)]
     return f"S-1-5-21-{parts[0]}-{parts[1]}-{parts[2]}-{rid}"
 
 
@@ -341,14 +341,17 @@ def logon(model: LabHostModel, user: str) -> str:
         ws = workstation_of(model)
         account = ws.account(user)
         if account is None:
-            raise ValueError(f"{model.name} has no local account {user!r} (accounts: "
-                             f"{', '.join(a.name for a in ws.accounts.values())})")
+            raise ValueError(
+                f"{model.name} has no local account {user!r} (accounts: "
+                f"{', '.join(a.name for a in ws.accounts.values())})"
+            )
         if account.profile is None:
             account.profile = rf"C:\Users\{account.name}"
         qualified = f"{ws.computer_name}\\{account.name}"
         if qualified not in ws.sessions:
-            ws.sessions[qualified] = sorted(g for g, members in ws.groups.items()
-                                            if qualified.lower() in (m.lower() for m in members))
+            ws.sessions[qualified] = sorted(
+                g for g, members in ws.groups.items() if qualified.lower() in (m.lower() for m in members)
+            )
         if ws.desktop is None:
             return f"{model.name}: {qualified} logged on (Docker Desktop is not installed)"
         return f"{model.name}: {qualified} logged on; {_start_desktop(model, ws, qualified)}"
@@ -390,16 +393,25 @@ def facts(model: LabHostModel, p: DesktopProbe) -> dict[str, Any]:
     s = model._state
     ws = s.workstation
     data: dict[str, Any] = {
-        "installed": False, "version": None,
+        "installed": False,
+        "version": None,
         "service": {"exists": False, "status": None, "start_type": None},
         "computer_name": ws.computer_name if ws else model.name.upper()[:15],
-        "group_exists": False, "group_members": [], "users": {}, "sessions": [], "running_for": [],
-        "engines": {"windows": False, "linux": False}, "wsl_version": None,
+        "group_exists": False,
+        "group_members": [],
+        "users": {},
+        "sessions": [],
+        "running_for": [],
+        "engines": {"windows": False, "linux": False},
+        "wsl_version": None,
     }
     if ws is None:
         for name in p.users:
-            data["users"][name] = {"sid": None, "profile": None,
-                                   "daemon_json": {"exists": False, "sha256": None, "content": None}}
+            data["users"][name] = {
+                "sid": None,
+                "profile": None,
+                "daemon_json": {"exists": False, "sha256": None, "content": None},
+            }
         return data
     if ws.desktop is not None:
         data["installed"], data["version"] = True, ws.desktop["version"]
@@ -410,16 +422,22 @@ def facts(model: LabHostModel, p: DesktopProbe) -> dict[str, Any]:
         data["group_exists"], data["group_members"] = True, list(members)
     for name in p.users:
         account = ws.account(name)
-        entry: dict[str, Any] = {"sid": None, "profile": None,
-                                 "daemon_json": {"exists": False, "sha256": None, "content": None}}
+        entry: dict[str, Any] = {
+            "sid": None,
+            "profile": None,
+            "daemon_json": {"exists": False, "sha256": None, "content": None},
+        }
         if account is not None:
             entry["sid"], entry["profile"] = account.sid, account.profile
             if account.profile is not None:
                 stored = s.files.get(_key(_join(account.profile, p.daemon_json)))
                 if stored is not None:
                     raw = stored[1]
-                    entry["daemon_json"] = {"exists": True, "sha256": hashlib.sha256(raw).hexdigest(),
-                                            "content": _read_all_text(raw) if len(raw) <= 65536 else None}
+                    entry["daemon_json"] = {
+                        "exists": True,
+                        "sha256": hashlib.sha256(raw).hexdigest(),
+                        "content": _read_all_text(raw) if len(raw) <= 65536 else None,
+                    }
         data["users"][name] = entry
     data["sessions"] = list(ws.sessions)
     data["running_for"] = [ws.running_for] if ws.running_for else []
@@ -442,8 +460,9 @@ def _download(model: LabHostModel, url: str, catalog: dict[str, str]) -> str:
     version = catalog.get(url)
     if version is None or model.faults.download_failure:
         # Invoke-WebRequest on Windows PowerShell 5.1: a WebException with the HTTP status (as model.py's engine).
-        raise _Failure("The remote server returned an error: (404) Not Found.", "InvalidOperation",
-                       "System.Net.WebException")
+        raise _Failure(
+            "The remote server returned an error: (404) Not Found.", "InvalidOperation", "System.Net.WebException"
+        )
     return version
 
 
@@ -461,14 +480,18 @@ def install(model: LabHostModel, p: DesktopParams, out: _Outcome) -> None:
         out.data["exit_code"] = code
         if code not in p.success_codes and code not in p.reboot_codes:
             if code == -5:
-                raise _throw(f"Docker Desktop's installer exited -5: an unknown command, or its UAC relaunch failed "
-                             f"(run it from an elevated session); see {p.install_log}")
+                raise _throw(
+                    f"Docker Desktop's installer exited -5: an unknown command, or its UAC relaunch failed "
+                    f"(run it from an elevated session); see {p.install_log}"
+                )
             raise _throw(f"Docker Desktop's installer exited with code {code}; see {p.install_log}")
         after = ws.desktop["version"] if ws.desktop else None
         if after != p.version:
             found = "no Docker Desktop" if after is None else f"Docker Desktop {after}"
-            raise _throw(f"Docker Desktop's installer exited {code} but {found} is installed, not {p.version}: it "
-                         "does not downgrade in place (uninstall first), or the URL served another build")
+            raise _throw(
+                f"Docker Desktop's installer exited {code} but {found} is installed, not {p.version}: it "
+                "does not downgrade in place (uninstall first), or the URL served another build"
+            )
         out.changed = True
     if p.service_automatic:
         if ws.service is None:
@@ -513,7 +536,8 @@ def _run_installer(ws: Workstation, version: str, argv: list[str]) -> int:
     if ws.running_for is not None:
         _desktop_down(ws)  # the upgrade stops Desktop (the lab's assumption)
     ws.desktop = {
-        "version": version, "build": DESKTOP_RELEASES[version][0],
+        "version": version,
+        "build": DESKTOP_RELEASES[version][0],
         "install_dir": options.get("--installation-dir", r"C:\Program Files\Docker\Docker"),
         "default_engine": "windows" if backend == "windows" else "linux",
         "linux_backend": "auto" if backend == "windows" else backend,
@@ -542,14 +566,18 @@ def users(model: LabHostModel, p: UsersParams, out: _Outcome) -> None:
     if members is None:
         # Get-LocalGroup's error for a missing group (GroupNotFoundException; text from its resource strings,
         # UNCONFIRMED in the research).
-        raise _Failure(f"Group {p.group} was not found.", "ObjectNotFound",
-                       "Microsoft.PowerShell.Commands.GroupNotFoundException")
+        raise _Failure(
+            f"Group {p.group} was not found.", "ObjectNotFound", "Microsoft.PowerShell.Commands.GroupNotFoundException"
+        )
     added: list[str] = []
     for name in p.members:
         account = ws.account(name)
         if account is None:
-            raise _Failure(f"Principal {name} was not found.", "ObjectNotFound",
-                           "Microsoft.PowerShell.Commands.PrincipalNotFoundException")
+            raise _Failure(
+                f"Principal {name} was not found.",
+                "ObjectNotFound",
+                "Microsoft.PowerShell.Commands.PrincipalNotFoundException",
+            )
         qualified = f"{ws.computer_name}\\{account.name}"
         if qualified.lower() in (m.lower() for m in members):
             continue  # MemberExistsException: in state
@@ -611,11 +639,15 @@ def verify(model: LabHostModel, p: DesktopVerifyParams, out: _Outcome) -> None:
     out.data["output"] = output.strip()
     if code != 0 or (p.expect is not None and p.expect not in output):
         if "no matching manifest" in output:
-            raise _throw(f"docker cannot pull {p.image} for the {p.os} engine: no manifest for this platform (a Linux "
-                         "image on the Windows engine is LCOW, removed in Engine 23.0)")
+            raise _throw(
+                f"docker cannot pull {p.image} for the {p.os} engine: no manifest for this platform (a Linux "
+                "image on the Windows engine is LCOW, removed in Engine 23.0)"
+            )
         if "does not match the host operating system" in output:
-            raise _throw(f"{p.image} does not match this host's build with {' '.join(p.run_options)}; use "
-                         "--isolation=hyperv or an image of the host's build")
+            raise _throw(
+                f"{p.image} does not match this host's build with {' '.join(p.run_options)}; use "
+                "--isolation=hyperv or an image of the host's build"
+            )
         if "No hypervisor is present" in output:
             raise _throw("Hyper-V isolation needs a running hypervisor: enable the Hyper-V feature")
         raise _throw(f"verify container failed on the {p.os} engine (exit {code}): {output.strip()}")
@@ -627,9 +659,11 @@ def verify(model: LabHostModel, p: DesktopVerifyParams, out: _Outcome) -> None:
 def _pipe_error(pipe: str) -> str:
     """The docker client's text when nothing listens on the pipe (model.py's _docker_run has the same shape)."""
     path = pipe.removeprefix("npipe://")
-    return ("error during connect: this error may indicate that the docker daemon is not running: Get "
-            f"\"http://%2F%2F.%2Fpipe%2F{path.rsplit('/', 1)[-1]}/v1.51/version\": open {path}: The system cannot find "
-            "the file specified.")
+    return (
+        "error during connect: this error may indicate that the docker daemon is not running: Get "
+        f'"http://%2F%2F.%2Fpipe%2F{path.rsplit("/", 1)[-1]}/v1.51/version": open {path}: The system cannot find '
+        "the file specified."
+    )
 
 
 def _engine_use(model: LabHostModel, ws: Workstation, engine: str) -> str:
@@ -637,8 +671,10 @@ def _engine_use(model: LabHostModel, ws: Workstation, engine: str) -> str:
     (DockerCli's equivalent fails on the backend's pipe when Desktop is not running [docker/for-win#14539]),
     stops the running engine and starts the other [docker/for-win#14675]."""
     if ws.running_for is None:
-        return (f'switching to {engine} engine: Post "http://ipc/engine/switch": open \\\\.\\pipe\\dockerBackendApiServer: '
-                "The system cannot find the file specified.")
+        return (
+            f'switching to {engine} engine: Post "http://ipc/engine/switch": open \\\\.\\pipe\\dockerBackendApiServer: '
+            "The system cannot find the file specified."
+        )
     assert ws.desktop is not None
     if engine == "windows" and not ws.desktop["windows_containers"]:
         return 'unable to set engine to "windows": engine is disabled'
@@ -672,10 +708,14 @@ def _run(model: LabHostModel, ws: Workstation, p: DesktopVerifyParams) -> tuple[
         container = hashlib.sha256(f"{model.name}/linux/{ws.containers}".encode()).hexdigest()[:12]
         command = [c.lower() for c in p.command]
         if command[:1] != ["uname"]:
-            raise _Failure(f"the lab models only `uname -a` in Linux containers, not {' '.join(p.command)!r}",
-                           "NotImplemented", "System.NotImplementedException")
-        kernel = ("5.15.153.1-microsoft-standard-WSL2" if _linux_backend(model, ws) == "wsl-2"
-                  else "6.10.14-linuxkit")  # WSL 2's kernel naming (dd §5); the linuxkit one is UNCONFIRMED
+            raise _Failure(
+                f"the lab models only `uname -a` in Linux containers, not {' '.join(p.command)!r}",
+                "NotImplemented",
+                "System.NotImplementedException",
+            )
+        kernel = (
+            "5.15.153.1-microsoft-standard-WSL2" if _linux_backend(model, ws) == "wsl-2" else "6.10.14-linuxkit"
+        )  # WSL 2's kernel naming (dd §5); the linuxkit one is UNCONFIRMED
         uname = f"Linux {container} {kernel} #1 SMP PREEMPT_DYNAMIC Thu Jun 5 18:30:46 UTC 2025 x86_64 GNU/Linux"
         return 0, [*lines, uname]
     # The Windows engine: moby's Windows pull filter and HCS's rules, as model.py's _docker_run.
@@ -687,8 +727,9 @@ def _run(model: LabHostModel, ws: Workstation, p: DesktopVerifyParams) -> tuple[
     if pulled is None:
         if builds is None:
             lines.append(f"Unable to find image '{repo}:{tag}' locally")
-            return fail(f"Error response from daemon: manifest for {p.image} not found: manifest unknown: "
-                        "manifest unknown")
+            return fail(
+                f"Error response from daemon: manifest for {p.image} not found: manifest unknown: manifest unknown"
+            )
         usable = [b for b in builds if b <= host_build]
         if not usable:
             lines.append(f"Unable to find image '{repo}:{tag}' locally")
@@ -699,23 +740,37 @@ def _run(model: LabHostModel, ws: Workstation, p: DesktopVerifyParams) -> tuple[
     ws.containers += 1
     container = hashlib.sha256(f"{model.name}/windows/{ws.containers}".encode()).hexdigest()
     if isolation == "process" and not _process_isolation_allowed(host_build, s.os.product_type == 1, pulled):
-        return fail(f"Error response from daemon: hcs::CreateComputeSystem {container}: The container operating "
-                    "system does not match the host operating system.", usage=False)
+        return fail(
+            f"Error response from daemon: hcs::CreateComputeSystem {container}: The container operating "
+            "system does not match the host operating system.",
+            usage=False,
+        )
     if isolation == "hyperv" and not s.hypervisor_running:
-        return fail(f"Error response from daemon: hcs::CreateComputeSystem {container}: No hypervisor is present "
-                    "on this system. (0xc0351000)", usage=False)
+        return fail(
+            f"Error response from daemon: hcs::CreateComputeSystem {container}: No hypervisor is present "
+            "on this system. (0xc0351000)",
+            usage=False,
+        )
     command = [part.lower() for part in p.command[:3]]
     if command[:2] in (["cmd", "/c"], ["cmd.exe", "/c"]) and command[2:] == ["echo"]:
         return 0, [*lines, " ".join(p.command[3:])]
-    raise _Failure(f"the lab models only `cmd /c echo ...` in Windows containers, not {' '.join(p.command)!r}",
-                   "NotImplemented", "System.NotImplementedException")
+    raise _Failure(
+        f"the lab models only `cmd /c echo ...` in Windows containers, not {' '.join(p.command)!r}",
+        "NotImplemented",
+        "System.NotImplementedException",
+    )
 
 
 def _pull_lines(image: str, repo: str, tag: str, os: str) -> list[str]:
     path = repo.split("/", 1)[1] if "." in repo.split("/")[0] else (repo if "/" in repo else f"library/{repo}")
     digest = hashlib.sha256(f"{image}@{os}".encode()).hexdigest()
-    return [f"Unable to find image '{repo}:{tag}' locally", f"{tag}: Pulling from {path}",
-            f"{digest[:12]}: Pull complete", f"Digest: sha256:{digest}", f"Status: Downloaded newer image for {repo}:{tag}"]
+    return [
+        f"Unable to find image '{repo}:{tag}' locally",
+        f"{tag}: Pulling from {path}",
+        f"{digest[:12]}: Pull complete",
+        f"Digest: sha256:{digest}",
+        f"Status: Downloaded newer image for {repo}:{tag}",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

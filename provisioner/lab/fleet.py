@@ -34,8 +34,17 @@ from provisioner.lab.profiles import make_host, profile_names
 __all__ = ["MIXED_WEIGHTS", "address_for", "build_fleet", "host_name", "parse_faults", "parse_profiles"]
 
 MIXED_WEIGHTS: Mapping[str, float] = {
-    "server2022": 50, "server2025": 15, "server2019": 12, "server2016": 2, "win11-23h2-pro": 5, "win10-22h2-pro": 3,
-    "vm-nested": 6, "vm-no-nested": 3, "bios-vt-off": 2, "low-memory": 2, "win10-home": 2,
+    "server2022": 50,
+    "server2025": 15,
+    "server2019": 12,
+    "server2016": 2,
+    "win11-23h2-pro": 5,
+    "win10-22h2-pro": 3,
+    "vm-nested": 6,
+    "vm-no-nested": 3,
+    "bios-vt-off": 2,
+    "low-memory": 2,
+    "win10-home": 2,
 }
 """The ``mixed`` fleet: relative weights of each profile."""
 
@@ -119,8 +128,14 @@ def parse_faults(spec: str | Mapping[str, Mapping[str, Any]] | None) -> list[tup
     return entries
 
 
-def build_fleet(count: int, profiles_spec: str, seed: int, *, reboot_seconds: float,
-                faults_spec: str | Mapping[str, Mapping[str, Any]] | None = None) -> list[LabHostModel]:
+def build_fleet(
+    count: int,
+    profiles_spec: str,
+    seed: int,
+    *,
+    reboot_seconds: float,
+    faults_spec: str | Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[LabHostModel]:
     """``count`` lab hosts named ``lab-0001``... on 127.77.x.y, profiles and faults from the specs.
 
     Deterministic for a given ``seed``. A fault target that matches no host is an error (a typo
@@ -140,8 +155,9 @@ def build_fleet(count: int, profiles_spec: str, seed: int, *, reboot_seconds: fl
                 matched.add(target)
                 for field_name, value in values.items():
                     setattr(host_faults, field_name, value)
-        hosts.append(make_host(profile, name, address_for(index), index=index, reboot_seconds=reboot_seconds,
-                               faults=host_faults))
+        hosts.append(
+            make_host(profile, name, address_for(index), index=index, reboot_seconds=reboot_seconds, faults=host_faults)
+        )
     unmatched = [target for target, _ in faults if target not in matched]
     if unmatched:
         raise ValueError(f"fault targets match no host of this fleet: {', '.join(unmatched)}")

@@ -118,8 +118,11 @@ _HELLO_WORLD: dict[str, tuple[int, ...]] = {
     # docker-library hello-world: Windows variants nanoserver-ltsc2025 and -ltsc2022, both also under
     # the shared tags `nanoserver` and `latest`; the 1809 variant was removed in 2025 (wf §6 [HW]).
     # The order of the shared list is not documented; newest first is assumed.
-    "latest": (26100, 20348), "nanoserver": (26100, 20348),
-    "nanoserver-ltsc2025": (26100,), "nanoserver-ltsc2022": (20348,), "linux": (),
+    "latest": (26100, 20348),
+    "nanoserver": (26100, 20348),
+    "nanoserver-ltsc2025": (26100,),
+    "nanoserver-ltsc2022": (20348,),
+    "linux": (),
 }
 _LINUX_ONLY = frozenset({"alpine", "busybox", "debian", "nginx", "ubuntu"})
 """Official images with no Windows entry: pulling them on Windows finds no matching manifest (wf §6)."""
@@ -175,15 +178,57 @@ _DAEMON_KEYS_WINDOWS = frozenset(
     # [CLI-DOCKERD]) minus storage-driver and default-ulimits, which are Unix-only in code, plus
     # the common keys found in code (wf §5 [MOBY config.go, config_windows.go]). Kept apart from
     # spec.py on purpose: the lab checks the spec's list instead of trusting it.
-    """
-    authorization-plugins bridge containerd containerd-namespace containerd-plugins-namespace data-root
-    debug default-network-opts default-runtime dns dns-opts dns-search exec-opts experimental features
-    fixed-cidr group host-gateway-ip hosts insecure-registries labels log-driver log-format log-level
-    max-concurrent-downloads max-concurrent-uploads max-download-attempts mtu pidfile raw-logs
-    registry-mirrors shutdown-timeout storage-opts swarm-default-advertise-addr tlscacert tlscert tlskey
-    tlsverify exec-root log-opts default-stop-timeout metrics-addr network-control-plane-mtu
-    node-generic-resources http-proxy https-proxy no-proxy cdi-spec-dirs cri-containerd
-    """.split()
+    [
+        "authorization-plugins",
+        "bridge",
+        "containerd",
+        "containerd-namespace",
+        "containerd-plugins-namespace",
+        "data-root",
+        "debug",
+        "default-network-opts",
+        "default-runtime",
+        "dns",
+        "dns-opts",
+        "dns-search",
+        "exec-opts",
+        "experimental",
+        "features",
+        "fixed-cidr",
+        "group",
+        "host-gateway-ip",
+        "hosts",
+        "insecure-registries",
+        "labels",
+        "log-driver",
+        "log-format",
+        "log-level",
+        "max-concurrent-downloads",
+        "max-concurrent-uploads",
+        "max-download-attempts",
+        "mtu",
+        "pidfile",
+        "raw-logs",
+        "registry-mirrors",
+        "shutdown-timeout",
+        "storage-opts",
+        "swarm-default-advertise-addr",
+        "tlscacert",
+        "tlscert",
+        "tlskey",
+        "tlsverify",
+        "exec-root",
+        "log-opts",
+        "default-stop-timeout",
+        "metrics-addr",
+        "network-control-plane-mtu",
+        "node-generic-resources",
+        "http-proxy",
+        "https-proxy",
+        "no-proxy",
+        "cdi-spec-dirs",
+        "cri-containerd",
+    ]
 )
 
 
@@ -355,9 +400,15 @@ class HostState:
     """lower(install dir) -> (install dir, Docker version) of the extracted zip."""
     services: dict[str, ServiceState] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    machine_path: list[str] = field(default_factory=lambda: [
-        r"C:\Windows\system32", r"C:\Windows", r"C:\Windows\System32\Wbem",
-        "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\", "C:\\Windows\\System32\\OpenSSH\\"])
+    machine_path: list[str] = field(
+        default_factory=lambda: [
+            r"C:\Windows\system32",
+            r"C:\Windows",
+            r"C:\Windows\System32\Wbem",
+            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\",
+            "C:\\Windows\\System32\\OpenSSH\\",
+        ]
+    )
     images: dict[str, int] = field(default_factory=dict)
     """Pulled image reference -> the build of the manifest entry docker chose."""
     service_log: list[str] = field(default_factory=list)
@@ -396,11 +447,16 @@ def _not_recognized(command: str) -> _Failure:
     return _Failure(
         f"The term '{command}' is not recognized as the name of a cmdlet, function, script file, or operable "
         "program. Check the spelling of the name, or if a path was included, verify that the path is correct and "
-        "try again.", "ObjectNotFound", "System.Management.Automation.CommandNotFoundException")
+        "try again.",
+        "ObjectNotFound",
+        "System.Management.Automation.CommandNotFoundException",
+    )
 
 
-_HYPER_V_PREREQUISITE = ("A prerequisite check for the Hyper-V feature failed.\r\n1. Hyper-V cannot be installed "
-                         "because virtualization support is not enabled in the BIOS.")
+_HYPER_V_PREREQUISITE = (
+    "A prerequisite check for the Hyper-V feature failed.\r\n1. Hyper-V cannot be installed "
+    "because virtualization support is not enabled in the BIOS."
+)
 """Install-WindowsFeature Hyper-V's failure text (wf §2: Virtualization-Documentation issue #1975)."""
 
 
@@ -408,8 +464,11 @@ def _start_failed(service: str) -> _Failure:
     """Start-Service / Restart-Service when the service stops again instead of running: "Failed to
     start service 'Docker Engine (docker)'." (StartServiceFailed; MicrosoftDocs/Virtualization-
     Documentation issue #1633). The reason is only in the Application log there, not in the error."""
-    return _Failure(f"Failed to start service 'Docker Engine ({service})'.", "OpenError",
-                    "Microsoft.PowerShell.Commands.ServiceCommandException")
+    return _Failure(
+        f"Failed to start service 'Docker Engine ({service})'.",
+        "OpenError",
+        "Microsoft.PowerShell.Commands.ServiceCommandException",
+    )
 
 
 _JSON_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"}
@@ -419,6 +478,7 @@ def _ps_json(value: Any) -> str:
     """``ConvertTo-Json -Compress`` as Windows PowerShell 5.1 writes it: < > & ' escaped as \\uXXXX
     (PowerShell/PowerShell issue #7693; joel74/POSH-LTM-Rest PR #162) and whole doubles without a
     fraction (.NET's "R" format prints 16.0 as 16)."""
+
     def plain(item: Any) -> Any:
         if isinstance(item, float) and item.is_integer():
             return int(item)
@@ -427,6 +487,7 @@ def _ps_json(value: Any) -> str:
         if isinstance(item, list):
             return [plain(inner) for inner in item]
         return item
+
     text = json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"))
     return re.sub(r"[<>&']", lambda m: _JSON_HTML_ESCAPES[m.group(0)], text)
 
@@ -518,9 +579,17 @@ class LabHostModel:
     Thread-safe: one lock per host serialises scripts, reboots and drift injection.
     """
 
-    def __init__(self, name: str, address: str, state: HostState, *, faults: Faults | None = None,
-                 reboot_seconds: float = 5.0, shutdown_delay: float = 0.05,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        address: str,
+        state: HostState,
+        *,
+        faults: Faults | None = None,
+        reboot_seconds: float = 5.0,
+        shutdown_delay: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.address = address
         self.faults = faults if faults is not None else Faults()
@@ -563,24 +632,30 @@ class LabHostModel:
         with self._lock:
             up = self._settle()
             s = self._state
-            return copy.deepcopy({
-                "up": up,
-                "os": vars(s.os),
-                "hardware": {**vars(s.hardware), "is_vm": s.hardware.is_vm},
-                "features": s.features,
-                "boot_id": _boot_id(s.boot_time),
-                "pending_reasons": s.pending_reasons,
-                "hypervisor_running": s.hypervisor_running,
-                "engines": {path: version for path, version in s.engines.values()},
-                "services": {svc.name: vars(svc) for svc in s.services.values()},
-                "files": {path: {"sha256": hashlib.sha256(raw).hexdigest(),
-                                 "content": raw.decode("utf-8", errors="replace")}
-                          for path, raw in s.files.values()},
-                "machine_path": s.machine_path,
-                "images": s.images,
-                "service_log": s.service_log,
-                **({} if s.workstation is None else {"workstation": s.workstation.to_json()}),
-            })
+            return copy.deepcopy(
+                {
+                    "up": up,
+                    "os": vars(s.os),
+                    "hardware": {**vars(s.hardware), "is_vm": s.hardware.is_vm},
+                    "features": s.features,
+                    "boot_id": _boot_id(s.boot_time),
+                    "pending_reasons": s.pending_reasons,
+                    "hypervisor_running": s.hypervisor_running,
+                    "engines": {path: version for path, version in s.engines.values()},
+                    "services": {svc.name: vars(svc) for svc in s.services.values()},
+                    "files": {
+                        path: {
+                            "sha256": hashlib.sha256(raw).hexdigest(),
+                            "content": raw.decode("utf-8", errors="replace"),
+                        }
+                        for path, raw in s.files.values()
+                    },
+                    "machine_path": s.machine_path,
+                    "images": s.images,
+                    "service_log": s.service_log,
+                    **({} if s.workstation is None else {"workstation": s.workstation.to_json()}),
+                }
+            )
 
     def export_state(self) -> dict[str, Any]:
         """The state as JSON-ready data, so a lab can keep its hosts between runs (restore_state)."""
@@ -610,14 +685,19 @@ class LabHostModel:
         if data.get("version") != _STATE_VERSION:
             raise ValueError(f"saved lab host state has version {data.get('version')!r}, expected {_STATE_VERSION}")
         state = HostState(
-            os=OsState(**data["os"]), hardware=HardwareState(**data["hardware"]), features=dict(data["features"]),
-            boot_time=datetime.fromisoformat(data["boot_time"]), pending_reasons=list(data["pending_reasons"]),
+            os=OsState(**data["os"]),
+            hardware=HardwareState(**data["hardware"]),
+            features=dict(data["features"]),
+            boot_time=datetime.fromisoformat(data["boot_time"]),
+            pending_reasons=list(data["pending_reasons"]),
             hypervisor_running=bool(data["hypervisor_running"]),
             engines={_key(path): (path, version) for path, version in data["engines"]},
             services={svc["name"].lower(): ServiceState(**svc) for svc in data["services"]},
             files={_key(path): (path, base64.b64decode(raw)) for path, raw in data["files"]},
-            machine_path=list(data["machine_path"]), images=dict(data["images"]),
-            service_log=list(data["service_log"]))
+            machine_path=list(data["machine_path"]),
+            images=dict(data["images"]),
+            service_log=list(data["service_log"]),
+        )
         if data.get("workstation") is not None:
             from provisioner.lab.desktop import Workstation
 
@@ -663,8 +743,15 @@ class LabHostModel:
 
     # -- building converged hosts (profiles.py) ------------------------------------------------
 
-    def converge(self, *, features: Sequence[str], engine_version: str | None, daemon: Mapping[str, Any] | None,
-                 install_dir: str = r"C:\Program Files\docker", service: str = "docker") -> None:
+    def converge(
+        self,
+        *,
+        features: Sequence[str],
+        engine_version: str | None,
+        daemon: Mapping[str, Any] | None,
+        install_dir: str = r"C:\Program Files\docker",
+        service: str = "docker",
+    ) -> None:
         """Bring the host to the state a successful apply leaves, by running the blocks' own
         handlers: enable ``features`` (DISM names), boot, install the engine from the catalog,
         write daemon.json. Raises ValueError where an apply would fail on this host."""
@@ -674,15 +761,29 @@ class LabHostModel:
                     self._feature(FeatureParams(name=name, method="dism"), _Outcome())
                 self._boot(self._state.boot_time)  # the boot id stays: the host booted this way
                 if engine_version is not None:
-                    self._engine(EngineParams(version=engine_version, url=engine_url(engine_version),
-                                              sha256=engine_sha256(engine_version), install_dir=install_dir,
-                                              service=service), _Outcome())
+                    self._engine(
+                        EngineParams(
+                            version=engine_version,
+                            url=engine_url(engine_version),
+                            sha256=engine_sha256(engine_version),
+                            install_dir=install_dir,
+                            service=service,
+                        ),
+                        _Outcome(),
+                    )
                 if daemon is not None:
                     content = canonical_daemon_json(daemon)
-                    self._daemon(DaemonParams(
-                        path=DAEMON_JSON, content=content, sha256=hashlib.sha256(content.encode()).hexdigest(),
-                        service=service, dockerd=_join(install_dir, "dockerd.exe"),
-                        validate_config=engine_version is not None), _Outcome())
+                    self._daemon(
+                        DaemonParams(
+                            path=DAEMON_JSON,
+                            content=content,
+                            sha256=hashlib.sha256(content.encode()).hexdigest(),
+                            service=service,
+                            dockerd=_join(install_dir, "dockerd.exe"),
+                            validate_config=engine_version is not None,
+                        ),
+                        _Outcome(),
+                    )
             except _Failure as failure:
                 reason = self._state.service_log[-1] if self._state.service_log else failure.message
                 raise ValueError(f"{self.name} cannot be converged: {reason}") from None
@@ -747,8 +848,12 @@ class LabHostModel:
         if block.problem is not None:
             # A lab check, not a Windows behaviour: the lab runs the marker's params, so it refuses
             # a block whose PowerShell would see other values (DESIGN 4.1).
-            return self._record(results, block.id, ok=False, error=_Failure(
-                block.problem, "InvalidData", "System.IO.InvalidDataException"))
+            return self._record(
+                results,
+                block.id,
+                ok=False,
+                error=_Failure(block.problem, "InvalidData", "System.IO.InvalidDataException"),
+            )
         for required in block.requires:
             # Test-ProvisionSkip (prelude.ps1.j2): a missing or failed block skips this one with an
             # ErrorRecord(InvalidOperationException, 'Skipped', NotSpecified); a pending reboot
@@ -756,38 +861,79 @@ class LabHostModel:
             found = results.get(required)
             if found is None or not found[0]:
                 reason = f"required block {required} did not succeed"
-                return self._record(results, block.id, ok=False, skipped=reason, error=_Failure(
-                    reason, "NotSpecified", "System.InvalidOperationException"))
+                return self._record(
+                    results,
+                    block.id,
+                    ok=False,
+                    skipped=reason,
+                    error=_Failure(reason, "NotSpecified", "System.InvalidOperationException"),
+                )
             if found[1]:
                 return self._record(results, block.id, ok=True, skipped=f"waiting for the reboot that {required} needs")
         handler = _HANDLERS.get((block.type, block.action))
         model = _PARAMS.get((block.type, block.action))
         if handler is None or model is None:
-            return self._record(results, block.id, ok=False, error=_Failure(
-                f"the lab has no model of block type {block.type!r} with action {block.action!r}",
-                "NotImplemented", "System.NotImplementedException"))
+            return self._record(
+                results,
+                block.id,
+                ok=False,
+                error=_Failure(
+                    f"the lab has no model of block type {block.type!r} with action {block.action!r}",
+                    "NotImplemented",
+                    "System.NotImplementedException",
+                ),
+            )
         outcome = _Outcome()
         try:
             params = model.model_validate(dict(block.params))
         except ValidationError as error:
-            return self._record(results, block.id, ok=False, data={}, error=_Failure(
-                f"block params do not fit {model.__name__}: {error.errors()[0]['msg']} at "
-                f"{'.'.join(str(p) for p in error.errors()[0]['loc'])}", "InvalidArgument", "System.ArgumentException"))
+            return self._record(
+                results,
+                block.id,
+                ok=False,
+                data={},
+                error=_Failure(
+                    f"block params do not fit {model.__name__}: {error.errors()[0]['msg']} at "
+                    f"{'.'.join(str(p) for p in error.errors()[0]['loc'])}",
+                    "InvalidArgument",
+                    "System.ArgumentException",
+                ),
+            )
         try:
             handler(self, params, outcome)
         except _Failure as failure:
             return self._record(results, block.id, ok=False, data=outcome.data, error=failure)
-        return self._record(results, block.id, ok=True, changed=outcome.changed,
-                            reboot_required=outcome.reboot_required, data=outcome.data)
+        return self._record(
+            results,
+            block.id,
+            ok=True,
+            changed=outcome.changed,
+            reboot_required=outcome.reboot_required,
+            data=outcome.data,
+        )
 
-    def _record(self, results: dict[str, tuple[bool, bool]], block_id: str, *, ok: bool, changed: bool = False,
-                reboot_required: bool = False, data: dict[str, Any] | None = None, error: _Failure | None = None,
-                skipped: str = "") -> str:
+    def _record(
+        self,
+        results: dict[str, tuple[bool, bool]],
+        block_id: str,
+        *,
+        ok: bool,
+        changed: bool = False,
+        reboot_required: bool = False,
+        data: dict[str, Any] | None = None,
+        error: _Failure | None = None,
+        skipped: str = "",
+    ) -> str:
         """Write-ProvisionRecord (prelude.ps1.j2): the same keys, in the same order."""
         record: dict[str, Any] = {
-            "id": block_id, "ok": ok, "changed": changed, "reboot_required": reboot_required, "data": data,
-            "error": None if error is None else {"message": error.message, "category": error.category,
-                                                 "exception": error.exception},
+            "id": block_id,
+            "ok": ok,
+            "changed": changed,
+            "reboot_required": reboot_required,
+            "data": data,
+            "error": None
+            if error is None
+            else {"message": error.message, "category": error.category, "exception": error.exception},
         }
         if skipped:
             record["skipped"] = skipped
@@ -819,10 +965,17 @@ class LabHostModel:
         }
         # An unknown feature name means Absent (facts.ps1.j2).
         out.data["features"] = {name: s.features.get(name, "Absent") for name in p.features}
-        out.data["reboot"] = {"pending": bool(s.pending_reasons), "reasons": list(s.pending_reasons),
-                              "boot_id": _boot_id(s.boot_time)}
-        engine: dict[str, Any] = {"installed": False, "version": None, "path": None,
-                                  "service": {"exists": False, "status": None, "start_type": None}}
+        out.data["reboot"] = {
+            "pending": bool(s.pending_reasons),
+            "reasons": list(s.pending_reasons),
+            "boot_id": _boot_id(s.boot_time),
+        }
+        engine: dict[str, Any] = {
+            "installed": False,
+            "version": None,
+            "path": None,
+            "service": {"exists": False, "status": None, "start_type": None},
+        }
         found = s.engines.get(_key(p.engine_dir))
         if found is not None:
             engine.update(installed=True, path=_join(p.engine_dir, "dockerd.exe"), version=found[1])
@@ -881,8 +1034,9 @@ class LabHostModel:
             # DISM's answer for a feature the SKU lacks (Home has no Hyper-V or Containers): "Feature
             # name Microsoft-Hyper-V is unknown.", a COMException (Virtualization-Documentation
             # issues #1609, #1528). Get-WindowsOptionalFeature, the block's first call, asks DISM too.
-            raise _Failure(f"Feature name {p.name} is unknown.", "NotSpecified",
-                           "System.Runtime.InteropServices.COMException")
+            raise _Failure(
+                f"Feature name {p.name} is unknown.", "NotSpecified", "System.Runtime.InteropServices.COMException"
+            )
         out.data["before"] = state
         if state == "EnablePending":
             out.reboot_required = True
@@ -912,8 +1066,12 @@ class LabHostModel:
         roles = {"Containers": CONTAINERS, "Hyper-V": HYPER_V}
         if roles.get(p.role or "") != p.name:
             # Text of the cmdlet for an unknown name, from memory (not in the research): UNCONFIRMED.
-            raise _Failure(f"ArgumentNotValid: The role, role service, or feature name is not valid: '{p.role}'. "
-                           "The name was not found.", "InvalidArgument", "System.Exception")
+            raise _Failure(
+                f"ArgumentNotValid: The role, role service, or feature name is not valid: '{p.role}'. "
+                "The name was not found.",
+                "InvalidArgument",
+                "System.Exception",
+            )
         if p.name == HYPER_V and (s.hardware.is_vm or not s.hardware.can_run_hypervisor):
             # Fails inside VMs even with nested virtualization exposed, and without VT (wf §2, §7.2:
             # Virtualization-Documentation issue #1975; azure-stack-docs issue #1892;
@@ -932,8 +1090,11 @@ class LabHostModel:
             version = _CATALOG.get(p.url)
             if version is None or self.faults.download_failure:
                 # Invoke-WebRequest on Windows PowerShell 5.1: a WebException with the HTTP status.
-                raise _Failure("The remote server returned an error: (404) Not Found.", "InvalidOperation",
-                               "System.Net.WebException")
+                raise _Failure(
+                    "The remote server returned an error: (404) Not Found.",
+                    "InvalidOperation",
+                    "System.Net.WebException",
+                )
             actual = engine_sha256(version)
             if actual != p.sha256:
                 raise _throw(f"SHA-256 mismatch for {p.url}: expected {p.sha256}, got {actual}; nothing was installed")
@@ -979,7 +1140,9 @@ class LabHostModel:
             if reason:
                 return reason
         if _major_minor(version) >= (23, 0) and s.os.build < 17763:
-            return "this version of Windows does not support the docker daemon (Windows build 17763 or higher is required)"
+            return (
+                "this version of Windows does not support the docker daemon (Windows build 17763 or higher is required)"
+            )
         if s.features.get(CONTAINERS) != "Enabled":
             return "failed to load vmcompute.dll, ensure that the Containers feature is installed"
         if stored is not None:
@@ -1051,14 +1214,20 @@ class LabHostModel:
         if exit_code != 0 or (p.expect is not None and p.expect not in output):
             # The template's -match tests, which ignore case.
             if re.search("no matching manifest", output, re.IGNORECASE):
-                raise _throw(f"docker cannot pull {p.image}: it targets a newer Windows build than this host; use a "
-                             "tag for this build (see compat rules)")
+                raise _throw(
+                    f"docker cannot pull {p.image}: it targets a newer Windows build than this host; use a "
+                    "tag for this build (see compat rules)"
+                )
             if re.search(r"does not match the( host)? operating system|0xc0370101", output, re.IGNORECASE):
-                raise _throw(f"{p.image} does not match this host's build for {p.isolation} isolation; use "
-                             "--isolation=hyperv or an image of the host's build")
+                raise _throw(
+                    f"{p.image} does not match this host's build for {p.isolation} isolation; use "
+                    "--isolation=hyperv or an image of the host's build"
+                )
             if re.search("No hypervisor is present", output, re.IGNORECASE):
-                raise _throw("Hyper-V isolation needs a running hypervisor: enable the Hyper-V feature (and nested "
-                             "virtualization in a VM)")
+                raise _throw(
+                    "Hyper-V isolation needs a running hypervisor: enable the Hyper-V feature (and nested "
+                    "virtualization in a VM)"
+                )
             raise _throw(f"verify container failed (exit {exit_code}): {output.strip()}")
 
     def _docker_run(self, p: VerifyParams, client_version: str) -> tuple[int, list[str]]:
@@ -1084,9 +1253,11 @@ class LabHostModel:
             # 28 fall back to API 1.24 when the version ping fails, later ones keep their own (both
             # forms are in public output; the exact cut-over version is a guess).
             api = _API_VERSIONS.get(".".join(client_version.split(".")[:2]), "1.24")
-            return fail("error during connect: this error may indicate that the docker daemon is not running: Post "
-                        f"\"http://%2F%2F.%2Fpipe%2Fdocker_engine/v{api}/containers/create\": open "
-                        "//./pipe/docker_engine: The system cannot find the file specified.")
+            return fail(
+                "error during connect: this error may indicate that the docker daemon is not running: Post "
+                f'"http://%2F%2F.%2Fpipe%2Fdocker_engine/v{api}/containers/create": open '
+                "//./pipe/docker_engine: The system cannot find the file specified."
+            )
         host_build = s.os.build
         image = p.image
         pulled = s.images.get(image)
@@ -1095,8 +1266,9 @@ class LabHostModel:
             repo, tag = _split_reference(image)
             lines.append(f"Unable to find image '{repo}:{tag}' locally")
             if builds is None:
-                return fail(f"Error response from daemon: manifest for {image} not found: manifest unknown: "
-                            "manifest unknown")
+                return fail(
+                    f"Error response from daemon: manifest for {image} not found: manifest unknown: manifest unknown"
+                )
             # moby keeps manifest entries no newer than the host, prefers the host's own build, then
             # list order; none left -> "no matching manifest" (wf §1.3 [MOBY pull_v2_windows.go]).
             usable = [b for b in builds if b <= host_build]
@@ -1105,26 +1277,39 @@ class LabHostModel:
             pulled = host_build if host_build in usable else usable[0]
             path = repo.split("/", 1)[1] if "." in repo.split("/")[0] else (repo if "/" in repo else f"library/{repo}")
             digest = hashlib.sha256(f"{image}@{pulled}".encode()).hexdigest()
-            lines += [f"{tag}: Pulling from {path}", f"{digest[:12]}: Pull complete", f"Digest: sha256:{digest}",
-                      f"Status: Downloaded newer image for {repo}:{tag}"]
+            lines += [
+                f"{tag}: Pulling from {path}",
+                f"{digest[:12]}: Pull complete",
+                f"Digest: sha256:{digest}",
+                f"Status: Downloaded newer image for {repo}:{tag}",
+            ]
             s.images[image] = pulled
         self._containers += 1
         container = hashlib.sha256(f"{self.name}/{self._containers}".encode()).hexdigest()
         if p.isolation == "process" and not _process_isolation_allowed(host_build, s.os.product_type == 1, pulled):
             # HCS refuses mismatched builds (wf §6: "hcs::CreateComputeSystem <id>: The container
             # operating system does not match the host operating system.", game-ci/docker issue #213).
-            return fail(f"Error response from daemon: hcs::CreateComputeSystem {container}: The container operating "
-                        "system does not match the host operating system.", usage=False)
+            return fail(
+                f"Error response from daemon: hcs::CreateComputeSystem {container}: The container operating "
+                "system does not match the host operating system.",
+                usage=False,
+            )
         if p.isolation == "hyperv" and not s.hypervisor_running:
             # wf §1.3 (moby/moby issue #27198; docker/for-win issue #1477) gives the system-call text;
             # the hcs:: prefix is the current one (see above). The combination is the lab's.
-            return fail(f"Error response from daemon: hcs::CreateComputeSystem {container}: No hypervisor is present "
-                        "on this system. (0xc0351000)", usage=False)
+            return fail(
+                f"Error response from daemon: hcs::CreateComputeSystem {container}: No hypervisor is present "
+                "on this system. (0xc0351000)",
+                usage=False,
+            )
         command = [part.lower() for part in p.command[:3]]
         if command[:2] in (["cmd", "/c"], ["cmd.exe", "/c"]) and command[2:] == ["echo"]:
             return 0, lines + [" ".join(p.command[3:])]
-        raise _Failure(f"the lab models only `cmd /c echo ...` in containers, not {' '.join(p.command)!r}",
-                       "NotImplemented", "System.NotImplementedException")
+        raise _Failure(
+            f"the lab models only `cmd /c echo ...` in containers, not {' '.join(p.command)!r}",
+            "NotImplemented",
+            "System.NotImplementedException",
+        )
 
     # reboot / restart ------------------------------------------------------------------------
 

@@ -67,11 +67,22 @@ _QUERY = tree_sitter.Query(
 
 # Expression wrappers the grammar stacks around every value; each has exactly one child when it
 # wraps a plain value (a second child means an operator, hence not a literal).
-_WRAPPERS = frozenset({
-    "pipeline", "pipeline_chain", "logical_expression", "bitwise_expression", "comparison_expression",
-    "additive_expression", "multiplicative_expression", "format_expression", "range_expression",
-    "array_literal_expression", "unary_expression", "key_expression",
-})
+_WRAPPERS = frozenset(
+    {
+        "pipeline",
+        "pipeline_chain",
+        "logical_expression",
+        "bitwise_expression",
+        "comparison_expression",
+        "additive_expression",
+        "multiplicative_expression",
+        "format_expression",
+        "range_expression",
+        "array_literal_expression",
+        "unary_expression",
+        "key_expression",
+    }
+)
 
 # ParserStrings texts of Windows PowerShell 5.1, as seen in public error output: MissingEndCurlyBrace
 # (microsoft/cross-tenant issue #33), MissingEndParenthesisInExpression (ecitsolutions/Autotask
@@ -142,11 +153,11 @@ class _Source:
     def position(self, byte: int) -> tuple[int, int]:
         """(line, column) of a byte offset; columns count UTF-16 code units, as .NET strings do."""
         line = _bisect_right(self._byte_line_starts, byte) - 1
-        prefix = self.data[self._byte_line_starts[line]:byte].decode("utf-8", errors="replace")
+        prefix = self.data[self._byte_line_starts[line] : byte].decode("utf-8", errors="replace")
         return line + 1, len(prefix.encode("utf-16-le")) // 2 + 1
 
     def text_of(self, node: tree_sitter.Node) -> str:
-        return self.data[node.start_byte:node.end_byte].decode("utf-8", errors="replace")
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
 
     def problem(self, start: int, end: int, message: str, error_id: str) -> ParseProblem:
         line, column = self.position(start)
@@ -229,7 +240,7 @@ class _Evaluator:
         self.source = source
 
     def text(self, node: tree_sitter.Node) -> str:
-        return self.source[node.start_byte:node.end_byte].decode("utf-8", errors="replace")
+        return self.source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
 
     def refuse(self, node: tree_sitter.Node, what: str) -> LiteralError:
         return LiteralError(f"{what} at line {node.start_point.row + 1}: {self.text(node)[:60]!r}")
@@ -340,7 +351,10 @@ class _Evaluator:
 
     def cast(self, node: tree_sitter.Node) -> dict[str, Any]:
         type_literal, operand = node.children[0], _unwrap(node.children[-1])
-        if re.sub(r"\s+", "", self.text(type_literal)).lower() != "[ordered]" or operand.type != "hash_literal_expression":
+        if (
+            re.sub(r"\s+", "", self.text(type_literal)).lower() != "[ordered]"
+            or operand.type != "hash_literal_expression"
+        ):
             raise self.refuse(node, "a cast other than [ordered]@{...}")
         return self.table(operand)
 
@@ -417,14 +431,21 @@ def _tree_problems(root: tree_sitter.Node, src: _Source) -> list[ParseProblem]:
     for node in _error_nodes(root):
         if node.is_missing:
             message, error_id = {"}": _MISSING_CURLY, ")": _MISSING_PAREN}.get(
-                node.type, (f"Missing '{node.type}'.", "MissingToken"))
+                node.type, (f"Missing '{node.type}'.", "MissingToken")
+            )
             problems.append(src.problem(node.start_byte, node.end_byte, message, error_id))
             continue
         leaf = _first_token(node, src)
         token = src.text_of(leaf).strip()
         if token:
-            problems.append(src.problem(leaf.start_byte, leaf.end_byte,
-                                        f"Unexpected token '{token}' in expression or statement.", "UnexpectedToken"))
+            problems.append(
+                src.problem(
+                    leaf.start_byte,
+                    leaf.end_byte,
+                    f"Unexpected token '{token}' in expression or statement.",
+                    "UnexpectedToken",
+                )
+            )
         else:
             problems.append(src.problem(node.start_byte, node.end_byte, "Unexpected end of line.", "UnexpectedToken"))
     return problems
@@ -474,11 +495,15 @@ def _scan(text: str) -> tuple[int, str, str] | None:
                 return index, "Missing closing '#>' in comment block.", "MissingEndMultiLineComment"
             index = end + 2
             continue
-        if text.startswith(("@'", '@"'), index) and re.match(r"[ \t]*(\r\n|\r|\n)", text[index + 2:]):
+        if text.startswith(("@'", '@"'), index) and re.match(r"[ \t]*(\r\n|\r|\n)", text[index + 2 :]):
             closer = "\n" + text[index + 1] + "@"
             end = text.find(closer, index + 2)
             if end < 0:
-                return index, f"The string is missing the terminator: {text[index + 1]}@.", "TerminatorExpectedAtEndOfString"
+                return (
+                    index,
+                    f"The string is missing the terminator: {text[index + 1]}@.",
+                    "TerminatorExpectedAtEndOfString",
+                )
             index = end + len(closer)
             continue
         if char in SINGLE_QUOTES:
@@ -497,7 +522,7 @@ def _scan(text: str) -> tuple[int, str, str] | None:
             index += 2
             continue
         if char in "({":
-            opener = text[index - 1:index + 1] if index and text[index - 1] in "@$" else char
+            opener = text[index - 1 : index + 1] if index and text[index - 1] in "@$" else char
             stack.append((opener, index - (len(opener) - 1)))
         elif char in ")}":
             if not stack or stack[-1][0][-1] != {")": "(", "}": "{"}[char]:
@@ -558,13 +583,25 @@ def _string_problems(strings: Sequence[tree_sitter.Node], src: _Source) -> list[
         if used == len(token):
             continue
         if used < 0:
-            problems.append(src.problem(node.start_byte, node.end_byte,
-                                        "The string is missing the terminator: '.", "TerminatorExpectedAtEndOfString"))
+            problems.append(
+                src.problem(
+                    node.start_byte,
+                    node.end_byte,
+                    "The string is missing the terminator: '.",
+                    "TerminatorExpectedAtEndOfString",
+                )
+            )
         else:
             rest = token[used:].split()[0] if token[used:].split() else token[used:]
             at = node.start_byte + len(token[:used].encode("utf-8"))
-            problems.append(src.problem(at, at + len(rest.encode("utf-8")),
-                                        f"Unexpected token '{rest}' in expression or statement.", "UnexpectedToken"))
+            problems.append(
+                src.problem(
+                    at,
+                    at + len(rest.encode("utf-8")),
+                    f"Unexpected token '{rest}' in expression or statement.",
+                    "UnexpectedToken",
+                )
+            )
     return problems
 
 
@@ -583,9 +620,14 @@ def _duplicate_keys(tables: Sequence[tree_sitter.Node], src: _Source) -> list[Pa
                 except LiteralError:
                     continue  # a computed key: PowerShell checks those when it runs, not when it parses
                 if _fold(key) in seen:
-                    problems.append(src.problem(entry.start_byte, entry.children[0].end_byte,
-                                                f"Duplicate keys '{key}' are not allowed in hash literals.",
-                                                "DuplicateKeyInHashLiteral"))
+                    problems.append(
+                        src.problem(
+                            entry.start_byte,
+                            entry.children[0].end_byte,
+                            f"Duplicate keys '{key}' are not allowed in hash literals.",
+                            "DuplicateKeyInHashLiteral",
+                        )
+                    )
                 seen.add(_fold(key))
     return problems
 
@@ -604,30 +646,51 @@ def _blocks(captures: Mapping[str, Sequence[tree_sitter.Node]], src: _Source) ->
     for number, begin in enumerate(begins):
         line = begin.start_point.row + 1
         try:
-            head = json.loads(src.text_of(begin)[len(BEGIN):])
+            head = json.loads(src.text_of(begin)[len(BEGIN) :])
             block_id, block_type, action = head["id"], head["type"], head["action"]
             params, requires = head.get("params", {}), head.get("requires", [])
-            if not all(isinstance(v, str) for v in (block_id, block_type, action)) or not isinstance(params, dict) \
-                    or not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+            if (
+                not all(isinstance(v, str) for v in (block_id, block_type, action))
+                or not isinstance(params, dict)
+                or not isinstance(requires, list)
+                or not all(isinstance(r, str) for r in requires)
+            ):
                 raise ValueError("id, type and action must be text, params a table, requires a list of ids")
         except (ValueError, KeyError, TypeError) as error:
-            blocks.append(Block(f"<line {line}>", "", "", {}, (), line, f"unreadable begin marker on line {line}: {error}"))
+            blocks.append(
+                Block(f"<line {line}>", "", "", {}, (), line, f"unreadable begin marker on line {line}: {error}")
+            )
             continue
         limit = begins[number + 1].start_byte if number + 1 < len(begins) else len(src.data)
-        end = next((e for e in ends if begin.end_byte <= e.start_byte < limit
-                    and src.text_of(e)[len(END):].strip() == block_id), None)
+        end = next(
+            (
+                e
+                for e in ends
+                if begin.end_byte <= e.start_byte < limit and src.text_of(e)[len(END) :].strip() == block_id
+            ),
+            None,
+        )
         problem: str | None
         if end is None:
             problem = f"block {block_id} has no '{END.strip()} {block_id}' marker"
         else:
-            problem = _check_literals(src, assignments, commands, begin.end_byte, end.start_byte,
-                                      block_id, params, requires)
+            problem = _check_literals(
+                src, assignments, commands, begin.end_byte, end.start_byte, block_id, params, requires
+            )
         blocks.append(Block(block_id, block_type, action, params, tuple(requires), line, problem))
     return blocks
 
 
-def _check_literals(src: _Source, assignments: Sequence[tree_sitter.Node], commands: Sequence[tree_sitter.Node],
-                    start: int, end: int, block_id: str, params: dict[str, Any], requires: list[str]) -> str | None:
+def _check_literals(
+    src: _Source,
+    assignments: Sequence[tree_sitter.Node],
+    commands: Sequence[tree_sitter.Node],
+    start: int,
+    end: int,
+    block_id: str,
+    params: dict[str, Any],
+    requires: list[str],
+) -> str | None:
     """None when ``$P``, ``$Id`` and ``-Requires`` in the block body equal the marker's values."""
     evaluator = _Evaluator(src.data)
     found: dict[str, tree_sitter.Node] = {}
@@ -655,7 +718,9 @@ def _check_literals(src: _Source, assignments: Sequence[tree_sitter.Node], comma
     return None
 
 
-def _requires_argument(src: _Source, commands: Sequence[tree_sitter.Node], start: int, end: int) -> tree_sitter.Node | None:
+def _requires_argument(
+    src: _Source, commands: Sequence[tree_sitter.Node], start: int, end: int
+) -> tree_sitter.Node | None:
     """The argument after ``-Requires`` of the block's ``Test-ProvisionSkip`` call, if it has one."""
     for command in commands:
         if not start <= command.start_byte < end:
@@ -707,8 +772,8 @@ def verbose_position(lines: Sequence[str], problem: ParseProblem) -> str:
         length = len(source_line) - problem.column + 1
     if "\t" in source_line:
         head = source_line[:before].replace("\t", "    ")
-        error = source_line[before:before + length].replace("\t", "    ")
-        source_line = head + error + source_line[before + length:].replace("\t", "    ")
+        error = source_line[before : before + length].replace("\t", "    ")
+        source_line = head + error + source_line[before + length :].replace("\t", "    ")
         before, length = len(head), len(error)
     max_length = 69
     prefix_dots = suffix_dots = False
@@ -732,7 +797,7 @@ def verbose_position(lines: Sequence[str], problem: ParseProblem) -> str:
             suffix_dots = suffix < total_suffix
         prefix_dots = prefix < total_prefix
         start = max(before - prefix, 0)
-        source_line = source_line[start:start + max_length]
+        source_line = source_line[start : start + max_length]
         before = min(before, prefix)
         length = min(length, max_length - before)
     shown = ("... " if prefix_dots else "") + source_line + (" ..." if suffix_dots else "")
@@ -761,11 +826,15 @@ def parse_error_text(script: str, problems: Sequence[ParseProblem], *, via_boots
     errors = "\n".join(reported)
     if not via_bootstrap:
         first = problems[0].error_id if problems else "ParseException"
-        return (f"{errors}\n    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\n"
-                f"    + FullyQualifiedErrorId : {first}\n \n")
+        return (
+            f"{errors}\n    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\n"
+            f"    + FullyQualifiedErrorId : {first}\n \n"
+        )
     call = BOOTSTRAP.index("& ([ScriptBlock]::Create(")
     outer = ParseProblem(1, call + 1, 1, len(BOOTSTRAP) + 1, "", "")
-    return (f'Exception calling "Create" with "1" argument(s): "{errors}"\n'
-            f"{verbose_position([BOOTSTRAP], outer)}\n"
-            "    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException\n"
-            "    + FullyQualifiedErrorId : ParseException\n \n")
+    return (
+        f'Exception calling "Create" with "1" argument(s): "{errors}"\n'
+        f"{verbose_position([BOOTSTRAP], outer)}\n"
+        "    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException\n"
+        "    + FullyQualifiedErrorId : ParseException\n \n"
+    )

@@ -28,8 +28,17 @@ from provisioner.lab.api import Faults
 if TYPE_CHECKING:
     from provisioner.lab.model import LabHostModel
 
-__all__ = ["LAB_USER", "PASSWORD_ENV", "Lab", "LabSettings", "default_lab_dir", "lab_for_inventory",
-           "lab_for_playbook", "lab_password", "running_daemon"]
+__all__ = [
+    "LAB_USER",
+    "PASSWORD_ENV",
+    "Lab",
+    "LabSettings",
+    "default_lab_dir",
+    "lab_for_inventory",
+    "lab_for_playbook",
+    "lab_password",
+    "running_daemon",
+]
 
 LAB_USER = "provision"
 PASSWORD_ENV = "PROVISION_LAB_PASSWORD"
@@ -89,8 +98,14 @@ def hosts_of(inventory: Inventory) -> list[LabHostSpec]:
     hosts = []
     for host in inventory.hosts.values():
         faults = host.vars.get("lab_faults") or {}
-        hosts.append(LabHostSpec(host.name, str(host.vars.get("address", host.vars.get("ansible_host", ""))),
-                                 str(host.vars.get("lab_profile", "server2022")), Faults(**faults)))
+        hosts.append(
+            LabHostSpec(
+                host.name,
+                str(host.vars.get("address", host.vars.get("ansible_host", ""))),
+                str(host.vars.get("lab_profile", "server2022")),
+                Faults(**faults),
+            )
+        )
     return hosts
 
 
@@ -112,17 +127,30 @@ class Lab:
         saved = self._load_states()
         self.models: dict[str, LabHostModel] = {}
         for index, spec in enumerate(hosts):
-            model = make_host(spec.profile, spec.name, spec.address, index=index,
-                              reboot_seconds=settings.reboot_seconds, faults=spec.faults)
+            model = make_host(
+                spec.profile,
+                spec.name,
+                spec.address,
+                index=index,
+                reboot_seconds=settings.reboot_seconds,
+                faults=spec.faults,
+            )
             state = saved.get(spec.name)
             if state is not None and state.get("profile") == spec.profile and state.get("address") == spec.address:
                 model.restore_state(state["state"])
             self.models[spec.name] = model
         self.profiles = {spec.name: spec.profile for spec in hosts}
-        self.server = LabServer(list(self.models.values()), user=LAB_USER, password=lab_password(lab_dir),
-                                lab_dir=lab_dir, http_port=settings.http_port, https_port=settings.https_port,
-                                ssh_port=settings.ssh_port, seed=settings.seed,
-                                allow_unencrypted=settings.allow_unencrypted)
+        self.server = LabServer(
+            list(self.models.values()),
+            user=LAB_USER,
+            password=lab_password(lab_dir),
+            lab_dir=lab_dir,
+            http_port=settings.http_port,
+            https_port=settings.https_port,
+            ssh_port=settings.ssh_port,
+            seed=settings.seed,
+            allow_unencrypted=settings.allow_unencrypted,
+        )
 
     @classmethod
     def of_inventory(cls, inventory: Inventory, lab_dir: Path, only: Collection[str] | None = None) -> Lab:
@@ -143,9 +171,13 @@ class Lab:
     def save(self) -> None:
         # Hosts this lab did not serve keep their saved state: a playbook starts only the hosts it targets
         # (lab_for_playbook), so site.yml's hosts and a workstation playbook's share one lab directory.
-        states = {**self._load_states(),
-                  **{name: {"profile": self.profiles[name], "address": model.address, "state": model.export_state()}
-                     for name, model in self.models.items()}}
+        states = {
+            **self._load_states(),
+            **{
+                name: {"profile": self.profiles[name], "address": model.address, "state": model.export_state()}
+                for name, model in self.models.items()
+            },
+        }
         staging = self.lab_dir / (_STATE_FILE + ".tmp")
         staging.write_text(json.dumps(states))
         os.replace(staging, self.lab_dir / _STATE_FILE)
@@ -170,8 +202,12 @@ def running_daemon(lab_dir: Path) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def lab_for_inventory(inventory: Inventory, announce: Callable[[str], None],
-                      lab_dir: Path | None = None, only: Collection[str] | None = None) -> Iterator[Lab | None]:
+def lab_for_inventory(
+    inventory: Inventory,
+    announce: Callable[[str], None],
+    lab_dir: Path | None = None,
+    only: Collection[str] | None = None,
+) -> Iterator[Lab | None]:
     """Make sure a lab inventory's hosts answer for the duration of the block.
 
     Nothing happens for other inventories. If a background lab runs, it is used; otherwise a lab
@@ -187,8 +223,10 @@ def lab_for_inventory(inventory: Inventory, announce: Callable[[str], None],
         return
     lab = Lab.of_inventory(inventory, lab_dir, only)
     lab.start()
-    announce(f"lab: no lab was running; started {len(lab.models)} simulated hosts in this process for the run "
-             f"(state kept in {lab_dir}; `provision lab up` keeps one running)")
+    announce(
+        f"lab: no lab was running; started {len(lab.models)} simulated hosts in this process for the run "
+        f"(state kept in {lab_dir}; `provision lab up` keeps one running)"
+    )
     try:
         yield lab
     finally:

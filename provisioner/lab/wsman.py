@@ -53,9 +53,9 @@ import spnego
 import spnego.exceptions
 from spnego._ntlm_raw.crypto import ntowfv1  # the NT hash (MD4), which hashlib lacks under OpenSSL 3
 
-from provisioner.transport import BOOTSTRAP
 from provisioner.lab.api import ExecResult, LabHost
 from provisioner.lab.tls import LabCA
+from provisioner.transport import BOOTSTRAP
 
 __all__ = [
     "CMD_LINE_LIMIT",

@@ -63,8 +63,9 @@ class Display:
     def __enter__(self) -> Display:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         return None
 
 
@@ -92,8 +93,13 @@ class RichDisplay(Display):
     def __init__(self, out: TextIO, total: int) -> None:
         super().__init__(out, total)
         self.console = Console(file=out)
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=self.console)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
         self.task = self.progress.add_task("hosts", total=total)
         self.counts: Counter[str] = Counter()
         self.batch_text = ""
@@ -135,8 +141,9 @@ class RichDisplay(Display):
         self.live.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.live.stop()
 
 
@@ -196,8 +203,9 @@ def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None =
         if drift:
             out.write("drift:\n" if mode == "check" else "changes:\n")
         for (path, before, after), names in sorted(drift.items(), key=lambda item: (-len(item[1]), item[0])):
-            out.write(f"  {path}: {before} -> {after}  ({len(names)} host{'s' if len(names) != 1 else ''}: "
-                      f"{_names(names)})\n")
+            out.write(
+                f"  {path}: {before} -> {after}  ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)})\n"
+            )
     counts = Counter(r.status for r in results)
     out.write(f"summary ({len(results)} hosts): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
 
@@ -224,12 +232,22 @@ def print_facts_table(results: Sequence[HostResult], out: TextIO | None = None) 
         if facts.desktop is not None and facts.desktop.installed:  # Docker Desktop: version and the engines up
             running = ",".join(name for name, up in facts.desktop.engines.items() if up) or "no engine running"
             engine = f"desktop {facts.desktop.version} ({running})"
-        rows.append([result.name, f"{facts.os.build}.{facts.os.ubr}", facts.os.edition_id, hw.firmware_vt,
-                     # Under a running hypervisor the SLAT reading is hidden like the VT one (facts.py).
-                     "unknown" if hw.hypervisor_present and not hw.slat else _yes_no(hw.slat),
-                     _yes_no(hw.hypervisor_present),
-                     hw.vm_platform or _yes_no(hw.is_vm), facts.nested_virtualization or "-", features, engine,
-                     "pending" if facts.reboot.pending else "-"])
+        rows.append(
+            [
+                result.name,
+                f"{facts.os.build}.{facts.os.ubr}",
+                facts.os.edition_id,
+                hw.firmware_vt,
+                # Under a running hypervisor the SLAT reading is hidden like the VT one (facts.py).
+                "unknown" if hw.hypervisor_present and not hw.slat else _yes_no(hw.slat),
+                _yes_no(hw.hypervisor_present),
+                hw.vm_platform or _yes_no(hw.is_vm),
+                facts.nested_virtualization or "-",
+                features,
+                engine,
+                "pending" if facts.reboot.pending else "-",
+            ]
+        )
     widths = [max(len(str(row[i])) for row in [header, *rows] if i < len(row)) for i in range(len(header))]
     for row in [header, *rows]:
         out.write("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -23,7 +23,7 @@ class EventLog:
         self._lock = threading.Lock()
 
     def write(self, kind: str, **fields: Any) -> None:
-        line = json.dumps({"time": datetime.now(timezone.utc).isoformat(), "kind": kind, **fields}, default=str)
+        line = json.dumps({"time": datetime.now(UTC).isoformat(), "kind": kind, **fields}, default=str)
         with self._lock:
             if self._out.closed:
                 return  # a host abandoned by a second interrupt or its host_timeout, still running
@@ -34,8 +34,15 @@ class EventLog:
         self.write(f"host.{event.kind}", host=event.host, message=event.message, **event.data)
 
     def result(self, result: HostResult) -> None:
-        self.write("host.result", host=result.name, status=result.status, message=result.message,
-                   batch=result.batch, duration=round(result.duration, 3), reboots=result.reboots)
+        self.write(
+            "host.result",
+            host=result.name,
+            status=result.status,
+            message=result.message,
+            batch=result.batch,
+            duration=round(result.duration, 3),
+            reboots=result.reboots,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -44,6 +51,7 @@ class EventLog:
     def __enter__(self) -> EventLog:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,13 @@ def _host(result: HostResult) -> dict[str, Any]:
         "facts": result.facts,
         "preflight": result.preflight,
         "resources": [
-            {"id": r.id, "type": r.type, "status": r.status, "message": r.message,
-             "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in r.diff]}
+            {
+                "id": r.id,
+                "type": r.type,
+                "status": r.status,
+                "message": r.message,
+                "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in r.diff],
+            }
             for r in result.resources
         ],
         "verify": result.verify,
@@ -40,15 +45,16 @@ def _host(result: HostResult) -> dict[str, Any]:
     }
 
 
-def build_report(*, mode: str, playbook: Path, started: datetime, results: Sequence[HostResult],
-                 run_id: str | None = None) -> dict[str, Any]:
+def build_report(
+    *, mode: str, playbook: Path, started: datetime, results: Sequence[HostResult], run_id: str | None = None
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "run_id": run_id or uuid.uuid4().hex,
         "mode": mode,
         "playbook": str(playbook),
         "started": started.isoformat(),
-        "ended": datetime.now(timezone.utc).isoformat(),
+        "ended": datetime.now(UTC).isoformat(),
         "summary": dict(sorted(Counter(r.status for r in results).items())),
         "hosts": [_host(r) for r in results],
     }

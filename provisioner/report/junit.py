@@ -17,13 +17,9 @@ def write_junit(file: Path, results: Sequence[HostResult], mode: str) -> None:
     suite = ET.Element("testsuite", name=f"provision {mode}")
     cases = failures = skipped = 0
     for result in results:
-        host_case = ET.SubElement(suite, "testcase", classname=result.name, name="host",
-                                  time=f"{result.duration:.3f}")
+        host_case = ET.SubElement(suite, "testcase", classname=result.name, name="host", time=f"{result.duration:.3f}")
         cases += 1
-        if result.status in _FAILED:
-            failures += 1
-            ET.SubElement(host_case, "failure", message=f"{result.status}: {result.message}", type=result.status)
-        elif result.status in {"drift", "reboot_required", "pending_logon"}:
+        if result.status in _FAILED or result.status in {"drift", "reboot_required", "pending_logon"}:
             failures += 1
             ET.SubElement(host_case, "failure", message=f"{result.status}: {result.message}", type=result.status)
         for resource in result.resources:
@@ -32,8 +28,9 @@ def write_junit(file: Path, results: Sequence[HostResult], mode: str) -> None:
             if resource.status in {"failed", "drift"}:
                 failures += 1
                 detail = "; ".join(f"{d.path}: {d.before!r} -> {d.after!r}" for d in resource.diff)
-                ET.SubElement(case, "failure", message=resource.message or resource.status,
-                              type=resource.status).text = detail
+                ET.SubElement(
+                    case, "failure", message=resource.message or resource.status, type=resource.status
+                ).text = detail
             elif resource.status == "skipped":
                 skipped += 1
                 ET.SubElement(case, "skipped", message=resource.message)

@@ -29,8 +29,13 @@ class EngineParams(BlockParams):
 
 
 def params_for(engine: EngineSpec) -> EngineParams:
-    return EngineParams(version=engine.version, url=engine.download_url, sha256=engine.sha256,
-                        install_dir=engine.install_dir, service=engine.service)
+    return EngineParams(
+        version=engine.version,
+        url=engine.download_url,
+        sha256=engine.sha256,
+        install_dir=engine.install_dir,
+        service=engine.service,
+    )
 
 
 def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
@@ -40,16 +45,24 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
         return []  # no engine, or Docker Desktop (resources/docker_desktop.py)
     findings = []
     if engine.major_minor >= (23, 0) and facts.os.build < 17763:
-        findings.append(Finding(
-            "error", "engine.build",
-            f"Docker Engine {engine.version} does not run on build {facts.os.build} (\"this version of Windows "
-            "does not support the docker daemon (Windows build 17763 or higher is required)\"); use Engine 20.10 "
-            "or a newer Windows"))
+        findings.append(
+            Finding(
+                "error",
+                "engine.build",
+                f'Docker Engine {engine.version} does not run on build {facts.os.build} ("this version of Windows '
+                'does not support the docker daemon (Windows build 17763 or higher is required)"); use Engine 20.10 '
+                "or a newer Windows",
+            )
+        )
     if "Containers" not in spec.features and facts.feature("Containers") != "Enabled":
-        findings.append(Finding(
-            "error", "engine.containers_feature",
-            "the engine needs the Containers feature (dockerd checks for vmcompute and hns); add Containers "
-            "to spec.features"))
+        findings.append(
+            Finding(
+                "error",
+                "engine.containers_feature",
+                "the engine needs the Containers feature (dockerd checks for vmcompute and hns); add Containers "
+                "to spec.features",
+            )
+        )
     return findings
 
 

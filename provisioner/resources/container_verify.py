@@ -42,8 +42,14 @@ class VerifyChoice:
     def params(self, nonce: str, docker: str) -> VerifyParams:
         command = [part.replace(NONCE_PLACEHOLDER, nonce) for part in self.command]
         expect = nonce if any(NONCE_PLACEHOLDER in part for part in self.command) else None
-        return VerifyParams(image=self.image, isolation=self.isolation, command=command, expect=expect,
-                            timeout=self.timeout, docker=docker)
+        return VerifyParams(
+            image=self.image,
+            isolation=self.isolation,
+            command=command,
+            expect=expect,
+            timeout=self.timeout,
+            docker=docker,
+        )
 
 
 def choose(spec: HostSpec, facts: Facts) -> tuple[VerifyChoice | None, list[Finding]]:
@@ -54,8 +60,11 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[VerifyChoice | None, list[Find
     if verify.image == "auto":
         image = compat.auto_image(build)
         if image is None:
-            return None, [Finding("error", "verify.image",
-                                  f"no Nano Server image is published for build {build}; set verify.image")]
+            return None, [
+                Finding(
+                    "error", "verify.image", f"no Nano Server image is published for build {build}; set verify.image"
+                )
+            ]
     else:
         image = verify.image
     image_build = compat.image_build(image)
@@ -73,10 +82,18 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[VerifyChoice | None, list[Find
             if problem:
                 return None, [Finding("error", "verify.isolation", f"{image} with {isolation} isolation: {problem}")]
         if isolation == "hyperv" and not hyperv_available:
-            return None, [Finding("error", "verify.isolation",
-                                  "Hyper-V isolation needs the Hyper-V feature: add Hyper-V to spec.features")]
+            return None, [
+                Finding(
+                    "error",
+                    "verify.isolation",
+                    "Hyper-V isolation needs the Hyper-V feature: add Hyper-V to spec.features",
+                )
+            ]
     if image_build is None:
-        findings.append(Finding("warning", "verify.image",
-                                f"{image}: the tag names no Windows build, so compatibility was not checked"))
+        findings.append(
+            Finding(
+                "warning", "verify.image", f"{image}: the tag names no Windows build, so compatibility was not checked"
+            )
+        )
     command = verify.command or ["cmd", "/c", "echo", NONCE_PLACEHOLDER]
     return VerifyChoice(image, isolation, command, verify.timeout), findings

@@ -22,6 +22,7 @@ TYPE = "daemon_config"
 DEFAULT_PATH = r"C:\ProgramData\docker\config\daemon.json"
 """``%ProgramData%\\docker\\config\\daemon.json`` unless --data-root or --config-file say otherwise [CLI-DOCKERD]."""
 
+
 class DaemonParams(BlockParams):
     path: str
     content: str

@@ -80,7 +80,11 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
                     diff.append(DiffEntry(f"desktop.daemon.{user}.{key}", have.get(key), desired.get(key)))
         if not diff:
             continue
-        params = DesktopConfigParams(user=user, path=user_daemon_path(entry.profile), content=content,
-                                     sha256=hashlib.sha256(content.encode("utf-8")).hexdigest())
+        params = DesktopConfigParams(
+            user=user,
+            path=user_daemon_path(entry.profile),
+            content=content,
+            sha256=hashlib.sha256(content.encode("utf-8")).hexdigest(),
+        )
         result.append(Change(id=f"desktop/config/{user}", type=TYPE, params=params, diff=diff, requires=requires))
     return result

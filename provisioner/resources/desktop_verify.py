@@ -102,10 +102,20 @@ class DesktopVerifyChoice:
         else:
             expect = nonce if any(NONCE_PLACEHOLDER in part for part in self.command) else None
         return DesktopVerifyParams(
-            docker=self.docker, os=self.os, pipe=WINDOWS_PIPE if self.os == "windows" else LINUX_PIPE,
-            format=SERVER_OS_FORMAT, switch=True, switch_polls=SWITCH_POLLS, image=self.image,
-            run_options=self.run_options, command=command, expect=expect, timeout=self.timeout,
-            record_path=RECORD if record is not None else None, record_content=record)
+            docker=self.docker,
+            os=self.os,
+            pipe=WINDOWS_PIPE if self.os == "windows" else LINUX_PIPE,
+            format=SERVER_OS_FORMAT,
+            switch=True,
+            switch_polls=SWITCH_POLLS,
+            image=self.image,
+            run_options=self.run_options,
+            command=command,
+            expect=expect,
+            timeout=self.timeout,
+            record_path=RECORD if record is not None else None,
+            record_content=record,
+        )
 
 
 def choose(spec: HostSpec, facts: Facts) -> tuple[list[DesktopVerifyChoice], list[Finding]]:
@@ -116,14 +126,18 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[list[DesktopVerifyChoice], lis
     choices: list[DesktopVerifyChoice] = []
     findings: list[Finding] = []
     if verify.linux or not engine.windows_containers:
-        choices.append(DesktopVerifyChoice("linux", LINUX_IMAGE, None, list(LINUX_COMMAND), verify.timeout,
-                                           docker_cli(engine)))
+        choices.append(
+            DesktopVerifyChoice("linux", LINUX_IMAGE, None, list(LINUX_COMMAND), verify.timeout, docker_cli(engine))
+        )
     if engine.windows_containers:
         build = facts.os.build
         image = compat.auto_image(build) if verify.image == "auto" else verify.image
         if image is None:
-            return [], [Finding("error", "verify.image", f"no Nano Server image is published for build {build}; "
-                                                         "set verify.image")]
+            return [], [
+                Finding(
+                    "error", "verify.image", f"no Nano Server image is published for build {build}; set verify.image"
+                )
+            ]
         image_build = compat.image_build(image)
         # Windows containers under Desktop need Hyper-V (desktop_features), so Hyper-V isolation is available.
         if verify.isolation == "auto":
@@ -138,8 +152,13 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[list[DesktopVerifyChoice], lis
                 if problem:
                     return [], [Finding("error", "verify.isolation", f"{image} with {isolation} isolation: {problem}")]
         if image_build is None:
-            findings.append(Finding("warning", "verify.image",
-                                    f"{image}: the tag names no Windows build, so compatibility was not checked"))
+            findings.append(
+                Finding(
+                    "warning",
+                    "verify.image",
+                    f"{image}: the tag names no Windows build, so compatibility was not checked",
+                )
+            )
         command = verify.command or ["cmd", "/c", "echo", NONCE_PLACEHOLDER]
         choices.append(DesktopVerifyChoice("windows", image, isolation, command, verify.timeout, docker_cli(engine)))
     return choices, findings
@@ -150,12 +169,17 @@ def fingerprint(spec: HostSpec, choices: list[DesktopVerifyChoice]) -> str:
     engine = spec.engine
     assert isinstance(engine, DockerDesktopSpec)
     daemon = None if spec.daemon is None else hashlib.sha256(canonical_json(spec.daemon).encode()).hexdigest()
-    return canonical_json({
-        "backend": engine.backend, "build": engine.build, "daemon_sha256": daemon,
-        "engines": [{"os": c.os, "image": c.image, "isolation": c.isolation} for c in choices],
-        "users": sorted(u.lower() for u in engine.users), "version": engine.version,
-        "windows_containers": engine.windows_containers,
-    })
+    return canonical_json(
+        {
+            "backend": engine.backend,
+            "build": engine.build,
+            "daemon_sha256": daemon,
+            "engines": [{"os": c.os, "image": c.image, "isolation": c.isolation} for c in choices],
+            "users": sorted(u.lower() for u in engine.users),
+            "version": engine.version,
+            "windows_containers": engine.windows_containers,
+        }
+    )
 
 
 def verify_due(spec: HostSpec, facts: Facts, choices: list[DesktopVerifyChoice]) -> bool:

@@ -137,10 +137,19 @@ class DesktopParams(BlockParams):
 
 def params_for(engine: DockerDesktopSpec) -> DesktopParams:
     return DesktopParams(
-        version=engine.version, build=engine.build, url=engine.download_url, sha256=engine.sha256,
-        command_line=install_command_line(engine), timeout=engine.install_timeout, uninstall_key=UNINSTALL_KEY,
-        install_log=INSTALL_LOG, service=SERVICE, service_automatic=service_needed(engine),
-        success_codes=list(SUCCESS_CODES), reboot_codes=list(REBOOT_CODES))
+        version=engine.version,
+        build=engine.build,
+        url=engine.download_url,
+        sha256=engine.sha256,
+        command_line=install_command_line(engine),
+        timeout=engine.install_timeout,
+        uninstall_key=UNINSTALL_KEY,
+        install_log=INSTALL_LOG,
+        service=SERVICE,
+        service_automatic=service_needed(engine),
+        success_codes=list(SUCCESS_CODES),
+        reboot_codes=list(REBOOT_CODES),
+    )
 
 
 class DesktopProbe(BlockParams):
@@ -163,10 +172,19 @@ class DesktopProbe(BlockParams):
 
 def probe(engine: DockerDesktopSpec) -> DesktopProbe:
     return DesktopProbe(
-        uninstall_key=UNINSTALL_KEY, service=SERVICE, group=GROUP, users=list(engine.users), profile_list=PROFILE_LIST,
-        daemon_json=USER_DAEMON_JSON, docker=docker_cli(engine), pipes={"windows": WINDOWS_PIPE, "linux": LINUX_PIPE},
-        format=SERVER_OS_FORMAT, session_process="explorer.exe", desktop_process="Docker Desktop.exe",
-        wsl_exe=WSL_EXE)
+        uninstall_key=UNINSTALL_KEY,
+        service=SERVICE,
+        group=GROUP,
+        users=list(engine.users),
+        profile_list=PROFILE_LIST,
+        daemon_json=USER_DAEMON_JSON,
+        docker=docker_cli(engine),
+        pipes={"windows": WINDOWS_PIPE, "linux": LINUX_PIPE},
+        format=SERVER_OS_FORMAT,
+        session_process="explorer.exe",
+        desktop_process="Docker Desktop.exe",
+        wsl_exe=WSL_EXE,
+    )
 
 
 def desktop_facts(facts: Facts) -> DesktopFacts:
@@ -213,22 +231,31 @@ def pending(spec: HostSpec, facts: Facts, *, engine_needed: bool) -> str | None:
         return None
     steps: list[str] = []
     if spec.daemon is not None:
-        unborn = [u for u in engine.users if found.users.get(u) is not None and found.users[u].sid is not None
-                  and found.users[u].profile is None]
+        unborn = [
+            u
+            for u in engine.users
+            if found.users.get(u) is not None and found.users[u].sid is not None and found.users[u].profile is None
+        ]
         if unborn:
-            steps.append(f"{', '.join(unborn)} never logged on to this workstation, so Windows has not created the "
-                         "profile that holds .docker\\windows-daemon.json: each logs on once (the next apply writes "
-                         "it; Docker Desktop applies it when its Windows engine next starts)")
+            steps.append(
+                f"{', '.join(unborn)} never logged on to this workstation, so Windows has not created the "
+                "profile that holds .docker\\windows-daemon.json: each logs on once (the next apply writes "
+                "it; Docker Desktop applies it when its Windows engine next starts)"
+            )
     if engine_needed and not any(found.engines.values()) and not found.running_for:
         users = _names(list(engine.users))
         if not found.sessions:
-            steps.append(f"nobody is logged on, and Docker Desktop's engine runs only in a logged-on user's session "
-                         f"[docker/for-win#11396]: {users} logs on and starts Docker Desktop from the Start menu "
-                         "(it does not start by itself after installation [DD-WIN]; later it starts at logon)")
+            steps.append(
+                f"nobody is logged on, and Docker Desktop's engine runs only in a logged-on user's session "
+                f"[docker/for-win#11396]: {users} logs on and starts Docker Desktop from the Start menu "
+                "(it does not start by itself after installation [DD-WIN]; later it starts at logon)"
+            )
         elif not found.running_for:
-            steps.append(f"{', '.join(found.sessions)} is logged on but Docker Desktop is not running: start it from "
-                         "the Start menu; if it says 'Docker Desktop - Access Denied', sign out and back in so the "
-                         "docker-users membership applies [DD-TS; DD-WIN]")
+            steps.append(
+                f"{', '.join(found.sessions)} is logged on but Docker Desktop is not running: start it from "
+                "the Start menu; if it says 'Docker Desktop - Access Denied', sign out and back in so the "
+                "docker-users membership applies [DD-TS; DD-WIN]"
+            )
         # Desktop runs but no engine answers: not a wait for the user. The verify starts the engine it tests
         # (docker desktop engine use) and says why when it cannot (desktop_verify).
     if not steps:

@@ -36,14 +36,23 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
     found = desktop_facts(facts)
     findings = []
     if found.installed and found.group_exists and found.group_members is None:
-        findings.append(Finding("warning", "desktop.users",
-                                f"the members of {GROUP} could not be read (Get-LocalGroupMember failed); "
-                                "membership is not checked"))
+        findings.append(
+            Finding(
+                "warning",
+                "desktop.users",
+                f"the members of {GROUP} could not be read (Get-LocalGroupMember failed); membership is not checked",
+            )
+        )
     unknown = [u for u in engine.users if (entry := found.users.get(u)) is not None and entry.sid is None]
     if unknown:
-        findings.append(Finding("error", "desktop.users",
-                                f"no account named {', '.join(unknown)} on this host: create it (or join the domain) "
-                                "before it can be added to docker-users"))
+        findings.append(
+            Finding(
+                "error",
+                "desktop.users",
+                f"no account named {', '.join(unknown)} on this host: create it (or join the domain) "
+                "before it can be added to docker-users",
+            )
+        )
     return findings
 
 
@@ -58,5 +67,12 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
     if not missing:
         return []
     diff = [DiffEntry(f"desktop.users.{u}", "absent", "member") for u in missing]
-    return [Change(id="desktop/docker-users", type=TYPE, params=UsersParams(group=GROUP, members=missing), diff=diff,
-                   requires=requires)]
+    return [
+        Change(
+            id="desktop/docker-users",
+            type=TYPE,
+            params=UsersParams(group=GROUP, members=missing),
+            diff=diff,
+            requires=requires,
+        )
+    ]

@@ -29,7 +29,8 @@ __all__ = ["DISM_NAMES", "FeatureParams", "TYPE", "changes", "desktop_features",
 TYPE = "windows_feature"
 
 DISM_NAMES: dict[FeatureName, str] = {
-    "Containers": "Containers", "Hyper-V": "Microsoft-Hyper-V",
+    "Containers": "Containers",
+    "Hyper-V": "Microsoft-Hyper-V",
     "VirtualMachinePlatform": "VirtualMachinePlatform",
     "Microsoft-Windows-Subsystem-Linux": "Microsoft-Windows-Subsystem-Linux",
 }
@@ -90,8 +91,11 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
     if isinstance(spec.engine, DockerDesktopSpec) and not facts.os.is_client:
         return []
     return [
-        Finding("error", "feature.absent",
-                f"feature {DISM_NAMES[f]} is not available on {facts.os.caption} ({facts.os.edition_id})")
+        Finding(
+            "error",
+            "feature.absent",
+            f"feature {DISM_NAMES[f]} is not available on {facts.os.caption} ({facts.os.edition_id})",
+        )
         for f in wanted(spec)
         if facts.feature(DISM_NAMES[f]) == "Absent"
     ]

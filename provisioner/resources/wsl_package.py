@@ -56,9 +56,14 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
     found = desktop_facts(facts).wsl_version
     if found is not None and tuple(int(p) for p in found.split(".")[:3]) >= (2, 1, 5):
         return []
-    return [Finding("warning", "desktop.wsl",
-                    f"Docker Desktop's wsl2 backend needs WSL 2.1.5 or later [DD-WIN]; this host has "
-                    f"{found or 'no WSL package'}: pin engine.wsl (version, url, sha256) or run `wsl --update`")]
+    return [
+        Finding(
+            "warning",
+            "desktop.wsl",
+            f"Docker Desktop's wsl2 backend needs WSL 2.1.5 or later [DD-WIN]; this host has "
+            f"{found or 'no WSL package'}: pin engine.wsl (version, url, sha256) or run `wsl --update`",
+        )
+    ]
 
 
 def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
@@ -69,8 +74,23 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
     found = desktop_facts(facts).wsl_version
     if found == product_version(pin.version):
         return []
-    params = WslParams(version=pin.version, product_version=product_version(pin.version), url=pin.url,
-                       sha256=pin.sha256, wsl_exe=WSL_EXE, msiexec=MSIEXEC, timeout=engine.install_timeout,
-                       success_codes=[0], reboot_codes=[3010, 1641])
-    return [Change(id="engine/wsl", type=TYPE, params=params,
-                   diff=[DiffEntry("desktop.wsl_version", found, product_version(pin.version))], requires=requires)]
+    params = WslParams(
+        version=pin.version,
+        product_version=product_version(pin.version),
+        url=pin.url,
+        sha256=pin.sha256,
+        wsl_exe=WSL_EXE,
+        msiexec=MSIEXEC,
+        timeout=engine.install_timeout,
+        success_codes=[0],
+        reboot_codes=[3010, 1641],
+    )
+    return [
+        Change(
+            id="engine/wsl",
+            type=TYPE,
+            params=params,
+            diff=[DiffEntry("desktop.wsl_version", found, product_version(pin.version))],
+            requires=requires,
+        )
+    ]

@@ -22,8 +22,11 @@ def password_for(host: str, settings: ConnectionSettings, asked: Callable[[], st
         if value is not None:
             return value
         if asked is None:
-            raise TransportError(host, f"environment variable {settings.password_env} (password_env) is not set; "
-                                       "export it or use --ask-pass", kind="auth")
+            raise TransportError(
+                host,
+                f"environment variable {settings.password_env} (password_env) is not set; export it or use --ask-pass",
+                kind="auth",
+            )
     if asked is not None:
         value = asked()
         if value is not None:

@@ -37,7 +37,9 @@ class SSHConnection:
         settings = self.settings
         where = f"{settings.address}:{settings.effective_port}"
         client = paramiko.SSHClient()
-        known = Path(settings.known_hosts).expanduser() if settings.known_hosts else Path("~/.ssh/known_hosts").expanduser()
+        known = (
+            Path(settings.known_hosts).expanduser() if settings.known_hosts else Path("~/.ssh/known_hosts").expanduser()
+        )
         if known.exists():
             client.load_host_keys(str(known))
         if settings.host_key_policy == "accept_new":
@@ -45,17 +47,27 @@ class SSHConnection:
         else:
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
-            client.connect(settings.address, port=settings.effective_port, username=settings.user,
-                           password=self._password, key_filename=settings.key_file, timeout=timeout,
-                           banner_timeout=timeout, auth_timeout=timeout, allow_agent=False,
-                           look_for_keys=settings.key_file is None and self._password is None)
+            client.connect(
+                settings.address,
+                port=settings.effective_port,
+                username=settings.user,
+                password=self._password,
+                key_filename=settings.key_file,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                allow_agent=False,
+                look_for_keys=settings.key_file is None and self._password is None,
+            )
         except paramiko.BadHostKeyException:
-            raise self._error(f"host key of {where} does not match known_hosts ({known}): refusing to connect",
-                              "certificate") from None
+            raise self._error(
+                f"host key of {where} does not match known_hosts ({known}): refusing to connect", "certificate"
+            ) from None
         except paramiko.SSHException as exc:
             if "not found in known_hosts" in str(exc):
-                raise self._error(f"host key of {where} is not in {known} (add it, or set host_key_policy: "
-                                  "accept_new)", "certificate") from None
+                raise self._error(
+                    f"host key of {where} is not in {known} (add it, or set host_key_policy: accept_new)", "certificate"
+                ) from None
             if isinstance(exc, paramiko.AuthenticationException):
                 raise self._error(f"authentication failed for {settings.user!r} at {where}", "auth") from None
             raise self._error(f"SSH error at {where}: {exc}", "reset", retryable=True) from None
@@ -68,15 +80,16 @@ class SSHConnection:
             if exc.errors and all(isinstance(e, ConnectionRefusedError) for e in exc.errors.values()):
                 raise self._error(f"connection refused: nothing listening on {where}", "refused") from None
             raise self._error(f"cannot connect to {where}: {exc}", "reset", retryable=True) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise self._error(f"timed out connecting to {where}", "timeout", retryable=True) from None
         except OSError as exc:
             raise self._error(f"cannot connect to {where}: {exc.strerror or exc}", "reset", retryable=True) from None
         except EOFError:
             # paramiko raises a bare EOFError when the peer closes the socket during the handshake
             # (a host going down for a reboot, sshd restarting).
-            raise self._error(f"connection to {where} closed during the SSH handshake", "reset",
-                              retryable=True) from None
+            raise self._error(
+                f"connection to {where} closed during the SSH handshake", "reset", retryable=True
+            ) from None
         if settings.host_key_policy == "accept_new" and settings.known_hosts:
             client.save_host_keys(str(known))
         transport = client.get_transport()
@@ -126,8 +139,9 @@ class SSHConnection:
             if code == -1:
                 # paramiko's value when the channel closed without an exit-status message: the
                 # connection dropped (Windows exit codes travel as unsigned 32-bit numbers).
-                raise self._error("SSH connection dropped before the script's exit status arrived", "reset",
-                                  retryable=True)
+                raise self._error(
+                    "SSH connection dropped before the script's exit status arrived", "reset", retryable=True
+                )
         except TransportError:
             self.close()
             raise

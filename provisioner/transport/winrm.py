@@ -70,22 +70,31 @@ def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> Tra
     if isinstance(exc, TransportError):
         return exc
     if isinstance(exc, InvalidCredentialsError):
-        return TransportError(host, f"authentication failed: {settings.transport} credentials for "
-                                    f"{settings.user!r} were rejected (HTTP 401)", kind="auth")
+        return TransportError(
+            host,
+            f"authentication failed: {settings.transport} credentials for {settings.user!r} were rejected (HTTP 401)",
+            kind="auth",
+        )
     if isinstance(exc, WSManFaultError):
         reason = (exc.reason or "").strip()
         if "quota" in reason.lower() or "maximum number" in reason.lower():
             return TransportError(host, f"WinRM quota exceeded: {reason}", kind="quota")
-        return TransportError(host, f"WinRM fault {exc.wsman_fault_code}: {reason}", kind="http",
-                              retryable=exc.code >= 500 and exc.wsman_fault_code is None)
+        return TransportError(
+            host,
+            f"WinRM fault {exc.wsman_fault_code}: {reason}",
+            kind="http",
+            retryable=exc.code >= 500 and exc.wsman_fault_code is None,
+        )
     if isinstance(exc, WinRMTransportError):
-        return TransportError(host, f"HTTP {exc.code} from the WinRM service at {where}", kind="http",
-                              retryable=exc.code >= 500)
+        return TransportError(
+            host, f"HTTP {exc.code} from the WinRM service at {where}", kind="http", retryable=exc.code >= 500
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         cause = _root_cause(exc)
         detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
-        return TransportError(host, f"certificate rejected at {where}: {detail} (trust the host's CA with ca_bundle)",
-                              kind="certificate")
+        return TransportError(
+            host, f"certificate rejected at {where}: {detail} (trust the host's CA with ca_bundle)", kind="certificate"
+        )
     if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, socket.timeout)):
         return TransportError(host, f"timed out talking to {where}", kind="timeout", retryable=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -126,8 +135,12 @@ class WinRMConnection:
         if settings.transport == "certificate":
             kwargs.update(cert_pem=settings.cert_pem, cert_key_pem=settings.cert_key_pem)
         if password is None and settings.transport in {"ntlm", "basic", "credssp"}:
-            raise TransportError(host, f"no password for {settings.user!r}: set password_env to the name of an "
-                                       "environment variable that holds it, or use --ask-pass", kind="auth")
+            raise TransportError(
+                host,
+                f"no password for {settings.user!r}: set password_env to the name of an "
+                "environment variable that holds it, or use --ask-pass",
+                kind="auth",
+            )
         self._protocol = _CountingProtocol(self.counters, **kwargs)
         self._shell: str | None = None
 
@@ -171,16 +184,16 @@ class WinRMConnection:
         command = self._call(self._protocol.run_command, shell, POWERSHELL_COMMAND, console_mode_stdin=False)
         data = script.encode("utf-8")
         for start in range(0, max(len(data), 1), CHUNK_BYTES):
-            chunk = data[start:start + CHUNK_BYTES]
-            self._call(self._protocol.send_command_input, shell, command, chunk,
-                       end=start + CHUNK_BYTES >= len(data))
+            chunk = data[start : start + CHUNK_BYTES]
+            self._call(self._protocol.send_command_input, shell, command, chunk, end=start + CHUNK_BYTES >= len(data))
         stdout: list[bytes] = []
         stderr: list[bytes] = []
         while True:
             if time.monotonic() > deadline:
                 self._abandon(shell, command)
-                raise TransportError(self.host, f"timed out after {timeout:g} s waiting for the script to finish",
-                                     kind="timeout")
+                raise TransportError(
+                    self.host, f"timed out after {timeout:g} s waiting for the script to finish", kind="timeout"
+                )
             try:
                 out, err, code, done = self._call(self._protocol.get_command_output_raw, shell, command)
             except WinRMOperationTimeoutError:
@@ -190,8 +203,9 @@ class WinRMConnection:
             if done:
                 break
         self.counters.scripts += 1
-        return ScriptResult(b"".join(stdout).decode("utf-8", "replace"),
-                            b"".join(stderr).decode("utf-8", "replace"), int(code))
+        return ScriptResult(
+            b"".join(stdout).decode("utf-8", "replace"), b"".join(stderr).decode("utf-8", "replace"), int(code)
+        )
 
     def _abandon(self, shell: str, command: str) -> None:
         try:

@@ -20,10 +20,21 @@ LEARN = "https://learn.microsoft.com/powershell/module/"
 V51 = "?view=powershell-5.1"
 
 COMMON_PARAMETERS_URL = LEARN + "microsoft.powershell.core/about/about_commonparameters" + V51
-COMMON_PARAMETERS: frozenset[str] = frozenset({
-    "Debug", "ErrorAction", "ErrorVariable", "InformationAction", "InformationVariable", "OutBuffer",
-    "OutVariable", "PipelineVariable", "Verbose", "WarningAction", "WarningVariable",
-})
+COMMON_PARAMETERS: frozenset[str] = frozenset(
+    {
+        "Debug",
+        "ErrorAction",
+        "ErrorVariable",
+        "InformationAction",
+        "InformationVariable",
+        "OutBuffer",
+        "OutVariable",
+        "PipelineVariable",
+        "Verbose",
+        "WarningAction",
+        "WarningVariable",
+    }
+)
 """Accepted by every cmdlet and every advanced function (about_CommonParameters, 5.1)."""
 
 
@@ -46,83 +57,155 @@ _CORE = LEARN + "microsoft.powershell.core/"
 
 CMDLETS: tuple[Command, ...] = (
     # CimCmdlets
-    _cmd("Get-CimInstance", LEARN + "cimcmdlets/get-ciminstance" + V51,
-         "ClassName Namespace Filter Property KeyOnly Shallow Query QueryDialect ComputerName CimSession "
-         "InputObject ResourceUri OperationTimeoutSec"),
-    _cmd("Invoke-CimMethod", LEARN + "cimcmdlets/invoke-cimmethod" + V51,
-         "ClassName CimClass InputObject Query QueryDialect ResourceUri Namespace MethodName Arguments ComputerName "
-         "CimSession OperationTimeoutSec WhatIf Confirm"),
+    _cmd(
+        "Get-CimInstance",
+        LEARN + "cimcmdlets/get-ciminstance" + V51,
+        "ClassName Namespace Filter Property KeyOnly Shallow Query QueryDialect ComputerName CimSession "
+        "InputObject ResourceUri OperationTimeoutSec",
+    ),
+    _cmd(
+        "Invoke-CimMethod",
+        LEARN + "cimcmdlets/invoke-cimmethod" + V51,
+        "ClassName CimClass InputObject Query QueryDialect ResourceUri Namespace MethodName Arguments ComputerName "
+        "CimSession OperationTimeoutSec WhatIf Confirm",
+    ),
     # Microsoft.PowerShell.LocalAccounts (Windows PowerShell 5.1 on Windows 10 1607 and later): docker-users.
     _cmd("Get-LocalGroup", LEARN + "microsoft.powershell.localaccounts/get-localgroup" + V51, "Name SID"),
-    _cmd("Get-LocalGroupMember", LEARN + "microsoft.powershell.localaccounts/get-localgroupmember" + V51,
-         "Group Name SID Member"),
-    _cmd("Add-LocalGroupMember", LEARN + "microsoft.powershell.localaccounts/add-localgroupmember" + V51,
-         "Group Name SID Member WhatIf Confirm"),
+    _cmd(
+        "Get-LocalGroupMember",
+        LEARN + "microsoft.powershell.localaccounts/get-localgroupmember" + V51,
+        "Group Name SID Member",
+    ),
+    _cmd(
+        "Add-LocalGroupMember",
+        LEARN + "microsoft.powershell.localaccounts/add-localgroupmember" + V51,
+        "Group Name SID Member WhatIf Confirm",
+    ),
     # ServerManager (Windows Server only) [PS-SM]
-    _cmd("Install-WindowsFeature", LEARN + "servermanager/install-windowsfeature",
-         "Name Restart IncludeAllSubFeature IncludeManagementTools Source ComputerName Credential LogPath Vhd "
-         "ConfigurationFilePath WhatIf Confirm"),
+    _cmd(
+        "Install-WindowsFeature",
+        LEARN + "servermanager/install-windowsfeature",
+        "Name Restart IncludeAllSubFeature IncludeManagementTools Source ComputerName Credential LogPath Vhd "
+        "ConfigurationFilePath WhatIf Confirm",
+    ),
     # Dism [PS-DISM]
-    _cmd("Enable-WindowsOptionalFeature", LEARN + "dism/enable-windowsoptionalfeature",
-         "FeatureName PackageName All LimitAccess Source NoRestart Online Path WindowsDirectory SystemDrive "
-         "LogPath ScratchDirectory LogLevel"),
-    _cmd("Get-WindowsOptionalFeature", LEARN + "dism/get-windowsoptionalfeature",
-         "FeatureName PackageName PackagePath Online Path WindowsDirectory SystemDrive LogPath ScratchDirectory "
-         "LogLevel"),
+    _cmd(
+        "Enable-WindowsOptionalFeature",
+        LEARN + "dism/enable-windowsoptionalfeature",
+        "FeatureName PackageName All LimitAccess Source NoRestart Online Path WindowsDirectory SystemDrive "
+        "LogPath ScratchDirectory LogLevel",
+    ),
+    _cmd(
+        "Get-WindowsOptionalFeature",
+        LEARN + "dism/get-windowsoptionalfeature",
+        "FeatureName PackageName PackagePath Online Path WindowsDirectory SystemDrive LogPath ScratchDirectory "
+        "LogLevel",
+    ),
     # Microsoft.PowerShell.Utility
-    _cmd("Invoke-WebRequest", _UTIL + "invoke-webrequest" + V51,
-         "Uri OutFile UseBasicParsing Method Headers Body ContentType InFile TimeoutSec MaximumRedirection "
-         "Proxy ProxyCredential ProxyUseDefaultCredentials Credential UseDefaultCredentials UserAgent "
-         "DisableKeepAlive WebSession SessionVariable Certificate CertificateThumbprint TransferEncoding PassThru"),
+    _cmd(
+        "Invoke-WebRequest",
+        _UTIL + "invoke-webrequest" + V51,
+        "Uri OutFile UseBasicParsing Method Headers Body ContentType InFile TimeoutSec MaximumRedirection "
+        "Proxy ProxyCredential ProxyUseDefaultCredentials Credential UseDefaultCredentials UserAgent "
+        "DisableKeepAlive WebSession SessionVariable Certificate CertificateThumbprint TransferEncoding PassThru",
+    ),
     _cmd("Get-FileHash", _UTIL + "get-filehash" + V51, "Path LiteralPath InputStream Algorithm"),
     _cmd("ConvertTo-Json", _UTIL + "convertto-json" + V51, "InputObject Depth Compress"),
     _cmd("Out-String", _UTIL + "out-string" + V51, "InputObject Stream Width"),
     _cmd("New-Object", _UTIL + "new-object" + V51, "TypeName ArgumentList Property ComObject Strict"),
     _cmd("Start-Sleep", _UTIL + "start-sleep" + V51, "Seconds Milliseconds"),
     # Microsoft.PowerShell.Archive
-    _cmd("Expand-Archive", LEARN + "microsoft.powershell.archive/expand-archive" + V51,
-         "Path LiteralPath DestinationPath Force WhatIf Confirm"),
+    _cmd(
+        "Expand-Archive",
+        LEARN + "microsoft.powershell.archive/expand-archive" + V51,
+        "Path LiteralPath DestinationPath Force WhatIf Confirm",
+    ),
     # Microsoft.PowerShell.Management: services
-    _cmd("Get-Service", _MGMT + "get-service" + V51,
-         "Name DisplayName Include Exclude InputObject DependentServices RequiredServices ComputerName"),
-    _cmd("Start-Service", _MGMT + "start-service" + V51,
-         "Name DisplayName Include Exclude InputObject PassThru WhatIf Confirm"),
-    _cmd("Stop-Service", _MGMT + "stop-service" + V51,
-         "Name DisplayName Include Exclude InputObject Force NoWait PassThru WhatIf Confirm"),
-    _cmd("Restart-Service", _MGMT + "restart-service" + V51,
-         "Name DisplayName Include Exclude InputObject Force PassThru WhatIf Confirm"),
-    _cmd("Set-Service", _MGMT + "set-service" + V51,
-         "Name DisplayName Description StartupType Status InputObject ComputerName PassThru WhatIf Confirm"),
-    _cmd("Restart-Computer", _MGMT + "restart-computer" + V51,
-         "ComputerName Credential Force Wait Timeout For Delay Protocol WsmanAuthentication DcomAuthentication "
-         "Impersonation AsJob ThrottleLimit WhatIf Confirm"),
+    _cmd(
+        "Get-Service",
+        _MGMT + "get-service" + V51,
+        "Name DisplayName Include Exclude InputObject DependentServices RequiredServices ComputerName",
+    ),
+    _cmd(
+        "Start-Service",
+        _MGMT + "start-service" + V51,
+        "Name DisplayName Include Exclude InputObject PassThru WhatIf Confirm",
+    ),
+    _cmd(
+        "Stop-Service",
+        _MGMT + "stop-service" + V51,
+        "Name DisplayName Include Exclude InputObject Force NoWait PassThru WhatIf Confirm",
+    ),
+    _cmd(
+        "Restart-Service",
+        _MGMT + "restart-service" + V51,
+        "Name DisplayName Include Exclude InputObject Force PassThru WhatIf Confirm",
+    ),
+    _cmd(
+        "Set-Service",
+        _MGMT + "set-service" + V51,
+        "Name DisplayName Description StartupType Status InputObject ComputerName PassThru WhatIf Confirm",
+    ),
+    _cmd(
+        "Restart-Computer",
+        _MGMT + "restart-computer" + V51,
+        "ComputerName Credential Force Wait Timeout For Delay Protocol WsmanAuthentication DcomAuthentication "
+        "Impersonation AsJob ThrottleLimit WhatIf Confirm",
+    ),
     # Microsoft.PowerShell.Management: items and paths
-    _cmd("Test-Path", _MGMT + "test-path" + V51,
-         "Path LiteralPath Filter Include Exclude PathType IsValid Credential OlderThan NewerThan UseTransaction"),
+    _cmd(
+        "Test-Path",
+        _MGMT + "test-path" + V51,
+        "Path LiteralPath Filter Include Exclude PathType IsValid Credential OlderThan NewerThan UseTransaction",
+    ),
     _cmd("Join-Path", _MGMT + "join-path" + V51, "Path ChildPath Resolve Credential UseTransaction"),
-    _cmd("Split-Path", _MGMT + "split-path" + V51,
-         "Path LiteralPath Parent Leaf Qualifier NoQualifier IsAbsolute Resolve Credential UseTransaction"),
-    _cmd("Get-Item", _MGMT + "get-item" + V51,
-         "Path LiteralPath Filter Include Exclude Force Credential Stream UseTransaction"),
-    _cmd("Get-ItemProperty", _MGMT + "get-itemproperty" + V51,
-         "Path LiteralPath Name Filter Include Exclude Credential UseTransaction"),
-    _cmd("New-Item", _MGMT + "new-item" + V51,
-         "Path Name ItemType Value Force Credential UseTransaction WhatIf Confirm"),
-    _cmd("Copy-Item", _MGMT + "copy-item" + V51,
-         "Path LiteralPath Destination Container Force Filter Include Exclude Recurse PassThru Credential "
-         "ToSession FromSession UseTransaction WhatIf Confirm"),
-    _cmd("Move-Item", _MGMT + "move-item" + V51,
-         "Path LiteralPath Destination Force Filter Include Exclude PassThru Credential UseTransaction WhatIf "
-         "Confirm"),
-    _cmd("Remove-Item", _MGMT + "remove-item" + V51,
-         "Path LiteralPath Filter Include Exclude Recurse Force Credential Stream UseTransaction WhatIf Confirm"),
+    _cmd(
+        "Split-Path",
+        _MGMT + "split-path" + V51,
+        "Path LiteralPath Parent Leaf Qualifier NoQualifier IsAbsolute Resolve Credential UseTransaction",
+    ),
+    _cmd(
+        "Get-Item",
+        _MGMT + "get-item" + V51,
+        "Path LiteralPath Filter Include Exclude Force Credential Stream UseTransaction",
+    ),
+    _cmd(
+        "Get-ItemProperty",
+        _MGMT + "get-itemproperty" + V51,
+        "Path LiteralPath Name Filter Include Exclude Credential UseTransaction",
+    ),
+    _cmd(
+        "New-Item", _MGMT + "new-item" + V51, "Path Name ItemType Value Force Credential UseTransaction WhatIf Confirm"
+    ),
+    _cmd(
+        "Copy-Item",
+        _MGMT + "copy-item" + V51,
+        "Path LiteralPath Destination Container Force Filter Include Exclude Recurse PassThru Credential "
+        "ToSession FromSession UseTransaction WhatIf Confirm",
+    ),
+    _cmd(
+        "Move-Item",
+        _MGMT + "move-item" + V51,
+        "Path LiteralPath Destination Force Filter Include Exclude PassThru Credential UseTransaction WhatIf Confirm",
+    ),
+    _cmd(
+        "Remove-Item",
+        _MGMT + "remove-item" + V51,
+        "Path LiteralPath Filter Include Exclude Recurse Force Credential Stream UseTransaction WhatIf Confirm",
+    ),
     # Microsoft.PowerShell.Core
     _cmd("Out-Null", _CORE + "out-null" + V51, "InputObject"),
-    _cmd("Get-Command", _CORE + "get-command" + V51,
-         "Name Verb Noun Module FullyQualifiedModule CommandType TotalCount Syntax ShowCommandInfo ArgumentList All "
-         "ListImported ParameterName ParameterType"),
-    _cmd("ForEach-Object", _CORE + "foreach-object" + V51,
-         "Process Begin End RemainingScripts InputObject MemberName ArgumentList WhatIf Confirm"),
+    _cmd(
+        "Get-Command",
+        _CORE + "get-command" + V51,
+        "Name Verb Noun Module FullyQualifiedModule CommandType TotalCount Syntax ShowCommandInfo ArgumentList All "
+        "ListImported ParameterName ParameterType",
+    ),
+    _cmd(
+        "ForEach-Object",
+        _CORE + "foreach-object" + V51,
+        "Process Begin End RemainingScripts InputObject MemberName ArgumentList WhatIf Confirm",
+    ),
     _cmd("Set-StrictMode", _CORE + "set-strictmode" + V51, "Version Off"),
 )
 
@@ -148,9 +231,12 @@ class Native:
 
 
 NATIVE_VIA_VARIABLE: dict[str, Native] = {
-    "$dockerd": Native("$dockerd", "dockerd.exe", "https://docs.docker.com/reference/cli/dockerd/",
-                       frozenset({"--version", "--register-service", "--service-name", "--validate",
-                                  "--config-file"})),
+    "$dockerd": Native(
+        "$dockerd",
+        "dockerd.exe",
+        "https://docs.docker.com/reference/cli/dockerd/",
+        frozenset({"--version", "--register-service", "--service-name", "--validate", "--config-file"}),
+    ),
     # docker.exe gets all of its arguments from one array variable ($arguments), built from literals.
     "$docker": Native("$docker", "docker.exe", "https://docs.docker.com/reference/cli/docker/container/run/"),
 }

@@ -75,36 +75,50 @@ def spec_with(base: HostSpec, **changes: Any) -> HostSpec:
 
 def hostile_spec() -> HostSpec:
     """The site spec with the payload in every free-text field a user controls."""
-    return HostSpec.model_validate({
-        "features": ["Containers", "Hyper-V"],
-        "engine": {
-            "version": "27.3.1",
-            "sha256": "ab" * 32,
-            "url": "https://example.invalid/docker.zip?" + PAYLOAD,
-            "install_dir": "C:\\Program Files\\" + PAYLOAD,
-            "service": "docker-engine",  # validated at load: letters, digits, _ . - only
-        },
-        "daemon": {"labels": [PAYLOAD, "b=\u2019"], "log-level": PAYLOAD},
-        "verify": {"image": "mcr.microsoft.com/windows/nanoserver:ltsc2022", "isolation": "process",
-                   "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD]},
-    })
+    return HostSpec.model_validate(
+        {
+            "features": ["Containers", "Hyper-V"],
+            "engine": {
+                "version": "27.3.1",
+                "sha256": "ab" * 32,
+                "url": "https://example.invalid/docker.zip?" + PAYLOAD,
+                "install_dir": "C:\\Program Files\\" + PAYLOAD,
+                "service": "docker-engine",  # validated at load: letters, digits, _ . - only
+            },
+            "daemon": {"labels": [PAYLOAD, "b=\u2019"], "log-level": PAYLOAD},
+            "verify": {
+                "image": "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+                "isolation": "process",
+                "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD],
+            },
+        }
+    )
 
 
 def hostile_desktop_spec() -> HostSpec:
     """The desktop spec with the payload in every free-text field its validation lets through."""
-    return HostSpec.model_validate({
-        "engine": {
-            "type": "docker-desktop", "version": "4.43.1", "build": 198352, "sha256": "cd" * 32,
-            "url": "https://example.invalid/installer.exe?" + PAYLOAD,
-            "install_dir": "C:\\Program Files\\" + PAYLOAD,
-            # Account names refuse most punctuation at load time, but not the five single quotes.
-            "users": ["o'brien\u2018\u2019\u201a\u201b", "CORP\\dev $(Injected-Command)"],
-            "accept_license": True,
-        },
-        "daemon": {"labels": [PAYLOAD, "b=\u2019"], "log-level": PAYLOAD},
-        "verify": {"image": "mcr.microsoft.com/windows/nanoserver:ltsc2022", "isolation": "hyperv", "linux": True,
-                   "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD]},
-    })
+    return HostSpec.model_validate(
+        {
+            "engine": {
+                "type": "docker-desktop",
+                "version": "4.43.1",
+                "build": 198352,
+                "sha256": "cd" * 32,
+                "url": "https://example.invalid/installer.exe?" + PAYLOAD,
+                "install_dir": "C:\\Program Files\\" + PAYLOAD,
+                # Account names refuse most punctuation at load time, but not the five single quotes.
+                "users": ["o'brien\u2018\u2019\u201a\u201b", "CORP\\dev $(Injected-Command)"],
+                "accept_license": True,
+            },
+            "daemon": {"labels": [PAYLOAD, "b=\u2019"], "log-level": PAYLOAD},
+            "verify": {
+                "image": "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+                "isolation": "hyperv",
+                "linux": True,
+                "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD],
+            },
+        }
+    )
 
 
 def docker_exe(spec: HostSpec) -> str:
@@ -148,8 +162,13 @@ def all_rendered() -> tuple[Rendered, ...]:
     """Every script for every fixture under the site spec, the containers-only spec, the desktop spec and
     the hostile specs (docker-ce and Docker Desktop)."""
     out = []
-    specs = {"site": site_spec(), "containers": containers_spec(), "hostile": hostile_spec(),
-             "desktop": desktop_spec(), "hostile-desktop": hostile_desktop_spec()}
+    specs = {
+        "site": site_spec(),
+        "containers": containers_spec(),
+        "hostile": hostile_spec(),
+        "desktop": desktop_spec(),
+        "hostile-desktop": hostile_desktop_spec(),
+    }
     for name in FACT_NAMES:
         facts = load_facts(name)
         for spec_name, spec in specs.items():

@@ -89,8 +89,16 @@ def _unwrap(node: ts.Node) -> ts.Node:
     """Skip the single-child wrappers the grammar puts around every expression."""
     while True:
         kids = node.children
-        if node.type in {"string_literal", "integer_literal", "real_literal", "variable", "array_expression",
-                         "hash_literal_expression", "cast_expression", "expression_with_unary_operator"}:
+        if node.type in {
+            "string_literal",
+            "integer_literal",
+            "real_literal",
+            "variable",
+            "array_expression",
+            "hash_literal_expression",
+            "cast_expression",
+            "expression_with_unary_operator",
+        }:
             return node
         if len(kids) == 1:
             node = kids[0]
@@ -161,7 +169,7 @@ def evaluate(node: ts.Node) -> Any:
 def _hash(node: ts.Node) -> dict[Any, Any]:
     result: dict[Any, Any] = {}
     body = [c for c in node.children if c.type == "hash_literal_body"]
-    for entry in (named_children(body[0]) if body else []):
+    for entry in named_children(body[0]) if body else []:
         if entry.type != "hash_entry":
             raise NotALiteral(f"hash body holds {entry.type}")
         key_node = next(c for c in entry.children if c.type == "key_expression")

@@ -136,31 +136,40 @@ def test_catalog_covers_what_the_scripts_use_and_nothing_is_dead() -> None:
     assert {v.lower() for v in NATIVE_VIA_VARIABLE} <= used
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("Get-Widget -Name x", "command 'Get-Widget' is not in the catalog"),
-    ("Get-Service -Nmae docker", "Get-Service has no parameter -Nmae"),
-    ("Join-Path -Path a -ChildPath b -AdditionalChildPath c", "Join-Path has no parameter -AdditionalChildPath"),
-    ("Test-ProvisionSkip -Id a -Requires @() -ErrorAction Stop", "Test-ProvisionSkip has no parameter -ErrorAction"),
-    ("& $dockerd --debug", "bare native argument '--debug'"),
-    ("& $dockerd --validate (Get-Date)", "neither a quoted string nor a variable"),
-    ("& $dockerd --version 2>$null", "'2>$null' (generic_token) is neither"),
-    ("& $somethingElse 'x'", "is not a catalogued native via variable"),
-    ("& { 1 } 'arg'", "script block invoked with arguments"),
-    ("& 'C:\\tools\\x.exe' -y", "is not a catalogued native via variable"),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("Get-Widget -Name x", "command 'Get-Widget' is not in the catalog"),
+        ("Get-Service -Nmae docker", "Get-Service has no parameter -Nmae"),
+        ("Join-Path -Path a -ChildPath b -AdditionalChildPath c", "Join-Path has no parameter -AdditionalChildPath"),
+        (
+            "Test-ProvisionSkip -Id a -Requires @() -ErrorAction Stop",
+            "Test-ProvisionSkip has no parameter -ErrorAction",
+        ),
+        ("& $dockerd --debug", "bare native argument '--debug'"),
+        ("& $dockerd --validate (Get-Date)", "neither a quoted string nor a variable"),
+        ("& $dockerd --version 2>$null", "'2>$null' (generic_token) is neither"),
+        ("& $somethingElse 'x'", "is not a catalogued native via variable"),
+        ("& { 1 } 'arg'", "script block invoked with arguments"),
+        ("& 'C:\\tools\\x.exe' -y", "is not a catalogued native via variable"),
+    ],
+)
 def test_checker_reports_violations(source: str, expected: str) -> None:
     """The check itself can fail: each of these must be reported."""
     _, violations = check_script(source)
     assert any(expected in v for v in violations), violations
 
 
-@pytest.mark.parametrize("source", [
-    "Get-Service -Name docker -ErrorAction SilentlyContinue",
-    "Install-WindowsFeature -Name Containers -IncludeManagementTools:$false",
-    "& $dockerd --register-service --service-name $P.service",
-    "& $dockerd '--isolation=process' $x 2>&1",
-    "& $docker $arguments 2> $null",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Get-Service -Name docker -ErrorAction SilentlyContinue",
+        "Install-WindowsFeature -Name Containers -IncludeManagementTools:$false",
+        "& $dockerd --register-service --service-name $P.service",
+        "& $dockerd '--isolation=process' $x 2>&1",
+        "& $docker $arguments 2> $null",
+    ],
+)
 def test_checker_accepts_catalogued_forms(source: str) -> None:
     assert check_script(source)[1] == []
 
@@ -181,9 +190,14 @@ def test_catalog_entries_cite_microsoft_learn() -> None:
 def test_powershell7_only_parameters_are_not_catalogued() -> None:
     """Parameters added after 5.1 (PowerShell 6/7 reference pages) must not be allowed."""
     ps7_only = {
-        "Join-Path": "AdditionalChildPath", "Split-Path": "LeafBase", "Set-Service": "Force",
-        "ConvertTo-Json": "AsArray", "Out-String": "NoNewline", "Invoke-WebRequest": "SkipCertificateCheck",
-        "Get-FileHash": "Stream", "Test-Path": "Type",
+        "Join-Path": "AdditionalChildPath",
+        "Split-Path": "LeafBase",
+        "Set-Service": "Force",
+        "ConvertTo-Json": "AsArray",
+        "Out-String": "NoNewline",
+        "Invoke-WebRequest": "SkipCertificateCheck",
+        "Get-FileHash": "Stream",
+        "Test-Path": "Type",
     }
     for command, parameter in ps7_only.items():
         assert parameter not in CATALOG[command.lower()].parameters, (command, parameter)
@@ -197,8 +211,13 @@ def _prelude_functions() -> dict[str, tuple[set[str], bool]]:
         if node.type != "function_statement":
             continue
         name = pstree.text(next(c for c in node.children if c.type == "function_name"))
-        params = {pstree.text(v).lstrip("$") for p in pstree.walk(node) if p.type == "script_parameter"
-                  for v in p.children if v.type == "variable"}
+        params = {
+            pstree.text(v).lstrip("$")
+            for p in pstree.walk(node)
+            if p.type == "script_parameter"
+            for v in p.children
+            if v.type == "variable"
+        }
         attributes = {pstree.text(a).lower() for a in pstree.walk(node) if a.type == "attribute_name"}
         found[name] = (params, bool(attributes & {"parameter", "cmdletbinding"}))
     return found
@@ -217,8 +236,13 @@ def test_own_functions_match_the_prelude() -> None:
 # Windows PowerShell 5.1 only: no `??`, `??=`, `?.`, `?[`, ternary `? :`, `&&`, `||`.
 
 PS7_TOKENS = re.compile(r"\?\?|\?\.|\?\[|&&|\|\|")
-TEXT_NODES = {"string_literal", "expandable_string_literal", "expandable_here_string_literal",
-              "verbatim_here_string_characters", "comment"}
+TEXT_NODES = {
+    "string_literal",
+    "expandable_string_literal",
+    "expandable_here_string_literal",
+    "verbatim_here_string_characters",
+    "comment",
+}
 
 
 def ps7_syntax(source: str) -> list[str]:
@@ -249,26 +273,32 @@ def test_no_powershell7_only_syntax(rendered: Rendered) -> None:
     assert ps7_syntax(rendered.script) == [], rendered.label
 
 
-@pytest.mark.parametrize("source", [
-    "Get-Item -Path x && Write-Output ok",
-    "Get-Item -Path x || Write-Output failed",
-    "$y = $x ?? 'default'",
-    "Write-Output $x ?? 1",
-    "$y ??= 1",
-    "$x = $a ? 1 : 2",
-    "$n = $obj?.Name",
-    "$n = ${obj}?.Name",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Get-Item -Path x && Write-Output ok",
+        "Get-Item -Path x || Write-Output failed",
+        "$y = $x ?? 'default'",
+        "Write-Output $x ?? 1",
+        "$y ??= 1",
+        "$x = $a ? 1 : 2",
+        "$n = $obj?.Name",
+        "$n = ${obj}?.Name",
+    ],
+)
 def test_ps7_detector_finds_each_form(source: str) -> None:
     assert ps7_syntax(source), source
 
 
-@pytest.mark.parametrize("source", [
-    "$s = 'a ?? b && c || d'",
-    '$s = "a ?? b && c || d"',
-    "# a ?? b && c || d\n$x = 1",
-    "if ($a -and $b -or -not $c) { $x = 1 }",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "$s = 'a ?? b && c || d'",
+        '$s = "a ?? b && c || d"',
+        "# a ?? b && c || d\n$x = 1",
+        "if ($a -and $b -or -not $c) { $x = 1 }",
+    ],
+)
 def test_ps7_detector_ignores_strings_comments_and_51_operators(source: str) -> None:
     assert ps7_syntax(source) == []
 
@@ -311,12 +341,15 @@ def test_redirected_native_stderr_runs_with_a_relaxed_error_preference(rendered:
     assert unguarded_native_redirections(rendered.script) == [], rendered.label
 
 
-@pytest.mark.parametrize("source, bad", [
-    ("$ErrorActionPreference = 'Stop'\n$o = (& $dockerd --validate 2>&1) | Out-String", True),
-    ("$o = & { & $dockerd --version 2> $null }", True),
-    ("$o = & { $ErrorActionPreference = 'Continue'; & $dockerd --validate 2>&1 }", False),
-    ("$o = & {\n    $ErrorActionPreference = 'SilentlyContinue'\n    & $dockerd --version 2> $null\n}", False),
-    ("& $dockerd --register-service", False),
-])
+@pytest.mark.parametrize(
+    "source, bad",
+    [
+        ("$ErrorActionPreference = 'Stop'\n$o = (& $dockerd --validate 2>&1) | Out-String", True),
+        ("$o = & { & $dockerd --version 2> $null }", True),
+        ("$o = & { $ErrorActionPreference = 'Continue'; & $dockerd --validate 2>&1 }", False),
+        ("$o = & {\n    $ErrorActionPreference = 'SilentlyContinue'\n    & $dockerd --version 2> $null\n}", False),
+        ("& $dockerd --register-service", False),
+    ],
+)
 def test_relaxed_preference_detector(source: str, bad: bool) -> None:
     assert bool(unguarded_native_redirections(source)) == bad

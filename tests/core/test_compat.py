@@ -24,16 +24,19 @@ IMG = {"2025": 26100, "2022": 20348, "2019": 17763, "2016": 14393}
 # Build constants mirror hcsshim's osversion/windowsbuilds.go (windows-facts.md 1.1, last bullet).
 
 
-@pytest.mark.parametrize("constant, build, source", [
-    (Build.WS2016, 14393, "1.1 row WS2016 / Win10 1607 (RS1): 14393 [HCS]"),
-    (Build.RS5_WS2019, 17763, "1.1 row WS2019 / Win10 1809 (RS5): 17763 [HCS]"),
-    (Build.WIN10_22H2, 19045, "1.1 row Win10 21H1/21H2/22H2: 19043/19044/19045 [HCS]"),
-    (Build.WS2022, 20348, "1.1 row WS2022: 20348 [HCS]"),
-    (Build.WIN11_21H2, 22000, "1.1 row Win11 21H2/22H2: 22000/22621 [HCS]"),
-    (Build.WIN11_23H2, 22631, "1.1 row Win11 23H2: 22631 (nvaccess/nvda e4559f7)"),
-    (Build.WS_23H2, 25398, "1.1 row WS Annual Channel 23H2: 25398 [HCS]"),
-    (Build.WS2025, 26100, "1.1 row WS2025 / Win11 24H2: 26100 [MS-LIFE]"),
-])
+@pytest.mark.parametrize(
+    "constant, build, source",
+    [
+        (Build.WS2016, 14393, "1.1 row WS2016 / Win10 1607 (RS1): 14393 [HCS]"),
+        (Build.RS5_WS2019, 17763, "1.1 row WS2019 / Win10 1809 (RS5): 17763 [HCS]"),
+        (Build.WIN10_22H2, 19045, "1.1 row Win10 21H1/21H2/22H2: 19043/19044/19045 [HCS]"),
+        (Build.WS2022, 20348, "1.1 row WS2022: 20348 [HCS]"),
+        (Build.WIN11_21H2, 22000, "1.1 row Win11 21H2/22H2: 22000/22621 [HCS]"),
+        (Build.WIN11_23H2, 22631, "1.1 row Win11 23H2: 22631 (nvaccess/nvda e4559f7)"),
+        (Build.WS_23H2, 25398, "1.1 row WS Annual Channel 23H2: 25398 [HCS]"),
+        (Build.WS2025, 26100, "1.1 row WS2025 / Win11 24H2: 26100 [MS-LIFE]"),
+    ],
+)
 def test_build_constants(constant: int, build: int, source: str) -> None:
     assert constant == build, source
 
@@ -44,16 +47,19 @@ def test_build_constants(constant: int, build: int, source: str) -> None:
 NANO = "mcr.microsoft.com/windows/nanoserver:"
 
 
-@pytest.mark.parametrize("host, expected, source", [
-    (WS2016, None, "1.1 WS2016: the 2016 Nano Server image was SAC-only, last updated 2018-10-23; none left"),
-    (WS2019, NANO + "1809", "6: 17763 -> 1809; 1.1: no nanoserver:ltsc2019 tag confirmed"),
-    (WIN10, NANO + "1809", "1.2 Windows 10 row: WS2019 image hyperv only, WS2022 image refused"),
-    (WS2022, NANO + "ltsc2022", "6: 20348-2609x -> ltsc2022"),
-    (WIN11_23H2, NANO + "ltsc2022", "1.1 Win11 23H2 row: none; use ltsc2022"),
-    (WS23H2, NANO + "ltsc2022", "1.1 WS 23H2 row: runs ltsc2022 images (container image portability)"),
-    (WS2025, NANO + "ltsc2025", "6: >= 26100 -> ltsc2025; 1.1 WS2025 row"),
-    (26200, NANO + "ltsc2025", "1.1 Win11 25H2 row (26200, UNCONFIRMED): no image of its own, ltsc2025 is newest"),
-])
+@pytest.mark.parametrize(
+    "host, expected, source",
+    [
+        (WS2016, None, "1.1 WS2016: the 2016 Nano Server image was SAC-only, last updated 2018-10-23; none left"),
+        (WS2019, NANO + "1809", "6: 17763 -> 1809; 1.1: no nanoserver:ltsc2019 tag confirmed"),
+        (WIN10, NANO + "1809", "1.2 Windows 10 row: WS2019 image hyperv only, WS2022 image refused"),
+        (WS2022, NANO + "ltsc2022", "6: 20348-2609x -> ltsc2022"),
+        (WIN11_23H2, NANO + "ltsc2022", "1.1 Win11 23H2 row: none; use ltsc2022"),
+        (WS23H2, NANO + "ltsc2022", "1.1 WS 23H2 row: runs ltsc2022 images (container image portability)"),
+        (WS2025, NANO + "ltsc2025", "6: >= 26100 -> ltsc2025; 1.1 WS2025 row"),
+        (26200, NANO + "ltsc2025", "1.1 Win11 25H2 row (26200, UNCONFIRMED): no image of its own, ltsc2025 is newest"),
+    ],
+)
 def test_auto_image(host: int, expected: str | None, source: str) -> None:
     assert auto_image(host) == expected, source
 
@@ -71,25 +77,40 @@ def test_auto_image_is_never_newer_than_the_host(host: int) -> None:
 # image reference -> build (windows-facts.md 1.1 tags; MS-VC tag forms; HW hello-world variants).
 
 
-@pytest.mark.parametrize("image, build, source", [
-    ("mcr.microsoft.com/windows/nanoserver:ltsc2022", 20348, "1.1 WS2022 row: nanoserver:ltsc2022"),
-    ("mcr.microsoft.com/windows/servercore:ltsc2022", 20348, "1.1 WS2022 row: servercore:ltsc2022"),
-    ("mcr.microsoft.com/windows/server:ltsc2025", 26100, "1.1 WS2025 row: server:ltsc2025"),
-    ("mcr.microsoft.com/windows/servercore:ltsc2019", 17763, "1.1 WS2019 row: servercore:ltsc2019"),
-    ("mcr.microsoft.com/windows/nanoserver:1809", 17763, "1.1 WS2019 row: nanoserver:1809"),
-    ("mcr.microsoft.com/windows:1809", 17763, "1.1 WS2019 row: windows:1809"),
-    ("mcr.microsoft.com/windows/servercore:ltsc2016", 14393, "1.1 WS2016 row: servercore:ltsc2016"),
-    ("mcr.microsoft.com/windows/nanoserver:1809-KB4493509", 17763, "1.1 WS2019 row: tag form 1809-KB4493509 [MS-VC]"),
-    ("mcr.microsoft.com/windows/nanoserver:10.0.17763.437", 17763, "1.1 WS2019 row: tag form 10.0.17763.437 [MS-VC]"),
-    ("mcr.microsoft.com/windows/servercore:20H2", 19042, "1.1 20H2 row: :20H2 (SAC)"),
-    ("mcr.microsoft.com/windows/nanoserver:LTSC2022", 20348, "tags are case-insensitive in the table"),
-    ("mcr.microsoft.com/windows/nanoserver:ltsc2022@sha256:" + "0" * 64, 20348, "a digest does not hide the tag"),
-    ("hello-world:nanoserver-ltsc2022", 20348, "6: hello-world variants nanoserver-ltsc2022 [HW]"),
-    ("hello-world:nanoserver-ltsc2025", 26100, "6: hello-world variants nanoserver-ltsc2025 [HW]"),
-    ("mcr.microsoft.com/windows/nanoserver", None, "1.1: 'latest' not published since 2019-04-16; no tag = unknown"),
-    ("hello-world", None, "6: hello-world's shared tags are multi-arch, no build in the name"),
-    ("registry.example/app:ltsc2022", None, "a private image's tag is not a Windows build claim"),
-])
+@pytest.mark.parametrize(
+    "image, build, source",
+    [
+        ("mcr.microsoft.com/windows/nanoserver:ltsc2022", 20348, "1.1 WS2022 row: nanoserver:ltsc2022"),
+        ("mcr.microsoft.com/windows/servercore:ltsc2022", 20348, "1.1 WS2022 row: servercore:ltsc2022"),
+        ("mcr.microsoft.com/windows/server:ltsc2025", 26100, "1.1 WS2025 row: server:ltsc2025"),
+        ("mcr.microsoft.com/windows/servercore:ltsc2019", 17763, "1.1 WS2019 row: servercore:ltsc2019"),
+        ("mcr.microsoft.com/windows/nanoserver:1809", 17763, "1.1 WS2019 row: nanoserver:1809"),
+        ("mcr.microsoft.com/windows:1809", 17763, "1.1 WS2019 row: windows:1809"),
+        ("mcr.microsoft.com/windows/servercore:ltsc2016", 14393, "1.1 WS2016 row: servercore:ltsc2016"),
+        (
+            "mcr.microsoft.com/windows/nanoserver:1809-KB4493509",
+            17763,
+            "1.1 WS2019 row: tag form 1809-KB4493509 [MS-VC]",
+        ),
+        (
+            "mcr.microsoft.com/windows/nanoserver:10.0.17763.437",
+            17763,
+            "1.1 WS2019 row: tag form 10.0.17763.437 [MS-VC]",
+        ),
+        ("mcr.microsoft.com/windows/servercore:20H2", 19042, "1.1 20H2 row: :20H2 (SAC)"),
+        ("mcr.microsoft.com/windows/nanoserver:LTSC2022", 20348, "tags are case-insensitive in the table"),
+        ("mcr.microsoft.com/windows/nanoserver:ltsc2022@sha256:" + "0" * 64, 20348, "a digest does not hide the tag"),
+        ("hello-world:nanoserver-ltsc2022", 20348, "6: hello-world variants nanoserver-ltsc2022 [HW]"),
+        ("hello-world:nanoserver-ltsc2025", 26100, "6: hello-world variants nanoserver-ltsc2025 [HW]"),
+        (
+            "mcr.microsoft.com/windows/nanoserver",
+            None,
+            "1.1: 'latest' not published since 2019-04-16; no tag = unknown",
+        ),
+        ("hello-world", None, "6: hello-world's shared tags are multi-arch, no build in the name"),
+        ("registry.example/app:ltsc2022", None, "a private image's tag is not a Windows build claim"),
+    ],
+)
 def test_image_build(image: str, build: int | None, source: str) -> None:
     assert image_build(image) == build, source
 
@@ -127,8 +148,13 @@ MATRIX = [
     (WIN10, True, "2022", "no", "1.2 row Windows 10 / WS2022 img: ❌ (1.3: Win10 19045 cannot pull ltsc2022)"),
     (WIN10, True, "2019", "hyperv", "1.2 row Windows 10 / WS2019 img: hyperv only"),
     (WIN10, True, "2016", "hyperv", "1.2 row Windows 10 / WS2016 img: hyperv only"),
-    (WS2019, True, "2019", "hyperv",
-     "1.3 conflict: Win10 1809 (17763) + WS2019 image; the current [MS-VC] Windows 10 row says hyperv only"),
+    (
+        WS2019,
+        True,
+        "2019",
+        "hyperv",
+        "1.3 conflict: Win10 1809 (17763) + WS2019 image; the current [MS-VC] Windows 10 row says hyperv only",
+    ),
     (WS23H2, False, "2022", "both", "1.1 row WS 23H2: runs ltsc2022 images; 1.3 [HCS] 20348..host"),
     (WS23H2, False, "2019", "hyperv", "1.3 [HCS]: below the newest LTSC under the host, process is refused"),
 ]
@@ -142,9 +168,15 @@ def test_matrix(host: int, client: bool, image: str, cell: str, source: str) -> 
     assert (hyperv is None) == (cell in ("both", "hyperv")), f"{source}: hyperv -> {hyperv!r}"
 
 
-@pytest.mark.parametrize("host, client, image", [
-    (WS2019, False, "2022"), (WS2022, False, "2025"), (WIN10, True, "2022"), (WIN11_23H2, True, "2025"),
-])
+@pytest.mark.parametrize(
+    "host, client, image",
+    [
+        (WS2019, False, "2022"),
+        (WS2022, False, "2025"),
+        (WIN10, True, "2022"),
+        (WIN11_23H2, True, "2025"),
+    ],
+)
 def test_newer_image_is_refused_even_under_hyperv_and_says_why(host: int, client: bool, image: str) -> None:
     """1.3: Hyper-V isolation runs only images <= host; docker refuses even to pull a newer one
     ("no matching manifest for windows/amd64 10.0.<build>") [MOBY; MS-VC]."""
@@ -172,27 +204,34 @@ def test_process_mismatch_reason_names_both_builds() -> None:
 # isolation: auto (windows-facts.md 1.3 "Default isolation" and the matrix above).
 
 
-@pytest.mark.parametrize("host, client, image, hyperv, expected, source", [
-    (WS2022, False, "2022", False, "process", "1.2 WS2022/WS2022: process ✅ (preferred, no Hyper-V needed)"),
-    (WS2022, False, "2022", True, "process", "process is preferred even when Hyper-V is there"),
-    (WS2025, False, "2022", False, "process", "1.2 WS2025/WS2022: process ✅"),
-    (WS2022, False, "2019", True, "hyperv", "1.2 WS2022/WS2019: hyperv only -> falls back to hyperv"),
-    (WIN10, True, "2019", True, "hyperv", "1.2 Windows 10/WS2019: hyperv only"),
-    (WIN11_23H2, True, "2022", True, "process", "1.2 Windows 11/WS2022: process ✅"),
-    (WIN11_23H2, True, "2019", True, "hyperv", "1.2 Windows 11/WS2019: hyperv only"),
-])
+@pytest.mark.parametrize(
+    "host, client, image, hyperv, expected, source",
+    [
+        (WS2022, False, "2022", False, "process", "1.2 WS2022/WS2022: process ✅ (preferred, no Hyper-V needed)"),
+        (WS2022, False, "2022", True, "process", "process is preferred even when Hyper-V is there"),
+        (WS2025, False, "2022", False, "process", "1.2 WS2025/WS2022: process ✅"),
+        (WS2022, False, "2019", True, "hyperv", "1.2 WS2022/WS2019: hyperv only -> falls back to hyperv"),
+        (WIN10, True, "2019", True, "hyperv", "1.2 Windows 10/WS2019: hyperv only"),
+        (WIN11_23H2, True, "2022", True, "process", "1.2 Windows 11/WS2022: process ✅"),
+        (WIN11_23H2, True, "2019", True, "hyperv", "1.2 Windows 11/WS2019: hyperv only"),
+    ],
+)
 def test_choose_isolation(host: int, client: bool, image: str, hyperv: bool, expected: str, source: str) -> None:
     choice = choose_isolation(host, IMG[image], client=client, hyperv_available=hyperv)
     assert choice.isolation == expected, f"{source}: {choice.reason}"
 
 
-@pytest.mark.parametrize("host, client, image, source", [
-    (WS2022, False, "2019", "1.2 WS2022/WS2019: hyperv only, and Hyper-V is not available"),
-    (WIN10, True, "2019", "1.2 Windows 10/WS2019: hyperv only, and Hyper-V is not available"),
-    (WIN11_23H2, True, "2016", "1.2 Windows 11/WS2016: hyperv only, and Hyper-V is not available"),
-])
+@pytest.mark.parametrize(
+    "host, client, image, source",
+    [
+        (WS2022, False, "2019", "1.2 WS2022/WS2019: hyperv only, and Hyper-V is not available"),
+        (WIN10, True, "2019", "1.2 Windows 10/WS2019: hyperv only, and Hyper-V is not available"),
+        (WIN11_23H2, True, "2016", "1.2 Windows 11/WS2016: hyperv only, and Hyper-V is not available"),
+    ],
+)
 def test_auto_without_hyperv_is_an_error_that_says_why_and_what_to_change(
-        host: int, client: bool, image: str, source: str) -> None:
+    host: int, client: bool, image: str, source: str
+) -> None:
     """1.3: Hyper-V isolation needs the Hyper-V role [MS-REQ]; without it, no silent fallback."""
     choice = choose_isolation(host, IMG[image], client=client, hyperv_available=False)
     assert choice.isolation is None, source
@@ -208,11 +247,14 @@ def test_auto_with_newer_image_is_an_error_even_with_hyperv() -> None:
     assert "newer" in choice.reason
 
 
-@pytest.mark.parametrize("client, hyperv, expected, source", [
-    (False, False, "process", "1.3 Default isolation: Server -> process [CLI-DOCKERD; MOBY setDefaultIsolation]"),
-    (False, True, "process", "1.3 Default isolation: Windows Server -> process"),
-    (True, True, "hyperv", "1.3 Default isolation: Windows client (10/11) -> hyperv"),
-])
+@pytest.mark.parametrize(
+    "client, hyperv, expected, source",
+    [
+        (False, False, "process", "1.3 Default isolation: Server -> process [CLI-DOCKERD; MOBY setDefaultIsolation]"),
+        (False, True, "process", "1.3 Default isolation: Windows Server -> process"),
+        (True, True, "hyperv", "1.3 Default isolation: Windows client (10/11) -> hyperv"),
+    ],
+)
 def test_unknown_image_build_uses_the_engine_default(client: bool, hyperv: bool, expected: str, source: str) -> None:
     choice = choose_isolation(WS2022 if not client else WIN11_23H2, None, client=client, hyperv_available=hyperv)
     assert choice.isolation == expected, source

@@ -70,10 +70,17 @@ def test_windows_server_is_refused_with_docker_ce_as_the_alternative() -> None:
     assert p.blocked
 
 
-@pytest.mark.parametrize("build, display, ok", [
-    (19044, "21H2", False), (19045, "22H2", True), (22000, "21H2", False), (22621, "22H2", False),
-    (22631, "23H2", True), (26100, "24H2", True),
-])
+@pytest.mark.parametrize(
+    "build, display, ok",
+    [
+        (19044, "21H2", False),
+        (19045, "22H2", True),
+        (22000, "21H2", False),
+        (22621, "22H2", False),
+        (22631, "23H2", True),
+        (26100, "24H2", True),
+    ],
+)
 def test_build_minimums_are_windows_10_22h2_and_windows_11_23h2(build: int, display: str, ok: bool) -> None:
     p = plan("w", desktop_spec(), facts_of(WS, os={"build": build, "display_version": display}))
     assert ("desktop.build" not in codes(p)) == ok, p.preflight
@@ -122,8 +129,13 @@ def test_accept_license_is_required_and_names_the_subscription_terms() -> None:
     p = plan("w", desktop(accept_license=False), load_facts(WS))
     assert codes(p) == {"desktop.license"}
     text = message(p, "desktop.license")
-    for fragment in ("Docker Subscription Service Agreement", "more than 250 employees",
-                     "USD 10 million", "paid subscription", "engine.accept_license: true"):
+    for fragment in (
+        "Docker Subscription Service Agreement",
+        "more than 250 employees",
+        "USD 10 million",
+        "paid subscription",
+        "engine.accept_license: true",
+    ):
         assert fragment in text
 
 
@@ -141,8 +153,9 @@ def test_daemon_settings_need_users_to_hold_them() -> None:
 def test_engine_switch_warning_for_versions_before_4_39() -> None:
     old = plan("w", desktop(version="4.38.0", build=1), load_facts(WS))
     assert "desktop.engine_switch" in codes(old, "warning")
-    assert "desktop.engine_switch" not in codes(plan("w", desktop(version="4.84.0", build=234817), load_facts(WS)),
-                                                "warning")
+    assert "desktop.engine_switch" not in codes(
+        plan("w", desktop(version="4.84.0", build=234817), load_facts(WS)), "warning"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,8 +163,9 @@ def test_engine_switch_warning_for_versions_before_4_39() -> None:
 
 
 def lcow_spec(version: str) -> HostSpec:
-    return HostSpec.model_validate({"features": ["Containers"], "engine": {"version": version, "sha256": "ab" * 32},
-                                    "verify": {"linux": True}})
+    return HostSpec.model_validate(
+        {"features": ["Containers"], "engine": {"version": version, "sha256": "ab" * 32}, "verify": {"linux": True}}
+    )
 
 
 def test_linux_containers_on_docker_ce_are_lcow_removed_in_23() -> None:
@@ -176,12 +190,15 @@ def test_linux_containers_on_docker_desktop_are_not_lcow() -> None:
 # Features per backend, before the installer.
 
 
-@pytest.mark.parametrize("backend, windows, expected", [
-    ("wsl2", True, ["Containers", "Hyper-V", "VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"]),
-    ("hyperv", True, ["Containers", "Hyper-V"]),
-    ("wsl2", False, ["VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"]),
-    ("hyperv", False, ["Hyper-V"]),
-])
+@pytest.mark.parametrize(
+    "backend, windows, expected",
+    [
+        ("wsl2", True, ["Containers", "Hyper-V", "VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"]),
+        ("hyperv", True, ["Containers", "Hyper-V"]),
+        ("wsl2", False, ["VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"]),
+        ("hyperv", False, ["Hyper-V"]),
+    ],
+)
 def test_features_per_backend(backend: str, windows: bool, expected: list[str]) -> None:
     extra: dict[str, Any] = {"wsl": None} if backend == "hyperv" else {}
     spec = desktop(backend=backend, windows_containers=windows, **extra)
@@ -198,9 +215,15 @@ def test_features_per_backend(backend: str, windows: bool, expected: list[str]) 
 def test_fresh_workstation_plans_features_wsl_install_users_and_settings_in_order() -> None:
     p = plan("w", desktop_spec(), load_facts(WS))
     assert [c.id for c in p.changes] == [
-        "feature/Containers", "feature/Microsoft-Hyper-V", "feature/VirtualMachinePlatform",
-        "feature/Microsoft-Windows-Subsystem-Linux", "engine/wsl", "engine/docker-desktop", "desktop/docker-users",
-        "desktop/config/dev"]
+        "feature/Containers",
+        "feature/Microsoft-Hyper-V",
+        "feature/VirtualMachinePlatform",
+        "feature/Microsoft-Windows-Subsystem-Linux",
+        "engine/wsl",
+        "engine/docker-desktop",
+        "desktop/docker-users",
+        "desktop/config/dev",
+    ]
     install = p.changes[5]
     assert install.requires[-1] == "engine/wsl"
     assert [d.path for d in install.diff] == ["desktop.version"]
@@ -218,12 +241,25 @@ def test_command_line_for_windows_containers() -> None:
     assert install_command_line(engine) == "install --quiet --accept-license --backend=windows --always-run-service"
 
 
-@pytest.mark.parametrize("backend, windows, expected", [
-    ("wsl2", False, ["install", "--quiet", "--accept-license", "--backend=wsl-2", "--no-windows-containers"]),
-    ("hyperv", False, ["install", "--quiet", "--accept-license", "--backend=hyper-v", "--no-windows-containers",
-                       "--always-run-service"]),
-    ("hyperv", True, ["install", "--quiet", "--accept-license", "--backend=windows", "--always-run-service"]),
-])
+@pytest.mark.parametrize(
+    "backend, windows, expected",
+    [
+        ("wsl2", False, ["install", "--quiet", "--accept-license", "--backend=wsl-2", "--no-windows-containers"]),
+        (
+            "hyperv",
+            False,
+            [
+                "install",
+                "--quiet",
+                "--accept-license",
+                "--backend=hyper-v",
+                "--no-windows-containers",
+                "--always-run-service",
+            ],
+        ),
+        ("hyperv", True, ["install", "--quiet", "--accept-license", "--backend=windows", "--always-run-service"]),
+    ],
+)
 def test_command_line_per_backend(backend: str, windows: bool, expected: list[str]) -> None:
     engine = desktop(backend=backend, windows_containers=windows, wsl=None).engine
     assert isinstance(engine, DockerDesktopSpec)
@@ -251,7 +287,9 @@ def test_converged_logged_on_workstation_has_no_changes_but_is_due_a_verify() ->
     p = plan("w", desktop_spec(), load_facts(LOGGED_ON))
     assert p.changes == [] and p.pending is None and p.verify_due
     assert [(v.os, v.image, v.isolation) for v in p.desktop_verify] == [
-        ("linux", "busybox", None), ("windows", "mcr.microsoft.com/windows/nanoserver:ltsc2022", "process")]
+        ("linux", "busybox", None),
+        ("windows", "mcr.microsoft.com/windows/nanoserver:ltsc2022", "process"),
+    ]
     assert p.desktop_record is not None
 
 
@@ -260,17 +298,28 @@ def test_another_installed_version_is_upgraded_and_a_stopped_service_started() -
     change = next(c for c in upgrade.changes if c.id == "engine/docker-desktop")
     assert [(d.path, d.before, d.after) for d in change.diff] == [("desktop.version", "4.43.1", "4.84.0")]
     assert change.params.url.endswith("/234817/Docker%20Desktop%20Installer.exe")  # type: ignore[attr-defined]
-    stopped = plan("w", desktop_spec(), installed(service={"exists": True, "status": "Stopped", "start_type": "Manual"}))
+    stopped = plan(
+        "w", desktop_spec(), installed(service={"exists": True, "status": "Stopped", "start_type": "Manual"})
+    )
     change = next(c for c in stopped.changes if c.id == "engine/docker-desktop")
     assert {(d.path, d.before, d.after) for d in change.diff} == {
-        ("desktop.service.start_type", "Manual", "Automatic"), ("desktop.service.status", "Stopped", "Running")}
+        ("desktop.service.start_type", "Manual", "Automatic"),
+        ("desktop.service.status", "Stopped", "Running"),
+    }
 
 
 def test_only_missing_users_are_added() -> None:
     spec = desktop(users=["dev", "ops"])
-    facts = installed(users={"dev": load_facts(LOGGED_ON).desktop.users["dev"].model_dump(),  # type: ignore[union-attr]
-                             "ops": {"sid": "S-1-5-21-1-2-3-1002", "profile": None,
-                                     "daemon_json": {"exists": False, "sha256": None, "content": None}}})
+    facts = installed(
+        users={
+            "dev": load_facts(LOGGED_ON).desktop.users["dev"].model_dump(),  # type: ignore[union-attr]
+            "ops": {
+                "sid": "S-1-5-21-1-2-3-1002",
+                "profile": None,
+                "daemon_json": {"exists": False, "sha256": None, "content": None},
+            },
+        }
+    )
     p = plan("w", spec, facts)
     users = next(c for c in p.changes if c.id == "desktop/docker-users")
     assert users.params.members == ["ops"]  # type: ignore[attr-defined]
@@ -280,20 +329,30 @@ def test_only_missing_users_are_added() -> None:
 def test_unreadable_group_is_a_warning_and_an_unknown_account_an_error() -> None:
     p = plan("w", desktop_spec(), installed(group_members=None))
     assert "desktop.users" in codes(p, "warning") and not any(c.id == "desktop/docker-users" for c in p.changes)
-    unknown = installed(users={"dev": {"sid": None, "profile": None,
-                                       "daemon_json": {"exists": False, "sha256": None, "content": None}}})
+    unknown = installed(
+        users={"dev": {"sid": None, "profile": None, "daemon_json": {"exists": False, "sha256": None, "content": None}}}
+    )
     assert "desktop.users" in codes(plan("w", desktop_spec(), unknown))
 
 
 def test_settings_are_compared_key_by_key_in_the_users_windows_daemon_json() -> None:
     content = json.dumps({"log-level": "debug", "storage-opts": ["size=60G"], "debug": True})
-    facts = installed(users={"dev": {"sid": "S-1-5-21-1-2-3-1001", "profile": r"C:\Users\dev",
-                                     "daemon_json": {"exists": True, "sha256": "x", "content": content}}})
+    facts = installed(
+        users={
+            "dev": {
+                "sid": "S-1-5-21-1-2-3-1001",
+                "profile": r"C:\Users\dev",
+                "daemon_json": {"exists": True, "sha256": "x", "content": content},
+            }
+        }
+    )
     p = plan("w", desktop_spec(), facts)
     change = next(c for c in p.changes if c.id == "desktop/config/dev")
     assert change.params.path == r"C:\Users\dev\.docker\windows-daemon.json"  # type: ignore[attr-defined]
     assert [(d.path, d.before, d.after) for d in change.diff] == [
-        ("desktop.daemon.dev.debug", True, None), ("desktop.daemon.dev.log-level", "debug", "info")]
+        ("desktop.daemon.dev.debug", True, None),
+        ("desktop.daemon.dev.log-level", "debug", "info"),
+    ]
     # Never the ProgramData file Desktop rewrites.
     assert not any(c.type == "daemon_config" for c in p.changes)
 
@@ -303,7 +362,9 @@ def test_settings_are_compared_key_by_key_in_the_users_windows_daemon_json() -> 
 
 
 def test_pending_logon_says_what_the_user_has_to_do() -> None:
-    nobody = plan("w", desktop_spec(), installed(sessions=[], running_for=[], engines={"windows": False, "linux": False}))
+    nobody = plan(
+        "w", desktop_spec(), installed(sessions=[], running_for=[], engines={"windows": False, "linux": False})
+    )
     assert nobody.pending is not None
     assert "nobody is logged on" in nobody.pending and "dev logs on and starts Docker Desktop" in nobody.pending
     assert nobody.pending.endswith("then run apply again to finish and verify")
@@ -324,8 +385,10 @@ def test_verify_is_due_until_the_record_matches_this_spec() -> None:
     spec = desktop_spec()
     p = plan("w", spec, load_facts(LOGGED_ON))
     assert p.verify_due and p.desktop_record == fingerprint(spec, list(p.desktop_verify))
-    recorded = {**load_facts(LOGGED_ON).model_dump()["files"],
-                RECORD: {"exists": True, "sha256": "x", "content": p.desktop_record}}
+    recorded = {
+        **load_facts(LOGGED_ON).model_dump()["files"],
+        RECORD: {"exists": True, "sha256": "x", "content": p.desktop_record},
+    }
     assert not plan("w", spec, facts_of(LOGGED_ON, files=recorded)).verify_due
     assert plan("w", desktop(version="4.84.0", build=234817), facts_of(LOGGED_ON, files=recorded)).verify_due
     always = spec_with(spec, verify={**spec.verify.model_dump(), "when": "always"})
@@ -342,7 +405,8 @@ def test_windows_10_verifies_with_hyperv_isolation() -> None:
     win10 = facts_of(WS, os={"build": 19045, "display_version": "22H2", "caption": "Microsoft Windows 10 Pro"})
     p = plan("w", desktop_spec(), win10)
     assert [(v.image, v.isolation) for v in p.desktop_verify if v.os == "windows"] == [
-        ("mcr.microsoft.com/windows/nanoserver:1809", "hyperv")]
+        ("mcr.microsoft.com/windows/nanoserver:1809", "hyperv")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,8 +414,11 @@ def test_windows_10_verifies_with_hyperv_isolation() -> None:
 
 
 def test_wsl_pin_is_installed_when_it_differs_and_a_missing_pin_warns_on_old_wsl() -> None:
-    p = plan("w", desktop(wsl={"version": "2.1.5", "url": "https://example.invalid/wsl.msi", "sha256": "ef" * 32}),
-             load_facts(LOGGED_ON))
+    p = plan(
+        "w",
+        desktop(wsl={"version": "2.1.5", "url": "https://example.invalid/wsl.msi", "sha256": "ef" * 32}),
+        load_facts(LOGGED_ON),
+    )
     change = next(c for c in p.changes if c.id == "engine/wsl")
     assert [(d.before, d.after) for d in change.diff] == [("2.5.10.0", "2.1.5.0")]
     unpinned = plan("w", desktop(wsl=None), load_facts(WS))
@@ -368,8 +435,12 @@ def test_wsl_pin_below_docker_desktops_minimum_is_refused_at_load() -> None:
 
 def test_facts_request_for_desktop_probes_its_features_record_and_users() -> None:
     request = facts_request(desktop_spec())
-    assert request.features == ["Containers", "Microsoft-Hyper-V", "Microsoft-Windows-Subsystem-Linux",
-                                "VirtualMachinePlatform"]
+    assert request.features == [
+        "Containers",
+        "Microsoft-Hyper-V",
+        "Microsoft-Windows-Subsystem-Linux",
+        "VirtualMachinePlatform",
+    ]
     assert RECORD in request.files and request.desktop is not None and request.desktop.users == ["dev"]
 
 

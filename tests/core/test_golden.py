@@ -57,11 +57,20 @@ def test_golden(path: Path) -> None:
     if golden is None:
         pytest.fail(f"{path} is missing; run with PROVISION_UPDATE_GOLDEN=1 to create it, then review it")
     if golden != rendered:
-        diff = "".join(difflib.unified_diff(
-            golden.splitlines(keepends=True), rendered.splitlines(keepends=True),
-            fromfile=f"golden/{path.parent.name}/{path.name}", tofile="rendered now", n=3))
-        pytest.fail(f"{path.parent.name}/{path.name} differs from its golden file "
-                    f"(PROVISION_UPDATE_GOLDEN=1 to accept):\n{diff}", pytrace=False)
+        diff = "".join(
+            difflib.unified_diff(
+                golden.splitlines(keepends=True),
+                rendered.splitlines(keepends=True),
+                fromfile=f"golden/{path.parent.name}/{path.name}",
+                tofile="rendered now",
+                n=3,
+            )
+        )
+        pytest.fail(
+            f"{path.parent.name}/{path.name} differs from its golden file "
+            f"(PROVISION_UPDATE_GOLDEN=1 to accept):\n{diff}",
+            pytrace=False,
+        )
 
 
 def test_no_stale_golden_files() -> None:
@@ -86,5 +95,9 @@ def test_golden_set_covers_every_phase() -> None:
     assert {p.stem for p in EXPECTED if p.parent.name == "win10-home"} == {"facts", "reboot"}
     # Docker Desktop: a fresh workstation gets every phase; a Home one is blocked (Windows containers wanted).
     assert {p.stem for p in EXPECTED if p.parent.name == "workstation-win11-23h2-pro"} == {
-        "facts", "apply", "verify", "reboot"}
+        "facts",
+        "apply",
+        "verify",
+        "reboot",
+    }
     assert {p.stem for p in EXPECTED if p.parent.name == "workstation-win11-23h2-home"} == {"facts", "reboot"}

@@ -76,8 +76,16 @@ def change(p: Plan, change_id: str) -> Any:
 
 DESIGN_FIELDS = {
     "os": {"caption", "build", "ubr", "display_version", "edition_id", "product_type", "installation_type"},
-    "hardware": {"memory_gb", "logical_processors", "vt_firmware_enabled", "vm_monitor_mode_extensions", "slat",
-                 "hypervisor_present", "is_vm", "vm_platform"},
+    "hardware": {
+        "memory_gb",
+        "logical_processors",
+        "vt_firmware_enabled",
+        "vm_monitor_mode_extensions",
+        "slat",
+        "hypervisor_present",
+        "is_vm",
+        "vm_platform",
+    },
     "reboot": {"pending", "reasons", "boot_id"},
     "engine": {"installed", "version", "path", "service"},
 }
@@ -85,22 +93,51 @@ DESIGN_FIELDS = {
 
 def test_fixture_set_is_complete() -> None:
     assert set(FACT_NAMES) >= {
-        "server2019", "server2022", "server2025", "server2022-vm-nested", "server2022-vm-no-nested",
-        "win10-22h2-pro", "win11-23h2-pro", "win10-home", "server2022-vt-off", "server2022-low-memory",
-        "server2022-converged", "server2022-enable-pending", "server2016",
+        "server2019",
+        "server2022",
+        "server2025",
+        "server2022-vm-nested",
+        "server2022-vm-no-nested",
+        "win10-22h2-pro",
+        "win11-23h2-pro",
+        "win10-home",
+        "server2022-vt-off",
+        "server2022-low-memory",
+        "server2022-converged",
+        "server2022-enable-pending",
+        "server2016",
     }
 
 
 WSL_FEATURES = {"VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"}
-DESKTOP_FIELDS = {"installed", "version", "service", "computer_name", "group_exists", "group_members", "users",
-                  "sessions", "running_for", "engines", "wsl_version"}
+DESKTOP_FIELDS = {
+    "installed",
+    "version",
+    "service",
+    "computer_name",
+    "group_exists",
+    "group_members",
+    "users",
+    "sessions",
+    "running_for",
+    "engines",
+    "wsl_version",
+}
 
 
 def test_fixture_uses_design_field_names(fixture_name: str) -> None:
     """DESIGN 4.2's keys exactly; workstations add Docker Desktop's under a key of its own (``desktop``)."""
     data = json.loads(facts_path(fixture_name).read_text(encoding="utf-8"))
     workstation = fixture_name.startswith("workstation-")
-    assert set(data) == {"os", "hardware", "features", "reboot", "engine", "files", *(["desktop"] if workstation else [])}
+    assert set(data) == {
+        "os",
+        "hardware",
+        "features",
+        "reboot",
+        "engine",
+        "files",
+        *(["desktop"] if workstation else []),
+    }
     for section, fields in DESIGN_FIELDS.items():
         assert set(data[section]) == fields, section
     assert set(data["engine"]["service"]) == {"exists", "status", "start_type"}
@@ -153,8 +190,12 @@ def test_feature_names_and_method_per_sku(name: str, containers: tuple[Any, ...]
 
 def test_changes_are_ordered_features_engine_daemon_with_requirements() -> None:
     p = plan_for("server2022")
-    assert [c.id for c in p.changes] == ["feature/Containers", "feature/Microsoft-Hyper-V", "engine/docker",
-                                         "daemon/config"]
+    assert [c.id for c in p.changes] == [
+        "feature/Containers",
+        "feature/Microsoft-Hyper-V",
+        "engine/docker",
+        "daemon/config",
+    ]
     assert change(p, "engine/docker").requires == ("feature/Containers", "feature/Microsoft-Hyper-V")
     assert change(p, "daemon/config").requires == ("feature/Containers", "feature/Microsoft-Hyper-V", "engine/docker")
 
@@ -330,9 +371,12 @@ def test_vm_nested_unknown_is_an_error_when_required() -> None:
 
 def test_vm_with_hyperv_enabled_has_nested() -> None:
     """Once Hyper-V runs in the guest, it launched: the readings (now hidden) no longer matter."""
-    facts = facts_with("server2022-vm-nested", hardware__vt_firmware_enabled=False,
-                       hardware__vm_monitor_mode_extensions=False,
-                       features={"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"})
+    facts = facts_with(
+        "server2022-vm-nested",
+        hardware__vt_firmware_enabled=False,
+        hardware__vm_monitor_mode_extensions=False,
+        features={"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"},
+    )
     assert facts.nested_virtualization == "yes"
     assert "nested" not in {f.code for f in plan("vm", site_spec(), facts).preflight}
 
@@ -379,7 +423,9 @@ def test_home_features_absent_are_errors_not_changes() -> None:
 def test_fresh_host_engine_diff() -> None:
     ch = change(plan_for("server2022"), "engine/docker")
     assert [(d.path, d.before, d.after) for d in ch.diff] == [
-        ("engine.version", None, "27.3.1"), ("engine.service", "absent", "Running")]
+        ("engine.version", None, "27.3.1"),
+        ("engine.service", "absent", "Running"),
+    ]
     assert ch.params.url == "https://download.docker.com/win/static/stable/x86_64/docker-27.3.1.zip"
     assert ch.params.sha256 == site_spec().engine.sha256  # type: ignore[union-attr]
 
@@ -392,10 +438,13 @@ def test_engine_version_diff_is_an_upgrade() -> None:
     assert [(d.path, d.before, d.after) for d in p.changes[0].diff] == [("engine.version", "26.1.4", "27.3.1")]
 
 
-@pytest.mark.parametrize("status, start_type, expected", [
-    ("Stopped", "Automatic", [("engine.service.status", "Stopped", "Running")]),
-    ("Running", "Manual", [("engine.service.start_type", "Manual", "Automatic")]),
-])
+@pytest.mark.parametrize(
+    "status, start_type, expected",
+    [
+        ("Stopped", "Automatic", [("engine.service.status", "Stopped", "Running")]),
+        ("Running", "Manual", [("engine.service.start_type", "Manual", "Automatic")]),
+    ],
+)
 def test_engine_service_drift(status: str, start_type: str, expected: list[tuple[str, str, str]]) -> None:
     data = json.loads(facts_path("server2022-converged").read_text(encoding="utf-8"))
     data["engine"]["service"].update(status=status, start_type=start_type)
@@ -407,8 +456,7 @@ def test_fresh_daemon_diff_is_key_level() -> None:
     ch = change(plan_for("server2022"), "daemon/config")
     daemon = site_spec().daemon
     assert daemon is not None
-    assert [(d.path, d.before, d.after) for d in ch.diff] == [
-        (f"daemon.{k}", None, daemon[k]) for k in sorted(daemon)]
+    assert [(d.path, d.before, d.after) for d in ch.diff] == [(f"daemon.{k}", None, daemon[k]) for k in sorted(daemon)]
     assert json.loads(ch.params.content) == daemon
     assert ch.params.content == canonical_json(daemon)
     assert ch.params.validate_config is True  # Engine 27.3 >= 23.0: dockerd --validate exists
@@ -504,6 +552,7 @@ def test_plan_is_pure(monkeypatch: pytest.MonkeyPatch) -> None:
         def _refuse(*args: Any, **kwargs: Any) -> Any:
             touched.append(what)
             raise AssertionError(f"plan() used {what}")
+
         return _refuse
 
     monkeypatch.setattr(socket, "socket", refuse("socket.socket"))

@@ -17,8 +17,40 @@ from provisioner.resources.container_verify import VerifyParams
 from . import pstree
 
 QUOTES = "'\u2018\u2019\u201a\u201b"
-NASTY = ["'", "\u2018", "\u2019", "\u201a", "\u201b", "$(", ")", "$", "`", ";", "\n", "\r\n", "\r", '"', "@'",
-         "'@", "#", "<#", "#>", "{", "}", "|", "&", " ", "\t", "\u2028", "\u0085", "\ufeff", "é", "中", "😀", "\\"]
+NASTY = [
+    "'",
+    "\u2018",
+    "\u2019",
+    "\u201a",
+    "\u201b",
+    "$(",
+    ")",
+    "$",
+    "`",
+    ";",
+    "\n",
+    "\r\n",
+    "\r",
+    '"',
+    "@'",
+    "'@",
+    "#",
+    "<#",
+    "#>",
+    "{",
+    "}",
+    "|",
+    "&",
+    " ",
+    "\t",
+    "\u2028",
+    "\u0085",
+    "\ufeff",
+    "é",
+    "中",
+    "😀",
+    "\\",
+]
 
 # Applied per test (a global profile would change other suites' hypothesis settings too).
 CORE = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -101,7 +133,9 @@ def fold(key: str) -> str:
 
 
 scalars = st.one_of(
-    texts, st.booleans(), st.none(),
+    texts,
+    st.booleans(),
+    st.none(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
 )
@@ -150,7 +184,8 @@ def _has_case_collision(value: Any) -> bool:
 
 
 cased = st.characters(categories=("Lu", "Ll")).filter(
-    lambda c: len(c.upper()) == len(c.lower()) == 1 and c.upper() != c.lower() and c.lower().upper() == c.upper())
+    lambda c: len(c.upper()) == len(c.lower()) == 1 and c.upper() != c.lower() and c.lower().upper() == c.upper()
+)
 
 
 @CORE
@@ -172,8 +207,14 @@ def test_mapping_keys_distinct_for_powershell_are_kept() -> None:
 
 
 def test_block_params_render_as_their_json_form() -> None:
-    params = VerifyParams(image="img:1", isolation="process", command=["cmd", "/c", "echo", "n"], expect="n",
-                          timeout=600.0, docker=r"C:\Program Files\docker\docker.exe")
+    params = VerifyParams(
+        image="img:1",
+        isolation="process",
+        command=["cmd", "/c", "echo", "n"],
+        expect="n",
+        timeout=600.0,
+        docker=r"C:\Program Files\docker\docker.exe",
+    )
     got = pstree.evaluate(pstree.assignment_value("$P = " + ps_literal(params)))
     assert got == params.model_dump(mode="json")
 
@@ -184,8 +225,9 @@ def test_nul_is_refused(value: Any) -> None:
         ps_literal(value)
 
 
-@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 2**63, -(2**63) - 1, object(), b"bytes",
-                                   {1: "non-text key"}])
+@pytest.mark.parametrize(
+    "value", [math.inf, -math.inf, math.nan, 2**63, -(2**63) - 1, object(), b"bytes", {1: "non-text key"}]
+)
 def test_values_without_a_literal_are_refused(value: Any) -> None:
     with pytest.raises(RenderError):
         ps_literal(value)
@@ -211,13 +253,16 @@ def _renderer_with(tmp_path: Path, resource: str) -> Renderer:
     return Renderer(tmp_path)
 
 
-@pytest.mark.parametrize("bad", [
-    "Write-Output {{ id }}\n",
-    "Write-Output '{{ params.reason }}'\n",
-    "Write-Output {{ requires }}\n",
-    "Write-Output {{ id | upper }}\n",
-    "Write-Output {{ 'literal text' }}\n",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "Write-Output {{ id }}\n",
+        "Write-Output '{{ params.reason }}'\n",
+        "Write-Output {{ requires }}\n",
+        "Write-Output {{ id | upper }}\n",
+        "Write-Output {{ 'literal text' }}\n",
+    ],
+)
 def test_template_interpolating_without_ps_fails_to_render(tmp_path: Path, bad: str) -> None:
     renderer = _renderer_with(tmp_path, bad)
     with pytest.raises(RenderError, match="without the ps filter"):

@@ -18,12 +18,25 @@ def record(**fields: object) -> str:
 
 FACTS = record(id="facts", data={"os": {"caption": "Microsoft Windows Server 2022 Datacenter", "build": 20348}})
 FEATURE = record(id="feature/Containers", changed=True, reboot_required=True, data={"before": "Disabled"})
-FAILED = record(id="engine/docker", ok=False, error={"message": "SHA-256 mismatch for https://x: expected a, got b",
-                                                      "category": "OperationStopped",
-                                                      "exception": "System.Management.Automation.RuntimeException"})
-SKIPPED = record(id="daemon/config", ok=False, skipped="required block engine/docker did not succeed",
-                 error={"message": "required block engine/docker did not succeed", "category": "NotSpecified",
-                        "exception": "System.InvalidOperationException"})
+FAILED = record(
+    id="engine/docker",
+    ok=False,
+    error={
+        "message": "SHA-256 mismatch for https://x: expected a, got b",
+        "category": "OperationStopped",
+        "exception": "System.Management.Automation.RuntimeException",
+    },
+)
+SKIPPED = record(
+    id="daemon/config",
+    ok=False,
+    skipped="required block engine/docker did not succeed",
+    error={
+        "message": "required block engine/docker did not succeed",
+        "category": "NotSpecified",
+        "exception": "System.InvalidOperationException",
+    },
+)
 
 
 def test_records_in_order_with_their_fields() -> None:
@@ -48,11 +61,14 @@ def test_crlf_line_ends() -> None:
     assert out.records["feature/Containers"].data == {"before": "Disabled"}
 
 
-@pytest.mark.parametrize("stdout", [
-    "\ufeff" + FACTS + "\r\n",
-    "\ufeff\ufeff" + FACTS + "\n",
-    "warming up\r\n\ufeff" + FACTS + "\r\n",  # a BOM at the start of a later write
-])
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "\ufeff" + FACTS + "\r\n",
+        "\ufeff\ufeff" + FACTS + "\n",
+        "warming up\r\n\ufeff" + FACTS + "\r\n",  # a BOM at the start of a later write
+    ],
+)
 def test_byte_order_marks_are_ignored(stdout: str) -> None:
     out = parse_output(stdout)
     assert list(out.records) == ["facts"] and out.problems == []
@@ -60,18 +76,20 @@ def test_byte_order_marks_are_ignored(stdout: str) -> None:
 
 
 def test_interleaved_log_lines_are_logs_not_records() -> None:
-    stdout = "\r\n".join([  # noqa: FLY002 (one line per log line reads better)
-        "VERBOSE: Performing the operation \"Enable\" on target \"Containers\".",
-        FEATURE,
-        "",
-        "   ",
-        "WARNING: You must restart this server to finish the installation process.",
-        "Success Restart Needed Exit Code      Feature Result",
-        "------- -------------- ---------      --------------",
-        "True    Yes            SuccessRest... {Containers}",
-        FACTS,
-        "provision @@provision not at the start",
-    ])
+    stdout = "\r\n".join(
+        [  # noqa: FLY002 (one line per log line reads better)
+            'VERBOSE: Performing the operation "Enable" on target "Containers".',
+            FEATURE,
+            "",
+            "   ",
+            "WARNING: You must restart this server to finish the installation process.",
+            "Success Restart Needed Exit Code      Feature Result",
+            "------- -------------- ---------      --------------",
+            "True    Yes            SuccessRest... {Containers}",
+            FACTS,
+            "provision @@provision not at the start",
+        ]
+    )
     out = parse_output(stdout)
     assert list(out.records) == ["feature/Containers", "facts"]
     assert len(out.logs) == 6  # blank and whitespace-only lines are dropped
@@ -79,16 +97,19 @@ def test_interleaved_log_lines_are_logs_not_records() -> None:
     assert out.problems == []
 
 
-@pytest.mark.parametrize("line, reason", [
-    (RECORD_PREFIX + '{"id":"x","ok":tru', "truncated JSON"),
-    (RECORD_PREFIX + "", "prefix and nothing else"),
-    (RECORD_PREFIX + '["x", true]', "JSON that is not an object"),
-    (RECORD_PREFIX + '{"ok":true}', "no id"),
-    (RECORD_PREFIX + '{"id":7,"ok":true}', "id is not text"),
-    (RECORD_PREFIX + '{"id":"x"}', "no ok"),
-    (RECORD_PREFIX + '{"id":"x","ok":"true"}', "ok is text, not a boolean"),
-    (RECORD_PREFIX + "{'id':'x','ok':true}", "single-quoted pseudo-JSON"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (RECORD_PREFIX + '{"id":"x","ok":tru', "truncated JSON"),
+        (RECORD_PREFIX + "", "prefix and nothing else"),
+        (RECORD_PREFIX + '["x", true]', "JSON that is not an object"),
+        (RECORD_PREFIX + '{"ok":true}', "no id"),
+        (RECORD_PREFIX + '{"id":7,"ok":true}', "id is not text"),
+        (RECORD_PREFIX + '{"id":"x"}', "no ok"),
+        (RECORD_PREFIX + '{"id":"x","ok":"true"}', "ok is text, not a boolean"),
+        (RECORD_PREFIX + "{'id':'x','ok':true}", "single-quoted pseudo-JSON"),
+    ],
+)
 def test_malformed_record_lines_are_problems_not_records(line: str, reason: str) -> None:
     out = parse_output(f"{FACTS}\r\n{line}\r\n{FEATURE}\r\n")
     assert list(out.records) == ["facts", "feature/Containers"], reason
@@ -114,7 +135,7 @@ def test_non_dict_error_is_dropped_and_defaults_apply() -> None:
 def test_record_with_unicode_and_escaped_newlines_in_data() -> None:
     line = record(id="verify", data={"output": "Hello from Docker!\r\nnonce-\u00e9\u4e2d\ud83d\ude00"})
     out = parse_output("\ufeff" + line + "\r\n")
-    assert out.records["verify"].data["output"] == "Hello from Docker!\r\nnonce-\u00e9\u4e2d\U0001F600"
+    assert out.records["verify"].data["output"] == "Hello from Docker!\r\nnonce-\u00e9\u4e2d\U0001f600"
 
 
 def test_empty_output() -> None:
@@ -129,7 +150,7 @@ def test_empty_output() -> None:
 NS = 'xmlns="http://schemas.microsoft.com/powershell/2004/04"'
 PROGRESS = (
     '<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T>'
-    "<T>System.Object</T></TN><MS><I64 N=\"SourceId\">1</I64><PR N=\"Record\"><AV>Preparing modules for first "
+    '<T>System.Object</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first '
     "use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR></MS></Obj>"
 )
 ERROR_LINES = (
@@ -186,15 +207,18 @@ def test_clixml_in_several_documents_and_chunks() -> None:
 
 
 def test_clixml_unparseable_chunk_is_kept_as_text() -> None:
-    text = decode_clixml("#< CLIXML\r\n<Objs Version=\"1.1.0.1\" " + NS + "><S S=\"Error\">cut short")
+    text = decode_clixml('#< CLIXML\r\n<Objs Version="1.1.0.1" ' + NS + '><S S="Error">cut short')
     assert "cut short" in text
 
 
-@pytest.mark.parametrize("stderr", [
-    "",
-    "plain text error\r\n",
-    "The command line is too long.\r\n",
-    "  #< CLIXML not at the start",
-])
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "",
+        "plain text error\r\n",
+        "The command line is too long.\r\n",
+        "  #< CLIXML not at the start",
+    ],
+)
 def test_non_clixml_stderr_is_returned_unchanged(stderr: str) -> None:
     assert decode_clixml(stderr) == stderr

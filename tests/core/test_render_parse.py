@@ -50,8 +50,11 @@ def test_problems_sees_missing_nodes_that_has_error_may_hide() -> None:
 INJECTED = "Injected-Command"
 
 
-@pytest.mark.parametrize("rendered", [r for r in RENDERED if r.spec_name.startswith("hostile")],
-                         ids=[r.label for r in RENDERED if r.spec_name.startswith("hostile")])
+@pytest.mark.parametrize(
+    "rendered",
+    [r for r in RENDERED if r.spec_name.startswith("hostile")],
+    ids=[r.label for r in RENDERED if r.spec_name.startswith("hostile")],
+)
 def test_hostile_values_never_become_code(rendered: Rendered) -> None:
     """Every place the payload lands is a string literal or a one-line marker comment (the begin
     marker's JSON, the end marker's id): no command, no other comment a value could end early."""
@@ -124,8 +127,11 @@ def test_end_marker_closes_every_begin_marker() -> None:
 
 REJECTED = [
     # (valid PowerShell, what the grammar does with it, what the templates write instead)
-    ("docker run --rm --isolation=process $image", "bare native argument with '=': ERROR",
-     "quote it: '--isolation=process', or build it: ('--isolation=' + $P.isolation)"),
+    (
+        "docker run --rm --isolation=process $image",
+        "bare native argument with '=': ERROR",
+        "quote it: '--isolation=process', or build it: ('--isolation=' + $P.isolation)",
+    ),
     ("switch ($x) { 'a' { 1 } default { 2 } }", "switch with a default clause: ERROR", "if / elseif / else"),
     ("switch -Regex ($x) { '^a' { 1 } default { 2 } }", "switch -Regex with default: ERROR", "if / elseif / else"),
     ("[math]::Round($bytes / 1GB, 2)", "numeric multiplier in an argument: ERROR", "1073741824"),

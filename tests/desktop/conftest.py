@@ -125,24 +125,47 @@ class DesktopLab:
     def counters(self, name: str) -> Counter[str]:
         return Counter(self.hosts[name].counters)
 
-    def inventory(self, transport: str = "winrm-ntlm-https", *, group: str = "workstations",
-                  host_vars: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    def inventory(
+        self,
+        transport: str = "winrm-ntlm-https",
+        *,
+        group: str = "workstations",
+        host_vars: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Path:
         """Every lab host in ``group``, with the lab's Docker Desktop, WSL and Docker CE stand-ins as vars."""
         values: dict[str, Any] = {
-            **CONNECTIONS[transport], "user": USER, "password_env": PASSWORD_ENV,
-            "ca_bundle": str(self.server.ca_path), "known_hosts": str(self.server.known_hosts_path),
-            "desktop_version": "4.43.1", "desktop_build": 198352, "desktop_sha256": desktop_sha256("4.43.1"),
-            "wsl_version": "2.5.10", "wsl_url": wsl_url("2.5.10"), "wsl_sha256": wsl_sha256("2.5.10"),
-            "docker_version": "27.3.1", "docker_sha256": engine_sha256("27.3.1"),
+            **CONNECTIONS[transport],
+            "user": USER,
+            "password_env": PASSWORD_ENV,
+            "ca_bundle": str(self.server.ca_path),
+            "known_hosts": str(self.server.known_hosts_path),
+            "desktop_version": "4.43.1",
+            "desktop_build": 198352,
+            "desktop_sha256": desktop_sha256("4.43.1"),
+            "wsl_version": "2.5.10",
+            "wsl_url": wsl_url("2.5.10"),
+            "wsl_sha256": wsl_sha256("2.5.10"),
+            "docker_version": "27.3.1",
+            "docker_sha256": engine_sha256("27.3.1"),
         }
         hosts = {h: {"address": m.address, **(host_vars or {}).get(h, {})} for h, m in self.hosts.items()}
         path = self.dir / f"inventory-{transport}.yml"
-        path.write_text(yaml.safe_dump({"all": {"vars": values, "children": {group: {"hosts": hosts}}}},
-                                       allow_unicode=True, sort_keys=False), encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(
+                {"all": {"vars": values, "children": {group: {"hosts": hosts}}}}, allow_unicode=True, sort_keys=False
+            ),
+            encoding="utf-8",
+        )
         return path
 
-    def playbook(self, inventory: Path, *, name: str = "workstations.yml", spec: Mapping[str, Any] | None = None,
-                 hosts: str = "workstations") -> Path:
+    def playbook(
+        self,
+        inventory: Path,
+        *,
+        name: str = "workstations.yml",
+        spec: Mapping[str, Any] | None = None,
+        hosts: str = "workstations",
+    ) -> Path:
         """playbooks/workstations.yml's play on this lab: its spec with ``spec`` merged in, a 10 s reboot
         timeout and every host in one batch."""
         play = workstation_play()
@@ -153,14 +176,24 @@ class DesktopLab:
         path.write_text(yaml.safe_dump([play], allow_unicode=True, sort_keys=False), encoding="utf-8")
         return path
 
-    def setup(self, transport: str = "winrm-ntlm-https", *, spec: Mapping[str, Any] | None = None,
-              host_vars: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    def setup(
+        self,
+        transport: str = "winrm-ntlm-https",
+        *,
+        spec: Mapping[str, Any] | None = None,
+        host_vars: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Path:
         return self.playbook(self.inventory(transport, host_vars=host_vars), name=f"ws-{transport}.yml", spec=spec)
 
     def run(self, playbook: Path, mode: str = "apply") -> RunOutcome:
         events: list[Event] = []
-        results = rollout.run_playbook(load_playbook(playbook), mode, Connector(),  # type: ignore[arg-type]
-                                       on_event=events.append, poll_interval=POLL_INTERVAL)
+        results = rollout.run_playbook(
+            load_playbook(playbook),
+            mode,
+            Connector(),  # type: ignore[arg-type]
+            on_event=events.append,
+            poll_interval=POLL_INTERVAL,
+        )
         return RunOutcome(results, events, rollout.exit_code(results))
 
     def cli(self, *argv: str | Path, report: bool = False) -> CliOutcome:
@@ -189,8 +222,9 @@ def _recording(model: LabHostModel, into: list[str]) -> Callable[[str], ExecResu
 
 
 @pytest.fixture
-def desktop_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., DesktopLab]]:
+def desktop_lab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., DesktopLab]]:
     """A factory of started labs: ``desktop_lab({"ws1": "workstation-win11-23h2-pro"})``."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     original = rollout.run_playbook
@@ -206,11 +240,19 @@ def desktop_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         models: dict[str, LabHostModel] = {}
         for index, (name, definition) in enumerate(hosts.items()):
             profile, faults = (definition, Faults()) if isinstance(definition, str) else definition
-            models[name] = make_host(profile, name, fresh_address(), index=index, reboot_seconds=REBOOT_SECONDS,
-                                     faults=faults)
+            models[name] = make_host(
+                profile, name, fresh_address(), index=index, reboot_seconds=REBOOT_SECONDS, faults=faults
+            )
         lab_dir = tmp_path / f"lab{len(servers)}"
-        server = LabServer(list(models.values()), user=USER, password=PASSWORD, lab_dir=lab_dir / "state",
-                           http_port=HTTP_PORT, https_port=HTTPS_PORT, ssh_port=SSH_PORT)
+        server = LabServer(
+            list(models.values()),
+            user=USER,
+            password=PASSWORD,
+            lab_dir=lab_dir / "state",
+            http_port=HTTP_PORT,
+            https_port=HTTPS_PORT,
+            ssh_port=SSH_PORT,
+        )
         lab = DesktopLab(server, models, lab_dir, capsys)
         for name, model in models.items():
             lab.scripts[name] = []

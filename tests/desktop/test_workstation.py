@@ -46,7 +46,8 @@ def without_runtime(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_fresh_workstation_ends_pending_logon_then_a_logon_lets_a_second_apply_verify_both_engines(
-        desktop_lab: Callable[..., DesktopLab], transport: str) -> None:
+    desktop_lab: Callable[..., DesktopLab], transport: str
+) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
     playbook = lab.setup(transport)
 
@@ -61,9 +62,16 @@ def test_fresh_workstation_ends_pending_logon_then_a_logon_lets_a_second_apply_v
     assert "then run apply again" in host["message"]
     assert "ws1: pending_logon" in first.out and "to do: waiting for a user" in first.out
     changed = {r["id"] for r in host["resources"] if r["status"] == "changed"}
-    assert changed == {"feature/Containers", "feature/Microsoft-Hyper-V", "feature/VirtualMachinePlatform",
-                       "feature/Microsoft-Windows-Subsystem-Linux", "engine/wsl", "engine/docker-desktop",
-                       "desktop/docker-users", "desktop/config/dev"}, changed
+    assert changed == {
+        "feature/Containers",
+        "feature/Microsoft-Hyper-V",
+        "feature/VirtualMachinePlatform",
+        "feature/Microsoft-Windows-Subsystem-Linux",
+        "engine/wsl",
+        "engine/docker-desktop",
+        "desktop/docker-users",
+        "desktop/config/dev",
+    }, changed
     assert PASSWORD not in first.out + first.err + json.dumps(first.report)
     state = lab.snapshot("ws1")
     assert set(state["features"].values()) == {"Enabled"}
@@ -76,11 +84,16 @@ def test_fresh_workstation_ends_pending_logon_then_a_logon_lets_a_second_apply_v
     assert state["files"][USER_DAEMON]["content"] == EXPECTED_DAEMON
     assert DAEMON_JSON not in state["files"]  # Desktop has not started, so it has not written its copy
     # The installer ran with the documented unattended command line, never per-user mode.
-    installs = [json.loads(line.split(" ", 1)[1]) for script in lab.scripts["ws1"] for line in script.splitlines()
-                if line.startswith("#@provision-begin ") and '"type":"docker_desktop"' in line]
+    installs = [
+        json.loads(line.split(" ", 1)[1])
+        for script in lab.scripts["ws1"]
+        for line in script.splitlines()
+        if line.startswith("#@provision-begin ") and '"type":"docker_desktop"' in line
+    ]
     # (sent twice: skipped the first time while the features waited for their reboot)
     assert [m["params"]["command_line"] for m in installs] == [
-        "install --quiet --accept-license --backend=windows --always-run-service"] * 2
+        "install --quiet --accept-license --backend=windows --always-run-service"
+    ] * 2
     assert installs[0]["requires"][-1] == "engine/wsl"  # the pinned WSL goes in first
 
     # The developer logs on and starts Docker Desktop (provision lab drift ws1 --logon dev).
@@ -100,7 +113,8 @@ def test_fresh_workstation_ends_pending_logon_then_a_logon_lets_a_second_apply_v
     assert verify["ok"] is True and verify["message"] == ""
     assert [(e["os"], e["image"], e["isolation"], e["ok"]) for e in verify["engines"]] == [
         ("linux", "busybox", "linux", True),
-        ("windows", "mcr.microsoft.com/windows/nanoserver:ltsc2022", "process", True)]
+        ("windows", "mcr.microsoft.com/windows/nanoserver:ltsc2022", "process", True),
+    ]
     linux = verify["engines"][0]
     assert linux["output"].splitlines()[-1].startswith("Linux ") and "microsoft-standard-WSL2" in linux["output"]
     assert linux["switched"] is True and verify["engines"][1]["switched"] is True
@@ -121,7 +135,8 @@ def test_fresh_workstation_ends_pending_logon_then_a_logon_lets_a_second_apply_v
 
 
 def test_check_says_pending_logon_until_the_user_logs_on_and_a_logoff_or_reboot_brings_it_back(
-        desktop_lab: Callable[..., DesktopLab]) -> None:
+    desktop_lab: Callable[..., DesktopLab],
+) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
     playbook = lab.setup()
     assert lab.run(playbook).host("ws1").status == "pending_logon"
@@ -156,7 +171,8 @@ def test_logged_on_user_without_desktop_running_is_told_to_start_it(desktop_lab:
 
 
 def test_desktop_rewrites_programdata_daemon_json_and_the_tray_switch_keeps_both_engines(
-        desktop_lab: Callable[..., DesktopLab]) -> None:
+    desktop_lab: Callable[..., DesktopLab],
+) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
     playbook = lab.setup()
     lab.run(playbook)
@@ -178,7 +194,8 @@ def test_desktop_rewrites_programdata_daemon_json_and_the_tray_switch_keeps_both
 
 
 def test_a_settings_key_dockerd_refuses_keeps_the_windows_engine_down_and_verify_says_why(
-        desktop_lab: Callable[..., DesktopLab]) -> None:
+    desktop_lab: Callable[..., DesktopLab],
+) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
     playbook = lab.setup()
     lab.run(playbook)
@@ -203,8 +220,12 @@ def test_home_edition_with_linux_containers_only_converges_on_wsl2(desktop_lab: 
     assert {r.id for r in result.resources} >= {"feature/VirtualMachinePlatform", "engine/docker-desktop"}
     assert "feature/Containers" not in {r.id for r in result.resources}
     assert {p["code"] for p in result.preflight} == {"desktop.edition.home"}  # the support warning
-    installs = [line for script in lab.scripts["home1"] for line in script.splitlines()
-                if line.startswith("#@provision-begin ") and '"type":"docker_desktop"' in line]
+    installs = [
+        line
+        for script in lab.scripts["home1"]
+        for line in script.splitlines()
+        if line.startswith("#@provision-begin ") and '"type":"docker_desktop"' in line
+    ]
     assert '"command_line":"install --quiet --accept-license --backend=wsl-2 --no-windows-containers"' in installs[0]
     apply_drift(lab.hosts["home1"], None, None, None, logon="dev")
     second = lab.run(playbook).host("home1")
@@ -213,21 +234,31 @@ def test_home_edition_with_linux_containers_only_converges_on_wsl2(desktop_lab: 
 
 
 def test_plan_errors_change_nothing_and_say_why(desktop_lab: Callable[..., DesktopLab]) -> None:
-    lab = desktop_lab({
-        "srv1": "server2022",
-        "home1": "workstation-win11-23h2-home",
-        "nolic": "workstation-win11-23h2-pro",
-        "lcow": "server2022",
-    })
+    lab = desktop_lab(
+        {
+            "srv1": "server2022",
+            "home1": "workstation-win11-23h2-home",
+            "nolic": "workstation-win11-23h2-pro",
+            "lcow": "server2022",
+        }
+    )
     # accept_license comes from a variable: false for nolic only.
     inventory = lab.inventory(host_vars={"nolic": {"license": False}})
-    desktop_book = lab.playbook(inventory, name="desktop.yml", hosts="srv1:home1:nolic",
-                                spec={"engine": {"accept_license": "{{ license | default(true) }}"}})
+    desktop_book = lab.playbook(
+        inventory,
+        name="desktop.yml",
+        hosts="srv1:home1:nolic",
+        spec={"engine": {"accept_license": "{{ license | default(true) }}"}},
+    )
     lcow_play = {
-        "name": "docker-ce asked for Linux containers", "hosts": "lcow", "inventory": str(inventory),
-        "spec": {"features": ["Containers"], "engine": {"type": "docker-ce", "version": "{{ docker_version }}",
-                                                        "sha256": "{{ docker_sha256 }}"},
-                 "verify": {"linux": True}},
+        "name": "docker-ce asked for Linux containers",
+        "hosts": "lcow",
+        "inventory": str(inventory),
+        "spec": {
+            "features": ["Containers"],
+            "engine": {"type": "docker-ce", "version": "{{ docker_version }}", "sha256": "{{ docker_sha256 }}"},
+            "verify": {"linux": True},
+        },
     }
     lcow_book = lab.dir / "lcow.yml"
     lcow_book.write_text(yaml.safe_dump([lcow_play], sort_keys=False))
@@ -259,7 +290,8 @@ def test_plan_errors_change_nothing_and_say_why(desktop_lab: Callable[..., Deskt
 
 
 def test_lab_drift_logon_reaches_the_host_through_the_control_socket_handler(
-        desktop_lab: Callable[..., DesktopLab]) -> None:
+    desktop_lab: Callable[..., DesktopLab],
+) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
     args = cli._parser().parse_args(["lab", "drift", "ws1", "--logon", "dev"])
     assert (args.logon, args.logoff, args.switch_engine) == ("dev", None, None)

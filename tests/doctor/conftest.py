@@ -49,13 +49,24 @@ class DoctorLab:
     hosts: dict[str, LabHostModel]
     dir: Path
 
-    def inventory(self, name: str = "inventory.yml", *, extra_hosts: Mapping[str, Mapping[str, Any]] | None = None,
-                  host_vars: Mapping[str, Mapping[str, Any]] | None = None, **overrides: Any) -> Path:
+    def inventory(
+        self,
+        name: str = "inventory.yml",
+        *,
+        extra_hosts: Mapping[str, Mapping[str, Any]] | None = None,
+        host_vars: Mapping[str, Mapping[str, Any]] | None = None,
+        **overrides: Any,
+    ) -> Path:
         """Every lab host (WinRM NTLM over HTTPS trusting the lab CA, unless ``overrides`` or
         ``host_vars`` say otherwise), plus ``extra_hosts`` that are not lab hosts."""
         values: dict[str, Any] = {
-            "connection": "winrm", "scheme": "https", "port": HTTPS_PORT, "transport": "ntlm", "user": USER,
-            "password_env": PASSWORD_ENV, "ca_bundle": str(self.server.ca_path),
+            "connection": "winrm",
+            "scheme": "https",
+            "port": HTTPS_PORT,
+            "transport": "ntlm",
+            "user": USER,
+            "password_env": PASSWORD_ENV,
+            "ca_bundle": str(self.server.ca_path),
             "known_hosts": str(self.server.known_hosts_path),
         }
         values.update(overrides)
@@ -65,18 +76,29 @@ class DoctorLab:
         for host, extra in (host_vars or {}).items():
             hosts[host].update(extra)
         path = self.dir / name
-        path.write_text(yaml.safe_dump({"all": {"vars": values, "children": {"windows": {"hosts": hosts}}}},
-                                       sort_keys=False), encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump({"all": {"vars": values, "children": {"windows": {"hosts": hosts}}}}, sort_keys=False),
+            encoding="utf-8",
+        )
         return path
 
 
 @pytest.fixture(scope="module")
 def doctor_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DoctorLab]:
     directory = tmp_path_factory.mktemp("doctor")
-    models = {name: make_host(profile, name, f"{NETWORK}.{index + 1}", index=index, faults=faults)
-              for index, (name, (profile, faults)) in enumerate(HOSTS.items())}
-    server = LabServer(list(models.values()), user=USER, password=PASSWORD, lab_dir=directory / "lab",
-                       http_port=HTTP_PORT, https_port=HTTPS_PORT, ssh_port=SSH_PORT)
+    models = {
+        name: make_host(profile, name, f"{NETWORK}.{index + 1}", index=index, faults=faults)
+        for index, (name, (profile, faults)) in enumerate(HOSTS.items())
+    }
+    server = LabServer(
+        list(models.values()),
+        user=USER,
+        password=PASSWORD,
+        lab_dir=directory / "lab",
+        http_port=HTTP_PORT,
+        https_port=HTTPS_PORT,
+        ssh_port=SSH_PORT,
+    )
     server.start()
     try:
         yield DoctorLab(server, models, directory)

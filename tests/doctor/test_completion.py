@@ -69,10 +69,18 @@ def test_bash_script_is_valid(capsys: pytest.CaptureFixture[str], tmp_path: Path
 def bash_complete(script: Path, cwd: Path, *words: str) -> list[str]:
     """What the bash script offers for the words (the last is the one being completed)."""
     quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
-    program = (f"source '{script}'; COMP_WORDS=({quoted}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); "
-               "_provision; printf '%s\\n' \"${COMPREPLY[@]}\"")
-    result = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True, check=False,
-                            cwd=cwd, timeout=30)
+    program = (
+        f"source '{script}'; COMP_WORDS=({quoted}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); "
+        "_provision; printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
+    result = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", program],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     return [line for line in result.stdout.splitlines() if line]
 

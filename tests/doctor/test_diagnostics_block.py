@@ -49,12 +49,17 @@ def test_script_uses_only_catalogued_cmdlets_and_51_syntax() -> None:
 
 def test_template_reads_the_wsman_drive_paths() -> None:
     text = TEMPLATE.read_text()
-    for path in ("WSMan:\\localhost\\MaxEnvelopeSizekb", "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB",
-                 "WSMan:\\localhost\\Shell\\MaxShellsPerUser"):
+    for path in (
+        "WSMan:\\localhost\\MaxEnvelopeSizekb",
+        "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB",
+        "WSMan:\\localhost\\Shell\\MaxShellsPerUser",
+    ):
         assert f"Get-Item -Path '{path}'" in text
 
 
-def record_data(host_faults: Faults, params: DiagnosticsParams = READ_ALL, profile: str = "server2022") -> dict[str, object]:
+def record_data(
+    host_faults: Faults, params: DiagnosticsParams = READ_ALL, profile: str = "server2022"
+) -> dict[str, object]:
     host = make_host(profile, "h", "127.0.0.2", faults=host_faults)
     result = host.run_script(script(params))
     assert result.exit_code == 0, result.stderr
@@ -69,12 +74,27 @@ def test_model_answers_with_the_template_keys() -> None:
     assert data["echo"] == READ_ALL.echo
     assert data["powershell"] == {"version": "5.1.20348.2762", "edition": "Desktop"}
     assert data["admin"] == {"is_admin": True}
-    assert data["winrm_limits"] == {"max_envelope_size_kb": 500, "max_memory_per_shell_mb": 1024,
-                                    "max_shells_per_user": 30, "error": None}
+    assert data["winrm_limits"] == {
+        "max_envelope_size_kb": 500,
+        "max_memory_per_shell_mb": 1024,
+        "max_shells_per_user": 30,
+        "error": None,
+    }
     # The template's own keys, in its order (what Windows would write).
     text = TEMPLATE.read_text()
-    for key in ("max_envelope_size_kb", "max_memory_per_shell_mb", "max_shells_per_user", "error", "is_admin",
-                "version", "edition", "'echo'", "'powershell'", "'admin'", "'winrm_limits'"):
+    for key in (
+        "max_envelope_size_kb",
+        "max_memory_per_shell_mb",
+        "max_shells_per_user",
+        "error",
+        "is_admin",
+        "version",
+        "edition",
+        "'echo'",
+        "'powershell'",
+        "'admin'",
+        "'winrm_limits'",
+    ):
         assert key in text
 
 
@@ -84,8 +104,12 @@ def test_model_reads_only_what_is_asked() -> None:
 
 def test_model_readings_follow_faults_and_profile() -> None:
     data = record_data(Faults(max_envelope_size_kb=150, max_memory_per_shell_mb=512, max_shells_per_user=2))
-    assert data["winrm_limits"] == {"max_envelope_size_kb": 150, "max_memory_per_shell_mb": 512,
-                                    "max_shells_per_user": 2, "error": None}
+    assert data["winrm_limits"] == {
+        "max_envelope_size_kb": 150,
+        "max_memory_per_shell_mb": 512,
+        "max_shells_per_user": 2,
+        "error": None,
+    }
     standard = record_data(Faults(not_admin=True))
     assert standard["admin"] == {"is_admin": False}
     limits = standard["winrm_limits"]
@@ -110,10 +134,12 @@ def test_record_is_one_json_line() -> None:
 
 @pytest.fixture
 def small_lab(tmp_path: Path) -> Iterator[LabServer]:
-    host = make_host("server2022", "small", f"{NETWORK}.240",
-                     faults=Faults(max_envelope_size_kb=150, max_shells_per_user=1))
-    server = LabServer([host], user="provision", password="pw", lab_dir=tmp_path, http_port=55987,
-                       https_port=None, ssh_port=None)
+    host = make_host(
+        "server2022", "small", f"{NETWORK}.240", faults=Faults(max_envelope_size_kb=150, max_shells_per_user=1)
+    )
+    server = LabServer(
+        [host], user="provision", password="pw", lab_dir=tmp_path, http_port=55987, https_port=None, ssh_port=None
+    )
     server.start()
     yield server
     server.stop()
@@ -143,8 +169,9 @@ def test_required_envelope_is_what_a_full_chunk_needs(tmp_path: Path) -> None:
     """A script of more than one chunk goes through a host whose MaxEnvelopeSizekb is exactly what
     the doctor asks for, and not through one a few KB below: the doctor's number is the transport's."""
     host = make_host("server2022", "edge", f"{NETWORK}.242", faults=Faults(max_envelope_size_kb=REQUIRED_ENVELOPE_KB))
-    server = LabServer([host], user="provision", password="pw", lab_dir=tmp_path, http_port=55988,
-                       https_port=None, ssh_port=None)
+    server = LabServer(
+        [host], user="provision", password="pw", lab_dir=tmp_path, http_port=55988, https_port=None, ssh_port=None
+    )
     server.start()
     try:
         settings = ConnectionSettings(address=f"{NETWORK}.242", port=55988, scheme="http", user="provision")

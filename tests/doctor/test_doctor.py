@@ -72,8 +72,15 @@ def test_nothing_listening(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None
     inventory = doctor_lab.inventory("silent.yml", extra_hosts={"silent": {"address": SILENT}})
     outcome = run_doctor("-i", inventory, "--limit", "silent")
     assert outcome.code == 3
-    assert_stopped_at(outcome, "silent", "tcp", "connection refused", f"{SILENT}:{HTTPS_PORT}",
-                      "New-Item -Path WSMan:\\localhost\\Listener -Transport HTTPS", "New-NetFirewallRule")
+    assert_stopped_at(
+        outcome,
+        "silent",
+        "tcp",
+        "connection refused",
+        f"{SILENT}:{HTTPS_PORT}",
+        "New-Item -Path WSMan:\\localhost\\Listener -Transport HTTPS",
+        "New-NetFirewallRule",
+    )
 
 
 def test_unreachable_host(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
@@ -93,8 +100,9 @@ def test_tls_unknown_ca(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     inventory = doctor_lab.inventory("no-ca.yml", ca_bundle=None)
     outcome = run_doctor("-i", inventory, "--limit", "healthy")
     assert outcome.code == 3
-    assert_stopped_at(outcome, "healthy", "tls", "unknown CA", "CN=provision lab CA", "set ca_bundle:",
-                      "-Transport HTTPS")
+    assert_stopped_at(
+        outcome, "healthy", "tls", "unknown CA", "CN=provision lab CA", "set ca_bundle:", "-Transport HTTPS"
+    )
 
 
 def test_tls_ignored_validation_is_said(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
@@ -107,8 +115,16 @@ def test_tls_ignored_validation_is_said(doctor_lab: DoctorLab, run_doctor: RunDo
 def test_bad_credentials(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "bad-credentials")
     assert outcome.code == 3
-    message = assert_stopped_at(outcome, "bad-credentials", "auth", "rejected", "HTTP 401",
-                                "$PROVISION_DOCTOR_PASSWORD", "'.\\name'", "Administrators")
+    message = assert_stopped_at(
+        outcome,
+        "bad-credentials",
+        "auth",
+        "rejected",
+        "HTTP 401",
+        "$PROVISION_DOCTOR_PASSWORD",
+        "'.\\name'",
+        "Administrators",
+    )
     assert PASSWORD not in outcome.out + outcome.err, "the password must never be printed"
     assert "Negotiate" in message  # what the listener offers, learned from its 401
 
@@ -120,8 +136,9 @@ def test_bad_credentials_over_ssh(doctor_lab: DoctorLab, run_doctor: RunDoctor) 
     assert_stopped_at(outcome, "bad-credentials", "auth", "rejected", "password", "administrators_authorized_keys")
 
 
-def test_missing_password_variable(doctor_lab: DoctorLab, run_doctor: RunDoctor,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_password_variable(
+    doctor_lab: DoctorLab, run_doctor: RunDoctor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("PROVISION_DOCTOR_PASSWORD")
     outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "healthy")
     assert outcome.code == 3
@@ -131,29 +148,49 @@ def test_missing_password_variable(doctor_lab: DoctorLab, run_doctor: RunDoctor,
 def test_basic_over_http_refused(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     """The lab keeps AllowUnencrypted false (the Windows default); the inventory asks for Basic
     over HTTP and says it knows the password travels in clear."""
-    inventory = doctor_lab.inventory("basic-http.yml", scheme="http", port=HTTP_PORT, transport="basic",
-                                     allow_unencrypted=True)
+    inventory = doctor_lab.inventory(
+        "basic-http.yml", scheme="http", port=HTTP_PORT, transport="basic", allow_unencrypted=True
+    )
     outcome = run_doctor("-i", inventory, "--limit", "healthy")
     assert outcome.code == 3
-    assert_stopped_at(outcome, "healthy", "auth", "Basic over plain HTTP", "AllowUnencrypted",
-                      "transport: ntlm", "Set-Item -Path WSMan:\\localhost\\Service\\AllowUnencrypted -Value $true",
-                      "winrm set winrm/config/service '@{AllowUnencrypted=\"true\"}'",
-                      "winrm set winrm/config/service/auth '@{Basic=\"true\"}'")
+    assert_stopped_at(
+        outcome,
+        "healthy",
+        "auth",
+        "Basic over plain HTTP",
+        "AllowUnencrypted",
+        "transport: ntlm",
+        "Set-Item -Path WSMan:\\localhost\\Service\\AllowUnencrypted -Value $true",
+        "winrm set winrm/config/service '@{AllowUnencrypted=\"true\"}'",
+        "winrm set winrm/config/service/auth '@{Basic=\"true\"}'",
+    )
 
 
 def test_max_envelope_size_too_small(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "small-envelope")
     assert outcome.code == 3
-    assert_stopped_at(outcome, "small-envelope", "limits", "MaxEnvelopeSizekb is 150",
-                      f"below the {REQUIRED_ENVELOPE_KB}", "Set-Item -Path WSMan:\\localhost\\MaxEnvelopeSizekb -Value 500",
-                      "winrm set winrm/config '@{MaxEnvelopeSizekb=\"500\"}'")
+    assert_stopped_at(
+        outcome,
+        "small-envelope",
+        "limits",
+        "MaxEnvelopeSizekb is 150",
+        f"below the {REQUIRED_ENVELOPE_KB}",
+        "Set-Item -Path WSMan:\\localhost\\MaxEnvelopeSizekb -Value 500",
+        "winrm set winrm/config '@{MaxEnvelopeSizekb=\"500\"}'",
+    )
 
 
 def test_not_admin(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "standard-user")
     assert outcome.code == 3
-    assert_stopped_at(outcome, "standard-user", "admin", "not run as an administrator",
-                      "Add-LocalGroupMember -Group Administrators -Member provision", "LocalAccountTokenFilterPolicy")
+    assert_stopped_at(
+        outcome,
+        "standard-user",
+        "admin",
+        "not run as an administrator",
+        "Add-LocalGroupMember -Group Administrators -Member provision",
+        "LocalAccountTokenFilterPolicy",
+    )
 
 
 def test_ssh_unknown_host_key(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
@@ -162,11 +199,13 @@ def test_ssh_unknown_host_key(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> N
     inventory = doctor_lab.inventory("ssh-unknown.yml", connection="ssh", port=SSH_PORT, known_hosts=str(empty))
     outcome = run_doctor("-i", inventory, "--limit", "healthy")
     fingerprint = doctor_lab.server.host_key_fingerprint("healthy")
-    assert_stopped_at(outcome, "healthy", "hostkey", fingerprint, "is not in", "ssh-keyscan -p 52222",
-                      "host_key_policy: accept_new")
+    assert_stopped_at(
+        outcome, "healthy", "hostkey", fingerprint, "is not in", "ssh-keyscan -p 52222", "host_key_policy: accept_new"
+    )
     # accept_new: trust on first use is a pass, said as such.
-    inventory = doctor_lab.inventory("ssh-tofu.yml", connection="ssh", port=SSH_PORT, known_hosts=str(empty),
-                                     host_key_policy="accept_new")
+    inventory = doctor_lab.inventory(
+        "ssh-tofu.yml", connection="ssh", port=SSH_PORT, known_hosts=str(empty), host_key_policy="accept_new"
+    )
     outcome = run_doctor("-i", inventory, "--limit", "healthy")
     assert outcome.code == 0, outcome.out
     assert "accept_new records it" in outcome.step("healthy", "hostkey")
@@ -200,8 +239,18 @@ def test_fleet_exit_code_and_summary(doctor_lab: DoctorLab, run_doctor: RunDocto
 def test_doctor_takes_a_playbook(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     inventory = doctor_lab.inventory("for-playbook.yml")
     playbook = doctor_lab.dir / "site.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "p", "hosts": "healthy", "inventory": str(inventory),
-                                         "spec": {"features": ["Containers"], "verify": {"when": "never"}}}]))
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "p",
+                    "hosts": "healthy",
+                    "inventory": str(inventory),
+                    "spec": {"features": ["Containers"], "verify": {"when": "never"}},
+                }
+            ]
+        )
+    )
     outcome = run_doctor(playbook)
     assert outcome.code == 0, outcome.out + outcome.err
     assert outcome.steps("healthy") == list(WINRM_STEPS)
@@ -213,8 +262,9 @@ def test_doctor_needs_an_inventory_or_a_playbook(run_doctor: RunDoctor) -> None:
     assert "needs an inventory" in outcome.err
 
 
-def test_doctor_reports_a_bad_limit_as_input_error(doctor_lab: DoctorLab, run_doctor: RunDoctor,
-                                                   tmp_path: Path) -> None:
+def test_doctor_reports_a_bad_limit_as_input_error(
+    doctor_lab: DoctorLab, run_doctor: RunDoctor, tmp_path: Path
+) -> None:
     outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "no-such-host")
     assert outcome.code == 1
     assert "no-such-host" in outcome.err

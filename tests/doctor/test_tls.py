@@ -44,11 +44,17 @@ class Issued:
 
 def issue(*, names: list[str], not_after: datetime.datetime, self_signed: bool = False) -> Issued:
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("test CA")).issuer_name(_name("test CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(NOW - datetime.timedelta(days=30)).not_valid_after(NOW + datetime.timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("test CA"))
+        .issuer_name(_name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=30))
+        .not_valid_after(NOW + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     alt: list[x509.GeneralName] = []
     for name in names:
@@ -57,14 +63,21 @@ def issue(*, names: list[str], not_after: datetime.datetime, self_signed: bool =
         except ValueError:
             alt.append(x509.DNSName(name))
     subject = _name(names[0])
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject if self_signed else ca.subject)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(NOW - datetime.timedelta(days=20)).not_valid_after(not_after)
-               .add_extension(x509.SubjectAlternativeName(alt), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject if self_signed else ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=20))
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+    )
     cert = builder.sign(key if self_signed else ca_key, hashes.SHA256())
     pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return Issued(key_pem + pem, pem if self_signed else ca.public_bytes(serialization.Encoding.PEM))
 
 
@@ -103,13 +116,15 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     listener.close()
 
 
-def diagnose_tls(port: int, issued: Issued, tmp_path: Path, chain: Path, *, address: str = ADDRESS,
-                 trust: bool = True) -> Step:
+def diagnose_tls(
+    port: int, issued: Issued, tmp_path: Path, chain: Path, *, address: str = ADDRESS, trust: bool = True
+) -> Step:
     chain.write_bytes(issued.chain)
     ca = tmp_path / "ca.pem"
     ca.write_bytes(issued.ca)
-    settings = ConnectionSettings(address=address, port=port, user="u", password_env="NOPE",
-                                  ca_bundle=str(ca) if trust else None)
+    settings = ConnectionSettings(
+        address=address, port=port, user="u", password_env="NOPE", ca_bundle=str(ca) if trust else None
+    )
     diagnosis = Doctor(timeout=3).diagnose("h", settings)
     assert [s.name for s in diagnosis.steps][:3] == ["resolve", "tcp", "tls"], diagnosis.steps
     return diagnosis.steps[2]
@@ -123,8 +138,9 @@ def test_trusted_certificate_passes(tls_server: tuple[int, Path], tmp_path: Path
 
 def test_unknown_ca(tls_server: tuple[int, Path], tmp_path: Path) -> None:
     port, chain = tls_server
-    step = diagnose_tls(port, issue(names=[ADDRESS], not_after=NOW + datetime.timedelta(days=5)), tmp_path, chain,
-                        trust=False)
+    step = diagnose_tls(
+        port, issue(names=[ADDRESS], not_after=NOW + datetime.timedelta(days=5)), tmp_path, chain, trust=False
+    )
     assert not step.ok
     assert "unknown CA" in step.text and "CN=test CA" in step.text
     assert step.fix and "ca_bundle" in step.fix
@@ -132,8 +148,13 @@ def test_unknown_ca(tls_server: tuple[int, Path], tmp_path: Path) -> None:
 
 def test_self_signed(tls_server: tuple[int, Path], tmp_path: Path) -> None:
     port, chain = tls_server
-    step = diagnose_tls(port, issue(names=[ADDRESS], not_after=NOW + datetime.timedelta(days=5), self_signed=True),
-                        tmp_path, chain, trust=False)
+    step = diagnose_tls(
+        port,
+        issue(names=[ADDRESS], not_after=NOW + datetime.timedelta(days=5), self_signed=True),
+        tmp_path,
+        chain,
+        trust=False,
+    )
     assert not step.ok
     assert "self-signed" in step.text
     assert step.fix and "its own CA" in step.fix
@@ -141,8 +162,12 @@ def test_self_signed(tls_server: tuple[int, Path], tmp_path: Path) -> None:
 
 def test_name_mismatch(tls_server: tuple[int, Path], tmp_path: Path) -> None:
     port, chain = tls_server
-    step = diagnose_tls(port, issue(names=["winhost.example.test", "10.1.2.3"],
-                                    not_after=NOW + datetime.timedelta(days=5)), tmp_path, chain)
+    step = diagnose_tls(
+        port,
+        issue(names=["winhost.example.test", "10.1.2.3"], not_after=NOW + datetime.timedelta(days=5)),
+        tmp_path,
+        chain,
+    )
     assert not step.ok
     assert "name mismatch" in step.text and "winhost.example.test" in step.text and ADDRESS in step.text
     assert step.fix and "address:" in step.fix and "subjectAltName" in step.fix

@@ -57,8 +57,13 @@ TRANSPORTS = ("winrm-ntlm-https", "ssh")
 _CONNECTIONS: dict[str, dict[str, Any]] = {
     "winrm-ntlm-https": {"connection": "winrm", "scheme": "https", "port": HTTPS_PORT, "transport": "ntlm"},
     "winrm-ntlm-http": {"connection": "winrm", "scheme": "http", "port": HTTP_PORT, "transport": "ntlm"},
-    "winrm-basic-http": {"connection": "winrm", "scheme": "http", "port": HTTP_PORT, "transport": "basic",
-                         "allow_unencrypted": True},
+    "winrm-basic-http": {
+        "connection": "winrm",
+        "scheme": "http",
+        "port": HTTP_PORT,
+        "transport": "basic",
+        "allow_unencrypted": True,
+    },
     "winrm-basic-https": {"connection": "winrm", "scheme": "https", "port": HTTPS_PORT, "transport": "basic"},
     "ssh": {"connection": "ssh", "port": SSH_PORT},
 }
@@ -159,8 +164,14 @@ class E2ELab:
 
     # -- files ----------------------------------------------------------------------------------
 
-    def inventory(self, transport: str = "winrm-ntlm-https", *, name: str | None = None,
-                  host_vars: Mapping[str, Mapping[str, Any]] | None = None, **overrides: Any) -> Path:
+    def inventory(
+        self,
+        transport: str = "winrm-ntlm-https",
+        *,
+        name: str | None = None,
+        host_vars: Mapping[str, Mapping[str, Any]] | None = None,
+        **overrides: Any,
+    ) -> Path:
         """An inventory of every lab host in group ``windows``; ``overrides`` change the ``all`` vars
         (None removes one). Connection paths are the lab's CA and known_hosts."""
         values: dict[str, Any] = {
@@ -179,9 +190,16 @@ class E2ELab:
         path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
         return path
 
-    def playbook(self, inventory: Path, *, name: str = "site.yml", spec: Mapping[str, Any] | None = None,
-                 reboot: Mapping[str, Any] | None = None, rollout: Mapping[str, Any] | None = None,
-                 play_vars: Mapping[str, Any] | None = None) -> Path:
+    def playbook(
+        self,
+        inventory: Path,
+        *,
+        name: str = "site.yml",
+        spec: Mapping[str, Any] | None = None,
+        reboot: Mapping[str, Any] | None = None,
+        rollout: Mapping[str, Any] | None = None,
+        play_vars: Mapping[str, Any] | None = None,
+    ) -> Path:
         """playbooks/site.yml's play, for this lab's inventory: its spec with ``spec`` merged in; its
         reboot policy with a 10 s timeout and ``reboot`` merged in; a rollout of all hosts at once
         (site.yml's canary batches and 5% threshold would halt the failure tests' other hosts)."""
@@ -196,9 +214,15 @@ class E2ELab:
         path.write_text(yaml.safe_dump([play], allow_unicode=True, sort_keys=False), encoding="utf-8")
         return path
 
-    def setup(self, transport: str = "winrm-ntlm-https", *, spec: Mapping[str, Any] | None = None,
-              reboot: Mapping[str, Any] | None = None, host_vars: Mapping[str, Mapping[str, Any]] | None = None,
-              **inventory_overrides: Any) -> Path:
+    def setup(
+        self,
+        transport: str = "winrm-ntlm-https",
+        *,
+        spec: Mapping[str, Any] | None = None,
+        reboot: Mapping[str, Any] | None = None,
+        host_vars: Mapping[str, Mapping[str, Any]] | None = None,
+        **inventory_overrides: Any,
+    ) -> Path:
         """An inventory for ``transport`` and a site.yml playbook on it; returns the playbook."""
         inventory = self.inventory(transport, host_vars=host_vars, **inventory_overrides)
         return self.playbook(inventory, name=f"site-{transport}.yml", spec=spec, reboot=reboot)
@@ -211,8 +235,13 @@ class E2ELab:
     def run(self, playbook: Path, mode: str = "apply") -> RunOutcome:
         """The engine directly: ``run_playbook`` with a fast reboot poll; every event kept."""
         events: list[Event] = []
-        results = rollout.run_playbook(self.load(playbook), mode, Connector(),  # type: ignore[arg-type]
-                                       on_event=events.append, poll_interval=POLL_INTERVAL)
+        results = rollout.run_playbook(
+            self.load(playbook),
+            mode,
+            Connector(),  # type: ignore[arg-type]
+            on_event=events.append,
+            poll_interval=POLL_INTERVAL,
+        )
         return RunOutcome(results, events, rollout.exit_code(results))
 
     def cli(self, *argv: str | Path, report: bool = False) -> CliOutcome:
@@ -257,14 +286,20 @@ def fast_cli(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def e2e_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-            fast_cli: None) -> Iterator[Callable[..., E2ELab]]:
+def e2e_lab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast_cli: None
+) -> Iterator[Callable[..., E2ELab]]:
     """A factory of started labs (see the module docstring); every lab stops after the test."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     servers: list[LabServer] = []
 
-    def make(hosts: Mapping[str, HostDef], *, allow_unencrypted: bool = False, seed: int | None = None,
-             reboot_seconds: float = REBOOT_SECONDS) -> E2ELab:
+    def make(
+        hosts: Mapping[str, HostDef],
+        *,
+        allow_unencrypted: bool = False,
+        seed: int | None = None,
+        reboot_seconds: float = REBOOT_SECONDS,
+    ) -> E2ELab:
         models: dict[str, LabHostModel] = {}
         for index, (name, definition) in enumerate(hosts.items()):
             if isinstance(definition, str):
@@ -272,12 +307,21 @@ def e2e_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
             else:
                 profile, faults = definition[0], definition[1]
                 extra = definition[2] if len(definition) > 2 else {}  # type: ignore[misc]
-            models[name] = make_host(profile, name, fresh_address(), index=index, reboot_seconds=reboot_seconds,
-                                     faults=faults, **extra)
+            models[name] = make_host(
+                profile, name, fresh_address(), index=index, reboot_seconds=reboot_seconds, faults=faults, **extra
+            )
         lab_dir = tmp_path / f"lab{len(servers)}"
-        server = LabServer(list(models.values()), user=USER, password=PASSWORD, lab_dir=lab_dir / "state",
-                           http_port=HTTP_PORT, https_port=HTTPS_PORT, ssh_port=SSH_PORT,
-                           allow_unencrypted=allow_unencrypted, seed=seed)
+        server = LabServer(
+            list(models.values()),
+            user=USER,
+            password=PASSWORD,
+            lab_dir=lab_dir / "state",
+            http_port=HTTP_PORT,
+            https_port=HTTPS_PORT,
+            ssh_port=SSH_PORT,
+            allow_unencrypted=allow_unencrypted,
+            seed=seed,
+        )
         lab = E2ELab(server, models, lab_dir, capsys)
         for name, model in models.items():
             lab.scripts[name] = []

@@ -18,7 +18,8 @@ def delta(after: Counter[str], before: Counter[str]) -> Counter[str]:
 
 
 def test_fresh_server2022_converges_and_a_second_apply_is_one_script(
-        e2e_lab: Callable[..., E2ELab], transport: str) -> None:
+    e2e_lab: Callable[..., E2ELab], transport: str
+) -> None:
     lab = e2e_lab({"web1": "server2022"})
     playbook = lab.setup(transport)
     spec = lab.load(playbook).targets[0].spec
@@ -47,8 +48,12 @@ def test_fresh_server2022_converges_and_a_second_apply_is_one_script(
     assert state["files"][DAEMON_JSON]["content"] == canonical_daemon_json(spec.daemon)
     assert state["service_log"] == []
     # The proof: a hello-world container with the tag and isolation the compat rules give Server 2022.
-    assert host["verify"] == {"image": "mcr.microsoft.com/windows/nanoserver:ltsc2022", "isolation": "process",
-                              "ok": True, "message": ""}
+    assert host["verify"] == {
+        "image": "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        "isolation": "process",
+        "ok": True,
+        "message": "",
+    }
     assert state["images"] == {"mcr.microsoft.com/windows/nanoserver:ltsc2022": 20348}
     changed = {r["id"] for r in host["resources"] if r["status"] == "changed"}
     assert {"feature/Containers", "feature/Microsoft-Hyper-V", "engine/docker", "daemon/config"} <= changed

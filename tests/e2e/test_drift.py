@@ -18,7 +18,8 @@ def spent(lab: E2ELab, name: str, before: Counter[str]) -> Counter[str]:
 
 
 def test_check_reports_each_drifted_property_changes_nothing_and_apply_repairs(
-        e2e_lab: Callable[..., E2ELab], transport: str) -> None:
+    e2e_lab: Callable[..., E2ELab], transport: str
+) -> None:
     lab = e2e_lab({"web1": "server2022"})
     playbook = lab.setup(transport)
     assert lab.run(playbook).host("web1").status == "changed"
@@ -47,9 +48,11 @@ def test_check_reports_each_drifted_property_changes_nothing_and_apply_repairs(
     if transport.startswith("winrm"):
         assert used["wsman.messages"] <= 5, used
     # Each drifted property is named on the console, with what it is and what it should be.
-    for line in ("feature/Containers: features.Containers: Disabled -> Enabled",
-                 "engine/docker: engine.service.status: Stopped -> Running",
-                 "daemon/config: daemon.log-level: debug -> warn"):
+    for line in (
+        "feature/Containers: features.Containers: Disabled -> Enabled",
+        "engine/docker: engine.service.status: Stopped -> Running",
+        "daemon/config: daemon.log-level: debug -> warn",
+    ):
         assert line in check.out, check.out
     assert "web1: drift" in check.out
     # ... and in the report.
@@ -82,7 +85,8 @@ def test_check_reports_each_drifted_property_changes_nothing_and_apply_repairs(
 
 
 def test_check_of_a_never_provisioned_host_is_drift_for_everything_and_changes_nothing(
-        e2e_lab: Callable[..., E2ELab], transport: str) -> None:
+    e2e_lab: Callable[..., E2ELab], transport: str
+) -> None:
     lab = e2e_lab({"new1": "server2022"})
     playbook = lab.setup(transport)
     fresh = lab.snapshot("new1")
@@ -92,8 +96,12 @@ def test_check_of_a_never_provisioned_host_is_drift_for_everything_and_changes_n
     assert outcome.code == 2
     result = outcome.host("new1")
     assert result.status == "drift"
-    assert {r.id for r in result.resources} == {"feature/Containers", "feature/Microsoft-Hyper-V", "engine/docker",
-                                                "daemon/config"}
+    assert {r.id for r in result.resources} == {
+        "feature/Containers",
+        "feature/Microsoft-Hyper-V",
+        "engine/docker",
+        "daemon/config",
+    }
     assert lab.snapshot("new1") == fresh
     assert lab.counters("new1")["scripts"] == 1
     assert result.counters.scripts == 1

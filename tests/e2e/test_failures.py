@@ -51,8 +51,7 @@ def test_a_reboot_that_never_returns_fails_after_the_deadline(e2e_lab: Callable[
 
 def test_http_500s_are_retried_and_the_host_still_converges(e2e_lab: Callable[..., E2ELab]) -> None:
     # The seed makes some WS-Man requests of this run fail with HTTP 500 (lab counter http.500).
-    lab = e2e_lab({"old": ("server2022-converged", Faults(http_500_rate=0.1), {"engine_version": "26.1.4"})},
-                  seed=8)
+    lab = e2e_lab({"old": ("server2022-converged", Faults(http_500_rate=0.1), {"engine_version": "26.1.4"})}, seed=8)
     playbook = lab.setup("winrm-ntlm-https")
 
     outcome = lab.run(playbook)
@@ -119,8 +118,9 @@ def test_unreachable_hosts_end_unreachable(e2e_lab: Callable[..., E2ELab], trans
     assert lab.counters("gone")["scripts"] == 0
 
 
-def test_a_wrong_sha256_installs_nothing_and_changes_nothing_else(e2e_lab: Callable[..., E2ELab],
-                                                                  transport: str) -> None:
+def test_a_wrong_sha256_installs_nothing_and_changes_nothing_else(
+    e2e_lab: Callable[..., E2ELab], transport: str
+) -> None:
     lab = e2e_lab({"new": "server2022", "old": ("server2022-converged", Faults(), {"engine_version": "26.1.4"})})
     wrong = "0" * 64
     playbook = lab.setup(transport, docker_sha256=wrong)

@@ -45,16 +45,30 @@ def wait_gone(pid: int, seconds: float) -> bool:
         time.sleep(0.05)
 
 
-def test_lab_up_status_drift_check_stats_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str], fast_cli: None) -> None:
+def test_lab_up_status_drift_check_stats_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast_cli: None
+) -> None:
     lab_dir = tmp_path / "lab"
     inventory = tmp_path / "lab.yml"
     monkeypatch.setenv("PROVISION_LAB_DIR", str(lab_dir))
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)  # the daemon inherits it; quotes and $ included
     pid = None
     try:
-        code, out, err = run(capsys, "lab", "up", "--hosts", "3", "--profiles", "server2022", "--inventory", inventory,
-                             "--reboot-seconds", "0.3", "--ports", f"{HTTP_PORT},{HTTPS_PORT},{SSH_PORT}")
+        code, out, err = run(
+            capsys,
+            "lab",
+            "up",
+            "--hosts",
+            "3",
+            "--profiles",
+            "server2022",
+            "--inventory",
+            inventory,
+            "--reboot-seconds",
+            "0.3",
+            "--ports",
+            f"{HTTP_PORT},{HTTPS_PORT},{SSH_PORT}",
+        )
         record = running_daemon(lab_dir)
         pid = record["pid"] if record else None
         assert code == 0, out + err
@@ -93,7 +107,8 @@ def test_lab_up_status_drift_check_stats_down(tmp_path: Path, monkeypatch: pytes
         assert status == {"lab-0001": "drift", "lab-0002": "ok", "lab-0003": "ok"}
         drifted = next(h for h in data["hosts"] if h["name"] == "lab-0001")
         assert [(d["path"], d["before"], d["after"]) for r in drifted["resources"] for d in r["diff"]] == [
-            ("features.Containers", "Disabled", "Enabled")]
+            ("features.Containers", "Disabled", "Enabled")
+        ]
 
         code, out, err = run(capsys, "lab", "stats", "--json")
         assert code == 0, err
@@ -125,8 +140,9 @@ def test_lab_up_status_drift_check_stats_down(tmp_path: Path, monkeypatch: pytes
                     wait_gone(pid, 5)
 
 
-def test_lab_up_refuses_bad_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_lab_up_refuses_bad_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PROVISION_LAB_DIR", str(tmp_path / "lab"))
     with pytest.raises(SystemExit) as exit_info:
         cli.run(["lab", "up", "--ports", "25985,25985,22222", "--inventory", str(tmp_path / "lab.yml")])
@@ -137,7 +153,8 @@ def test_lab_up_refuses_bad_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_apply_on_the_committed_lab_inventory_starts_a_lab_in_process(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast_cli: None) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast_cli: None
+) -> None:
     # inventories/lab.yml trusts ~/.cache/provision/lab/tls/ca.pem and ~/.cache/provision/lab/known_hosts: with
     # HOME in tmp and the lab directory at that place, the committed files run unchanged and touch no real home.
     home = tmp_path / "home"

@@ -16,7 +16,7 @@ from .conftest import E2ELab, block_markers
 
 OWNER = "O'Brien\u2019s $(whoami)"
 """An ASCII quote, a typographic one (U+2019, a single quote to PowerShell) and a subexpression."""
-NASTY = "\u2018left\u2019 \u201aлow\u201b `$env:USERNAME \"dq\" @' ; & | $null # <tag> \\\\share\\x"
+NASTY = '\u2018left\u2019 \u201aлow\u201b `$env:USERNAME "dq" @\' ; & | $null # <tag> \\\\share\\x'
 """The other typographic single quotes, a backtick escape, a here-string opener, separators, a comment sign."""
 
 

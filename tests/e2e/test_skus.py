@@ -12,7 +12,8 @@ from .conftest import DOCKER_VERSION, E2ELab, block_markers
 
 
 def test_windows_11_pro_converges_with_the_client_cmdlets_and_feature_names(
-        e2e_lab: Callable[..., E2ELab], transport: str) -> None:
+    e2e_lab: Callable[..., E2ELab], transport: str
+) -> None:
     lab = e2e_lab({"desk1": "win11-23h2-pro"})
     playbook = lab.setup(transport)
 
@@ -25,15 +26,21 @@ def test_windows_11_pro_converges_with_the_client_cmdlets_and_feature_names(
     assert features, "no windows_feature block was sent"
     # Client SKUs have no Server Manager: the DISM cmdlet with the optional-feature names.
     assert {(m["params"]["name"], m["params"]["method"]) for m in features} == {
-        ("Containers", "dism"), ("Microsoft-Hyper-V", "dism")}
+        ("Containers", "dism"),
+        ("Microsoft-Hyper-V", "dism"),
+    }
     assert all(m["params"].get("role") is None for m in features)
     state = lab.snapshot("desk1")
     assert state["features"] == {"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"}
     assert state["engines"] == {r"C:\Program Files\docker": DOCKER_VERSION}
     assert DAEMON_JSON in state["files"]
     # Windows 11 runs the ltsc2022 image with process isolation (Microsoft's compatibility matrix).
-    assert result.verify == {"image": "mcr.microsoft.com/windows/nanoserver:ltsc2022", "isolation": "process",
-                             "ok": True, "message": ""}
+    assert result.verify == {
+        "image": "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        "isolation": "process",
+        "ok": True,
+        "message": "",
+    }
     assert result.facts is not None and result.facts["os"]["product_type"] == 1
 
 
@@ -45,19 +52,26 @@ def test_windows_server_uses_install_windowsfeature_with_role_names(e2e_lab: Cal
 
     features = [m for script in lab.scripts["srv1"] for m in block_markers(script) if m["type"] == "windows_feature"]
     assert {(m["params"]["name"], m["params"]["method"], m["params"]["role"]) for m in features} == {
-        ("Containers", "server", "Containers"), ("Microsoft-Hyper-V", "server", "Hyper-V")}
+        ("Containers", "server", "Containers"),
+        ("Microsoft-Hyper-V", "server", "Hyper-V"),
+    }
 
 
 def test_preflight_errors_stop_each_host_before_any_change(e2e_lab: Callable[..., E2ELab], transport: str) -> None:
-    lab = e2e_lab({
-        "home": "win10-home",
-        "novt": "bios-vt-off",
-        "vmnonest": "vm-no-nested",
-        "old2019": "server2019",
-    })
+    lab = e2e_lab(
+        {
+            "home": "win10-home",
+            "novt": "bios-vt-off",
+            "vmnonest": "vm-no-nested",
+            "old2019": "server2019",
+        }
+    )
     # server2019 is asked to prove itself with an ltsc2022 image: newer than the host.
-    playbook = lab.setup(transport, spec={"verify": {"image": "{{ verify_image | default('auto') }}"}},
-                         host_vars={"old2019": {"verify_image": "mcr.microsoft.com/windows/nanoserver:ltsc2022"}})
+    playbook = lab.setup(
+        transport,
+        spec={"verify": {"image": "{{ verify_image | default('auto') }}"}},
+        host_vars={"old2019": {"verify_image": "mcr.microsoft.com/windows/nanoserver:ltsc2022"}},
+    )
     before = {name: lab.snapshot(name) for name in lab.hosts}
 
     run = lab.cli("apply", playbook, report=True)
@@ -72,8 +86,9 @@ def test_preflight_errors_stop_each_host_before_any_change(e2e_lab: Callable[...
         assert lab.counters(name)["scripts"] == 1, f"{name} ran more than its FACTS script"
         assert host["error"] in run.out
     errors = {name: run.report_host(name)["error"] for name in lab.hosts}
-    codes = {name: {f["code"] for f in run.report_host(name)["preflight"] if f["level"] == "error"}
-             for name in lab.hosts}
+    codes = {
+        name: {f["code"] for f in run.report_host(name)["preflight"] if f["level"] == "error"} for name in lab.hosts
+    }
 
     assert "Home" in errors["home"] and "upgrade the edition" in errors["home"]
     assert "edition.home" in codes["home"]

@@ -59,8 +59,13 @@ REBOOT_SECONDS = 0.2
 POLL_INTERVAL = 0.05
 
 _CONNECTIONS: dict[str, dict[str, Any]] = {
-    "basic": {"connection": "winrm", "scheme": "http", "port": HTTP_PORT, "transport": "basic",
-              "allow_unencrypted": True},
+    "basic": {
+        "connection": "winrm",
+        "scheme": "http",
+        "port": HTTP_PORT,
+        "transport": "basic",
+        "allow_unencrypted": True,
+    },
     "ntlm": {"connection": "winrm", "scheme": "http", "port": HTTP_PORT, "transport": "ntlm"},
 }
 SSH_HOST_VARS = {"connection": "ssh", "port": SSH_PORT}
@@ -150,26 +155,52 @@ class Fleet:
 
     def contacted_since(self, before: Mapping[str, Counter[str]]) -> set[str]:
         """Hosts whose endpoints saw any traffic since ``before`` (from :meth:`counters`)."""
-        return {name for name, model in self.hosts.items()
-                if any(model.counters[k] != before[name][k] for k in set(model.counters) | set(before[name])
-                       if k.startswith(PROTOCOL_COUNTERS))}
+        return {
+            name
+            for name, model in self.hosts.items()
+            if any(
+                model.counters[k] != before[name][k]
+                for k in set(model.counters) | set(before[name])
+                if k.startswith(PROTOCOL_COUNTERS)
+            )
+        }
 
     # -- files ----------------------------------------------------------------------------------
 
-    def inventory(self, transport: str = "basic", *, host_vars: Mapping[str, Mapping[str, Any]] | None = None,
-                  name: str = "inventory.yml", **overrides: Any) -> Path:
-        values = merge({**_CONNECTIONS[transport], "user": USER, "password_env": PASSWORD_ENV,
-                        "known_hosts": str(self.server.known_hosts_path),
-                        "docker_version": DOCKER_VERSION, "docker_sha256": engine_sha256(DOCKER_VERSION)}, overrides)
+    def inventory(
+        self,
+        transport: str = "basic",
+        *,
+        host_vars: Mapping[str, Mapping[str, Any]] | None = None,
+        name: str = "inventory.yml",
+        **overrides: Any,
+    ) -> Path:
+        values = merge(
+            {
+                **_CONNECTIONS[transport],
+                "user": USER,
+                "password_env": PASSWORD_ENV,
+                "known_hosts": str(self.server.known_hosts_path),
+                "docker_version": DOCKER_VERSION,
+                "docker_sha256": engine_sha256(DOCKER_VERSION),
+            },
+            overrides,
+        )
         hosts = {h: {"address": m.address, **(host_vars or {}).get(h, {})} for h, m in self.hosts.items()}
         document = {"all": {"vars": values, "children": {"windows": {"hosts": hosts}}}}
         path = self.dir / name
         path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         return path
 
-    def playbook(self, inventory: Path | None = None, *, name: str = "site.yml",
-                 rollout: Mapping[str, Any] | None = None, spec: Mapping[str, Any] | None = None,
-                 reboot: Mapping[str, Any] | None = None) -> Path:
+    def playbook(
+        self,
+        inventory: Path | None = None,
+        *,
+        name: str = "site.yml",
+        rollout: Mapping[str, Any] | None = None,
+        spec: Mapping[str, Any] | None = None,
+        reboot: Mapping[str, Any] | None = None,
+    ) -> Path:
         """playbooks/site.yml's play on this fleet. Its rollout is replaced by ``rollout`` (default:
         all hosts at once, 50 forks); its reboot policy gets a 10 s timeout; ``spec`` is merged in."""
         play = site_play()
@@ -186,13 +217,19 @@ class Fleet:
     def load(self, playbook: Path) -> Playbook:
         return load_playbook(playbook)
 
-    def run(self, playbook: Path, mode: str = "apply", *, events: list[Event] | None = None,
-            **kwargs: Any) -> list[HostResult]:
+    def run(
+        self, playbook: Path, mode: str = "apply", *, events: list[Event] | None = None, **kwargs: Any
+    ) -> list[HostResult]:
         """``run_playbook`` directly, with a fast reboot poll."""
         kwargs.setdefault("poll_interval", POLL_INTERVAL)
         on_event = events.append if events is not None else (lambda event: None)
-        return rollout.run_playbook(self.load(playbook), mode, Connector(), on_event=on_event,  # type: ignore[arg-type]
-                                    **kwargs)
+        return rollout.run_playbook(
+            self.load(playbook),
+            mode,
+            Connector(),
+            on_event=on_event,  # type: ignore[arg-type]
+            **kwargs,
+        )
 
     def upcoming(self, kind: str, suffix: str = "jsonl", ahead: int = 1) -> Path:
         """The file of ``kind`` (report, events, junit) that the next :meth:`cli` call writes, so a
@@ -208,15 +245,21 @@ class Fleet:
             time.sleep(0.02)
         assert not any(t.name.startswith("provision-fork-") for t in threading.enumerate())
 
-    def cli(self, command: str, playbook: Path, *args: str | Path, report: bool = True, events: bool = False,
-            junit: bool = False) -> CliRun:
+    def cli(
+        self,
+        command: str,
+        playbook: Path,
+        *args: str | Path,
+        report: bool = True,
+        events: bool = False,
+        junit: bool = False,
+    ) -> CliRun:
         """``provision COMMAND PLAYBOOK ARGS`` through ``cli.run`` in this process, with output files
         in the fleet directory; stdout and stderr captured (file descriptors included)."""
         self._run += 1
         files: dict[str, Path] = {}
         argv = [command, str(playbook), *(str(a) for a in args)]
-        for kind, wanted, suffix in (("report", report, "json"), ("events", events, "jsonl"),
-                                     ("junit", junit, "xml")):
+        for kind, wanted, suffix in (("report", report, "json"), ("events", events, "jsonl"), ("junit", junit, "xml")):
             if wanted:
                 files[kind] = self.upcoming(kind, suffix, 0)
                 argv += [f"--{kind}", str(files[kind])]
@@ -245,8 +288,9 @@ MakeFleet = Callable[..., Fleet]
 
 
 @pytest.fixture
-def make_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
-               fast_cli: None) -> Iterator[MakeFleet]:
+def make_fleet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], fast_cli: None
+) -> Iterator[MakeFleet]:
     """A factory of one started fleet per test (the ports are fixed); it stops after the test."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     # A lab inventory would make the CLI start its own lab; ours is not one, but keep any lab
@@ -254,13 +298,28 @@ def make_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.Ca
     monkeypatch.setenv("PROVISION_LAB_DIR", str(tmp_path / "lab-dir"))
     servers: list[LabServer] = []
 
-    def make(count: int, profiles: str, faults: str | Mapping[str, Mapping[str, Any]] | None = None, *,
-             seed: int = 7, ssh: bool = False, reboot_seconds: float = REBOOT_SECONDS) -> Fleet:
+    def make(
+        count: int,
+        profiles: str,
+        faults: str | Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        seed: int = 7,
+        ssh: bool = False,
+        reboot_seconds: float = REBOOT_SECONDS,
+    ) -> Fleet:
         assert not servers, "one fleet per test: the fleet's addresses and ports are fixed"
         models = build_fleet(count, profiles, seed, reboot_seconds=reboot_seconds, faults_spec=faults)
-        server = LabServer(models, user=USER, password=PASSWORD, lab_dir=tmp_path / "lab-state",
-                           http_port=HTTP_PORT, https_port=None, ssh_port=SSH_PORT if ssh else None,
-                           allow_unencrypted=True, seed=seed)
+        server = LabServer(
+            models,
+            user=USER,
+            password=PASSWORD,
+            lab_dir=tmp_path / "lab-state",
+            http_port=HTTP_PORT,
+            https_port=None,
+            ssh_port=SSH_PORT if ssh else None,
+            allow_unencrypted=True,
+            seed=seed,
+        )
         servers.append(server)
         server.start()
         profiles = dict(zip((m.name for m in models), parse_profiles(profiles, count, seed), strict=True))
@@ -281,8 +340,9 @@ def sigint_guard() -> Iterator[list[int]]:
     signal.signal(signal.SIGINT, previous)
 
 
-def follow_events(path: Path, predicate: Callable[[list[dict[str, Any]]], bool], action: Callable[[], None],
-                  timeout: float = 60.0) -> threading.Thread:
+def follow_events(
+    path: Path, predicate: Callable[[list[dict[str, Any]]], bool], action: Callable[[], None], timeout: float = 60.0
+) -> threading.Thread:
     """Watch a growing ``--events`` file from a thread; call ``action`` once ``predicate`` holds
     for the complete lines written so far."""
 

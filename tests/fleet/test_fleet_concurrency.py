@@ -13,11 +13,12 @@ from provisioner.engine import host as host_module
 from .conftest import MakeFleet, validate_report
 
 SUMMARY_LINE = re.compile(
-    r"^(batch \d+/\d+: \d+ hosts?"                              # a batch starts
-    r"|(changes|drift):"                                        # grouped summary headings
+    r"^(batch \d+/\d+: \d+ hosts?"  # a batch starts
+    r"|(changes|drift):"  # grouped summary headings
     r"|  \S+: .* -> .*  \(\d+ hosts?: [^()]*( \.\.\. \(\d+ more\))?\)"  # one grouped change
-    r"|[a-z_]+ \(\d+ hosts?: [^()]*( \.\.\. \(\d+ more\))?\): .*"       # one grouped problem
-    r"|summary \(\d+ hosts\): .*)$")
+    r"|[a-z_]+ \(\d+ hosts?: [^()]*( \.\.\. \(\d+ more\))?\): .*"  # one grouped problem
+    r"|summary \(\d+ hosts\): .*)$"
+)
 HOST_LINE = re.compile(r"^\[(lab-\d{4})\] (.+)$")
 
 
@@ -56,8 +57,9 @@ def test_plain_output_is_whole_lines_one_per_event(make_fleet: MakeFleet) -> Non
 
 
 @pytest.mark.parametrize("forks", [1, 8])
-def test_one_hosts_exception_does_not_end_the_run(make_fleet: MakeFleet, monkeypatch: pytest.MonkeyPatch,
-                                                  forks: int) -> None:
+def test_one_hosts_exception_does_not_end_the_run(
+    make_fleet: MakeFleet, monkeypatch: pytest.MonkeyPatch, forks: int
+) -> None:
     fleet = make_fleet(8, "server2022-converged,server2025-converged")
     playbook = fleet.playbook(rollout={"forks": forks})
     real_plan = host_module.plan

@@ -19,7 +19,8 @@ def results(events: list[dict[str, Any]]) -> int:
 
 
 def test_sigint_mid_apply_writes_the_report_and_a_rerun_converges_everything(
-        make_fleet: MakeFleet, sigint_guard: list[int]) -> None:
+    make_fleet: MakeFleet, sigint_guard: list[int]
+) -> None:
     # 100 hosts whose daemon.json differs from the spec (log-level): each apply rewrites it,
     # restarts the engine and verifies; a little latency keeps ten of them in flight at any time.
     fleet = make_fleet(100, "server2022-converged", faults="*=latency_ms:10")
@@ -75,7 +76,8 @@ def test_sigint_mid_apply_writes_the_report_and_a_rerun_converges_everything(
 
 
 def test_a_second_interrupt_aborts_at_once_and_still_writes_what_it_has(
-        make_fleet: MakeFleet, sigint_guard: list[int]) -> None:
+    make_fleet: MakeFleet, sigint_guard: list[int]
+) -> None:
     # Every answer takes a second: a host's facts script (five WS-Man messages) takes about five.
     fleet = make_fleet(12, "server2022-converged", faults="*=latency_ms:1000")
     playbook = fleet.playbook(rollout={"forks": 4})
@@ -89,8 +91,9 @@ def test_a_second_interrupt_aborts_at_once_and_still_writes_what_it_has(
         signals.append(time.monotonic())
         send_sigint()
 
-    watcher = follow_events(fleet.upcoming("events"),
-                            lambda events: sum(e["kind"] == "host.facts" for e in events) >= 4, twice)
+    watcher = follow_events(
+        fleet.upcoming("events"), lambda events: sum(e["kind"] == "host.facts" for e in events) >= 4, twice
+    )
     crashed: list[threading.ExceptHookArgs] = []
     previous_hook = threading.excepthook
     threading.excepthook = crashed.append
@@ -123,7 +126,9 @@ def test_a_second_interrupt_aborts_at_once_and_still_writes_what_it_has(
         while any(t.name.startswith("provision-fork-") for t in threading.enumerate()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not any(t.name.startswith("provision-fork-") for t in threading.enumerate())
-        assert not crashed, [f"{c.thread.name if c.thread else '?'}: {c.exc_type.__name__}: {c.exc_value}" for c in crashed]
+        assert not crashed, [
+            f"{c.thread.name if c.thread else '?'}: {c.exc_type.__name__}: {c.exc_value}" for c in crashed
+        ]
         assert json.loads(run.files["report"].read_text()) == report
     finally:
         threading.excepthook = previous_hook

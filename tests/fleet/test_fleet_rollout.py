@@ -18,8 +18,12 @@ CANARY_ROLLOUT = {"forks": 50, "serial": [1, "10%", "100%"], "max_fail_percentag
 
 @pytest.mark.parametrize(("fault", "status"), [("bad_credentials", "failed"), ("unreachable", "unreachable")])
 def test_a_failed_canary_halts_the_other_199_hosts_untouched(make_fleet: MakeFleet, fault: str, status: str) -> None:
-    fleet = make_fleet(200, "mixed", faults=f"lab-0001={fault};vm-no-nested=latency_ms:20;lab-01[0-4]?=http_500_rate:0.3;"
-                                            "bios-vt-off=download_failure")
+    fleet = make_fleet(
+        200,
+        "mixed",
+        faults=f"lab-0001={fault};vm-no-nested=latency_ms:20;lab-01[0-4]?=http_500_rate:0.3;"
+        "bios-vt-off=download_failure",
+    )
     assert len(set(fleet.profiles().values())) >= 8, "the fleet mixes profiles"
     playbook = fleet.playbook(rollout=CANARY_ROLLOUT)
     before = fleet.counters()
@@ -51,8 +55,11 @@ def test_a_failed_canary_halts_the_other_199_hosts_untouched(make_fleet: MakeFle
 
 def test_failures_under_the_threshold_continue_and_over_it_halt(make_fleet: MakeFleet) -> None:
     failing = ["lab-0010", "lab-0050", "lab-0090"]
-    fleet = make_fleet(110, "server2022-converged,server2025-converged",
-                       faults="lab-0010=unreachable;lab-0050=bad_credentials;lab-0090=unreachable")
+    fleet = make_fleet(
+        110,
+        "server2022-converged,server2025-converged",
+        faults="lab-0010=unreachable;lab-0050=bad_credentials;lab-0090=unreachable",
+    )
     playbook = fleet.playbook(rollout={"forks": 50, "serial": [100, 10], "max_fail_percentage": 5})
 
     run = fleet.cli("check", playbook)
@@ -61,8 +68,11 @@ def test_failures_under_the_threshold_continue_and_over_it_halt(make_fleet: Make
     assert run.code == 3
     validate_report(run.report)
     statuses = run.statuses()
-    assert {n: statuses[n] for n in failing} == {"lab-0010": "unreachable", "lab-0050": "failed",
-                                                  "lab-0090": "unreachable"}
+    assert {n: statuses[n] for n in failing} == {
+        "lab-0010": "unreachable",
+        "lab-0050": "failed",
+        "lab-0090": "unreachable",
+    }
     assert {n for n, s in statuses.items() if s != "ok"} == set(failing)
     second = [h for h in run.report["hosts"] if h["batch"] == 2]
     assert [h["name"] for h in second] == [f"lab-{i:04d}" for i in range(101, 111)]
@@ -86,9 +96,11 @@ def test_failures_under_the_threshold_continue_and_over_it_halt(make_fleet: Make
 
 def test_retry_failed_attempts_only_the_failed_hosts_and_converges_them(make_fleet: MakeFleet) -> None:
     # lab-0004, 0008, 0012, 0016, 0020, 0024 are fresh Server 2022 hosts; the rest are converged.
-    fleet = make_fleet(24, "server2022-converged:3,server2022",
-                       faults="lab-0004=download_failure;lab-0008=bad_credentials;lab-0007=unreachable;"
-                              "lab-0012=http_500_rate:1")
+    fleet = make_fleet(
+        24,
+        "server2022-converged:3,server2022",
+        faults="lab-0004=download_failure;lab-0008=bad_credentials;lab-0007=unreachable;lab-0012=http_500_rate:1",
+    )
     playbook = fleet.playbook()
 
     first = fleet.cli("apply", playbook)

@@ -15,13 +15,17 @@ from .conftest import PASSWORD, SECRET_FORMS, SSH_HOST_VARS, CliRun, MakeFleet, 
 def test_the_password_appears_in_no_output(make_fleet: MakeFleet, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     # lab-0001/2/5/6/9/10 converged, 0003/0007 fresh, 0004/0008 Windows 10 Home (preflight fails).
-    fleet = make_fleet(10, "server2022-converged:2,server2022,win10-home", ssh=True,
-                       faults="lab-0005=bad_credentials;lab-0006=bad_credentials;lab-0007=download_failure;"
-                              "lab-0009=unreachable")
+    fleet = make_fleet(
+        10,
+        "server2022-converged:2,server2022,win10-home",
+        ssh=True,
+        faults="lab-0005=bad_credentials;lab-0006=bad_credentials;lab-0007=download_failure;lab-0009=unreachable",
+    )
     host_vars = {"lab-0002": SSH_HOST_VARS, "lab-0006": SSH_HOST_VARS, "lab-0001": {"transport": "ntlm"}}
     basic = fleet.playbook(fleet.inventory(host_vars=host_vars), name="basic.yml", rollout={"forks": 10})
-    ntlm = fleet.playbook(fleet.inventory("ntlm", host_vars=host_vars, name="inventory-ntlm.yml"), name="ntlm.yml",
-                          rollout={"forks": 10})
+    ntlm = fleet.playbook(
+        fleet.inventory("ntlm", host_vars=host_vars, name="inventory-ntlm.yml"), name="ntlm.yml", rollout={"forks": 10}
+    )
     runs: list[CliRun] = []
 
     def run(command: str, playbook: Path, *args: str | Path) -> CliRun:
@@ -43,10 +47,19 @@ def test_the_password_appears_in_no_output(make_fleet: MakeFleet, caplog: pytest
         validate_report(result.report)
     statuses = first.statuses()
     assert {n: statuses[n] for n in ("lab-0001", "lab-0002", "lab-0003", "lab-0010")} == {
-        "lab-0001": "ok", "lab-0002": "ok", "lab-0003": "changed", "lab-0010": "ok"}
+        "lab-0001": "ok",
+        "lab-0002": "ok",
+        "lab-0003": "changed",
+        "lab-0010": "ok",
+    }
     assert {n: statuses[n] for n in ("lab-0004", "lab-0005", "lab-0006", "lab-0007", "lab-0008", "lab-0009")} == {
-        "lab-0004": "failed", "lab-0005": "failed", "lab-0006": "failed", "lab-0007": "failed",
-        "lab-0008": "failed", "lab-0009": "unreachable"}
+        "lab-0004": "failed",
+        "lab-0005": "failed",
+        "lab-0006": "failed",
+        "lab-0007": "failed",
+        "lab-0008": "failed",
+        "lab-0009": "unreachable",
+    }
     messages = {h["name"]: h["message"] for h in first.report["hosts"]}
     assert "authentication failed" in messages["lab-0005"] and "authentication failed" in messages["lab-0006"]
     assert fleet.host("lab-0005").counters["http.401"] > 0 and fleet.host("lab-0006").counters["ssh.auth_failures"] > 0
@@ -55,8 +68,9 @@ def test_the_password_appears_in_no_output(make_fleet: MakeFleet, caplog: pytest
         assert int(junit.get("failures", "0")) >= 5
 
     # Nothing anywhere holds the password, or the Basic header made of it.
-    texts = {f"run{i} {stream}": getattr(result, stream) for i, result in enumerate(runs, 1)
-             for stream in ("out", "err")}
+    texts = {
+        f"run{i} {stream}": getattr(result, stream) for i, result in enumerate(runs, 1) for stream in ("out", "err")
+    }
     texts["log records"] = caplog.text
     files = [p for p in fleet.dir.rglob("*") if p.is_file()]
     assert len(files) >= 3 * len(runs)

@@ -22,8 +22,9 @@ def test_500_hosts_with_the_same_drift_print_as_one_grouped_line(make_fleet: Mak
     results = fleet.run(playbook, "check")
 
     assert Counter(r.status for r in results) == {"drift": 500}
-    diffs = Counter((r.name in stopped, tuple(sorted(d.path for res in r.resources for d in res.diff)))
-                    for r in results)
+    diffs = Counter(
+        (r.name in stopped, tuple(sorted(d.path for res in r.resources for d in res.diff))) for r in results
+    )
     assert diffs == {(False, ("daemon.log-level",)): 493, (True, ("daemon.log-level", "engine.service.status")): 7}
     out = io.StringIO()
     print_results(results, "check", out)
@@ -34,7 +35,9 @@ def test_500_hosts_with_the_same_drift_print_as_one_grouped_line(make_fleet: Mak
     log_level = [line for line in lines if "log-level" in line]
     assert log_level == ["  daemon.log-level: warn -> info  (500 hosts: lab-0001, lab-0002, lab-0003, ... (497 more))"]
     engine = [line for line in lines if "engine" in line]
-    assert engine == ["  engine.service.status: Stopped -> Running  (7 hosts: lab-0011, lab-0042, lab-0123, ... (4 more))"]
+    assert engine == [
+        "  engine.service.status: Stopped -> Running  (7 hosts: lab-0011, lab-0042, lab-0123, ... (4 more))"
+    ]
     assert lines[-1] == "summary (500 hosts): 500 drift"
     # No host is listed on a line of its own.
     assert sum(line.count("lab-") for line in lines) == 6

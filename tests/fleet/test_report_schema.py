@@ -18,15 +18,27 @@ def test_the_schema_is_valid_draft_2020_12() -> None:
     schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema["$defs"]["hostStatus"]["enum"] == ["ok", "changed", "drift", "reboot_required", "pending_logon",
-                                                     "failed", "unreachable", "halted", "interrupted"]
+    assert schema["$defs"]["hostStatus"]["enum"] == [
+        "ok",
+        "changed",
+        "drift",
+        "reboot_required",
+        "pending_logon",
+        "failed",
+        "unreachable",
+        "halted",
+        "interrupted",
+    ]
 
 
 def test_real_reports_validate_against_the_schema(make_fleet: MakeFleet, sigint_guard: list[int]) -> None:
     # Cycle of four: fresh Server 2022, converged 2022, Windows 10 Home (preflight fails),
     # converged 2025. lab-0006 rejects the password, lab-0008 is unreachable.
-    fleet = make_fleet(12, "server2022,server2022-converged,win10-home,server2025-converged",
-                       faults="lab-0006=bad_credentials;lab-0008=unreachable")
+    fleet = make_fleet(
+        12,
+        "server2022,server2022-converged,win10-home,server2025-converged",
+        faults="lab-0006=bad_credentials;lab-0008=unreachable",
+    )
     playbook = fleet.playbook(rollout={"forks": 4, "serial": 4, "max_fail_percentage": 30})
 
     # Batch 1: 1 failure in 4 (25%) goes on; batch 2: 3 in 4 halts batch 3.
@@ -34,9 +46,16 @@ def test_real_reports_validate_against_the_schema(make_fleet: MakeFleet, sigint_
     assert apply.code == 3
     assert apply.report["mode"] == "apply"
     assert apply.statuses() == {
-        "lab-0001": "changed", "lab-0002": "ok", "lab-0003": "failed", "lab-0004": "ok",
-        "lab-0005": "changed", "lab-0006": "failed", "lab-0007": "failed", "lab-0008": "unreachable",
-        **{f"lab-{i:04d}": "halted" for i in range(9, 13)}}
+        "lab-0001": "changed",
+        "lab-0002": "ok",
+        "lab-0003": "failed",
+        "lab-0004": "ok",
+        "lab-0005": "changed",
+        "lab-0006": "failed",
+        "lab-0007": "failed",
+        "lab-0008": "unreachable",
+        **{f"lab-{i:04d}": "halted" for i in range(9, 13)},
+    }
 
     # Check mode over everything: drift on the hosts batch 3 never reached.
     for model in fleet.hosts.values():
@@ -47,8 +66,9 @@ def test_real_reports_validate_against_the_schema(make_fleet: MakeFleet, sigint_
 
     # An apply interrupted after its first result.
     interrupted_playbook = fleet.playbook(name="one-fork.yml", rollout={"forks": 1})
-    watcher = follow_events(fleet.upcoming("events"),
-                            lambda events: any(e["kind"] == "host.result" for e in events), send_sigint)
+    watcher = follow_events(
+        fleet.upcoming("events"), lambda events: any(e["kind"] == "host.result" for e in events), send_sigint
+    )
     interrupted = fleet.cli("apply", interrupted_playbook, events=True)
     watcher.join(timeout=5)
     assert interrupted.code == 130 and not sigint_guard
@@ -107,9 +127,16 @@ def _unknown_top_key(report: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("field", ["run_id", "started", "summary", "hosts"])
 def test_the_schema_requires_every_top_level_field(field: str) -> None:
-    report = {"schema": "provision.report/v1", "run_id": "0" * 32, "mode": "check", "playbook": "site.yml",
-              "started": "2026-11-27T10:00:00.000001+00:00", "ended": "2026-11-27T10:00:01+00:00",
-              "summary": {}, "hosts": []}
+    report = {
+        "schema": "provision.report/v1",
+        "run_id": "0" * 32,
+        "mode": "check",
+        "playbook": "site.yml",
+        "started": "2026-11-27T10:00:00.000001+00:00",
+        "ended": "2026-11-27T10:00:01+00:00",
+        "summary": {},
+        "hosts": [],
+    }
     validator = report_validator()
     assert validator.is_valid(report)
     del report[field]

@@ -31,13 +31,22 @@ DOCKER = r"C:\Program Files\Docker\Docker\resources\bin\docker.exe"
 
 def spec(**engine: Any) -> HostSpec:
     base: dict[str, Any] = {
-        "type": "docker-desktop", "version": "4.43.1", "build": 198352, "sha256": desktop_sha256("4.43.1"),
-        "users": ["dev"], "accept_license": True,
+        "type": "docker-desktop",
+        "version": "4.43.1",
+        "build": 198352,
+        "sha256": desktop_sha256("4.43.1"),
+        "users": ["dev"],
+        "accept_license": True,
         "wsl": {"version": "2.5.10", "url": wsl_url("2.5.10"), "sha256": wsl_sha256("2.5.10")},
     }
     base.update(engine)
-    return HostSpec.model_validate({"engine": {k: v for k, v in base.items() if v is not None},
-                                    "daemon": {"log-level": "warn"}, "verify": {"linux": True}})
+    return HostSpec.model_validate(
+        {
+            "engine": {k: v for k, v in base.items() if v is not None},
+            "daemon": {"log-level": "warn"},
+            "verify": {"linux": True},
+        }
+    )
 
 
 def new_host(profile: str = "workstation-win11-23h2-pro") -> LabHostModel:
@@ -79,22 +88,35 @@ def converge(host: LabHostModel, the_spec: HostSpec) -> None:
 
 
 def install_params(command_line: str, version: str = "4.43.1") -> DesktopParams:
-    return DesktopParams(version=version, build=desktop.DESKTOP_RELEASES[version][0], url=desktop_url(version),
-                         sha256=desktop_sha256(version), command_line=command_line, timeout=60.0,
-                         uninstall_key="HKLM:\\x", install_log="C:\\log.txt", service="com.docker.service",
-                         service_automatic=False, success_codes=[0, 3], reboot_codes=[3010, 1641])
+    return DesktopParams(
+        version=version,
+        build=desktop.DESKTOP_RELEASES[version][0],
+        url=desktop_url(version),
+        sha256=desktop_sha256(version),
+        command_line=command_line,
+        timeout=60.0,
+        uninstall_key="HKLM:\\x",
+        install_log="C:\\log.txt",
+        service="com.docker.service",
+        service_automatic=False,
+        success_codes=[0, 3],
+        reboot_codes=[3010, 1641],
+    )
 
 
 # --- command lines ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line, argv", [
-    ("install --quiet", ["install", "--quiet"]),
-    ('install "--installation-dir=C:\\Program Files\\D"', ["install", "--installation-dir=C:\\Program Files\\D"]),
-    ('a "b\\\\" c', ["a", "b\\", "c"]),
-    ('a \\"b', ["a", '"b']),
-    ("a\\\\b  c", ["a\\\\b", "c"]),
-])
+@pytest.mark.parametrize(
+    "line, argv",
+    [
+        ("install --quiet", ["install", "--quiet"]),
+        ('install "--installation-dir=C:\\Program Files\\D"', ["install", "--installation-dir=C:\\Program Files\\D"]),
+        ('a "b\\\\" c', ["a", "b\\", "c"]),
+        ('a \\"b', ["a", '"b']),
+        ("a\\\\b  c", ["a\\\\b", "c"]),
+    ],
+)
 def test_command_line_splitting_follows_commandlinetoargvw(line: str, argv: list[str]) -> None:
     assert parse_command_line(line) == argv
 
@@ -146,8 +168,11 @@ def test_installer_creates_docker_users_with_the_installing_account() -> None:
 def test_users_block_needs_the_group_and_known_accounts() -> None:
     host = new_host()
     missing = one_block(host, "u", "docker_users", "set", UsersParams(group="docker-users", members=["dev"]))
-    assert missing.error == {"message": "Group docker-users was not found.", "category": "ObjectNotFound",
-                             "exception": "Microsoft.PowerShell.Commands.GroupNotFoundException"}
+    assert missing.error == {
+        "message": "Group docker-users was not found.",
+        "category": "ObjectNotFound",
+        "exception": "Microsoft.PowerShell.Commands.GroupNotFoundException",
+    }
     one_block(host, "d", "docker_desktop", "set", install_params("install --quiet"))
     unknown = one_block(host, "u", "docker_users", "set", UsersParams(group="docker-users", members=["CORP\\dev"]))
     assert unknown.error is not None and unknown.error["message"] == "Principal CORP\\dev was not found."
@@ -188,22 +213,43 @@ def test_engine_use_for_a_disabled_windows_engine_says_so() -> None:
     the_spec = spec(windows_containers=False)
     converge(host, the_spec)
     logon(host, "dev")
-    params = DesktopVerifyParams(docker=DOCKER, os="windows", pipe="npipe:////./pipe/dockerDesktopWindowsEngine",
-                                 format="{{.Server.Os}}", switch=True, switch_polls=1,
-                                 image="mcr.microsoft.com/windows/nanoserver:ltsc2022", run_options=["--isolation=hyperv"],
-                                 command=["cmd", "/c", "echo", "x"], expect="x", timeout=60.0)
+    params = DesktopVerifyParams(
+        docker=DOCKER,
+        os="windows",
+        pipe="npipe:////./pipe/dockerDesktopWindowsEngine",
+        format="{{.Server.Os}}",
+        switch=True,
+        switch_polls=1,
+        image="mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        run_options=["--isolation=hyperv"],
+        command=["cmd", "/c", "echo", "x"],
+        expect="x",
+        timeout=60.0,
+    )
     record = one_block(host, "v", "desktop_verify", "test", params)
-    assert record.message == 'docker desktop engine use windows failed: unable to set engine to "windows": engine is disabled'
+    assert (
+        record.message
+        == 'docker desktop engine use windows failed: unable to set engine to "windows": engine is disabled'
+    )
 
 
 def test_a_linux_image_on_the_windows_engine_is_lcow_and_refused() -> None:
     host = new_host()
     converge(host, spec())
     logon(host, "dev")
-    params = DesktopVerifyParams(docker=DOCKER, os="windows", pipe="npipe:////./pipe/dockerDesktopWindowsEngine",
-                                 format="{{.Server.Os}}", switch=False, switch_polls=1, image="busybox",
-                                 run_options=["--isolation=hyperv", "--platform", "linux"], command=["uname", "-a"],
-                                 expect="Linux", timeout=60.0)
+    params = DesktopVerifyParams(
+        docker=DOCKER,
+        os="windows",
+        pipe="npipe:////./pipe/dockerDesktopWindowsEngine",
+        format="{{.Server.Os}}",
+        switch=False,
+        switch_polls=1,
+        image="busybox",
+        run_options=["--isolation=hyperv", "--platform", "linux"],
+        command=["uname", "-a"],
+        expect="Linux",
+        timeout=60.0,
+    )
     record = one_block(host, "v", "desktop_verify", "test", params)
     assert "LCOW, removed in Engine 23.0" in record.message
     assert "no matching manifest for linux/amd64" in record.data["output"]

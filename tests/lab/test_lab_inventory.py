@@ -11,12 +11,14 @@ from provisioner.lab.control import write_inventory
 from provisioner.lab.runtime import default_lab_dir
 
 
-def test_default_lab_up_writes_the_committed_inventory(repo: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_lab_up_writes_the_committed_inventory(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("PROVISION_LAB_DIR", raising=False)
     written = tmp_path / "lab.yml"
-    write_inventory(written, count=7, profiles=DEFAULT_LAB_PROFILES, seed=1, reboot_seconds=3.0,
-                    lab_dir=default_lab_dir())
+    write_inventory(
+        written, count=7, profiles=DEFAULT_LAB_PROFILES, seed=1, reboot_seconds=3.0, lab_dir=default_lab_dir()
+    )
     assert written.read_text() == (repo / "inventories" / "lab.yml").read_text()
     # The CA path follows PROVISION_LAB_DIR instead of naming one machine's home directory.
     assert "{{ env('PROVISION_LAB_DIR', '~/.cache/provision/lab') }}/tls/ca.pem" in written.read_text()

@@ -42,15 +42,26 @@ NONCE = "lab-nonce-4f1d"
 SITE: dict[str, Any] = {
     "features": ["Containers", "Hyper-V"],
     "engine": {"version": "27.3.1", "sha256": engine_sha256("27.3.1")},
-    "daemon": {"hosts": ["npipe://"], "log-level": "warn", "storage-opts": ["size=60G"],
-               "labels": ["provisioned-by=provision", "site=lab"]},
+    "daemon": {
+        "hosts": ["npipe://"],
+        "log-level": "warn",
+        "storage-opts": ["size=60G"],
+        "labels": ["provisioned-by=provision", "site=lab"],
+    },
 }
 # Fixture facts (written by hand from the research) that the fresh profiles must reproduce.
 FIXTURE_OF = {
-    "server2016": "server2016", "server2019": "server2019", "server2022": "server2022", "server2025": "server2025",
-    "win10-22h2-pro": "win10-22h2-pro", "win11-23h2-pro": "win11-23h2-pro", "win10-home": "win10-home",
-    "vm-nested": "server2022-vm-nested", "vm-no-nested": "server2022-vm-no-nested",
-    "bios-vt-off": "server2022-vt-off", "low-memory": "server2022-low-memory",
+    "server2016": "server2016",
+    "server2019": "server2019",
+    "server2022": "server2022",
+    "server2025": "server2025",
+    "win10-22h2-pro": "win10-22h2-pro",
+    "win11-23h2-pro": "win11-23h2-pro",
+    "win10-home": "win10-home",
+    "vm-nested": "server2022-vm-nested",
+    "vm-no-nested": "server2022-vm-no-nested",
+    "bios-vt-off": "server2022-vt-off",
+    "low-memory": "server2022-low-memory",
     "server2022-converged": "server2022-converged",
 }
 
@@ -79,8 +90,9 @@ def facts(host: LabHostModel, the_spec: HostSpec | None = None) -> Facts:
     return Facts.model_validate(record.data)
 
 
-def one_block(host: LabHostModel, block_id: str, block_type: str, action: str, params: BlockParams,
-              requires: tuple[str, ...] = ()) -> Record:
+def one_block(
+    host: LabHostModel, block_id: str, block_type: str, action: str, params: BlockParams, requires: tuple[str, ...] = ()
+) -> Record:
     """A hand-made script of one block: what plan() would not produce, but a block must survive."""
     out = run(host, R.script(host.name, "apply", [R.block(block_id, block_type, action, params, requires)]))
     return out.records[block_id]
@@ -110,8 +122,14 @@ def converge(host: LabHostModel, the_spec: HostSpec, rounds: int = 4) -> Plan:
 
 
 def verify_params(image: str, isolation: str, command: list[str] | None = None) -> VerifyParams:
-    return VerifyParams(image=image, isolation=isolation,  # type: ignore[arg-type]
-                        command=command or ["cmd", "/c", "echo", NONCE], expect=NONCE, timeout=600.0, docker=DOCKER)
+    return VerifyParams(
+        image=image,
+        isolation=isolation,  # type: ignore[arg-type]
+        command=command or ["cmd", "/c", "echo", NONCE],
+        expect=NONCE,
+        timeout=600.0,
+        docker=DOCKER,
+    )
 
 
 # --- facts ---------------------------------------------------------------------------------------
@@ -121,8 +139,10 @@ def verify_params(image: str, isolation: str, command: list[str] | None = None) 
 IMPOSSIBLE = ("win10-home", "server2016", "vm-no-nested", "bios-vt-off")
 
 
-@pytest.mark.parametrize("profile", [p for p in profile_names()
-                                     if p.removesuffix("-converged") not in IMPOSSIBLE or not p.endswith("-converged")])
+@pytest.mark.parametrize(
+    "profile",
+    [p for p in profile_names() if p.removesuffix("-converged") not in IMPOSSIBLE or not p.endswith("-converged")],
+)
 def test_every_profile_reports_valid_facts(profile: str) -> None:
     host = new_host(profile)
     found = facts(host)
@@ -184,14 +204,17 @@ def test_a_script_that_does_not_parse_runs_nothing() -> None:
     assert host.counters["parse_errors"] == 1
 
 
-@pytest.mark.parametrize("line, message", [
-    # PowerShell ends a single-quoted string at any of the five single quotes (DESIGN 5).
-    ("$x = 'it\u2019s'", "Unexpected token 's''"),
-    ("$h = @{ a = 1; 'A' = 2 }", "Duplicate keys 'A' are not allowed in hash literals."),
-    ("$x = (1 + 2", "Missing closing ')' in expression."),
-    ("function f {", "Missing closing '}' in statement block or type definition."),
-    ("$s = \"unterminated", 'The string is missing the terminator: ".'),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        # PowerShell ends a single-quoted string at any of the five single quotes (DESIGN 5).
+        ("$x = 'it\u2019s'", "Unexpected token 's''"),
+        ("$h = @{ a = 1; 'A' = 2 }", "Duplicate keys 'A' are not allowed in hash literals."),
+        ("$x = (1 + 2", "Missing closing ')' in expression."),
+        ("function f {", "Missing closing '}' in statement block or type definition."),
+        ('$s = "unterminated', 'The string is missing the terminator: ".'),
+    ],
+)
 def test_parse_errors_the_grammar_alone_would_miss_or_misname(line: str, message: str) -> None:
     result = new_host("server2022").run_script("# test\n" + line + "\n")
     assert result.exit_code == 1 and message in result.stderr
@@ -226,8 +249,13 @@ def test_params_that_differ_from_the_marker_are_refused() -> None:
 
 
 def test_quotes_and_subexpressions_reach_daemon_json_unchanged() -> None:
-    labels = ["it's", "typographic \u2018single\u2019 \u201alow\u201b ''", "$(Remove-Item C:\\ -Recurse) `n $env:PATH",
-              'double "quotes" and \\backslash', "line\r\nbreak @'\n'@ #>"]
+    labels = [
+        "it's",
+        "typographic \u2018single\u2019 \u201alow\u201b ''",
+        "$(Remove-Item C:\\ -Recurse) `n $env:PATH",
+        'double "quotes" and \\backslash',
+        "line\r\nbreak @'\n'@ #>",
+    ]
     host = new_host("server2022")
     converge(host, spec(daemon={"labels": labels}))
     stored = host.snapshot()["files"][DAEMON_JSON]["content"]
@@ -257,17 +285,34 @@ def test_scripts_on_one_host_are_serialised() -> None:
 
 def test_blocks_after_a_failed_or_rebooting_block_are_skipped() -> None:
     host = new_host("win11-23h2-pro")
-    feature = R.block("feature/Containers", "windows_feature", "set",
-                      FeatureParams(name="Containers", method="server", role="Containers"))
-    engine = R.block("engine/docker", "container_engine", "set", EngineParams(
-        version="27.3.1", url=engine_url("27.3.1"), sha256=engine_sha256("27.3.1"),
-        install_dir=r"C:\Program Files\docker", service="docker"), requires=("feature/Containers",))
+    feature = R.block(
+        "feature/Containers",
+        "windows_feature",
+        "set",
+        FeatureParams(name="Containers", method="server", role="Containers"),
+    )
+    engine = R.block(
+        "engine/docker",
+        "container_engine",
+        "set",
+        EngineParams(
+            version="27.3.1",
+            url=engine_url("27.3.1"),
+            sha256=engine_sha256("27.3.1"),
+            install_dir=r"C:\Program Files\docker",
+            service="docker",
+        ),
+        requires=("feature/Containers",),
+    )
     orphan = R.block("daemon/config", "reboot", "restart", RebootParams(reason="x"), requires=("nowhere",))
     records = run(host, R.script(host.name, "apply", [feature, engine, orphan])).records
     skipped = records["engine/docker"]
     assert not skipped.ok and skipped.skipped == "required block feature/Containers did not succeed"
-    assert skipped.error == {"message": "required block feature/Containers did not succeed",
-                             "category": "NotSpecified", "exception": "System.InvalidOperationException"}
+    assert skipped.error == {
+        "message": "required block feature/Containers did not succeed",
+        "category": "NotSpecified",
+        "exception": "System.InvalidOperationException",
+    }
     assert skipped.data is None
     assert records["daemon/config"].skipped == "required block nowhere did not succeed"
     assert host.is_up()
@@ -292,32 +337,49 @@ def test_install_windows_feature_leaves_the_feature_pending_until_a_reboot() -> 
 
 
 def test_install_windows_feature_does_not_exist_on_client_skus() -> None:
-    record = one_block(new_host("win11-23h2-pro"), "f", "windows_feature", "set",
-                       FeatureParams(name="Containers", method="server", role="Containers"))
+    record = one_block(
+        new_host("win11-23h2-pro"),
+        "f",
+        "windows_feature",
+        "set",
+        FeatureParams(name="Containers", method="server", role="Containers"),
+    )
     assert record.error == {
         "message": "The term 'Install-WindowsFeature' is not recognized as the name of a cmdlet, function, script "
-                   "file, or operable program. Check the spelling of the name, or if a path was included, verify "
-                   "that the path is correct and try again.",
-        "category": "ObjectNotFound", "exception": "System.Management.Automation.CommandNotFoundException"}
+        "file, or operable program. Check the spelling of the name, or if a path was included, verify "
+        "that the path is correct and try again.",
+        "category": "ObjectNotFound",
+        "exception": "System.Management.Automation.CommandNotFoundException",
+    }
 
 
 def test_home_edition_does_not_know_the_features() -> None:
-    record = one_block(new_host("win10-home"), "f", "windows_feature", "set",
-                       FeatureParams(name="Microsoft-Hyper-V", method="dism"))
-    assert record.error == {"message": "Feature name Microsoft-Hyper-V is unknown.", "category": "NotSpecified",
-                            "exception": "System.Runtime.InteropServices.COMException"}
+    record = one_block(
+        new_host("win10-home"), "f", "windows_feature", "set", FeatureParams(name="Microsoft-Hyper-V", method="dism")
+    )
+    assert record.error == {
+        "message": "Feature name Microsoft-Hyper-V is unknown.",
+        "category": "NotSpecified",
+        "exception": "System.Runtime.InteropServices.COMException",
+    }
 
 
 @pytest.mark.parametrize("profile", ["vm-nested", "vm-no-nested", "bios-vt-off"])
 def test_install_windows_feature_hyper_v_fails_its_prerequisite_check(profile: str) -> None:
     host = new_host(profile)
     before = host.snapshot()
-    record = one_block(host, "f", "windows_feature", "set",
-                       FeatureParams(name="Microsoft-Hyper-V", method="server", role="Hyper-V",
-                                     include_management_tools=True))
+    record = one_block(
+        host,
+        "f",
+        "windows_feature",
+        "set",
+        FeatureParams(name="Microsoft-Hyper-V", method="server", role="Hyper-V", include_management_tools=True),
+    )
     assert record.error is not None and record.error["category"] == "InvalidOperation"
-    assert record.message == ("A prerequisite check for the Hyper-V feature failed.\r\n1. Hyper-V cannot be "
-                              "installed because virtualization support is not enabled in the BIOS.")
+    assert record.message == (
+        "A prerequisite check for the Hyper-V feature failed.\r\n1. Hyper-V cannot be "
+        "installed because virtualization support is not enabled in the BIOS."
+    )
     assert record.data == {"before": "Disabled"}
     assert host.snapshot() == before
 
@@ -387,8 +449,13 @@ def test_fault_reboot_never_returns_and_fault_reboot_seconds() -> None:
 
 
 def engine_params(version: str = "27.3.1", **changes: Any) -> EngineParams:
-    values: dict[str, Any] = {"version": version, "url": engine_url(version), "sha256": engine_sha256(version),
-                              "install_dir": r"C:\Program Files\docker", "service": "docker"}
+    values: dict[str, Any] = {
+        "version": version,
+        "url": engine_url(version),
+        "sha256": engine_sha256(version),
+        "install_dir": r"C:\Program Files\docker",
+        "service": "docker",
+    }
     values.update(changes)
     return EngineParams(**values)
 
@@ -405,8 +472,12 @@ def test_the_engine_is_downloaded_verified_registered_and_started() -> None:
     assert (record.ok, record.changed) == (True, True)
     assert record.data == {"before": None, "after": "27.3.1", "service": "Running"}
     state = host.snapshot()
-    assert state["services"]["docker"] == {"name": "docker", "status": "Running", "start_type": "Automatic",
-                                           "install_dir": r"C:\Program Files\docker"}
+    assert state["services"]["docker"] == {
+        "name": "docker",
+        "status": "Running",
+        "start_type": "Automatic",
+        "install_dir": r"C:\Program Files\docker",
+    }
     assert state["machine_path"][-1] == r"C:\Program Files\docker"
     again = one_block(host, "engine/docker", "container_engine", "set", engine_params())
     assert (again.ok, again.changed) == (True, False)
@@ -418,32 +489,44 @@ def test_a_checksum_mismatch_installs_nothing() -> None:
     record = one_block(host, "e", "container_engine", "set", engine_params(sha256="0" * 64))
     assert record.error == {
         "message": f"SHA-256 mismatch for {engine_url('27.3.1')}: expected {'0' * 64}, got {engine_sha256('27.3.1')}; "
-                   "nothing was installed",
-        "category": "OperationStopped", "exception": "System.Management.Automation.RuntimeException"}
+        "nothing was installed",
+        "category": "OperationStopped",
+        "exception": "System.Management.Automation.RuntimeException",
+    }
     assert record.data == {"before": None}
     assert host.snapshot() == before
 
 
-@pytest.mark.parametrize("fault, url", [(False, "https://download.docker.com/win/static/stable/x86_64/docker-1.0.0.zip"),
-                                        (True, engine_url("27.3.1"))])
+@pytest.mark.parametrize(
+    "fault, url",
+    [(False, "https://download.docker.com/win/static/stable/x86_64/docker-1.0.0.zip"), (True, engine_url("27.3.1"))],
+)
 def test_a_failed_download_installs_nothing(fault: bool, url: str) -> None:
     host = containers_enabled()
     host.faults.download_failure = fault
     before = host.snapshot()
     record = one_block(host, "e", "container_engine", "set", engine_params(url=url))
-    assert record.error == {"message": "The remote server returned an error: (404) Not Found.",
-                            "category": "InvalidOperation", "exception": "System.Net.WebException"}
+    assert record.error == {
+        "message": "The remote server returned an error: (404) Not Found.",
+        "category": "InvalidOperation",
+        "exception": "System.Net.WebException",
+    }
     assert host.snapshot() == before
 
 
 def test_dockerd_does_not_start_without_the_containers_feature() -> None:
     host = new_host("server2022")
     record = one_block(host, "e", "container_engine", "set", engine_params())
-    assert record.error == {"message": "Failed to start service 'Docker Engine (docker)'.", "category": "OpenError",
-                            "exception": "Microsoft.PowerShell.Commands.ServiceCommandException"}
+    assert record.error == {
+        "message": "Failed to start service 'Docker Engine (docker)'.",
+        "category": "OpenError",
+        "exception": "Microsoft.PowerShell.Commands.ServiceCommandException",
+    }
     state = host.snapshot()
     assert state["services"]["docker"]["status"] == "Stopped"
-    assert state["service_log"] == ["docker: failed to load vmcompute.dll, ensure that the Containers feature is installed"]
+    assert state["service_log"] == [
+        "docker: failed to load vmcompute.dll, ensure that the Containers feature is installed"
+    ]
 
 
 def test_current_engines_do_not_start_below_build_17763() -> None:
@@ -452,7 +535,8 @@ def test_current_engines_do_not_start_below_build_17763() -> None:
     record = one_block(host, "e", "container_engine", "set", engine_params())
     assert record.message == "Failed to start service 'Docker Engine (docker)'."
     assert host.snapshot()["service_log"] == [
-        "docker: this version of Windows does not support the docker daemon (Windows build 17763 or higher is required)"]
+        "docker: this version of Windows does not support the docker daemon (Windows build 17763 or higher is required)"
+    ]
 
 
 def test_a_different_version_is_upgraded_in_place() -> None:
@@ -460,8 +544,11 @@ def test_a_different_version_is_upgraded_in_place() -> None:
     the_plan = plan(host.name, spec(engine={"version": "28.0.4", "sha256": engine_sha256("28.0.4")}), facts(host))
     assert [c.id for c in the_plan.changes] == ["engine/docker"]
     record = run(host, R.apply(the_plan)).records["engine/docker"]
-    assert (record.ok, record.changed, record.data) == (True, True, {"before": "27.3.1", "after": "28.0.4",
-                                                                      "service": "Running"})
+    assert (record.ok, record.changed, record.data) == (
+        True,
+        True,
+        {"before": "27.3.1", "after": "28.0.4", "service": "Running"},
+    )
     assert facts(host).engine.version == "28.0.4"
 
 
@@ -477,8 +564,15 @@ def test_the_catalog_answers_dockers_url_pattern_with_a_fixed_zip() -> None:
 
 def daemon_params(content: str, validate: bool = True) -> DaemonParams:
     import hashlib
-    return DaemonParams(path=DAEMON_JSON, content=content, sha256=hashlib.sha256(content.encode()).hexdigest(),
-                        service="docker", dockerd=DOCKERD, validate_config=validate)
+
+    return DaemonParams(
+        path=DAEMON_JSON,
+        content=content,
+        sha256=hashlib.sha256(content.encode()).hexdigest(),
+        service="docker",
+        dockerd=DOCKERD,
+        validate_config=validate,
+    )
 
 
 def test_a_changed_daemon_json_is_backed_up_written_and_the_engine_restarted() -> None:
@@ -487,27 +581,30 @@ def test_a_changed_daemon_json_is_backed_up_written_and_the_engine_restarted() -
     new = canonical_json({"debug": True})
     record = one_block(host, "daemon/config", "daemon_config", "set", daemon_params(new))
     assert (record.ok, record.changed) == (True, True)
-    assert record.data == {"before_sha256": old["sha256"], "restarted": True,
-                           "after_sha256": daemon_params(new).sha256}
+    assert record.data == {"before_sha256": old["sha256"], "restarted": True, "after_sha256": daemon_params(new).sha256}
     files = host.snapshot()["files"]
     assert files[DAEMON_JSON]["content"] == new
     assert files[DAEMON_JSON + ".provision-backup"] == old
     assert DAEMON_JSON + ".provision-new" not in files
     same = one_block(host, "daemon/config", "daemon_config", "set", daemon_params(new))
-    assert (same.changed, same.data) == (False, {"before_sha256": daemon_params(new).sha256,
-                                                 "after_sha256": daemon_params(new).sha256})
+    assert (same.changed, same.data) == (
+        False,
+        {"before_sha256": daemon_params(new).sha256, "after_sha256": daemon_params(new).sha256},
+    )
 
 
 def test_dockerd_validate_refuses_linux_only_keys_and_nothing_moves() -> None:
     host = new_host("server2022-converged")
     before = host.snapshot()
-    record = one_block(host, "d", "daemon_config", "set", daemon_params(canonical_json({"iptables": False,
-                                                                                       "debug": True, "bip": "x"})))
+    record = one_block(
+        host, "d", "daemon_config", "set", daemon_params(canonical_json({"iptables": False, "debug": True, "bip": "x"}))
+    )
     assert record.error is not None and record.error["category"] == "OperationStopped"
     assert record.message == (
         "dockerd --validate refused the new daemon.json: unable to configure the Docker daemon with file "
         r"C:\ProgramData\docker\config\daemon.json.provision-new: the following directives don't match any "
-        "configuration option: bip, iptables")
+        "configuration option: bip, iptables"
+    )
     assert host.snapshot() == before
 
 
@@ -517,9 +614,11 @@ def test_without_validation_a_bad_daemon_json_stops_the_engine() -> None:
     assert record.message == "Failed to start service 'Docker Engine (docker)'."
     state = host.snapshot()
     assert state["services"]["docker"]["status"] == "Stopped"
-    assert state["service_log"][-1] == (r"docker: unable to configure the Docker daemon with file "
-                                        r"C:\ProgramData\docker\config\daemon.json: invalid JSON: invalid character "
-                                        "'}' looking for beginning of object key string")
+    assert state["service_log"][-1] == (
+        r"docker: unable to configure the Docker daemon with file "
+        r"C:\ProgramData\docker\config\daemon.json: invalid JSON: invalid character "
+        "'}' looking for beginning of object key string"
+    )
 
 
 # --- container_verify ----------------------------------------------------------------------------------
@@ -536,7 +635,9 @@ def test_a_converged_host_runs_the_hello_world_of_its_build() -> None:
     record = run(host, R.verify(the_plan, NONCE, DOCKER)).records["verify"]
     assert (record.ok, record.data["exit_code"]) == (True, 0)
     assert record.data["output"].endswith("\n" + NONCE)
-    assert record.data["output"].startswith("Unable to find image 'mcr.microsoft.com/windows/nanoserver:ltsc2022' locally")
+    assert record.data["output"].startswith(
+        "Unable to find image 'mcr.microsoft.com/windows/nanoserver:ltsc2022' locally"
+    )
     cached = run(host, R.verify(the_plan, NONCE, DOCKER)).records["verify"]
     assert cached.data == {"exit_code": 0, "output": NONCE}
 
@@ -544,8 +645,10 @@ def test_a_converged_host_runs_the_hello_world_of_its_build() -> None:
 def test_an_image_newer_than_the_host_cannot_be_pulled() -> None:
     record = verify(new_host("server2019-converged"), "mcr.microsoft.com/windows/nanoserver:ltsc2022", "hyperv")
     assert not record.ok and record.data["exit_code"] == 125
-    assert ("docker: no matching manifest for windows/amd64 10.0.17763 in the manifest list entries."
-            in record.data["output"])
+    assert (
+        "docker: no matching manifest for windows/amd64 10.0.17763 in the manifest list entries."
+        in record.data["output"]
+    )
     assert record.message.startswith("docker cannot pull mcr.microsoft.com/windows/nanoserver:ltsc2022")
 
 
@@ -554,21 +657,23 @@ def test_hello_world_has_no_windows_variant_for_windows_10() -> None:
     assert "no matching manifest for windows/amd64 10.0.19045" in record.data["output"]
 
 
-@pytest.mark.parametrize("profile, image, ok", [
-    ("server2025-converged", "mcr.microsoft.com/windows/nanoserver:ltsc2022", True),
-    ("server2025-converged", "mcr.microsoft.com/windows/nanoserver:1809", False),
-    ("server2022-converged", "mcr.microsoft.com/windows/servercore:ltsc2019", False),
-    ("win11-23h2-pro-converged", "mcr.microsoft.com/windows/nanoserver:ltsc2022", True),
-    ("win10-22h2-pro-converged", "mcr.microsoft.com/windows/nanoserver:1809", False),
-    ("server2019-converged", "mcr.microsoft.com/windows/nanoserver:1809", True),
-])
+@pytest.mark.parametrize(
+    "profile, image, ok",
+    [
+        ("server2025-converged", "mcr.microsoft.com/windows/nanoserver:ltsc2022", True),
+        ("server2025-converged", "mcr.microsoft.com/windows/nanoserver:1809", False),
+        ("server2022-converged", "mcr.microsoft.com/windows/servercore:ltsc2019", False),
+        ("win11-23h2-pro-converged", "mcr.microsoft.com/windows/nanoserver:ltsc2022", True),
+        ("win10-22h2-pro-converged", "mcr.microsoft.com/windows/nanoserver:1809", False),
+        ("server2019-converged", "mcr.microsoft.com/windows/nanoserver:1809", True),
+    ],
+)
 def test_process_isolation_follows_microsofts_matrix(profile: str, image: str, ok: bool) -> None:
     record = verify(new_host(profile), image, "process")
     assert record.ok is ok, record.data
     if not ok:
         assert "hcs::CreateComputeSystem" in record.data["output"]
-        assert ("The container operating system does not match the host operating system."
-                in record.data["output"])
+        assert "The container operating system does not match the host operating system." in record.data["output"]
         assert "does not match this host's build for process isolation" in record.message
 
 
@@ -592,13 +697,18 @@ def test_verify_needs_the_engine_running() -> None:
     assert record.data["output"].startswith(
         "docker: error during connect: this error may indicate that the docker daemon is not running: Post "
         '"http://%2F%2F.%2Fpipe%2Fdocker_engine/v1.24/containers/create": open //./pipe/docker_engine: '
-        "The system cannot find the file specified.")
+        "The system cannot find the file specified."
+    )
     assert record.message.startswith("verify container failed (exit 125): docker: error during connect")
 
 
 def test_verify_fails_when_the_nonce_does_not_come_back() -> None:
-    record = verify(new_host("server2022-converged"), "mcr.microsoft.com/windows/nanoserver:ltsc2022", "process",
-                    ["cmd", "/c", "echo", "something else"])
+    record = verify(
+        new_host("server2022-converged"),
+        "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        "process",
+        ["cmd", "/c", "echo", "something else"],
+    )
     assert not record.ok and record.data["exit_code"] == 0
     assert record.message.startswith("verify container failed (exit 0):")
 

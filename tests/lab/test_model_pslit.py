@@ -46,34 +46,69 @@ def test_every_single_quote_ends_a_string_and_a_pair_is_one_quote(quote: str) ->
     assert single_quoted_value("'never ends") == ("never ends", -1)
 
 
-@pytest.mark.parametrize("literal, value", [
-    ("'x'", "x"), ("''", ""), ("'it''s'", "it's"), ("'$(not) `n code'", "$(not) `n code"),
-    ("$true", True), ("$FALSE", False), ("$null", None),
-    ("42", 42), ("-7", -7), ("0x10", 16), ("0xFFFFFFFF", -1), ("2.5", 2.5), ("-1e+20", -1e20), ("600.0", 600.0),
-    ("@()", []), ("@(,'x')", ["x"]), ("@('a', 'b')", ["a", "b"]), ("'a', 'b'", ["a", "b"]),
-    ("@(@('a', 'b'))", ["a", "b"]), ("@(,@('a', 'b'))", [["a", "b"]]), ("@($null)", [None]),
-    ("[ordered]@{}", {}), ("[ordered]@{'k' = @(,1); 'n' = [ordered]@{'x' = $null}}", {"k": [1], "n": {"x": None}}),
-    ("@{a = 1}", {"a": 1}), ("@'\nhere 'text'\n'@", "here 'text'"),
-])
+@pytest.mark.parametrize(
+    "literal, value",
+    [
+        ("'x'", "x"),
+        ("''", ""),
+        ("'it''s'", "it's"),
+        ("'$(not) `n code'", "$(not) `n code"),
+        ("$true", True),
+        ("$FALSE", False),
+        ("$null", None),
+        ("42", 42),
+        ("-7", -7),
+        ("0x10", 16),
+        ("0xFFFFFFFF", -1),
+        ("2.5", 2.5),
+        ("-1e+20", -1e20),
+        ("600.0", 600.0),
+        ("@()", []),
+        ("@(,'x')", ["x"]),
+        ("@('a', 'b')", ["a", "b"]),
+        ("'a', 'b'", ["a", "b"]),
+        ("@(@('a', 'b'))", ["a", "b"]),
+        ("@(,@('a', 'b'))", [["a", "b"]]),
+        ("@($null)", [None]),
+        ("[ordered]@{}", {}),
+        ("[ordered]@{'k' = @(,1); 'n' = [ordered]@{'x' = $null}}", {"k": [1], "n": {"x": None}}),
+        ("@{a = 1}", {"a": 1}),
+        ("@'\nhere 'text'\n'@", "here 'text'"),
+    ],
+)
 def test_literals_evaluate_as_powershell_builds_them(literal: str, value: Any) -> None:
     found = value_of(literal)
     assert found == value and type(found) is type(value)
 
 
-@pytest.mark.parametrize("literal", [
-    "$env:PATH", '"double $x"', "[int]'1'", "'a' + 'b'", "(Get-Date)", "10kb", "@{a = 1; 'A' = 2}", "[ordered]'x'",
-])
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "$env:PATH",
+        '"double $x"',
+        "[int]'1'",
+        "'a' + 'b'",
+        "(Get-Date)",
+        "10kb",
+        "@{a = 1; 'A' = 2}",
+        "[ordered]'x'",
+    ],
+)
 def test_anything_but_a_literal_is_refused(literal: str) -> None:
     with pytest.raises(LiteralError):
         value_of(literal)
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63 - 1)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00")),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(min_size=1, max_size=8).filter(
-        lambda k: "\x00" not in k), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: "\x00" not in k), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -96,8 +131,13 @@ def test_parse_script_finds_the_blocks() -> None:
     parsed = parse_script(Renderer().reboot("lab-0001", "it's"))
     assert not parsed.problems
     (block,) = parsed.blocks
-    assert (block.id, block.type, block.action, dict(block.params), block.problem) == \
-        ("reboot", "reboot", "restart", {"reason": "it's"}, None)
+    assert (block.id, block.type, block.action, dict(block.params), block.problem) == (
+        "reboot",
+        "reboot",
+        "restart",
+        {"reason": "it's"},
+        None,
+    )
 
 
 def test_a_block_without_its_end_marker_is_not_run() -> None:
@@ -109,22 +149,29 @@ def test_a_block_without_its_end_marker_is_not_run() -> None:
 def test_position_messages_follow_powershell() -> None:
     # "At line:1 char:16 / + git stash drop <1> / +                ~" (public 5.1 output).
     problem = ParseProblem(1, 16, 1, 17, "", "")
-    assert verbose_position(["git stash drop <1>"], problem) == "At line:1 char:16\n+ git stash drop <1>\n+                ~"
+    assert (
+        verbose_position(["git stash drop <1>"], problem)
+        == "At line:1 char:16\n+ git stash drop <1>\n+                ~"
+    )
     # Long lines are cut to 69 characters around the error, with dots on the cut sides.
     long = "x" * 100 + " bad " + "y" * 100
     text = verbose_position([long], ParseProblem(1, 102, 1, 105, "", ""))
     shown, marks = text.split("\n")[1:]
     assert shown.startswith("+ ... ") and shown.endswith(" ...") and len(shown) == 2 + 4 + 69 + 4
-    assert shown[marks.index("~"):marks.index("~") + 3] == "bad"
+    assert shown[marks.index("~") : marks.index("~") + 3] == "bad"
 
 
 def test_parse_error_text_wraps_the_errors_as_the_bootstrap_sees_them() -> None:
     script = "# x\n$a = (1\n"
     problems = parse_script(script).problems
     text = parse_error_text(script, problems)
-    assert text.startswith('Exception calling "Create" with "1" argument(s): "At line:2 char:6\n+ $a = (1\n+      ~\n'
-                           "Missing closing ')' in expression.\"\nAt line:1 char:")
+    assert text.startswith(
+        'Exception calling "Create" with "1" argument(s): "At line:2 char:6\n+ $a = (1\n+      ~\n'
+        "Missing closing ')' in expression.\"\nAt line:1 char:"
+    )
     assert f"char:{BOOTSTRAP.index('& ([ScriptBlock]') + 1}\n+ ... " in text
     direct = parse_error_text(script, problems, via_bootstrap=False)
-    assert direct.endswith("    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\n"
-                           "    + FullyQualifiedErrorId : MissingEndParenthesisInExpression\n \n")
+    assert direct.endswith(
+        "    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\n"
+        "    + FullyQualifiedErrorId : MissingEndParenthesisInExpression\n \n"
+    )

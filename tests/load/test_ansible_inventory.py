@@ -16,11 +16,20 @@ def test_ansible_example_inventory_is_read_unchanged(repo: Path, capsys: pytest.
     by_name = {t.name: t.connection for t in book.targets}
     node = by_name["winnode-01"]
     assert (node.connection, node.address, node.effective_port, node.scheme, node.transport, node.user) == (
-        "winrm", "10.20.0.11", 5986, "https", "ntlm", "CORP\\svc-ansible")
+        "winrm",
+        "10.20.0.11",
+        5986,
+        "https",
+        "ntlm",
+        "CORP\\svc-ansible",
+    )
     assert node.password is not None and node.password.get_secret_value() == "example-only"
     agent = by_name["build-agent-07"]
     assert (agent.connection, agent.effective_port, agent.key_file) == (
-        "ssh", 22, str(Path("~/.ssh/provision_ed25519").expanduser()))
+        "ssh",
+        22,
+        str(Path("~/.ssh/provision_ed25519").expanduser()),
+    )
 
     assert run(["validate", str(repo / "playbooks" / "site.yml"), "-i", str(inventory)]) == 0
     captured = capsys.readouterr()

@@ -39,8 +39,14 @@ GOOD = f"""      type: docker-desktop
 def test_desktop_engine_loads_with_its_defaults_and_no_default_features(tmp_path: Path) -> None:
     spec = load_playbook(setup(tmp_path, GOOD)).targets[0].spec
     assert isinstance(spec.engine, DockerDesktopSpec)
-    assert (spec.engine.backend, spec.engine.windows_containers, spec.engine.users) == ("wsl2", True, ["dev", "CORP\\alice"])
-    assert spec.engine.download_url == "https://desktop.docker.com/win/main/amd64/198352/Docker%20Desktop%20Installer.exe"
+    assert (spec.engine.backend, spec.engine.windows_containers, spec.engine.users) == (
+        "wsl2",
+        True,
+        ["dev", "CORP\\alice"],
+    )
+    assert (
+        spec.engine.download_url == "https://desktop.docker.com/win/main/amd64/198352/Docker%20Desktop%20Installer.exe"
+    )
     assert spec.features == []  # the backend's features are added at plan time (windows_feature.wanted)
 
 
@@ -49,17 +55,34 @@ def test_engine_without_type_is_still_docker_ce(tmp_path: Path) -> None:
     assert isinstance(spec.engine, EngineSpec) and spec.features == ["Containers"]
 
 
-@pytest.mark.parametrize("engine_yaml, expected", [
-    (GOOD.replace("type: docker-desktop", "type: docker-destkop"),
-     ["ws.yml:6:", "spec.engine.type", "expected type docker-ce or docker-desktop", "did you mean 'docker-desktop'?"]),
-    (GOOD + "      backnd: wsl2\n", ["ws.yml:12:7", "spec.engine.backnd", "unknown key", "did you mean 'backend'?"]),
-    (GOOD + "      backend: wsl\n", ["spec.engine.backend", "'wsl2'", "'hyperv'"]),
-    (GOOD.replace("users: [dev, 'CORP\\alice']", "users: [dev, DEV]"), ["spec.engine.users", "each user may appear once"]),
-    (GOOD.replace("users: [dev, 'CORP\\alice']", "users: ['a/b']"), ["spec.engine.users"]),
-    (GOOD.replace(f"sha256: {SHA}", "sha256: abc"), ["spec.engine.sha256", "64 hexadecimal"]),
-])
-def test_bad_desktop_engines_are_one_located_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                    engine_yaml: str, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    "engine_yaml, expected",
+    [
+        (
+            GOOD.replace("type: docker-desktop", "type: docker-destkop"),
+            [
+                "ws.yml:6:",
+                "spec.engine.type",
+                "expected type docker-ce or docker-desktop",
+                "did you mean 'docker-desktop'?",
+            ],
+        ),
+        (
+            GOOD + "      backnd: wsl2\n",
+            ["ws.yml:12:7", "spec.engine.backnd", "unknown key", "did you mean 'backend'?"],
+        ),
+        (GOOD + "      backend: wsl\n", ["spec.engine.backend", "'wsl2'", "'hyperv'"]),
+        (
+            GOOD.replace("users: [dev, 'CORP\\alice']", "users: [dev, DEV]"),
+            ["spec.engine.users", "each user may appear once"],
+        ),
+        (GOOD.replace("users: [dev, 'CORP\\alice']", "users: ['a/b']"), ["spec.engine.users"]),
+        (GOOD.replace(f"sha256: {SHA}", "sha256: abc"), ["spec.engine.sha256", "64 hexadecimal"]),
+    ],
+)
+def test_bad_desktop_engines_are_one_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], engine_yaml: str, expected: list[str]
+) -> None:
     assert run(["validate", str(setup(tmp_path, engine_yaml))]) == 1
     err = capsys.readouterr().err
     for fragment in expected:
@@ -84,8 +107,15 @@ def test_schema_knows_both_engine_types(repo: Path) -> None:
     def errors(engine: dict[str, object]) -> list[str]:
         return [e.message for e in validator.iter_errors([{"name": "p", "hosts": "all", "spec": {"engine": engine}}])]
 
-    desktop = {"type": "docker-desktop", "version": "4.43.1", "build": "{{ b }}", "sha256": SHA, "accept_license": True,
-               "backend": "wsl2", "users": ["dev"]}
+    desktop = {
+        "type": "docker-desktop",
+        "version": "4.43.1",
+        "build": "{{ b }}",
+        "sha256": SHA,
+        "accept_license": True,
+        "backend": "wsl2",
+        "users": ["dev"],
+    }
     assert errors(desktop) == []
     assert errors({"version": "27.3.1", "sha256": SHA}) == []
     assert errors({**desktop, "backend": "wsl"})

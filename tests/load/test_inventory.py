@@ -52,14 +52,22 @@ def test_ansible_connection_names_are_accepted_unchanged(tmp_path: Path) -> None
     inv = load_inventory(write(tmp_path, NESTED))
     conn = inv.connection(inv.hosts["agent-1"])
     assert (conn.address, conn.user, conn.effective_port, conn.scheme, conn.transport, conn.cert_validation) == (
-        "10.0.0.5", "CORP\\bot", 5985, "http", "ntlm", "ignore")
+        "10.0.0.5",
+        "CORP\\bot",
+        5985,
+        "http",
+        "ntlm",
+        "ignore",
+    )
     assert conn.password is not None and conn.password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(conn) and "s3cret" not in str(conn)
     assert any("ansible_shell_type" in w for w in inv.warnings)
 
 
 def test_default_ports(tmp_path: Path) -> None:
-    inv = load_inventory(write(tmp_path, "all:\n  hosts:\n    a: {}\n    b: {connection: ssh}\n    c: {scheme: http}\n"))
+    inv = load_inventory(
+        write(tmp_path, "all:\n  hosts:\n    a: {}\n    b: {connection: ssh}\n    c: {scheme: http}\n")
+    )
     assert [inv.connection(inv.hosts[h]).effective_port for h in "abc"] == [5986, 22, 5985]
 
 
@@ -70,8 +78,13 @@ def test_psrp_is_a_clear_not_supported_error(tmp_path: Path) -> None:
 
 
 def test_basic_over_http_needs_allow_unencrypted(tmp_path: Path) -> None:
-    inv = load_inventory(write(tmp_path, "all:\n  hosts:\n    a: {scheme: http, transport: basic}\n"
-                                         "    b: {scheme: http, transport: basic, allow_unencrypted: true}\n"))
+    inv = load_inventory(
+        write(
+            tmp_path,
+            "all:\n  hosts:\n    a: {scheme: http, transport: basic}\n"
+            "    b: {scheme: http, transport: basic, allow_unencrypted: true}\n",
+        )
+    )
     with pytest.raises(InputError, match="inv.yml:3:5.*allow_unencrypted"):
         inv.connection(inv.hosts["a"])
     assert inv.connection(inv.hosts["b"]).transport == "basic"

@@ -43,7 +43,7 @@ def test_values_are_templated_per_host(tmp_path: Path) -> None:
 
 
 def test_a_single_expression_keeps_its_type(tmp_path: Path) -> None:
-    book = load_playbook(setup(tmp_path, GOOD, "  vars: {n: 7}\n  rollout: {forks: \"{{ n }}\"}\n"))
+    book = load_playbook(setup(tmp_path, GOOD, '  vars: {n: 7}\n  rollout: {forks: "{{ n }}"}\n'))
     assert book.plays[0].rollout.forks == 7
 
 
@@ -61,18 +61,30 @@ def test_shipped_site_playbook_validates(repo: Path, capsys: pytest.CaptureFixtu
 BAD_CASES = {
     "malformed": ("    features: [Containers\n", ["site.yml:", "malformed YAML"]),
     "unknown key": (GOOD + "    verfy: {}\n", ["site.yml:8:5", "spec.verfy", "did you mean 'verify'?"]),
-    "wrong type": (GOOD + "    virtualization: {min_memory_gb: lots}\n",
-                   ["site.yml:8:22", "min_memory_gb", "expected a number"]),
-    "storage-driver": ("    engine: {version: 27.3.1, sha256: " + SHA + "}\n    daemon: {storage-driver: windowsfilter}\n",
-                       ["site.yml:6:14", "spec.daemon.storage-driver", "Unix-only", "does not start"]),
-    "iptables": ("    engine: {version: 27.3.1, sha256: " + SHA + "}\n    daemon: {iptables: false}\n",
-                 ["spec.daemon.iptables", "only on Linux"]),
-    "live-restore": ("    engine: {version: 27.3.1, sha256: " + SHA + "}\n    daemon:\n      live-restore: true\n",
-                     ["site.yml:7:7", "spec.daemon.live-restore", "only on Linux"]),
-    "short sha256": ("    engine: {version: 27.3.1, sha256: abc123}\n",
-                     ["site.yml:5:31", "spec.engine.sha256", "64 hexadecimal"]),
-    "undefined variable": ("    engine: {version: \"{{ docker_verison }}\", sha256: " + SHA + "}\n",
-                           ["site.yml:5:14", "undefined variable", "docker_verison"]),
+    "wrong type": (
+        GOOD + "    virtualization: {min_memory_gb: lots}\n",
+        ["site.yml:8:22", "min_memory_gb", "expected a number"],
+    ),
+    "storage-driver": (
+        "    engine: {version: 27.3.1, sha256: " + SHA + "}\n    daemon: {storage-driver: windowsfilter}\n",
+        ["site.yml:6:14", "spec.daemon.storage-driver", "Unix-only", "does not start"],
+    ),
+    "iptables": (
+        "    engine: {version: 27.3.1, sha256: " + SHA + "}\n    daemon: {iptables: false}\n",
+        ["spec.daemon.iptables", "only on Linux"],
+    ),
+    "live-restore": (
+        "    engine: {version: 27.3.1, sha256: " + SHA + "}\n    daemon:\n      live-restore: true\n",
+        ["site.yml:7:7", "spec.daemon.live-restore", "only on Linux"],
+    ),
+    "short sha256": (
+        "    engine: {version: 27.3.1, sha256: abc123}\n",
+        ["site.yml:5:31", "spec.engine.sha256", "64 hexadecimal"],
+    ),
+    "undefined variable": (
+        '    engine: {version: "{{ docker_verison }}", sha256: ' + SHA + "}\n",
+        ["site.yml:5:14", "undefined variable", "docker_verison"],
+    ),
 }
 
 
@@ -90,7 +102,9 @@ def test_bad_input_is_one_clear_error_and_exit_1(tmp_path: Path, case: str, caps
 def test_unknown_host_pattern(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "inv.yml").write_text(INVENTORY)
     book = tmp_path / "site.yml"
-    book.write_text(f"- name: p\n  hosts: windos\n  inventory: inv.yml\n  spec: {{engine: {{version: 27.3.1, sha256: {SHA}}}}}\n")
+    book.write_text(
+        f"- name: p\n  hosts: windos\n  inventory: inv.yml\n  spec: {{engine: {{version: 27.3.1, sha256: {SHA}}}}}\n"
+    )
     assert run(["validate", str(book)]) == 1
     err = capsys.readouterr().err
     assert "site.yml:2:3" in err and "'windos' matches no host or group" in err and "did you mean 'windows'?" in err
@@ -98,6 +112,8 @@ def test_unknown_host_pattern(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_missing_inventory_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     book = tmp_path / "site.yml"
-    book.write_text(f"- name: p\n  hosts: all\n  inventory: missing.yml\n  spec: {{engine: {{version: 27.3.1, sha256: {SHA}}}}}\n")
+    book.write_text(
+        f"- name: p\n  hosts: all\n  inventory: missing.yml\n  spec: {{engine: {{version: 27.3.1, sha256: {SHA}}}}}\n"
+    )
     assert run(["validate", str(book)]) == 1
     assert "missing.yml: file not found" in capsys.readouterr().err

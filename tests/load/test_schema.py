@@ -17,15 +17,22 @@ from provisioner.schema import render_schema
 def test_shipped_schema_matches_the_models(repo: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
     shipped = (repo / "schema" / f"{kind}.schema.json").read_text()
     assert shipped == render_schema(kind), (
-        f"schema/{kind}.schema.json is stale: regenerate with `provision schema {kind} > schema/{kind}.schema.json`")
+        f"schema/{kind}.schema.json is stale: regenerate with `provision schema {kind} > schema/{kind}.schema.json`"
+    )
     assert run(["schema", kind]) == 0
     assert capsys.readouterr().out == shipped
 
 
-@pytest.mark.parametrize(("kind", "example"), [("playbook", "playbooks/site.yml"), ("inventory", "inventories/lab.yml"),
-                                               ("inventory", "inventories/example.yml"),
-                                               ("inventory", "inventories/ansible-example.yml"),
-                                               ("playbook", "playbooks/workstations.yml")])
+@pytest.mark.parametrize(
+    ("kind", "example"),
+    [
+        ("playbook", "playbooks/site.yml"),
+        ("inventory", "inventories/lab.yml"),
+        ("inventory", "inventories/example.yml"),
+        ("inventory", "inventories/ansible-example.yml"),
+        ("playbook", "playbooks/workstations.yml"),
+    ],
+)
 def test_examples_validate_and_point_at_their_schema(repo: Path, kind: str, example: str) -> None:
     text = (repo / example).read_text()
     assert text.splitlines()[0] == f"# yaml-language-server: $schema=../schema/{kind}.schema.json"
@@ -36,9 +43,17 @@ def test_examples_validate_and_point_at_their_schema(repo: Path, kind: str, exam
 def test_schema_refuses_what_the_loader_refuses(repo: Path) -> None:
     schema = json.loads((repo / "schema" / "playbook.schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    good = {"name": "p", "hosts": "all", "rollout": {"forks": "{{ n }}"},
-            "spec": {"engine": {"version": "{{ v }}", "sha256": "{{ s }}"}}}
+    good = {
+        "name": "p",
+        "hosts": "all",
+        "rollout": {"forks": "{{ n }}"},
+        "spec": {"engine": {"version": "{{ v }}", "sha256": "{{ s }}"}},
+    }
     assert list(validator.iter_errors([good])) == []  # templates are accepted where a type is expected
-    for bad in ({"verfy": {}}, {"daemon": {"iptables": False}}, {"features": ["Containerz"]},
-                {"virtualization": {"nested": "maybe"}}):
+    for bad in (
+        {"verfy": {}},
+        {"daemon": {"iptables": False}},
+        {"features": ["Containerz"]},
+        {"virtualization": {"nested": "maybe"}},
+    ):
         assert list(validator.iter_errors([{"name": "p", "hosts": "all", "spec": bad}])), bad

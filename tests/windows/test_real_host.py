@@ -38,11 +38,17 @@ def playbook(tmp_path: Path) -> Path:
     host = _require("PROVISION_TEST_HOST")
     user = _require("PROVISION_TEST_USER")
     _require("PROVISION_TEST_PASSWORD")
-    lines = ["all:", "  hosts:", f"    target: {{address: '{host}'}}", "  vars:",
-             f"    connection: {os.environ.get('PROVISION_TEST_CONNECTION', 'winrm')}",
-             f"    scheme: {os.environ.get('PROVISION_TEST_SCHEME', 'https')}",
-             f"    transport: {os.environ.get('PROVISION_TEST_TRANSPORT', 'ntlm')}",
-             f"    user: '{user}'", "    password_env: PROVISION_TEST_PASSWORD"]
+    lines = [
+        "all:",
+        "  hosts:",
+        f"    target: {{address: '{host}'}}",
+        "  vars:",
+        f"    connection: {os.environ.get('PROVISION_TEST_CONNECTION', 'winrm')}",
+        f"    scheme: {os.environ.get('PROVISION_TEST_SCHEME', 'https')}",
+        f"    transport: {os.environ.get('PROVISION_TEST_TRANSPORT', 'ntlm')}",
+        f"    user: '{user}'",
+        "    password_env: PROVISION_TEST_PASSWORD",
+    ]
     if os.environ.get("PROVISION_TEST_PORT"):
         lines.append(f"    port: {int(os.environ['PROVISION_TEST_PORT'])}")
     if os.environ.get("PROVISION_TEST_CA_BUNDLE"):
