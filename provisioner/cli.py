@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import math
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -31,6 +33,7 @@ from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import Renderer, RenderError
 from provisioner.report.console import make_display, print_facts_table, print_results
 from provisioner.report.events import EventLog
+from provisioner.report.files import OutputError, check_output
 from provisioner.report.json_report import build_report, hosts_to_retry, write_report
 from provisioner.report.junit import write_junit
 from provisioner.resources.windows_feature import wanted as wanted_features
@@ -45,8 +48,54 @@ DEFAULT_LAB_PROFILES = "server2022:2,server2025,server2019,win11-23h2-pro,vm-nes
 """``provision lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with exit 1 for a usage error: 2 means drift (DESIGN 4.5), so a wrong option must not say it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+# Option values are checked here, in one place, as the parser reads them: a bad one is a usage
+# error (exit 1) before anything is loaded or contacted (security review F11).
+
+
+def _whole(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(*, zero: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            wanted = "zero or more" if zero else "more than zero"
+            raise argparse.ArgumentTypeError(f"expected a finite number of seconds, {wanted}; got {text[:40]!r}")
+        return value
+
+    return parse
+
+
+def _pattern(text: str) -> str:
+    """``--limit``: an empty pattern (``--limit "$UNSET"``) would otherwise mean the whole inventory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty pattern matches nothing; leave --limit out to target every host")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="provision",
         description="Bring Windows hosts to a container-ready state from a YAML spec, and report drift.",
     )
@@ -58,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("playbook", type=Path)
         sub.add_argument("-i", "--inventory", type=Path, help="inventory file (default: the play's inventory:)")
-        sub.add_argument("-l", "--limit", help="host pattern: names, groups, globs, a:b, a:&b, !a")
+        sub.add_argument("-l", "--limit", type=_pattern, help="host pattern: names, groups, globs, a:b, a:&b, !a")
         return sub
 
     playbook_command("validate", "load and check the playbook and inventory; print one line per host")
@@ -87,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="REPORT",
             help="only the hosts that did not end ok/changed in that report",
         )
-        sub.add_argument("--forks", type=int, help="hosts in parallel (overrides rollout.forks)")
+        sub.add_argument("--forks", type=_whole(1), help="hosts in parallel (overrides rollout.forks)")
         sub.add_argument(
             "--output",
             choices=["auto", "plain", "rich", "json"],
@@ -103,11 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
     up = lab_commands.add_parser("up", help="start a background lab and write its inventory")
-    up.add_argument("--hosts", type=int, default=7, help="number of hosts (default 7)")
+    up.add_argument("--hosts", type=_whole(1), default=7, help="number of hosts (default 7)")
     up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES, help="profile mix: NAME, NAME:COUNT,..., or mixed")
     up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
     up.add_argument("--seed", type=int, default=1)
-    up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a simulated reboot takes")
+    up.add_argument("--reboot-seconds", type=_seconds(zero=True), default=3.0, help="how long a simulated reboot takes")
     up.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"), help="inventory to write")
     up.add_argument(
         "--ports", type=_ports, metavar="HTTP,HTTPS,SSH", help="ports on each host address (default 5985,5986,2222)"
@@ -135,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
 
     facts_cmd = commands.add_parser("facts", help="gather and print facts: build, edition, VT, SLAT, features, engine")
     facts_cmd.add_argument("-i", "--inventory", type=Path, required=True)
-    facts_cmd.add_argument("-l", "--limit", help="host pattern")
+    facts_cmd.add_argument("-l", "--limit", type=_pattern, help="host pattern")
     facts_cmd.add_argument("--json", action="store_true")
     facts_cmd.add_argument("--ask-pass", action="store_true")
 
@@ -150,10 +199,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("playbook", type=Path, nargs="?", help="check the hosts of this playbook's plays")
     doctor.add_argument("-i", "--inventory", type=Path, help="inventory file (required without a playbook)")
-    doctor.add_argument("-l", "--limit", help="host pattern")
+    doctor.add_argument("-l", "--limit", type=_pattern, help="host pattern")
     doctor.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
-    doctor.add_argument("--timeout", type=float, default=30.0, help="seconds for each connection step (default 30)")
-    doctor.add_argument("--forks", type=int, default=16, help="hosts checked in parallel (default 16)")
+    doctor.add_argument(
+        "--timeout", type=_seconds(), default=30.0, help="seconds for each connection step (default 30)"
+    )
+    doctor.add_argument("--forks", type=_whole(1), default=16, help="hosts checked in parallel (default 16)")
 
     completion = commands.add_parser(
         "completion",
@@ -190,6 +241,18 @@ def _load_facts(file: Path) -> Facts:
         raise InputError([LoadError(file, None, None, (), "file not found")]) from None
     except json.JSONDecodeError as exc:
         raise InputError([LoadError(file, exc.lineno, exc.colno, (), f"malformed JSON: {exc.msg}")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            [
+                LoadError(
+                    file, None, None, (), f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+                )
+            ]
+        ) from None
+    except RecursionError:
+        raise InputError([LoadError(file, None, None, (), "JSON nested too deeply")]) from None
+    except OSError as exc:
+        raise InputError([LoadError(file, None, None, (), f"cannot read: {exc.strerror or exc}")]) from None
     if isinstance(data, dict) and "data" in data and "os" not in data:
         data = data["data"]  # a whole FACTS record was given
     try:
@@ -202,9 +265,53 @@ def _load_facts(file: Path) -> Facts:
         ) from None
 
 
-def _validate(book: Playbook) -> int:
-    for warning in book.warnings:
+def _lowered_security(targets: Sequence[Target]) -> list[str]:
+    """One warning per setting that lowers transport security, naming its hosts (review F14): the
+    README allows ``cert_validation: ignore`` and ``allow_unencrypted`` only when written down, and
+    what is written down is still said once per run, so it is not forgotten."""
+    unvalidated = sorted(
+        {
+            t.name
+            for t in targets
+            if t.connection.connection == "winrm"
+            and t.connection.scheme == "https"
+            and t.connection.cert_validation == "ignore"
+        }
+    )
+    unencrypted = sorted(
+        {
+            t.name
+            for t in targets
+            if t.connection.connection == "winrm" and t.connection.scheme == "http" and t.connection.allow_unencrypted
+        }
+    )
+    warnings = []
+    if unvalidated:
+        warnings.append(
+            f"TLS certificates are not validated (cert_validation: ignore) for {_hosts(unvalidated)}: "
+            "anyone on the path can impersonate them"
+        )
+    if unencrypted:
+        warnings.append(
+            f"plain HTTP without message encryption is allowed (allow_unencrypted: true) for {_hosts(unencrypted)}: "
+            "basic authentication sends the password in clear"
+        )
+    return warnings
+
+
+def _hosts(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:10])
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return f"{len(names)} host{'s' if len(names) != 1 else ''} ({shown}{more})"
+
+
+def _warn(book_warnings: Sequence[str], targets: Sequence[Target]) -> None:
+    for warning in [*book_warnings, *_lowered_security(targets)]:
         print(f"warning: {warning}", file=sys.stderr)
+
+
+def _validate(book: Playbook) -> int:
+    _warn(book.warnings, book.targets)
     for target in book.targets:
         spec, conn = target.spec, target.connection
         engine = f"{spec.engine.type} {spec.engine.version}" if spec.engine else "no engine"
@@ -301,7 +408,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except RenderError as exc:
+    except (RenderError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     raise AssertionError(f"unhandled command {args.command}")
@@ -309,9 +416,11 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _facts(args: argparse.Namespace) -> int:
     targets = facts_targets(args.inventory, args.limit)
+    _warn([], targets)
+    renderer = Renderer(args.templates)
     connector = Connector(_ask_pass(args.ask_pass))
     with lab_for_inventory(targets[0].play.inventory, announce=lambda text: print(text, file=sys.stderr)):
-        results = [gather_facts(target, connector, Renderer(args.templates)) for target in targets]
+        results = [gather_facts(target, connector, renderer) for target in targets]
     if args.json:
         print(
             json.dumps(
@@ -395,13 +504,32 @@ def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
     return ask
 
 
+def _attempt(write: Callable[[], None]) -> list[OutputError]:
+    """Run one output's write; its failure is collected, so the other outputs are still written."""
+    try:
+        write()
+    except OutputError as exc:
+        return [exc]
+    return []
+
+
 def _converge(args: argparse.Namespace, book: Playbook) -> int:
+    """apply/check. Every input and output is checked before the lab starts or any host is touched
+    (a problem is exit 1 with nothing run); from then on every targeted host ends up in every output,
+    whatever stops the run, and the signal handlers stay until the outputs are written, so a third
+    Ctrl-C cannot cut the report short."""
     started = datetime.now(UTC)
     only = hosts_to_retry(args.retry_failed) if args.retry_failed else None
     total = sum(1 for t in book.targets if only is None or t.name in only)
+    renderer = Renderer(args.templates)
+    for option, file in (("--report", args.report), ("--junit", args.junit)):
+        if file is not None:
+            check_output(option, file)
+    events = EventLog(args.events) if args.events else None
+    _warn(book.warnings, [t for t in book.targets if only is None or t.name in only])
     interrupt = Interrupt()
     handlers = {sig: signal.signal(sig, lambda *_: interrupt.signal()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    events = EventLog(args.events) if args.events else None
+    problems: list[OutputError] = []
     try:
         with (
             lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)),
@@ -422,7 +550,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
                 book,
                 args.command,
                 Connector(_ask_pass(args.ask_pass)),
-                renderer=Renderer(args.templates),
+                renderer=renderer,
                 on_event=on_event,
                 on_result=on_result,
                 on_batch=display.batch,
@@ -430,17 +558,24 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
                 only=only,
                 forks=args.forks,
             )
+        if events:
+            events.close()
+            problems += [events.error] if events.error else []
+        if args.output != "json":
+            print_results(results, args.command)
+        if args.report:
+            report = build_report(mode=args.command, playbook=book.file, started=started, results=results)
+            problems += _attempt(lambda: write_report(args.report, report))
+        if args.junit:
+            problems += _attempt(lambda: write_junit(args.junit, results, args.command))
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         if events:
             events.close()
-    if args.output != "json":
-        print_results(results, args.command)
-    if args.report:
-        write_report(args.report, build_report(mode=args.command, playbook=book.file, started=started, results=results))
-    if args.junit:
-        write_junit(args.junit, results, args.command)
+    for problem in problems:
+        # The hosts were run: the exit code still says how they ended, and this line what is missing.
+        print(f"error: {problem}", file=sys.stderr)
     return exit_code(results, interrupted=interrupt.stop.is_set())
 
 

@@ -62,9 +62,16 @@ def _record(obj: Any) -> Record:
 
 
 def parse_output(stdout: str) -> ScriptOutput:
-    """Split stdout into records and log lines."""
+    """Split stdout into records and log lines.
+
+    Lines end at LF (an optional CR before it is dropped) and nowhere else. ``str.splitlines`` would
+    also split at U+2028, U+2029, U+0085, VT, FF and FS/GS/RS, which a JSON writer leaves raw inside
+    strings (ConvertTo-Json does for the first three), so one such character in any value a host
+    reports (a daemon.json label, a path) cut its record in two and made the host unmanageable
+    (security review F5).
+    """
     out = ScriptOutput()
-    for raw in stdout.lstrip("\ufeff").splitlines():
+    for raw in stdout.lstrip("\ufeff").split("\n"):
         line = raw.rstrip("\r").lstrip("\ufeff")
         if not line.startswith(RECORD_PREFIX):
             if line.strip():

@@ -152,6 +152,8 @@ class Renderer:
         if templates is None:
             loader = jinja2.PackageLoader("provisioner", "templates")
         else:
+            if not templates.is_dir():
+                raise RenderError(f"--templates {templates}: not a directory")
             loader = jinja2.FileSystemLoader(str(templates))
         self.env = jinja2.Environment(
             loader=loader,
@@ -168,6 +170,20 @@ class Renderer:
         # renders race harmlessly: they store the same text.
         self._preludes: dict[str, str] = {}
         self._facts_scripts: dict[str, str] = {}
+        if templates is not None:
+            self._check_templates(templates)
+
+    def _check_templates(self, templates: Path) -> None:
+        """Compile every template a run may need now, before any host is touched, so a missing or
+        broken one is one located error (``file:line: message``) instead of a failure per host."""
+        builtin = jinja2.Environment(loader=jinja2.PackageLoader("provisioner", "templates"))
+        for name in sorted(builtin.list_templates(extensions=["j2"])):
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateNotFound:
+                raise RenderError(f"--templates {templates}: {name} is missing") from None
+            except jinja2.TemplateSyntaxError as exc:
+                raise RenderError(f"{templates / name}:{exc.lineno}: {exc.message}") from None
 
     def _prelude(self, phase: str) -> str:
         prelude = self._preludes.get(phase)

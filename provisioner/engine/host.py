@@ -154,7 +154,9 @@ class HostRunner:
     def record(output: ScriptOutput, block_id: str, what: str) -> Record:
         found = output.records.get(block_id)
         if found is None:
-            raise HostFailure("failed", f"{what}: block {block_id} wrote no record (script ended early)")
+            # A record line that could not be read is the likelier cause than a script cut short: say which.
+            cause = f"; {output.problems[0]}" if output.problems else " (script ended early)"
+            raise HostFailure("failed", f"{what}: block {block_id} wrote no record{cause}")
         return found
 
     def gather(self, *, quiet: bool = False, retries: int = RETRIES) -> Facts:

@@ -200,12 +200,15 @@ def run_playbook(
             interrupt=interrupt.stop,
         )
 
+    # Every targeted host gets a result, whatever ends the run: the batches after a halt or an
+    # interrupt (one or two signals) are walked too and their hosts recorded as not started, so a
+    # report lists the whole run and ``--retry-failed`` retries all that did not converge.
     for play in book.plays:
         targets = [t for t in book.targets if t.play is play and (only is None or t.name in only)]
         rollout = play.rollout
         plan = batches(targets, rollout)
         for number, batch in enumerate(plan, start=1):
-            if halted or interrupt.stop.is_set():
+            if halted or interrupt.stop.is_set() or interrupt.abort.is_set():
                 status: Literal["halted", "interrupted"] = "halted" if halted else "interrupted"
                 message = halted or "not started: the run was interrupted"
                 for target in batch:
@@ -224,10 +227,6 @@ def run_playbook(
                     f"halted: batch {number} failed {failures} of {len(batch)} hosts, over "
                     f"max_fail_percentage {rollout.max_fail_percentage:g}%"
                 )
-            if interrupt.abort.is_set():
-                break
-        if interrupt.abort.is_set():
-            break
     return results
 
 

@@ -2,6 +2,10 @@
 
 Fleet summaries group what repeats: 500 hosts with the same drift, or halted by the same
 threshold, read as one line with a count, not 500 lines.
+
+Every line goes through :func:`~provisioner.report.text.inert` on its way out: messages and
+values come from hosts, and a control sequence in one must reach the terminal as text, not as
+a command (security review F7).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from rich.table import Table
 
 from provisioner.engine.host import Event, HostResult
 from provisioner.facts import Facts
+from provisioner.report.text import inert
 
 __all__ = ["Display", "make_display", "print_facts_table", "print_results"]
 
@@ -46,13 +51,13 @@ class Display:
         if event.kind == "done":
             return
         with self._lock:
-            self.out.write(f"[{event.host}] {event.message}\n")
+            self.out.write(inert(f"[{event.host}] {event.message}") + "\n")
             self.out.flush()
 
     def result(self, result: HostResult) -> None:
         with self._lock:
             message = f": {result.message}" if result.message else ""
-            self.out.write(f"[{result.name}] {result.status}{message}\n")
+            self.out.write(inert(f"[{result.name}] {result.status}{message}") + "\n")
             self.out.flush()
 
     def batch(self, number: int, total: int, size: int) -> None:
@@ -114,7 +119,7 @@ class RichDisplay(Display):
         table.add_column("doing")
         now = time.monotonic()
         for host, (since, doing) in sorted(self.in_flight.items(), key=lambda item: item[1][0])[:5]:
-            table.add_row(host, f"{now - since:.0f}", doing)
+            table.add_row(inert(host), f"{now - since:.0f}", inert(doing))
         return Group(self.progress, f"{self.batch_text}  {status}", table)
 
     def event(self, event: Event) -> None:
@@ -131,7 +136,7 @@ class RichDisplay(Display):
             self.in_flight.pop(result.name, None)
             self.progress.advance(self.task)
             if result.status in _PROBLEMS and result.status not in {"halted", "interrupted"}:
-                self.console.print(f"[{result.name}] {result.status}: {result.message}", markup=False)
+                self.console.print(inert(f"[{result.name}] {result.status}: {result.message}"), markup=False)
 
     def batch(self, number: int, total: int, size: int) -> None:
         with self._lock:
@@ -164,36 +169,47 @@ def _names(names: list[str]) -> str:
     return shown + (f", ... ({len(names) - 3} more)" if len(names) > 3 else "")
 
 
+class _Inert:
+    """A text stream that makes everything written to it inert; what this module writes to it is
+    whole lines of its own making around host text, so the line ends are the only controls kept."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(inert(text))
+
+
 def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None = None) -> None:
     """Per host when few, grouped when many; in check mode the drift grouped by property."""
-    out = sys.stdout if out is None else out
+    lines = _Inert(sys.stdout if out is None else out)
     if len(results) <= DETAIL_LIMIT:
         for result in results:
             extra = f", {result.reboots} reboot{'s' if result.reboots != 1 else ''}" if result.reboots else ""
-            out.write(f"{result.name}: {result.status} ({result.duration:.1f} s{extra})\n")
+            lines.write(f"{result.name}: {result.status} ({result.duration:.1f} s{extra})\n")
             if result.message:
                 # pending_logon: what the workstation's user has to do (Docker Desktop, DESIGN 4.5).
                 label = "to do: " if result.status == "pending_logon" else ""
-                out.write(f"  {label}{result.message}\n")
+                lines.write(f"  {label}{result.message}\n")
             for resource in result.resources:
                 for entry in resource.diff:
-                    out.write(f"  {resource.id}: {entry.path}: {_value(entry.before)} -> {_value(entry.after)}\n")
+                    lines.write(f"  {resource.id}: {entry.path}: {_value(entry.before)} -> {_value(entry.after)}\n")
                 if resource.message:
-                    out.write(f"  {resource.id}: {resource.message}\n")
+                    lines.write(f"  {resource.id}: {resource.message}\n")
             if result.verify and result.verify.get("engines"):  # Docker Desktop: a run per engine
                 for run in result.verify["engines"]:
                     verdict = "ok" if run["ok"] else f"failed: {run['message']}"
-                    out.write(f"  verify {run['image']} on the {run['os']} engine ({run['isolation']}): {verdict}\n")
+                    lines.write(f"  verify {run['image']} on the {run['os']} engine ({run['isolation']}): {verdict}\n")
             elif result.verify:
                 verdict = "ok" if result.verify["ok"] else f"failed: {result.verify['message']}"
-                out.write(f"  verify {result.verify['image']} ({result.verify['isolation']}): {verdict}\n")
+                lines.write(f"  verify {result.verify['image']} ({result.verify['isolation']}): {verdict}\n")
     else:
         problems: dict[tuple[str, str], list[str]] = defaultdict(list)
         for result in results:
             if result.status in _PROBLEMS:
                 problems[(result.status, result.message)].append(result.name)
         for (status, message), names in sorted(problems.items(), key=lambda item: -len(item[1])):
-            out.write(f"{status} ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)}): {message}\n")
+            lines.write(f"{status} ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)}): {message}\n")
         drift: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         for result in results:
             for resource in result.resources:
@@ -201,13 +217,13 @@ def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None =
                     for entry in resource.diff:
                         drift[(entry.path, _value(entry.before), _value(entry.after))].append(result.name)
         if drift:
-            out.write("drift:\n" if mode == "check" else "changes:\n")
+            lines.write("drift:\n" if mode == "check" else "changes:\n")
         for (path, before, after), names in sorted(drift.items(), key=lambda item: (-len(item[1]), item[0])):
-            out.write(
+            lines.write(
                 f"  {path}: {before} -> {after}  ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)})\n"
             )
     counts = Counter(r.status for r in results)
-    out.write(f"summary ({len(results)} hosts): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
+    lines.write(f"summary ({len(results)} hosts): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
 
 
 def _yes_no(value: Any) -> str:
@@ -216,7 +232,7 @@ def _yes_no(value: Any) -> str:
 
 def print_facts_table(results: Sequence[HostResult], out: TextIO | None = None) -> None:
     """The facts of each host as one row; a host whose facts could not be read shows why."""
-    out = sys.stdout if out is None else out
+    lines = _Inert(sys.stdout if out is None else out)
     header = ["host", "build", "edition", "VT", "SLAT", "hypervisor", "VM", "nested", "features", "engine", "reboot"]
     rows = []
     for result in results:
@@ -248,6 +264,8 @@ def print_facts_table(results: Sequence[HostResult], out: TextIO | None = None) 
                 "pending" if facts.reboot.pending else "-",
             ]
         )
-    widths = [max(len(str(row[i])) for row in [header, *rows] if i < len(row)) for i in range(len(header))]
+    # A row that is only a failure message does not widen the columns of the others (review F18).
+    full = [row for row in [header, *rows] if len(row) == len(header)]
+    widths = [max(len(str(row[i])) for row in full) for i in range(len(header))]
     for row in [header, *rows]:
-        out.write("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")
+        lines.write("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")

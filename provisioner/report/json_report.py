@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.engine.host import HostResult
+from provisioner.report.files import write_atomic
 
 __all__ = ["SCHEMA", "build_report", "hosts_to_retry", "write_report"]
 
@@ -60,24 +60,38 @@ def build_report(
     }
 
 
-def write_report(file: Path, report: dict[str, Any]) -> None:
-    """Write atomically, so an interrupted run never leaves half a report."""
-    file.parent.mkdir(parents=True, exist_ok=True)
-    staging = file.with_name(file.name + ".tmp")
-    staging.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(staging, file)
+def write_report(file: Path, report: dict[str, Any], option: str = "--report") -> None:
+    """Write atomically, so an interrupted run never leaves half a report; ``OutputError`` if it cannot be."""
+    write_atomic(option, file, (json.dumps(report, indent=2, default=str) + "\n").encode("utf-8"))
 
 
 def hosts_to_retry(file: Path) -> set[str]:
-    """``--retry-failed``: the hosts of a report that did not end ``ok`` or ``changed``."""
+    """``--retry-failed``: the hosts of a report that did not end ``ok`` or ``changed``.
+
+    Any file that is not a readable report is one located error, never a traceback (review F10).
+    """
     from provisioner.errors import InputError, LoadError
+
+    def bad(message: str, line: int | None = None, column: int | None = None) -> InputError:
+        return InputError([LoadError(file, line, column, (), message)])
 
     try:
         report = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError([LoadError(file, None, None, (), "report file not found")]) from None
+        raise bad("report file not found") from None
     except json.JSONDecodeError as exc:
-        raise InputError([LoadError(file, exc.lineno, exc.colno, (), f"malformed JSON: {exc.msg}")]) from None
+        raise bad(f"malformed JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except UnicodeDecodeError as exc:
+        raise bad(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except RecursionError:
+        raise bad("JSON nested too deeply") from None
+    except OSError as exc:
+        raise bad(f"cannot read: {exc.strerror or exc}") from None
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
-        raise InputError([LoadError(file, None, None, (), f"not a provision report (expected schema {SCHEMA})")])
-    return {h["name"] for h in report.get("hosts", []) if h.get("status") not in {"ok", "changed"}}
+        raise bad(f"not a provision report (expected schema {SCHEMA})")
+    hosts = report.get("hosts", [])
+    if not isinstance(hosts, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("status"), str) for h in hosts
+    ):
+        raise bad("hosts: expected a list of {name, status, ...} objects, as provision writes")
+    return {h["name"] for h in hosts if h["status"] not in {"ok", "changed"}}
