@@ -3,13 +3,26 @@
 Host keys are checked against known_hosts by default (``host_key_policy: accept_new`` adds
 unknown keys, never changed ones). One SSH connection per Connection; each script is one exec
 channel running the same PowerShell command line as WinRM, with the script on stdin.
+
+``accept_new`` is trust on first use, as OpenSSH's ``StrictHostKeyChecking accept-new``: a host
+whose name has no key yet is accepted and its key written to known_hosts (the inventory's
+``known_hosts:``, else ``~/.ssh/known_hosts``), so the next run checks it; a host with a
+different key on record is refused. Connections run on many threads and runs may overlap, so
+additions go through one writer: a lock per process and an ``flock`` on a sidecar lock file
+across processes; under it the file is read again (another connection may have recorded the
+host meanwhile), the line appended, and the result put in place with one atomic ``os.replace``,
+which keeps every line already there (security review F3: each connection used to rewrite the
+file from its own stale copy, keeping 1 key of 6, and nothing was saved without ``known_hosts:``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import paramiko
@@ -17,7 +30,80 @@ import paramiko
 from provisioner.inventory import ConnectionSettings
 from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
 
-__all__ = ["SSHConnection"]
+__all__ = ["SSHConnection", "remember_host_key"]
+
+try:
+    import fcntl
+except ImportError:  # Windows controllers: the lock within the process still serialises this one
+    fcntl = None  # type: ignore[assignment]
+
+_KNOWN_HOSTS_WRITER = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exclusive(known: Path) -> Iterator[None]:
+    """The one writer of ``known``: this process's lock, then an ``flock`` on ``known.lock``,
+    a file that is never replaced, so every process locks the same inode."""
+    with _KNOWN_HOSTS_WRITER:
+        known.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if fcntl is None:
+            yield
+            return
+        fd = os.open(known.with_name(known.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+
+def remember_host_key(known: Path, hostname: str, key: paramiko.PKey) -> None:
+    """Add ``hostname``'s ``key`` to ``known`` unless it is there; ``BadHostKeyException`` when
+    another key for that name was recorded first (by a concurrent connection or run)."""
+    known = known.resolve()  # a symlinked known_hosts stays a symlink: its target is replaced
+    with _exclusive(known):
+        recorded = paramiko.HostKeys()
+        if known.exists():
+            recorded.load(str(known))
+        found = recorded.lookup(hostname)
+        if found is not None:
+            if found.get(key.get_name()) == key:
+                return  # recorded by another connection meanwhile
+            raise paramiko.BadHostKeyException(hostname, key, next(iter(found.values())))
+        existing = known.read_bytes() if known.exists() else b""
+        if existing and not existing.endswith(b"\n"):
+            existing += b"\n"
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n".encode("ascii")
+        mode = known.stat().st_mode & 0o777 if known.exists() else 0o600
+        staging = known.with_name(f".{known.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, "wb") as out:
+                out.write(existing + line)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(staging, known)
+        finally:
+            staging.unlink(missing_ok=True)
+
+
+class _AcceptNew(paramiko.MissingHostKeyPolicy):
+    """``accept_new``: an unknown host's key is accepted and recorded at once (trust on first use)."""
+
+    def __init__(self, host: str, known: Path) -> None:
+        self.host, self.known = host, known
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        try:
+            remember_host_key(self.known, hostname, key)
+        except OSError as exc:
+            # Not kept means not trusted on the next run either: refuse rather than accept silently.
+            client.close()
+            raise TransportError(
+                self.host,
+                f"cannot record the host key of {hostname} in {self.known}: {exc.strerror or exc}",
+                kind="certificate",
+            ) from None
 
 
 class SSHConnection:
@@ -43,7 +129,7 @@ class SSHConnection:
         if known.exists():
             client.load_host_keys(str(known))
         if settings.host_key_policy == "accept_new":
-            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+            client.set_missing_host_key_policy(_AcceptNew(self.host, known))
         else:
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
@@ -90,8 +176,6 @@ class SSHConnection:
             raise self._error(
                 f"connection to {where} closed during the SSH handshake", "reset", retryable=True
             ) from None
-        if settings.host_key_policy == "accept_new" and settings.known_hosts:
-            client.save_host_keys(str(known))
         transport = client.get_transport()
         if transport is not None:
             # No Nagle: each script is a few small packets (exec, stdin, EOF) that would otherwise
