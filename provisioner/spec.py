@@ -7,7 +7,10 @@ daemon/config/config.go, config_windows.go, config_unix.go; CLI-DOCKERD; CLI-DEP
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -347,7 +350,30 @@ def _daemon_key(key: str) -> str:
     return key
 
 
+def _json_value(value: Any, where: str) -> None:
+    """Refuse what has no exact JSON form: dockerd reads daemon.json as strict JSON (review F12)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        # json.dumps would write NaN or Infinity, which is not JSON: dockerd refuses the file and does not start.
+        raise ValueError(f"{where}: {value!r} is not a JSON number (dockerd would refuse daemon.json)")
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _json_value(item, f"{where}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: key {key!r} is not text; JSON keys are strings (quote it)")
+            _json_value(item, f"{where}.{key}")
+        return
+    kind = "a YAML timestamp" if isinstance(value, (date, datetime)) else f"a {type(value).__name__} value"
+    raise ValueError(f"{where}: {kind} has no JSON form; quote it to pass it as text")
+
+
 def _daemon_values(settings: dict[str, Any]) -> dict[str, Any]:
+    for key, value in settings.items():
+        _json_value(value, key)
     opts = settings.get("exec-opts", [])
     for opt in opts if isinstance(opts, list) else [opts]:
         if not isinstance(opt, str) or not _ISOLATION_OPT.match(opt):
@@ -362,13 +388,69 @@ DaemonSettings = Annotated[dict[Annotated[str, AfterValidator(_daemon_key)], Any
 """daemon.json as a mapping; every key checked against the keys Windows dockerd registers."""
 
 
+# An image reference as docker parses it: [domain[:port]/]path[:tag][@digest] (the grammar of
+# github.com/distribution/reference, regexp.go). Nothing else can reach docker.exe as the image: a
+# leading "-" would be read as an option, a quote or a space would split the argument (review F19).
+_ALNUM = r"[a-z0-9]+"
+_PATH = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
+_IMAGE = re.compile(
+    rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+
+
+def _image(value: str) -> str:
+    if value == "auto":
+        return value
+    if value.startswith("-"):
+        raise ValueError(f"an image cannot begin with '-': docker.exe would read {_cut(value)!r} as an option")
+    if len(value) > 255 or not _IMAGE.fullmatch(value):
+        raise ValueError(
+            f"{_cut(value)!r} is not an image reference (e.g. mcr.microsoft.com/windows/nanoserver:ltsc2022): "
+            "lower-case repository path, optional registry, :tag and @sha256 digest, no spaces or quotes"
+        )
+    return value
+
+
+def _native_argument(value: str) -> str:
+    """One argument for docker.exe, called from Windows PowerShell 5.1.
+
+    5.1 builds the native command line by wrapping an argument that holds a space in double quotes,
+    without escaping anything inside it (PowerShell/PowerShell#1995; the 7.3 fix,
+    $PSNativeCommandArgumentPassing, does not exist in 5.1), so what docker.exe's MSVCRT parser reads
+    differs from the value for exactly these cases.
+    """
+    if value == "":
+        raise ValueError("an empty argument is dropped by Windows PowerShell 5.1 before docker.exe sees it")
+    if '"' in value:
+        raise ValueError(
+            f"{_cut(value)!r}: Windows PowerShell 5.1 passes an embedded double quote to docker.exe "
+            "unescaped, so the argument would be split or merged with the next"
+        )
+    if value.endswith("\\") and any(c.isspace() for c in value):
+        raise ValueError(
+            f"{_cut(value)!r}: Windows PowerShell 5.1 quotes an argument with a space, and a trailing "
+            "backslash then escapes the closing quote"
+        )
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(f"{_cut(value)!r}: control characters cannot be passed to docker.exe as they are")
+    return value
+
+
+def _cut(value: str, limit: int = 80) -> str:
+    """A value quoted in a message, cut short: an error must not repeat megabytes of input."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
 class VerifySpec(StrictModel):
     """The hello-world proof: a container whose image and isolation fit the host's build."""
 
-    image: str = "auto"
+    image: Annotated[str, AfterValidator(_image)] = "auto"
     """auto = mcr.microsoft.com/windows/nanoserver:<tag for the host build>, or an image reference."""
     isolation: Literal["auto", "process", "hyperv"] = "auto"
-    command: list[str] | None = None
+    command: Annotated[list[Annotated[str, AfterValidator(_native_argument)]], Field(min_length=1)] | None = None
     """Command to run in the container; default: cmd /c echo <nonce>. Output must contain the nonce."""
     timeout: float = Field(default=600.0, gt=0)
     """Seconds for pull + run; a first pull of nanoserver takes minutes on a slow link."""

@@ -12,15 +12,19 @@ import hashlib
 import json
 from typing import Any
 
-from provisioner.facts import Facts
+from provisioner.facts import Facts, FileFacts
 from provisioner.resources import BlockParams, Change, DiffEntry
 from provisioner.spec import EngineSpec, HostSpec
 
-__all__ = ["DEFAULT_PATH", "DaemonParams", "TYPE", "canonical_json", "changes"]
+__all__ = ["CONTENT_LIMIT", "DEFAULT_PATH", "DaemonParams", "TYPE", "canonical_json", "changes", "settings_diff"]
 
 TYPE = "daemon_config"
 DEFAULT_PATH = r"C:\ProgramData\docker\config\daemon.json"
 """``%ProgramData%\\docker\\config\\daemon.json`` unless --data-root or --config-file say otherwise [CLI-DOCKERD]."""
+
+
+CONTENT_LIMIT = 65536
+"""Bytes up to which FACTS sends a file's content (facts.ps1.j2); beyond it only the SHA-256."""
 
 
 class DaemonParams(BlockParams):
@@ -39,36 +43,47 @@ def canonical_json(settings: dict[str, Any]) -> str:
     return json.dumps(settings, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def current_settings(facts: Facts, path: str) -> dict[str, Any] | None:
-    """The host's daemon.json as a mapping, None when there is no file; ValueError when not a JSON object.
-
-    A UTF-8 BOM is accepted, as Engine 23.0 and later accept it (moby PR #44790).
-    """
-    found = facts.files.get(path)
-    if found is None or not found.exists:
-        return None
+def _settings(found: FileFacts) -> dict[str, Any]:
+    """The file's content as a mapping; ValueError when not a JSON object. A UTF-8 BOM is accepted, as
+    Engine 23.0 and later accept it (moby PR #44790)."""
     value = json.loads((found.content or "").lstrip("\ufeff") or "{}")
     if not isinstance(value, dict):
         raise ValueError("daemon.json is not a JSON object")
     return value
 
 
+def settings_diff(found: FileFacts | None, desired: dict[str, Any], where: str) -> list[DiffEntry]:
+    """What differs between a daemon.json on the host and ``desired``, key by key under ``where``.
+
+    FACTS sends a file's content only up to 64 KiB (a FACTS record stays small however large the
+    file), with its SHA-256 always. A larger file is compared by hash with the canonical content this
+    tool writes: equal means in state; otherwise the whole file is the difference (review F13: such a
+    file never converged, since a missing content read as ``{}``).
+    """
+    if found is not None and found.exists and found.content is None and found.sha256:
+        want = hashlib.sha256(canonical_json(desired).encode("utf-8")).hexdigest()
+        if found.sha256.lower() == want:
+            return []
+        return [DiffEntry(where, f"<a file over {CONTENT_LIMIT} bytes with sha256 {found.sha256.lower()}>", desired)]
+    try:
+        current = None if found is None or not found.exists else _settings(found)
+    except (ValueError, RecursionError):  # not JSON, not an object, or nested past Python's stack
+        return [DiffEntry(where, "<not a JSON object>", desired)]
+    have = current or {}
+    diff = []
+    if current is None and not desired:
+        diff.append(DiffEntry(where, "<no file>", {}))
+    for key in sorted(set(have) | set(desired)):
+        if key not in have or key not in desired or have[key] != desired[key]:
+            diff.append(DiffEntry(f"{where}.{key}", have.get(key), desired.get(key)))
+    return diff
+
+
 def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
     if spec.daemon is None or not isinstance(spec.engine, EngineSpec):
         return []  # Docker Desktop keeps its settings per user: resources/desktop_config.py
     desired = spec.daemon
-    diff: list[DiffEntry] = []
-    try:
-        current = current_settings(facts, DEFAULT_PATH)
-    except ValueError:
-        diff.append(DiffEntry("daemon", "<not a JSON object>", desired))
-    else:
-        have = current or {}
-        if current is None and not desired:
-            diff.append(DiffEntry("daemon", "<no file>", {}))
-        for key in sorted(set(have) | set(desired)):
-            if key not in have or key not in desired or have[key] != desired[key]:
-                diff.append(DiffEntry(f"daemon.{key}", have.get(key), desired.get(key)))
+    diff = settings_diff(facts.files.get(DEFAULT_PATH), desired, "daemon")
     if not diff:
         return []
     content = canonical_json(desired)

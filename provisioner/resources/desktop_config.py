@@ -19,12 +19,10 @@ so a change applies at the next engine start (logon, engine switch, or the user'
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any
 
-from provisioner.facts import Facts, FileFacts
-from provisioner.resources import BlockParams, Change, DiffEntry
-from provisioner.resources.daemon_config import canonical_json
+from provisioner.facts import Facts
+from provisioner.resources import BlockParams, Change
+from provisioner.resources.daemon_config import canonical_json, settings_diff
 from provisioner.resources.docker_desktop import USER_DAEMON_JSON, desktop_facts
 from provisioner.spec import DockerDesktopSpec, HostSpec
 
@@ -44,16 +42,6 @@ def user_daemon_path(profile: str) -> str:
     return profile.rstrip("\\") + "\\" + USER_DAEMON_JSON
 
 
-def _current(found: FileFacts) -> dict[str, Any] | None:
-    """The file as a mapping; None when absent; ValueError when not a JSON object."""
-    if not found.exists:
-        return None
-    value = json.loads((found.content or "").lstrip("\ufeff") or "{}")
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
-
-
 def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
     engine = spec.engine
     if not isinstance(engine, DockerDesktopSpec) or spec.daemon is None:
@@ -66,18 +54,7 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         entry = found.users.get(user)
         if entry is None or entry.profile is None:
             continue  # never logged on (or unknown): docker_desktop.pending / docker_users.preflight say so
-        diff: list[DiffEntry] = []
-        try:
-            current = _current(entry.daemon_json)
-        except ValueError:
-            diff.append(DiffEntry(f"desktop.daemon.{user}", "<not a JSON object>", desired))
-        else:
-            have = current or {}
-            if current is None and not desired:
-                diff.append(DiffEntry(f"desktop.daemon.{user}", "<no file>", {}))
-            for key in sorted(set(have) | set(desired)):
-                if key not in have or key not in desired or have[key] != desired[key]:
-                    diff.append(DiffEntry(f"desktop.daemon.{user}.{key}", have.get(key), desired.get(key)))
+        diff = settings_diff(entry.daemon_json, desired, f"desktop.daemon.{user}")
         if not diff:
             continue
         params = DesktopConfigParams(

@@ -29,6 +29,12 @@ VERIFY_NONCE = "provision-nonce-0123456789abcdef"
 # all five single-quote characters, a line break, a statement separator, a subexpression, a
 # backtick, a comment start and a command name that must never appear as a command.
 PAYLOAD = "x'\u2018\u2019\u201a\u201b\"; Injected-Command -Now #\r\n$(Injected-Command) `n @' \n Injected-Command\n"
+ARGV_PAYLOAD = (
+    "x'\u2018\u2019\u201a\u201b\u201c\u201d; Injected-Command -Now # $(Injected-Command) `n @' Injected-Command"
+)
+"""The same for ``verify.command``, whose elements docker.exe receives through Windows PowerShell 5.1's
+native argument passing: the load refuses a double quote, a control character and an empty or
+backslash-ended argument there (spec.py), so this payload tries PowerShell breakouts without them."""
 
 
 def facts_path(name: str) -> Path:
@@ -89,7 +95,7 @@ def hostile_spec() -> HostSpec:
             "verify": {
                 "image": "mcr.microsoft.com/windows/nanoserver:ltsc2022",
                 "isolation": "process",
-                "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD],
+                "command": ["cmd", "/c", "echo", "<nonce>", ARGV_PAYLOAD],
             },
         }
     )
@@ -115,7 +121,7 @@ def hostile_desktop_spec() -> HostSpec:
                 "image": "mcr.microsoft.com/windows/nanoserver:ltsc2022",
                 "isolation": "hyperv",
                 "linux": True,
-                "command": ["cmd", "/c", "echo", "<nonce>", PAYLOAD],
+                "command": ["cmd", "/c", "echo", "<nonce>", ARGV_PAYLOAD],
             },
         }
     )

@@ -71,3 +71,21 @@ def test_host_text_reaches_the_console_inert_and_junit_well_formed(make_fleet: M
         diffs = [d for h in run.report["hosts"] for r in h["resources"] for d in r["diff"]]
         assert {"path": "daemon.log-level", "before": ESCAPES, "after": "warn"} in diffs
         assert all(line.endswith("}") for line in run.files["events"].read_text(encoding="utf-8").split("\n")[:-1])
+
+
+def test_a_daemon_json_over_64_kib_converges_and_then_checks_ok(make_fleet: MakeFleet) -> None:
+    # F13: a 70 KB label gave "did not converge: daemon/config still differ after being applied",
+    # and check reported drift forever: FACTS sends no content past 64 KiB.
+    fleet = make_fleet(1, "server2022-converged")
+    labels = [f"provision.big{i}={'x' * 1000}" for i in range(70)]
+    playbook = fleet.playbook(spec={"daemon": {"labels": labels, "log-level": "warn"}})
+
+    first = fleet.cli("apply", playbook)
+    assert first.code == 0, first.out + first.err
+    assert first.statuses() == {"lab-0001": "changed"}
+    written = fleet.host("lab-0001").snapshot()["files"][DAEMON_JSON]["content"]
+    assert len(written.encode()) > 65536 and json.loads(written)["labels"] == labels
+
+    again = fleet.cli("check", playbook)
+    assert again.code == 0, again.out + again.err
+    assert again.statuses() == {"lab-0001": "ok"}

@@ -1,0 +1,154 @@
+"""Spec values that would reach Windows wrongly are refused at load, and large daemon.json files
+converge (issue 12 items 7, 8 and 12; review F12, F13, F19)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioner import cli
+from provisioner.plan import plan
+from provisioner.resources.daemon_config import CONTENT_LIMIT, DEFAULT_PATH, canonical_json
+from provisioner.spec import HostSpec
+
+from .data import load_facts, site_spec
+
+SHA = "ab" * 32
+
+
+def validate(tmp_path: Path, capsys: pytest.CaptureFixture[str], spec_yaml: str) -> tuple[int, list[str]]:
+    (tmp_path / "inv.yml").write_text("all:\n  hosts:\n    w1: {address: 127.0.0.1}\n")
+    book = tmp_path / "site.yml"
+    book.write_text(
+        "- name: p\n  hosts: all\n  inventory: inv.yml\n  spec:\n"
+        f'    engine: {{version: "27.3.1", sha256: "{SHA}"}}\n'
+        f"{spec_yaml}"
+    )
+    code = cli.run(["validate", str(book)])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.err.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("daemon", "says"),
+    [
+        ("{mtu: .nan}", "[0].spec.daemon: mtu: nan is not a JSON number"),
+        ("{mtu: .inf}", "[0].spec.daemon: mtu: inf is not a JSON number"),
+        ("{log-opts: {max-size: -.inf}}", "[0].spec.daemon: log-opts.max-size: -inf is not a JSON number"),
+        ("{labels: [2001-12-14t21:59:43.10-05:00]}", "[0].spec.daemon: labels[0]: a YAML timestamp has no JSON form"),
+        ("{labels: [2002-12-14]}", "[0].spec.daemon: labels[0]: a YAML timestamp has no JSON form"),
+        ("{labels: [!!binary aGVsbG8=]}", "[0].spec.daemon: labels[0]: a bytes value has no JSON form"),
+    ],
+)
+def test_daemon_values_without_an_exact_json_form_are_refused_at_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], daemon: str, says: str
+) -> None:
+    # F12: NaN and Infinity were written into daemon.json (not JSON: dockerd refuses it); a timestamp
+    # or !!binary value was a TypeError traceback at render time, "internal error" per host in apply.
+    code, lines = validate(tmp_path, capsys, f"    daemon: {daemon}\n")
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert says in lines[0], lines[0]
+    assert f"{tmp_path / 'site.yml'}:6:" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("verify", "says"),
+    [
+        ('{image: "--privileged"}', "verify.image: an image cannot begin with '-'"),
+        ('{image: "-v"}', "verify.image: an image cannot begin with '-'"),
+        ("{image: 'nano\" --privileged \"x'}", "verify.image: 'nano\" --privileged \"x' is not an image reference"),
+        ('{image: "nano server:ltsc2022"}', "is not an image reference"),
+        (
+            "{command: ['cmd', '/c', 'echo x\" \"--privileged']}",
+            "verify.command[2]: 'echo x\" \"--privileged': Windows",
+        ),
+        ("{command: ['cmd', '']}", "verify.command[1]: an empty argument is dropped"),
+        ("{command: ['cmd', 'C:\\Program Files\\']}", "verify.command[1]: 'C:\\\\Program Files\\\\': Windows"),
+        ("{command: ['cmd', \"a\\tb\"]}", "control characters"),
+        ("{command: []}", "verify.command: List should have at least 1 item"),
+    ],
+)
+def test_verify_values_that_powershell_51_would_pass_wrongly_to_docker_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verify: str, says: str
+) -> None:
+    # F19: verify.image and verify.command reach docker.exe through 5.1's native argument passing,
+    # which does not escape embedded quotes and drops empty arguments.
+    code, lines = validate(tmp_path, capsys, f"    verify: {verify}\n")
+    assert code == 1
+    assert len(lines) == 1, lines
+    assert says in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        "registry.example:5000/team/hello-world:1.0",
+        "busybox",
+        "localhost/a__b/c.d-e:x_y",
+        "mcr.microsoft.com/windows/servercore@sha256:" + "0a" * 32,
+    ],
+)
+def test_image_references_docker_accepts_still_load(image: str) -> None:
+    assert HostSpec.model_validate({**site_spec().model_dump(), "verify": {"image": image}}).verify.image == image
+
+
+def test_an_error_quotes_a_long_value_cut_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = validate(tmp_path, capsys, f"    verify: {{image: '-{'x' * 100_000}'}}\n")
+    assert code == 1 and len(lines) == 1
+    assert len(lines[0]) < 600, len(lines[0])
+
+
+def big_daemon() -> dict[str, Any]:
+    """A daemon.json whose canonical form is over the 64 KiB FACTS sends as content."""
+    settings = {"labels": [f"provision.big{i}={'x' * 1000}" for i in range(70)], "log-level": "warn"}
+    assert len(canonical_json(settings).encode()) > CONTENT_LIMIT
+    return settings
+
+
+def facts_with_file(content: str | None, sha256: str) -> Any:
+    facts = load_facts("server2022-converged")
+    files = {
+        **facts.files,
+        DEFAULT_PATH: facts.files[DEFAULT_PATH].model_copy(update={"content": content, "sha256": sha256}),
+    }
+    return facts.model_copy(update={"files": files})
+
+
+def test_a_daemon_json_over_64_kib_is_compared_by_hash() -> None:
+    # F13: FACTS omits the content of a file over 64 KiB and the missing content read as {}: apply
+    # said "did not converge" and check reported drift forever.
+    settings = big_daemon()
+    spec = HostSpec.model_validate({**site_spec().model_dump(), "daemon": settings})
+    written = hashlib.sha256(canonical_json(settings).encode()).hexdigest()
+
+    in_state = plan("h", spec, facts_with_file(None, written))
+    assert [c.id for c in in_state.changes if c.id == "daemon/config"] == []
+
+    other = plan("h", spec, facts_with_file(None, "f" * 64))
+    (change,) = [c for c in other.changes if c.id == "daemon/config"]
+    assert [d.path for d in change.diff] == ["daemon"]
+    assert change.diff[0].before == f"<a file over {CONTENT_LIMIT} bytes with sha256 {'f' * 64}>"
+    assert change.diff[0].after == settings
+    assert change.params.sha256 == written
+
+
+def test_a_small_daemon_json_is_still_compared_key_by_key() -> None:
+    spec = HostSpec.model_validate({**site_spec().model_dump(), "daemon": {"log-level": "info"}})
+    content = json.dumps({"log-level": "debug"})
+    (change,) = [c for c in plan("h", spec, facts_with_file(content, "0" * 64)).changes if c.id == "daemon/config"]
+    assert [(d.path, d.before, d.after) for d in change.diff] == [("daemon.log-level", "debug", "info")]
+
+
+def test_a_daemon_json_nested_past_the_stack_is_replaced_not_a_crash() -> None:
+    # Host-controlled: a daemon.json nested 100k deep was a RecursionError (review F10).
+    spec = HostSpec.model_validate({**site_spec().model_dump(), "daemon": {"log-level": "info"}})
+    deep = "[" * 100_000 + "]" * 100_000
+    (change,) = [c for c in plan("h", spec, facts_with_file(deep, "0" * 64)).changes if c.id == "daemon/config"]
+    assert [(d.path, d.before) for d in change.diff] == [("daemon", "<not a JSON object>")]
