@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -36,6 +37,7 @@ from provisioner.report.events import EventLog
 from provisioner.report.files import OutputError, check_output
 from provisioner.report.json_report import build_report, hosts_to_retry, write_report
 from provisioner.report.junit import write_junit
+from provisioner.report.text import SECRETS
 from provisioner.resources.windows_feature import wanted as wanted_features
 from provisioner.schema import render_schema
 from provisioner.transport.connect import Connector
@@ -306,6 +308,13 @@ def _hosts(names: Sequence[str]) -> str:
 
 
 def _warn(book_warnings: Sequence[str], targets: Sequence[Target]) -> None:
+    """The run's warnings, once; first the targets' passwords join the secrets every output masks."""
+    for target in targets:
+        settings = target.connection
+        if settings.password is not None:
+            SECRETS.add(settings.password.get_secret_value())
+        if settings.password_env:
+            SECRETS.add(os.environ.get(settings.password_env))
     for warning in [*book_warnings, *_lowered_security(targets)]:
         print(f"warning: {warning}", file=sys.stderr)
 

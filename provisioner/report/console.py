@@ -26,7 +26,7 @@ from rich.table import Table
 
 from provisioner.engine.host import Event, HostResult
 from provisioner.facts import Facts
-from provisioner.report.text import inert
+from provisioner.report.text import SECRETS, inert
 
 __all__ = ["Display", "make_display", "print_facts_table", "print_results"]
 
@@ -79,7 +79,7 @@ class JsonDisplay(Display):
 
     def _write(self, payload: dict[str, Any]) -> None:
         with self._lock:
-            self.out.write(json.dumps(payload, default=str) + "\n")
+            self.out.write(json.dumps(SECRETS.mask_data(payload), default=str) + "\n")
             self.out.flush()
 
     def event(self, event: Event) -> None:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from provisioner.engine.host import Event, HostResult
 from provisioner.report.files import OutputError, check_output
+from provisioner.report.text import SECRETS
 
 __all__ = ["EventLog"]
 
@@ -34,7 +35,8 @@ class EventLog:
         self.error: OutputError | None = None
 
     def write(self, kind: str, **fields: Any) -> None:
-        line = json.dumps({"time": datetime.now(UTC).isoformat(), "kind": kind, **fields}, default=str)
+        record = SECRETS.mask_data({"time": datetime.now(UTC).isoformat(), "kind": kind, **fields})
+        line = json.dumps(record, default=str)
         with self._lock:
             if self._out.closed or self.error:
                 return  # a host abandoned by a second interrupt or its host_timeout, still running

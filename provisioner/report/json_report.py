@@ -13,6 +13,7 @@ from typing import Any
 
 from provisioner.engine.host import HostResult
 from provisioner.report.files import write_atomic
+from provisioner.report.text import SECRETS
 
 __all__ = ["SCHEMA", "build_report", "hosts_to_retry", "write_report"]
 
@@ -62,7 +63,8 @@ def build_report(
 
 def write_report(file: Path, report: dict[str, Any], option: str = "--report") -> None:
     """Write atomically, so an interrupted run never leaves half a report; ``OutputError`` if it cannot be."""
-    write_atomic(option, file, (json.dumps(report, indent=2, default=str) + "\n").encode("utf-8"))
+    text = json.dumps(SECRETS.mask_data(report), indent=2, default=str) + "\n"
+    write_atomic(option, file, text.encode("utf-8"))
 
 
 def hosts_to_retry(file: Path) -> set[str]:

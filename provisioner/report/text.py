@@ -10,9 +10,64 @@ is lost for the reader and nothing is executed.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from typing import Any
 
-__all__ = ["inert", "xml_safe"]
+__all__ = ["HIDDEN", "SECRETS", "Secrets", "inert", "xml_safe"]
+
+HIDDEN = "<hidden>"
+
+
+class Secrets:
+    """The secret values of this run (passwords), masked wherever output is made (issue 12 item 5).
+
+    Error paths already hide values under keys named like passwords; this covers the rest: a host
+    echoing the password in a message, a daemon.json value that holds it, a report's facts. Every
+    writer (console, report.json, events, JUnit) passes its text through :meth:`mask`. Values shorter
+    than :attr:`MIN_LENGTH` are not masked: hiding every "a" would make the output unreadable, and
+    such a password protects nothing anyway.
+    """
+
+    MIN_LENGTH = 4
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, value: str | None) -> None:
+        """Mask ``value`` from now on, as it is and in the escaped forms outputs quote it in (a JSON
+        string, a Python repr), since a value can reach the console inside a quoted list."""
+        if value is None or len(value) < self.MIN_LENGTH or value in self._values:
+            return
+        forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
+        with self._lock:
+            self._values.update(forms)
+            # Longest first, so a secret that contains another is hidden whole.
+            self._pattern = re.compile("|".join(re.escape(v) for v in sorted(self._values, key=len, reverse=True)))
+
+    def mask(self, text: str) -> str:
+        pattern = self._pattern
+        return text if pattern is None else pattern.sub(HIDDEN, text)
+
+    def mask_data(self, value: Any) -> Any:
+        """``value`` (JSON-like: what a report or an event holds) with every string masked."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {self.mask_data(k): self.mask_data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.mask_data(v) for v in value]
+        return value
+
+
+SECRETS = Secrets()
+"""This process's secrets: the transports add each password they are given, the command line the
+ones its targets name, before anything is printed."""
 
 _TERMINAL = re.compile(
     "["
@@ -30,10 +85,11 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def inert(text: str) -> str:
-    """``text`` with every terminal control character escaped; LF and TAB kept."""
-    return _TERMINAL.sub(_escape, text)
+    """``text`` with secrets masked and every terminal control character escaped; LF and TAB kept."""
+    return _TERMINAL.sub(_escape, SECRETS.mask(text))
 
 
 def xml_safe(text: str) -> str:
-    """``text`` with the characters XML 1.0 forbids escaped, so the document stays well-formed."""
-    return _XML.sub(_escape, text)
+    """``text`` with secrets masked and the characters XML 1.0 forbids escaped, so the document
+    stays well-formed."""
+    return _XML.sub(_escape, SECRETS.mask(text))

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 from provisioner.inventory import ConnectionSettings
+from provisioner.report.text import SECRETS
 from provisioner.transport import Connection, TransportError
 from provisioner.transport.winrm import WinRMConnection
 
@@ -15,8 +16,15 @@ __all__ = ["Connector", "password_for"]
 def password_for(host: str, settings: ConnectionSettings, asked: Callable[[], str | None] | None = None) -> str | None:
     """The password from ``password_env``, ``--ask-pass`` or ``ansible_password``, in that order.
 
-    The value is passed to the transport and nowhere else: never logged, reported or put in argv.
+    The value is passed to the transport and nowhere else: never logged, reported or put in argv;
+    it is added to the run's secrets, so any output that would show it shows ``<hidden>``.
     """
+    value = _password(host, settings, asked)
+    SECRETS.add(value)
+    return value
+
+
+def _password(host: str, settings: ConnectionSettings, asked: Callable[[], str | None] | None) -> str | None:
     if settings.password_env:
         value = os.environ.get(settings.password_env)
         if value is not None:

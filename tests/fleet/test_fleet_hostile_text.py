@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from .conftest import MakeFleet
+from .conftest import PASSWORD, MakeFleet
 
 DAEMON_JSON = r"C:\ProgramData\docker\config\daemon.json"
 LINE_BREAKERS = ["u2028=a\u2028b", "u2029=a\u2029b", "u0085=a\u0085b", "nul=a\x00b", "all=\u2028\u2029\u0085\x00\r\n"]
@@ -89,3 +89,29 @@ def test_a_daemon_json_over_64_kib_converges_and_then_checks_ok(make_fleet: Make
     again = fleet.cli("check", playbook)
     assert again.code == 0, again.out + again.err
     assert again.statuses() == {"lab-0001": "ok"}
+
+
+def test_the_password_is_masked_in_every_output_when_a_host_sends_it_back(make_fleet: MakeFleet) -> None:
+    # Issue 12 item 5: <hidden> covered only error paths named like passwords; here the secret comes
+    # back as data (a daemon.json value someone put it in) and must not be shown, reported or logged.
+    fleet = make_fleet(2, "server2022-converged")
+    playbook = fleet.playbook(spec={"daemon": {"log-level": "warn"}})
+    fleet.host("lab-0001").set_daemon_key("log-level", json.dumps(f"pw={PASSWORD}"))
+    fleet.host("lab-0002").set_daemon_key("labels", json.dumps([f"a={PASSWORD}", "b"]))
+
+    for output in ("plain", "json", "rich"):
+        run = fleet.cli("check", playbook, "--output", output, events=True, junit=True)
+        assert run.code == 2, run.out + run.err
+        texts = {
+            "stdout": run.out,
+            "stderr": run.err,
+            **{kind: path.read_text(encoding="utf-8") for kind, path in run.files.items()},
+        }
+        for where, text in texts.items():
+            for form in (PASSWORD, json.dumps(PASSWORD)[1:-1], "Fl33t-xq7Zk"):
+                assert form not in text, (output, where)
+        diffs = {d["path"]: d["before"] for h in run.report["hosts"] for r in h["resources"] for d in r["diff"]}
+        assert diffs["daemon.log-level"] == "pw=<hidden>"
+        assert diffs["daemon.labels"] == ["a=<hidden>", "b"]
+        if output == "plain":
+            assert "daemon.log-level: pw=<hidden> -> warn" in run.out
