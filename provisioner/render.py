@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -44,6 +45,9 @@ SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 """PowerShell treats all five as single quotes, so each is doubled inside a literal (DESIGN 4.9)."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class RenderError(Exception):
     """A template or value that cannot be rendered safely."""
 
@@ -63,6 +67,9 @@ class PsCode(str):
 def _string(value: str) -> str:
     if "\x00" in value:
         raise RenderError("a NUL character cannot be passed to PowerShell")
+    if _SURROGATE.search(value):
+        # Scripts travel as UTF-8, which has no form for half a surrogate pair: the transport would fail per host.
+        raise RenderError("a lone surrogate (half of a UTF-16 pair) cannot be sent to PowerShell as UTF-8")
     out = []
     for char in value:
         out.append(char + char if char in SINGLE_QUOTES else char)

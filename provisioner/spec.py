@@ -43,10 +43,36 @@ __all__ = [
 ]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogate(value: Any) -> None:
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise ValueError("a lone surrogate (half of a UTF-16 pair) has no UTF-8 form and cannot reach a host")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_surrogate(key)
+            _no_surrogate(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _no_surrogate(item)
+
+
 class StrictModel(BaseModel):
-    """Base for every spec model: unknown keys are refused, values are not coerced silently."""
+    """Base for every spec model: unknown keys are refused, values are not coerced silently.
+
+    Every text must be encodable: YAML refuses lone surrogates, but a template can make one
+    (``{{ "\\ud800" }}``), which then failed every host at its first UTF-8 encode.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        _no_surrogate(value)
+        return value
 
 
 # Flags registered on Windows, under their daemon.json names (list flags in the plural).

@@ -152,3 +152,23 @@ def test_a_daemon_json_nested_past_the_stack_is_replaced_not_a_crash() -> None:
     deep = "[" * 100_000 + "]" * 100_000
     (change,) = [c for c in plan("h", spec, facts_with_file(deep, "0" * 64)).changes if c.id == "daemon/config"]
     assert [(d.path, d.before) for d in change.diff] == [("daemon", "<not a JSON object>")]
+
+
+@pytest.mark.parametrize(
+    "where", ["daemon: {labels: ['{{ \"\\ud800\" }}x']}", "verify: {command: ['{{ \"\\udfff\" }}']}"]
+)
+def test_a_lone_surrogate_made_by_a_template_is_refused_at_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    # YAML refuses lone surrogates, a template can make one: every host then failed at its first
+    # UTF-8 encode ("internal error"), and `render` was a UnicodeEncodeError traceback.
+    code, lines = validate(tmp_path, capsys, f"    {where}\n")
+    assert code == 1 and len(lines) == 1, lines
+    assert "a lone surrogate (half of a UTF-16 pair) has no UTF-8 form" in lines[0]
+
+
+def test_the_ps_filter_refuses_a_lone_surrogate() -> None:
+    from provisioner.render import RenderError, ps_literal
+
+    with pytest.raises(RenderError, match="lone surrogate"):
+        ps_literal(["ok", "a\ud800b"])
