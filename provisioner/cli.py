@@ -37,7 +37,7 @@ from provisioner.report.events import EventLog
 from provisioner.report.files import OutputError, check_output
 from provisioner.report.json_report import build_report, hosts_to_retry, write_report
 from provisioner.report.junit import write_junit
-from provisioner.report.text import SECRETS
+from provisioner.report.text import SECRETS, inert
 from provisioner.resources.windows_feature import wanted as wanted_features
 from provisioner.schema import render_schema
 from provisioner.transport.connect import Connector
@@ -380,6 +380,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                 timeout=args.timeout,
                 forks=args.forks,
                 templates=args.templates,
+                out=lambda text: print(inert(text)),  # certificate names and host output are host text
             )
         if args.command == "completion":
             print(completion_script(_parser(), args.shell), end="")

@@ -263,7 +263,10 @@ DESKTOP_BUILDS: dict[str, int] = {
 """Known pairs only: a build that disagrees with a known version is a plan error (a typo would pin
 another release), an unknown version is taken as given."""
 
-_ACCOUNT = r"^(?:[^\\\"/\[\]:;|=,+*?<>]{1,64}\\)?[^\\\"/\[\]:;|=,+*?<>@]{1,104}$"
+# Control and line-separator characters are refused too: the name is part of a block id, which the end
+# marker carries on one comment line (review F12: "a\nb" passed validate and failed at render).
+_NOT_IN_ACCOUNT = r"\\\"/\[\]:;|=,+*?<>\x00-\x1f\x7f-\x9f\u2028\u2029"
+_ACCOUNT = rf"^(?:[^{_NOT_IN_ACCOUNT}]{{1,64}}\\)?[^{_NOT_IN_ACCOUNT}@]{{1,104}}$"
 
 
 class WslPin(StrictModel):

@@ -172,3 +172,20 @@ def test_the_ps_filter_refuses_a_lone_surrogate() -> None:
 
     with pytest.raises(RenderError, match="lone surrogate"):
         ps_literal(["ok", "a\ud800b"])
+
+
+@pytest.mark.parametrize("user", ["a\nb", "dev\r", "a\u2028b", "a\x85b", "CORP\\a\tb"])
+def test_desktop_users_with_line_breaks_or_controls_are_refused_at_load(user: str) -> None:
+    # F12: users: ["a\nb"] passed validate and failed only at render ("block id ... must be one line"),
+    # an "internal error" per host in apply.
+    from pydantic import ValidationError
+
+    from provisioner.spec import DockerDesktopSpec
+
+    engine = {"type": "docker-desktop", "version": "4.43.1", "build": 198352, "sha256": SHA, "accept_license": True}
+    with pytest.raises(ValidationError, match="users"):
+        DockerDesktopSpec.model_validate({**engine, "users": [user]})
+    assert DockerDesktopSpec.model_validate({**engine, "users": ["o'brien", "CORP\\dev"]}).users == [
+        "o'brien",
+        "CORP\\dev",
+    ]
