@@ -279,6 +279,7 @@ class HostRunner:
         self.result.reboots += 1
         give_up = min(self.clock() + policy.timeout, self.deadline)
         delay = self.poll_interval
+        last = "no answer"
         while True:
             self.sleep(delay)
             if self.interrupt.is_set():
@@ -288,10 +289,19 @@ class HostRunner:
                 if new.reboot.boot_id != old_boot:
                     self.emit("rebooted", f"back after reboot (boot id {new.reboot.boot_id})")
                     return new
-            except (TransportError, HostFailure):
+                last = f"it still answers with the boot id it had before ({old_boot})"
+            except TransportError as exc:
                 self.drop_connection()
+                last = exc.cause
+            except HostFailure as exc:
+                self.drop_connection()
+                last = str(exc)
             if self.clock() + delay > give_up:
-                raise HostFailure("failed", f"did not come back within {policy.timeout:g} s after the reboot")
+                # The last answer says whether the host is down, up but failing (HTTP 500s), or never rebooted
+                # (review F18: "did not come back" hid a host that was up and answering 500).
+                raise HostFailure(
+                    "failed", f"did not come back within {policy.timeout:g} s after the reboot; last attempt: {last}"
+                )
             delay = min(delay * 1.5, 15.0)
 
     def verify(self, current: Plan) -> None:
