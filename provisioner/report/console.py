@@ -46,24 +46,33 @@ class Display:
         self.out = out
         self.total = total
         self._lock = threading.Lock()
+        self.closed = False
+        """Set when the terminal or pipe went away (``provision apply | head``): progress stops, the run
+        and its report files do not."""
+
+    def _line(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.out.write(text + "\n")
+            self.out.flush()
+        except (OSError, ValueError):  # BrokenPipeError, EIO from a closed terminal, a closed file
+            self.closed = True
 
     def event(self, event: Event) -> None:
         if event.kind == "done":
             return
         with self._lock:
-            self.out.write(inert(f"[{event.host}] {event.message}") + "\n")
-            self.out.flush()
+            self._line(inert(f"[{event.host}] {event.message}"))
 
     def result(self, result: HostResult) -> None:
         with self._lock:
             message = f": {result.message}" if result.message else ""
-            self.out.write(inert(f"[{result.name}] {result.status}{message}") + "\n")
-            self.out.flush()
+            self._line(inert(f"[{result.name}] {result.status}{message}"))
 
     def batch(self, number: int, total: int, size: int) -> None:
         with self._lock:
-            self.out.write(f"batch {number}/{total}: {size} host{'s' if size != 1 else ''}\n")
-            self.out.flush()
+            self._line(f"batch {number}/{total}: {size} host{'s' if size != 1 else ''}")
 
     def __enter__(self) -> Display:
         return self
@@ -79,8 +88,7 @@ class JsonDisplay(Display):
 
     def _write(self, payload: dict[str, Any]) -> None:
         with self._lock:
-            self.out.write(json.dumps(SECRETS.mask_data(payload), default=str) + "\n")
-            self.out.flush()
+            self._line(json.dumps(SECRETS.mask_data(payload), default=str))
 
     def event(self, event: Event) -> None:
         self._write({"kind": f"host.{event.kind}", "host": event.host, "message": event.message, **event.data})
@@ -175,9 +183,15 @@ class _Inert:
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
+        self.closed = False
 
     def write(self, text: str) -> None:
-        self.out.write(inert(text))
+        if self.closed:
+            return
+        try:
+            self.out.write(inert(text))
+        except (OSError, ValueError):  # the reader went away: the rest of the summary is not for anyone
+            self.closed = True
 
 
 def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None = None) -> None:

@@ -4,6 +4,8 @@ host is touched, and no temporary file left behind."""
 
 from __future__ import annotations
 
+import io
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -130,3 +132,26 @@ def test_outputs_in_a_directory_that_does_not_exist_yet_are_created(make_fleet: 
     )
     assert run.code == 0, run.err
     assert sorted(p.name for p in out.iterdir()) == ["e.jsonl", "j.xml", "r.json"]
+
+
+class _ClosedPipe(io.StringIO):
+    """stdout of `provision apply | head -1` once head has exited."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_stops_the_progress_not_the_run_or_its_reports(
+    make_fleet: MakeFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A BrokenPipeError from the progress line used to fail the host that wrote it ("internal error"),
+    # then end the run in a traceback before the report was written.
+    fleet = make_fleet(3, "server2022-converged")
+    playbook = fleet.playbook(rollout={"forks": 3})
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "stdout", _ClosedPipe())
+        run = fleet.cli("check", playbook, "--output", "plain", events=True, junit=True)
+    assert run.code == 0, run.err
+    assert run.statuses() == dict.fromkeys(fleet.names, "ok")
+    assert "Traceback" not in run.err
+    assert sorted(e["host"] for e in run.events if e["kind"] == "host.result") == fleet.names
