@@ -18,6 +18,7 @@ from typing import Any
 __all__ = ["HIDDEN", "SECRETS", "Secrets", "inert", "xml_safe"]
 
 HIDDEN = "<hidden>"
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s\"']*:)[^/@\s\"']+@")
 
 
 class Secrets:
@@ -49,13 +50,16 @@ class Secrets:
             self._pattern = re.compile("|".join(re.escape(v) for v in sorted(self._values, key=len, reverse=True)))
 
     def mask(self, text: str) -> str:
+        """``text`` with the run's secrets and the password of any ``scheme://user:password@`` URL
+        hidden (review F6: a daemon.json ``http-proxy`` with credentials reached the report's diff and
+        facts, and the console)."""
         pattern = self._pattern
-        return text if pattern is None else pattern.sub(HIDDEN, text)
+        if pattern is not None:
+            text = pattern.sub(HIDDEN, text)
+        return _URL_PASSWORD.sub(rf"\1{HIDDEN}@", text) if "@" in text else text
 
     def mask_data(self, value: Any) -> Any:
         """``value`` (JSON-like: what a report or an event holds) with every string masked."""
-        if self._pattern is None:
-            return value
         if isinstance(value, str):
             return self.mask(value)
         if isinstance(value, dict):
