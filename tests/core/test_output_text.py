@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+from provisioner.report.events import EventLog
 from provisioner.report.text import HIDDEN, Secrets, inert, xml_safe
 
 
@@ -49,3 +51,15 @@ def test_xml_safe_text_always_parses() -> None:
     parsed = ET.fromstring(ET.tostring(element, encoding="unicode"))
     for value in (parsed.get("message") or "", parsed.text or ""):
         assert "\\x01" in value and "\\x1f" in value and "\\ud800" in value and "\\ufffe" in value and "<&>" in value
+
+
+def test_an_events_file_that_fills_up_stops_logging_and_keeps_the_first_error(tmp_path: Path) -> None:
+    # The hosts whose progress it records must not fail because the log cannot be written.
+    log = EventLog(tmp_path / "events.jsonl")
+    log._out.close()
+    log._out = open("/dev/full", "w", encoding="utf-8")  # noqa: SIM115 - closed by log.close()
+    log.write("host.facts", host="h1", message="gathering facts")
+    log.write("host.facts", host="h2", message="gathering facts")
+    log.close()
+    assert log.error is not None
+    assert str(log.error) == f"--events {tmp_path / 'events.jsonl'}: cannot write: No space left on device"
