@@ -109,12 +109,18 @@ def _run_batch(
     started: dict[str, tuple[float, HostRunner]] = {}
     lock = threading.Lock()
 
+    claimed: set[str] = set()
+
     def finish(result: HostResult) -> None:
         with lock:
-            if result.name in results:
+            if result.name in claimed:
                 return  # abandoned at its deadline already
-            results[result.name] = result
+            claimed.add(result.name)
+        # Handed on before the batch counts it done: the batch (and the run) must not end while
+        # the last result is still being recorded or displayed.
         on_result(result)
+        with lock:
+            results[result.name] = result
 
     def worker() -> None:
         while not interrupt.stop.is_set():
@@ -145,7 +151,7 @@ def _run_batch(
             overdue = [
                 runner
                 for name, (since, runner) in started.items()
-                if name not in results and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE
+                if name not in claimed and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE
             ]
         for runner in overdue:
             timeout = runner.target.play.rollout.host_timeout

@@ -56,7 +56,8 @@ def redact_url(location: str) -> str:
     if "://" not in location:
         return location
     try:
-        return sa.make_url(location).render_as_string(hide_password=True)
+        url = sa.make_url(location)
+        return location if url.password is None else url.render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a malformed URL is shown without anything after the scheme
         return location.split("://", 1)[0] + "://..."
 
@@ -166,7 +167,10 @@ class Store:
                 raise ValueError(f"unsupported store {url.drivername!r}: use a file path, sqlite:/// or postgresql://")
             return sa.create_engine(url, pool_pre_ping=True)
         path = Path(text).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create its directory {path.parent}: {exc.strerror}") from None
         return Store._sqlite(sa.URL.create("sqlite", database=str(path)))
 
     @staticmethod
