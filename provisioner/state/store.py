@@ -37,6 +37,7 @@ from provisioner.state.tables import host_group, host_latest, host_result, resou
 
 __all__ = [
     "OBSERVED",
+    "SCHEMA_HEAD",
     "HostRecord",
     "ResourceRecord",
     "Store",
@@ -104,8 +105,17 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+SCHEMA_HEAD = "0001"
+"""The newest migration in migrations/versions (a test holds the two equal): a store already at it
+is opened without importing Alembic, a quarter of a second of start-up for ``provision history``."""
+
+
 def _migrate(connection: Connection) -> None:
     """Bring the schema to this version's head with the packaged Alembic scripts."""
+    if sa.inspect(connection).has_table("alembic_version"):
+        current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+        if current == [SCHEMA_HEAD]:
+            return
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext

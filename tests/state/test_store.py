@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from provisioner.state.config import StateError
 from provisioner.state.history import build_history
-from provisioner.state.store import HostRecord, ResourceRecord, Store
+from provisioner.state.store import SCHEMA_HEAD, HostRecord, ResourceRecord, Store
 
 from .conftest import Clock, OpenStore
 
@@ -220,9 +220,17 @@ def test_a_run_is_closed_once(open_store: OpenStore, clock: Clock) -> None:
 
 
 def test_opening_migrates_once_and_refuses_a_newer_schema(open_store: OpenStore, store_url: str) -> None:
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("provisioner.state") / "migrations"))
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_HEAD]
     first = open_store()
     with first.engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_HEAD
         tables = set(sa.inspect(connection).get_table_names())
     assert {"run", "host_result", "resource_result", "host_group", "host_latest"} <= tables
     open_store()  # a second open finds the schema current
