@@ -76,11 +76,12 @@ def build_history(
     site: str | None = None,
 ) -> dict[str, Any]:
     """The history as JSON-ready data (``provision history --json`` prints exactly this)."""
-    rows = store.results(since=since, hosts=hosts, group=group, site=site)
+    rows = store.results(since=since, hosts=hosts, group=group, site=site, groups=False)
     runs = {row["run_id"] for row in rows}
     by_host: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_host[row["host"]].append(row)
+    latest_groups = store.groups([results[-1]["id"] for results in by_host.values()])
     report_hosts = []
     sites: dict[str, Counter[str]] = defaultdict(Counter)
     groups: dict[str, Counter[str]] = defaultdict(Counter)
@@ -103,7 +104,7 @@ def build_history(
         entry = {
             "host": name,
             "site": latest["site"],
-            "groups": latest["groups"],
+            "groups": latest_groups[latest["id"]],
             "results": len(results),
             "observed": len(observed),
             "out_of_state": out,
@@ -119,7 +120,7 @@ def build_history(
         report_hosts.append(entry)
         verdict = "in_state" if in_state else "out_of_state" if observed else "unknown"
         sites[latest["site"] or "-"][verdict] += 1
-        for g in latest["groups"]:
+        for g in latest_groups[latest["id"]]:
             groups[g][verdict] += 1
     observations = sum(h["observed"] for h in report_hosts)
     out_total = sum(h["out_of_state"] for h in report_hosts)
@@ -167,7 +168,8 @@ def format_history(data: dict[str, Any], *, detail: bool) -> list[str]:
     and flaps; ``detail`` (one host asked for, or few) lists every host, not only drifted ones."""
     summary = data["summary"]
     lines = [
-        f"history: {data['runs']} run{'s' if data['runs'] != 1 else ''}, {summary['hosts']} hosts"
+        f"history: {data['runs']} run{'s' if data['runs'] != 1 else ''}, "
+        f"{summary['hosts']} host{'s' if summary['hosts'] != 1 else ''}"
         + (f" since {_short(data['since'])}" if data["since"] else "")
         + f"; drift rate {_percent(summary['drift_rate'])} of {summary['observations']} observations"
     ]

@@ -72,7 +72,7 @@ def test_two_checks_a_day_apart_show_corrective_drift_since_the_second(
     code, out, err = history(capfd, "--state", store_url, "--host", "lab-0002")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("history: 2 runs, 1 hosts; drift rate 50.0% of 2 observations")
+    assert lines[0].startswith("history: 2 runs, 1 host; drift rate 50.0% of 2 observations")
     stamp = drifted_at.strftime("%Y-%m-%d %H:%M")
     assert f"  daemon/config: drifted, corrective; first seen {stamp}, last seen {stamp}, 1 flap" in lines
     assert "    daemon.log-level: debug -> warn" in lines
