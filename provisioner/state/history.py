@@ -151,8 +151,23 @@ def build_history(
         },
         "sites": shares(sites),
         "groups": shares(groups),
+        "resources": _by_resource(report_hosts),
         "hosts": report_hosts,
     }
+
+
+def _by_resource(hosts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per resource across the hosts: how many are out of state now, were ever, and flapped."""
+    table: dict[str, dict[str, Any]] = {}
+    for host in hosts:
+        for res in host["resources"]:
+            entry = table.setdefault(
+                res["resource"], {"type": res["type"], "drifted_now": 0, "hosts_out_of_state": 0, "flaps": 0}
+            )
+            entry["drifted_now"] += res["drifted_now"]
+            entry["hosts_out_of_state"] += 1
+            entry["flaps"] += res["flaps"]
+    return dict(sorted(table.items()))
 
 
 def _short(value: str | None) -> str:
@@ -179,6 +194,14 @@ def format_history(data: dict[str, Any], *, detail: bool) -> list[str]:
             + ", ".join(
                 f"{name} {_percent(v['share_in_state'])} ({v['in_state']}/{v['hosts']})"
                 for name, v in data["sites"].items()
+            )
+        )
+    if data["resources"] and not detail:
+        lines.append(
+            "by resource: "
+            + ", ".join(
+                f"{name} {v['drifted_now']} drifted now / {v['hosts_out_of_state']} ever, {v['flaps']} flaps"
+                for name, v in data["resources"].items()
             )
         )
     for host in data["hosts"]:

@@ -76,6 +76,9 @@ def test_drift_after_a_clean_check_is_corrective_with_its_first_seen_time(open_s
     assert daemon["drifted_now"] and daemon["change_kind"] == "corrective" and daemon["corrective"] == 2
     assert daemon["properties"] == [{"path": "daemon.log-level", "before": "debug", "after": "warn"}]
     assert history["summary"]["drifted_now"] == ["lab-0001"]
+    assert history["resources"] == {
+        "daemon/config": {"type": "daemon_config", "drifted_now": 1, "hosts_out_of_state": 1, "flaps": 1}
+    }
     assert history["summary"]["drift_rate"] == pytest.approx(2 / 6, abs=1e-4)
     assert history["runs"] == 3
     assert store.results(run_ids=[second])[0]["started"] == drifted_at
