@@ -145,19 +145,17 @@ def start_run(args: argparse.Namespace, book: Playbook) -> StoreSink | None:
     return StoreSink(store, run_id)
 
 
-def finish_run(sink: StoreSink | None, args: argparse.Namespace, code: int, results: Sequence[HostResult]) -> bool:
-    """Close the run and apply retention; False, with the error printed, when the store failed."""
-
+def finish_run(sink: StoreSink | None, args: argparse.Namespace, code: int, results: Sequence[HostResult]) -> None:
+    """Close the run and apply retention. A store that failed during the run is reported on one
+    ``error:`` line; the exit code stays the run's, since the hosts were run."""
     if sink is None:
-        return True
+        return
     try:
         sink.finish(code, dict(sorted(Counter(r.status for r in results).items())))
         if args.retention_days > 0:
             sink.store.prune(args.retention_days)
-        return True
     except StateError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return False
     finally:
         sink.store.close()
 

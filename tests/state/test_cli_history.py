@@ -11,7 +11,7 @@ import pytest
 from fleet.conftest import Fleet, MakeFleet
 
 from provisioner import cli
-from provisioner.state.config import STATE_ENV
+from provisioner.state.config import STATE_ENV, StateError
 from provisioner.state.store import Store
 
 from .conftest import Clock
@@ -180,3 +180,24 @@ def test_history_and_report_errors_are_one_line(capfd: pytest.CaptureFixture[str
     assert cli.run(["report", "abc", "--html", str(tmp_path / "r.html")]) == 1
     assert "no single run 'abc'" in capfd.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_store_failing_mid_run_fails_no_host_and_says_what_was_lost(
+    make_fleet: MakeFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = make_fleet(3, PROFILES)
+    location = tmp_path / "history.db"
+
+    def disk_full(self: Store, run_id: str, records: Any) -> None:
+        raise StateError(f"state store {self.name}: database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "record", disk_full)
+        run = fleet.cli("check", fleet.playbook(), "--state", str(location))
+
+    assert run.code == 0 and set(run.statuses().values()) == {"ok"}
+    assert run.err.splitlines() == [
+        f"error: state store {location}: database or disk is full (3 host results not recorded)"
+    ]
+    with Store.open(location) as store:
+        assert [r["finished"] for r in store.runs()] == [None]  # the run is left open, as after a crash
