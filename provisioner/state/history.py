@@ -200,7 +200,8 @@ def format_history(data: dict[str, Any], *, detail: bool) -> list[str]:
         lines.append(
             "by resource: "
             + ", ".join(
-                f"{name} {v['drifted_now']} drifted now / {v['hosts_out_of_state']} ever, {v['flaps']} flaps"
+                f"{name} {v['drifted_now']} drifted now / {v['hosts_out_of_state']} ever, "
+                f"{v['flaps']} flap{'s' if v['flaps'] != 1 else ''}"
                 for name, v in data["resources"].items()
             )
         )
