@@ -77,6 +77,15 @@ def test_two_checks_a_day_apart_show_corrective_drift_since_the_second(
     assert f"  daemon/config: drifted, corrective; first seen {stamp}, last seen {stamp}, 1 flap" in lines
     assert "    daemon.log-level: debug -> warn" in lines
 
+    code, out, err = history(capfd, "--state", store_url)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "history: 2 runs, 4 hosts; drift rate 25.0% of 8 observations",
+        "by resource: daemon/config 1 drifted now / 1 ever, 1 flap, engine/docker 1 drifted now / 1 ever, 1 flap",
+    ]
+    assert [line.split(":")[0] for line in lines if line.startswith("lab-")] == ["lab-0002", "lab-0003"]
+
 
 def test_the_default_store_is_under_xdg_state_home_and_provision_state_overrides_it(
     make_fleet: MakeFleet,
