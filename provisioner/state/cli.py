@@ -154,6 +154,7 @@ def finish_run(sink: StoreSink | None, args: argparse.Namespace, code: int, resu
         sink.finish(code, dict(sorted(Counter(r.status for r in results).items())))
         if args.retention_days > 0:
             sink.store.prune(args.retention_days)
+        print(f"history: run {sink.run_id[:12]} recorded in {sink.store.name}", file=sys.stderr)
     except StateError as exc:
         print(f"error: {exc}", file=sys.stderr)
     finally:

@@ -253,6 +253,8 @@ class Store:
             self._write(lambda connection: self._record(connection, run_id, batch))
 
     def _record(self, connection: Connection, run_id: str, records: list[HostRecord]) -> None:
+        """A handful of statements whatever the number of records (multi-row inserts), so a batch
+        of hosts costs about what one host does in round trips."""
         started = connection.execute(sa.select(run.c.started).where(run.c.id == run_id)).scalar_one_or_none()
         if started is None:
             raise StateError(f"state store {self.name}: no run {run_id}")
@@ -272,38 +274,44 @@ class Store:
                 )
             ):
                 prior.setdefault(row.result_id, {})[row.resource] = row.change_kind
-        for record in records:
-            inserted = connection.execute(
-                host_result.insert().values(
-                    run_id=run_id,
-                    started=started,
-                    play=record.play,
-                    host=record.host,
-                    site=record.site,
-                    status=record.status,
-                    message=record.message,
-                    plan_digest=record.plan_digest,
-                    batch=record.batch,
-                    reboots=record.reboots,
-                    duration_ms=round(record.duration * 1000),
-                    facts=record.facts,
-                    verify=record.verify,
-                )
-            ).inserted_primary_key
-            assert inserted is not None
-            result_id = inserted[0]
-            if record.groups:
-                connection.execute(host_group.insert(), [{"result_id": result_id, "name": g} for g in record.groups])
+        inserted = connection.execute(
+            host_result.insert().returning(host_result.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "run_id": run_id,
+                    "started": started,
+                    "play": record.play,
+                    "host": record.host,
+                    "site": record.site,
+                    "status": record.status,
+                    "message": record.message,
+                    "plan_digest": record.plan_digest,
+                    "batch": record.batch,
+                    "reboots": record.reboots,
+                    "duration_ms": round(record.duration * 1000),
+                    "facts": record.facts,
+                    "verify": record.verify,
+                }
+                for record in records
+            ],
+        )
+        ids = [row[0] for row in inserted]
+        memberships: list[dict[str, Any]] = []
+        children: list[dict[str, Any]] = []
+        fresh: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        moved_observed: list[dict[str, Any]] = []
+        for record, result_id in zip(records, ids, strict=True):
+            memberships += [{"result_id": result_id, "name": g} for g in record.groups]
             before = latest.get((record.host, record.play))
             same_plan = before is not None and before.observed_digest == record.plan_digest
             drifted_before = prior.get(before.observed_id, {}) if before is not None and before.observed_id else {}
-            rows = []
             for resource in record.resources:
                 kind = "none"
                 if resource.status in {"drift", "changed"}:
                     earlier = drifted_before.get(resource.id)
                     kind = "corrective" if same_plan and earlier in {None, "corrective"} else "intentional"
-                rows.append(
+                children.append(
                     {
                         "result_id": result_id,
                         "resource": resource.id,
@@ -314,20 +322,51 @@ class Store:
                         "message": resource.message,
                     }
                 )
-            if rows:
-                connection.execute(resource_result.insert(), rows)
             observed = record.status in OBSERVED
-            values: dict[str, Any] = {"result_id": result_id}
-            if observed:
-                values |= {"observed_id": result_id, "observed_digest": record.plan_digest}
+            latest_row = {
+                "k_host": record.host,
+                "k_play": record.play,
+                "v_result": result_id,
+                "v_observed": result_id if observed else None,
+                "v_digest": record.plan_digest if observed else None,
+            }
             if before is None:
-                connection.execute(host_latest.insert().values(host=record.host, play=record.play, **values))
+                fresh.append(latest_row)
             else:
-                connection.execute(
-                    host_latest.update()
-                    .where(host_latest.c.host == record.host, host_latest.c.play == record.play)
-                    .values(**values)
-                )
+                (moved_observed if observed else moved).append(latest_row)
+        if memberships:
+            connection.execute(host_group.insert(), memberships)
+        if children:
+            connection.execute(resource_result.insert(), children)
+        if fresh:
+            connection.execute(
+                host_latest.insert().values(
+                    host=sa.bindparam("k_host"),
+                    play=sa.bindparam("k_play"),
+                    result_id=sa.bindparam("v_result"),
+                    observed_id=sa.bindparam("v_observed"),
+                    observed_digest=sa.bindparam("v_digest"),
+                ),
+                fresh,
+            )
+        where = (host_latest.c.host == sa.bindparam("k_host"), host_latest.c.play == sa.bindparam("k_play"))
+        if moved_observed:
+            connection.execute(
+                host_latest.update()
+                .where(*where)
+                .values(
+                    result_id=sa.bindparam("v_result"),
+                    observed_id=sa.bindparam("v_observed"),
+                    observed_digest=sa.bindparam("v_digest"),
+                ),
+                moved_observed,
+            )
+        if moved:
+            # A result that observed nothing (failed, unreachable, ...) keeps the last observed one.
+            connection.execute(
+                host_latest.update().where(*where).values(result_id=sa.bindparam("v_result")),
+                [{"k_host": r["k_host"], "k_play": r["k_play"], "v_result": r["v_result"]} for r in moved],
+            )
 
     def prune(self, days: int = DEFAULT_RETENTION_DAYS) -> int:
         """Delete runs older than ``days`` (by start), keeping every host's latest and latest

@@ -50,6 +50,7 @@ def test_two_checks_a_day_apart_show_corrective_drift_since_the_second(
     code, out, err = history(capfd, "--state", store_url, "--json")
 
     assert code == 0, err
+    assert second.err.splitlines()[-1] == f"history: run {second.report['run_id'][:12]} recorded in {store_url}"
     data = json.loads(out)
     assert data["runs"] == 2 and data["summary"]["hosts"] == 4
     assert data["summary"]["drifted_now"] == ["lab-0002", "lab-0003"]
