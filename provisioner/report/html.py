@@ -63,8 +63,8 @@ def build_context(store: Store, *, run_id: str | None = None, since: datetime | 
     if run_id is not None:
         chosen = store.run(run_id)
         if chosen is None:
-            raise ValueError(f"no single run {run_id!r} in {store.name} (give more of the id: provision history)")
-        runs = [r for r in store.runs(since=since, until=chosen["started"])]
+            raise ValueError(f"no single run {run_id!r} in {store.name} (provision history prints the latest run's id)")
+        runs = store.runs(since=since, until=chosen["started"])
     else:
         runs = store.runs(since=since)
         if not runs:

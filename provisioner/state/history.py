@@ -122,6 +122,12 @@ def build_history(
         sites[latest["site"] or "-"][verdict] += 1
         for g in latest_groups[latest["id"]]:
             groups[g][verdict] += 1
+    window = [r for r in store.runs(since=since) if r["id"] in runs]
+    latest_run = (
+        {key: _iso(value) if isinstance(value, datetime) else value for key, value in window[-1].items()}
+        if window
+        else None
+    )
     observations = sum(h["observed"] for h in report_hosts)
     out_total = sum(h["out_of_state"] for h in report_hosts)
 
@@ -141,6 +147,7 @@ def build_history(
         "since": _iso(since),
         "filters": {"hosts": list(hosts or []), "resource": resource, "group": group, "site": site},
         "runs": len(runs),
+        "latest_run": latest_run,
         "summary": {
             "hosts": len(report_hosts),
             "observations": observations,
@@ -224,6 +231,13 @@ def format_history(data: dict[str, Any], *, detail: bool) -> list[str]:
     if summary["never_converged"]:
         names = summary["never_converged"]
         lines.append(f"never converged ({len(names)}): {', '.join(names)}")
+    latest = data["latest_run"]
+    if latest is not None:
+        exit_code = f", exit {latest['exit_code']}" if latest["exit_code"] is not None else ", not finished"
+        lines.append(
+            f"latest run {latest['id'][:12]}: {latest['kind']} at {_short(latest['started'])}{exit_code} "
+            f"(provision report {latest['id'][:12]} --html FILE)"
+        )
     return lines
 
 

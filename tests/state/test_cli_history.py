@@ -86,6 +86,9 @@ def test_two_checks_a_day_apart_show_corrective_drift_since_the_second(
         "by resource: daemon/config 1 drifted now / 1 ever, 1 flap, engine/docker 1 drifted now / 1 ever, 1 flap",
     ]
     assert [line.split(":")[0] for line in lines if line.startswith("lab-")] == ["lab-0002", "lab-0003"]
+    short = second.report["run_id"][:12]
+    assert lines[-1] == f"latest run {short}: check at {stamp}, exit 2 (provision report {short} --html FILE)"
+    assert data["latest_run"]["id"] == second.report["run_id"] and data["latest_run"]["exit_code"] == 2
 
 
 def test_the_default_store_is_under_xdg_state_home_and_provision_state_overrides_it(
