@@ -32,7 +32,7 @@ from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import Renderer, RenderError
-from provisioner.report.console import make_display, print_facts_table, print_results
+from provisioner.report.console import make_display, print_facts_table, print_json_summary, print_results
 from provisioner.report.events import EventLog
 from provisioner.report.files import OutputError, check_output
 from provisioner.report.json_report import build_report, hosts_to_retry, write_report
@@ -40,6 +40,8 @@ from provisioner.report.junit import write_junit
 from provisioner.report.text import SECRETS, inert
 from provisioner.resources.windows_feature import wanted as wanted_features
 from provisioner.schema import render_schema
+from provisioner.state import cli as state_cli
+from provisioner.state.config import StateError
 from provisioner.transport.connect import Connector
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
@@ -146,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
             help="progress output (auto: rich on a terminal, plain lines otherwise)",
         )
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
+        state_cli.add_state_options(sub)
+
+    state_cli.add_history_command(commands)
+    state_cli.add_report_command(commands)
 
     lab = commands.add_parser(
         "lab",
@@ -387,6 +393,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "lab":
             return _lab(args)
+        if args.command == "history":
+            return state_cli.history_command(args)
+        if args.command == "report":
+            return state_cli.report_command(args)
         book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit)
         if args.command == "validate":
             return _validate(book)
@@ -418,7 +428,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (RenderError, OutputError) as exc:
+    except (RenderError, OutputError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     raise AssertionError(f"unhandled command {args.command}")
@@ -535,6 +545,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
     for option, file in (("--report", args.report), ("--junit", args.junit)):
         if file is not None:
             check_output(option, file)
+    sink = state_cli.start_run(args, book)  # before any host is touched: an unwritable store stops here
     events = EventLog(args.events) if args.events else None
     _warn(book.warnings, [t for t in book.targets if only is None or t.name in only])
     interrupt = Interrupt()
@@ -567,14 +578,21 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
                 interrupt=interrupt,
                 only=only,
                 forks=args.forks,
+                sink=sink,
             )
         if events:
             events.close()
             problems += [events.error] if events.error else []
+        code = exit_code(results, interrupted=interrupt.stop.is_set())
+        run_id = sink.run_id if sink else None
         if args.output != "json":
             print_results(results, args.command)
+        else:
+            print_json_summary(results, args.command, code, run_id)
         if args.report:
-            report = build_report(mode=args.command, playbook=book.file, started=started, results=results)
+            report = build_report(
+                mode=args.command, playbook=book.file, started=started, results=results, run_id=run_id
+            )
             problems += _attempt(lambda: write_report(args.report, report))
         if args.junit:
             problems += _attempt(lambda: write_junit(args.junit, results, args.command))
@@ -586,7 +604,8 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
     for problem in problems:
         # The hosts were run: the exit code still says how they ended, and this line what is missing.
         print(f"error: {problem}", file=sys.stderr)
-    return exit_code(results, interrupted=interrupt.stop.is_set())
+    state_cli.finish_run(sink, args, code, results)
+    return code
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from provisioner.engine.host import Event, HostResult, HostRunner
 from provisioner.inventory import ConnectionSettings
@@ -25,13 +25,20 @@ from provisioner.render import Renderer
 from provisioner.spec import RolloutPolicy
 from provisioner.transport import Connection
 
-__all__ = ["ABANDON_GRACE", "Interrupt", "batches", "exit_code", "run_playbook"]
+__all__ = ["ABANDON_GRACE", "Interrupt", "ResultSink", "batches", "exit_code", "run_playbook"]
 
 ABANDON_GRACE = 1.0
 """Seconds past ``host_timeout`` before a host whose thread has not returned is given up on and
 reported ``failed``. The runner ends itself at its deadline between transport calls, but a call
 blocked in a socket read can last up to one read timeout (30 s) longer; ``host_timeout`` is a hard
 deadline (DESIGN 4.7), so the batch does not wait for it."""
+
+
+class ResultSink(Protocol):
+    """Where each host's final result goes as it ends, with the target it ran (the run history:
+    ``provisioner.state.recorder.StoreSink``). Called from the fork threads, once per host."""
+
+    def host_result(self, target: Target, result: HostResult) -> None: ...
 
 
 @dataclass
@@ -102,12 +109,18 @@ def _run_batch(
     started: dict[str, tuple[float, HostRunner]] = {}
     lock = threading.Lock()
 
+    claimed: set[str] = set()
+
     def finish(result: HostResult) -> None:
         with lock:
-            if result.name in results:
+            if result.name in claimed:
                 return  # abandoned at its deadline already
-            results[result.name] = result
+            claimed.add(result.name)
+        # Handed on before the batch counts it done: the batch (and the run) must not end while
+        # the last result is still being recorded or displayed.
         on_result(result)
+        with lock:
+            results[result.name] = result
 
     def worker() -> None:
         while not interrupt.stop.is_set():
@@ -138,7 +151,7 @@ def _run_batch(
             overdue = [
                 runner
                 for name, (since, runner) in started.items()
-                if name not in results and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE
+                if name not in claimed and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE
             ]
         for runner in overdue:
             timeout = runner.target.play.rollout.host_timeout
@@ -178,11 +191,13 @@ def run_playbook(
     only: set[str] | None = None,
     forks: int | None = None,
     poll_interval: float = 1.0,
+    sink: ResultSink | None = None,
 ) -> list[HostResult]:
     """Every play in order, its hosts in batches; a batch over its failure threshold halts the rest.
 
     ``only`` restricts the run to those host names (``--retry-failed``); ``forks`` overrides
-    every play's ``rollout.forks`` (``--forks``).
+    every play's ``rollout.forks`` (``--forks``); ``sink`` receives every final result before
+    ``on_result`` (halted and interrupted hosts too).
     """
     renderer = renderer or Renderer()
     interrupt = interrupt or Interrupt()
@@ -205,7 +220,14 @@ def run_playbook(
     # report lists the whole run and ``--retry-failed`` retries all that did not converge.
     for play in book.plays:
         targets = [t for t in book.targets if t.play is play and (only is None or t.name in only)]
+        by_name = {t.name: t for t in targets}
         rollout = play.rollout
+
+        def deliver(result: HostResult, by_name: dict[str, Target] = by_name) -> None:
+            if sink is not None:
+                sink.host_result(by_name[result.name], result)
+            on_result(result)
+
         plan = batches(targets, rollout)
         for number, batch in enumerate(plan, start=1):
             if halted or interrupt.stop.is_set() or interrupt.abort.is_set():
@@ -214,10 +236,10 @@ def run_playbook(
                 for target in batch:
                     result = _not_run(target, status, message, number)
                     results.append(result)
-                    on_result(result)
+                    deliver(result)
                 continue
             on_batch(number, len(plan), len(batch))
-            outcome = _run_batch(batch, number, forks or rollout.forks, make_runner, interrupt, on_result)
+            outcome = _run_batch(batch, number, forks or rollout.forks, make_runner, interrupt, deliver)
             results.extend(outcome)
             failures = sum(1 for r in outcome if r.status in {"failed", "unreachable"})
             if failures and rollout.any_errors_fatal:

@@ -28,7 +28,7 @@ from provisioner.engine.host import Event, HostResult
 from provisioner.facts import Facts
 from provisioner.report.text import SECRETS, inert
 
-__all__ = ["Display", "make_display", "print_facts_table", "print_results"]
+__all__ = ["Display", "make_display", "print_facts_table", "print_json_summary", "print_results"]
 
 _PROBLEMS = ("failed", "unreachable", "halted", "interrupted", "reboot_required", "pending_logon")
 DETAIL_LIMIT = 20
@@ -94,7 +94,27 @@ class JsonDisplay(Display):
         self._write({"kind": f"host.{event.kind}", "host": event.host, "message": event.message, **event.data})
 
     def result(self, result: HostResult) -> None:
-        self._write({"kind": "host.result", "host": result.name, "status": result.status, "message": result.message})
+        self._write(
+            {
+                "kind": "host.result",
+                "host": result.name,
+                "status": result.status,
+                "message": result.message,
+                "batch": result.batch,
+                "duration": round(result.duration, 3),
+                "reboots": result.reboots,
+                "resources": [
+                    {
+                        "id": r.id,
+                        "type": r.type,
+                        "status": r.status,
+                        "message": r.message,
+                        "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in r.diff],
+                    }
+                    for r in result.resources
+                ],
+            }
+        )
 
     def batch(self, number: int, total: int, size: int) -> None:
         self._write({"kind": "batch", "number": number, "of": total, "size": size})
@@ -238,6 +258,34 @@ def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None =
             )
     counts = Counter(r.status for r in results)
     lines.write(f"summary ({len(results)} hosts): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
+
+
+def print_json_summary(
+    results: Sequence[HostResult], mode: str, exit_code: int, run_id: str | None, out: TextIO | None = None
+) -> None:
+    """``--output json``'s last line: counts by status, the drift grouped by property with every
+    host named (what ``print_results`` shows people, for machines), the exit code and the run id."""
+    out = sys.stdout if out is None else out
+    drift: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for result in results:
+        for resource in result.resources:
+            if resource.status in {"drift", "changed"}:
+                for entry in resource.diff:
+                    drift[(entry.path, json.dumps(entry.before), json.dumps(entry.after))].append(result.name)
+    payload = {
+        "kind": "summary",
+        "mode": mode,
+        "run_id": run_id,
+        "hosts": len(results),
+        "summary": dict(sorted(Counter(r.status for r in results).items())),
+        "drift": [
+            {"path": path, "before": json.loads(before), "after": json.loads(after), "hosts": names}
+            for (path, before, after), names in sorted(drift.items(), key=lambda item: (-len(item[1]), item[0]))
+        ],
+        "exit_code": exit_code,
+    }
+    out.write(json.dumps(SECRETS.mask_data(payload), default=str) + "\n")
+    out.flush()
 
 
 def _yes_no(value: Any) -> str:

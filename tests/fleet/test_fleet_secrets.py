@@ -1,5 +1,5 @@
 """Secrets never appear (DESIGN 4.6): not on stdout or stderr in any output mode, not in
-report.json, events.jsonl or junit.xml, not in logs, failures and rejected credentials included."""
+report.json, events.jsonl, junit.xml or the run history, not in logs, failures and rejected credentials included."""
 
 from __future__ import annotations
 
@@ -74,6 +74,8 @@ def test_the_password_appears_in_no_output(make_fleet: MakeFleet, caplog: pytest
     texts["log records"] = caplog.text
     files = [p for p in fleet.dir.rglob("*") if p.is_file()]
     assert len(files) >= 3 * len(runs)
+    # The run history (the default store, under the test's XDG_STATE_HOME) is searched too.
+    assert {"history.db", "history.db-wal"} & {p.name for p in files}
     for path in files:
         texts[str(path)] = path.read_bytes().decode("utf-8", "replace")
     assert sum(len(t) for t in texts.values()) > 100_000, "the outputs were captured"

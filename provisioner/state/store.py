@@ -1,0 +1,521 @@
+"""The run history store: SQLite (one WAL file) by default, PostgreSQL by URL for a team.
+
+Why SQLAlchemy 2 (Core) with psycopg 3 and Alembic: one query layer for both databases, the
+driver PostgreSQL's own documentation lists first for Python, and migrations that ship with the
+package and run when a store is opened, so a newer ``provision`` upgrades an older store in place
+and an older one refuses a newer store instead of misreading it. Core, not the ORM: rows are
+written once and read in bulk, which is what Core's ``insert().values([...])`` and plain selects
+do without an identity map.
+
+SQLite runs in WAL mode: "readers do not block writers and a writer does not block readers"
+(sqlite.org/wal.html, research/containerd-scaleout-history.md 4.3), which fits one controller
+writing while ``provision history`` or ``report`` reads. ``synchronous=NORMAL`` is WAL's documented
+durable-enough setting (a power cut may lose the last transaction, never corrupt the file).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from provisioner.state.config import DEFAULT_RETENTION_DAYS, STATE_ENV, StateError, default_location
+from provisioner.state.tables import host_group, host_latest, host_result, resource_result, run
+
+__all__ = [
+    "OBSERVED",
+    "SCHEMA_HEAD",
+    "HostRecord",
+    "ResourceRecord",
+    "Store",
+    "plan_digest",
+    "redact_url",
+]
+
+OBSERVED = frozenset({"ok", "changed", "drift"})
+"""Statuses that say what the host looked like; the others (failed, unreachable, halted, ...)
+say nothing about its resources, so history neither counts them as in state nor as drift."""
+
+Clock = Callable[[], datetime]
+
+
+def redact_url(location: str) -> str:
+    """A store's name for messages: a URL with its password replaced by ``***``."""
+    if "://" not in location:
+        return location
+    try:
+        url = sa.make_url(location)
+        return location if url.password is None else url.render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown without anything after the scheme
+        return location.split("://", 1)[0] + "://..."
+
+
+def plan_digest(spec: Mapping[str, Any]) -> str:
+    """SHA-256 of the host's desired state (its spec as JSON, keys sorted): two runs with the same
+    digest asked for the same thing, so a difference between them is drift, not a plan change."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """One resource of one host result that was not simply in state: its differing properties."""
+
+    id: str
+    type: str
+    status: str
+    diff: list[dict[str, Any]]
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    """What the store keeps of one host's result (never the vars: they may hold secrets)."""
+
+    host: str
+    play: str
+    status: str
+    plan_digest: str
+    message: str = ""
+    site: str | None = None
+    groups: Sequence[str] = ()
+    batch: int | None = None
+    reboots: int = 0
+    duration: float = 0.0
+    facts: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None
+    resources: Sequence[ResourceRecord] = field(default_factory=tuple)
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+SCHEMA_HEAD = "0001"
+"""The newest migration in migrations/versions (a test holds the two equal): a store already at it
+is opened without importing Alembic, a quarter of a second of start-up for ``provision history``."""
+
+
+def _migrate(connection: Connection) -> None:
+    """Bring the schema to this version's head with the packaged Alembic scripts."""
+    if sa.inspect(connection).has_table("alembic_version"):
+        current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+        if current == [SCHEMA_HEAD]:
+            return
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    location = str(resources.files("provisioner.state") / "migrations")
+    config = Config()
+    config.set_main_option("script_location", location)
+    script = ScriptDirectory.from_config(config)
+    current = MigrationContext.configure(connection).get_current_heads()
+    heads = set(script.get_heads())
+    if set(current) == heads:
+        return
+    known = {rev.revision for rev in script.walk_revisions()}
+    if any(rev not in known for rev in current):
+        raise StateError(
+            f"the store's schema ({', '.join(current)}) is newer than this provision knows: upgrade provision"
+        )
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+class Store:
+    """A run history. Thread-safe: the rollout's forks hand results in from their threads."""
+
+    def __init__(self, engine: Engine, name: str, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.name = name
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, location: str | Path | None = None, *, clock: Clock | None = None) -> Store:
+        """Open (creating and migrating) the store at a path or URL; default: ``PROVISION_STATE``,
+        else :func:`default_location`. Raises :class:`StateError` with one line naming the store."""
+        text = str(location) if location is not None else os.environ.get(STATE_ENV) or str(default_location())
+        name = redact_url(text)
+        try:
+            engine = cls._engine(text)
+            with engine.begin() as connection:
+                _migrate(connection)
+        except StateError as exc:
+            raise StateError(f"state store {name}: {exc}") from None
+        except (SQLAlchemyError, OSError, ValueError, ImportError) as exc:
+            raise StateError(f"state store {name}: {_cause(exc)}") from None
+        return cls(engine, name, clock)
+
+    @staticmethod
+    def _engine(text: str) -> Engine:
+        if "://" in text:
+            url = sa.make_url(text)
+            if url.drivername in {"postgresql", "postgres"}:
+                url = url.set(drivername="postgresql+psycopg")
+            if url.get_backend_name() == "sqlite":
+                return Store._sqlite(url)
+            if url.get_backend_name() != "postgresql":
+                raise ValueError(f"unsupported store {url.drivername!r}: use a file path, sqlite:/// or postgresql://")
+            return sa.create_engine(url, pool_pre_ping=True)
+        path = Path(text).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create its directory {path.parent}: {exc.strerror}") from None
+        return Store._sqlite(sa.URL.create("sqlite", database=str(path)))
+
+    @staticmethod
+    def _sqlite(url: sa.URL) -> Engine:
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def pragmas(dbapi_connection: Any, record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _write(self, work: Callable[[Connection], Any]) -> Any:
+        with self._lock:
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except SQLAlchemyError as exc:
+                raise StateError(f"state store {self.name}: {_cause(exc)}") from None
+
+    def begin_run(self, *, kind: str, playbook: str, actor: str | None = None, run_id: str | None = None) -> str:
+        """Insert the run's row and return its id. Called before any host is contacted, so a
+        store that cannot be written stops the run before it starts."""
+        identifier = run_id or uuid.uuid4().hex
+        values = {
+            "id": identifier,
+            "kind": kind,
+            "playbook": playbook,
+            "actor": actor or _actor(),
+            "started": self.clock(),
+        }
+        self._write(lambda connection: connection.execute(run.insert().values(**values)))
+        return identifier
+
+    def finish_run(self, run_id: str, *, exit_code: int, summary: Mapping[str, int]) -> None:
+        """Close the run: when it ended, its exit code and its counts by status."""
+        values = {"finished": self.clock(), "exit_code": exit_code, "summary": dict(summary)}
+        self._write(
+            lambda connection: connection.execute(
+                run.update().where(run.c.id == run_id, run.c.finished.is_(None)).values(**values)
+            )
+        )
+
+    def record(self, run_id: str, records: Iterable[HostRecord]) -> None:
+        """Insert host results of a run (one transaction), with each resource's change kind:
+        **corrective** when the host's previous observed result had the same plan digest and the
+        resource was in state there (or already corrective drift), **intentional** when the plan
+        changed since, or was never observed, or the resource never reached this plan's state."""
+        batch = list(records)
+        if batch:
+            self._write(lambda connection: self._record(connection, run_id, batch))
+
+    def _record(self, connection: Connection, run_id: str, records: list[HostRecord]) -> None:
+        """A handful of statements whatever the number of records (multi-row inserts), so a batch
+        of hosts costs about what one host does in round trips."""
+        started = connection.execute(sa.select(run.c.started).where(run.c.id == run_id)).scalar_one_or_none()
+        if started is None:
+            raise StateError(f"state store {self.name}: no run {run_id}")
+        keys = [(r.host, r.play) for r in records]
+        latest = {
+            (row.host, row.play): row
+            for row in connection.execute(
+                sa.select(host_latest).where(sa.tuple_(host_latest.c.host, host_latest.c.play).in_(keys))
+            )
+        }
+        observed_ids = [row.observed_id for row in latest.values() if row.observed_id is not None]
+        prior: dict[int, dict[str, str]] = {}
+        if observed_ids:
+            for row in connection.execute(
+                sa.select(resource_result.c.result_id, resource_result.c.resource, resource_result.c.change_kind).where(
+                    resource_result.c.result_id.in_(observed_ids), resource_result.c.status == "drift"
+                )
+            ):
+                prior.setdefault(row.result_id, {})[row.resource] = row.change_kind
+        inserted = connection.execute(
+            host_result.insert().returning(host_result.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "run_id": run_id,
+                    "started": started,
+                    "play": record.play,
+                    "host": record.host,
+                    "site": record.site,
+                    "status": record.status,
+                    "message": record.message,
+                    "plan_digest": record.plan_digest,
+                    "batch": record.batch,
+                    "reboots": record.reboots,
+                    "duration_ms": round(record.duration * 1000),
+                    "facts": record.facts,
+                    "verify": record.verify,
+                }
+                for record in records
+            ],
+        )
+        ids = [row[0] for row in inserted]
+        memberships: list[dict[str, Any]] = []
+        children: list[dict[str, Any]] = []
+        fresh: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        moved_observed: list[dict[str, Any]] = []
+        for record, result_id in zip(records, ids, strict=True):
+            memberships += [{"result_id": result_id, "name": g} for g in record.groups]
+            before = latest.get((record.host, record.play))
+            same_plan = before is not None and before.observed_digest == record.plan_digest
+            drifted_before = prior.get(before.observed_id, {}) if before is not None and before.observed_id else {}
+            for resource in record.resources:
+                kind = "none"
+                if resource.status in {"drift", "changed"}:
+                    earlier = drifted_before.get(resource.id)
+                    kind = "corrective" if same_plan and earlier in {None, "corrective"} else "intentional"
+                children.append(
+                    {
+                        "result_id": result_id,
+                        "resource": resource.id,
+                        "type": resource.type,
+                        "status": resource.status,
+                        "change_kind": kind,
+                        "diff": resource.diff,
+                        "message": resource.message,
+                    }
+                )
+            observed = record.status in OBSERVED
+            latest_row = {
+                "k_host": record.host,
+                "k_play": record.play,
+                "v_result": result_id,
+                "v_observed": result_id if observed else None,
+                "v_digest": record.plan_digest if observed else None,
+            }
+            if before is None:
+                fresh.append(latest_row)
+            else:
+                (moved_observed if observed else moved).append(latest_row)
+        if memberships:
+            connection.execute(host_group.insert(), memberships)
+        if children:
+            connection.execute(resource_result.insert(), children)
+        if fresh:
+            connection.execute(
+                host_latest.insert().values(
+                    host=sa.bindparam("k_host"),
+                    play=sa.bindparam("k_play"),
+                    result_id=sa.bindparam("v_result"),
+                    observed_id=sa.bindparam("v_observed"),
+                    observed_digest=sa.bindparam("v_digest"),
+                ),
+                fresh,
+            )
+        where = (host_latest.c.host == sa.bindparam("k_host"), host_latest.c.play == sa.bindparam("k_play"))
+        if moved_observed:
+            connection.execute(
+                host_latest.update()
+                .where(*where)
+                .values(
+                    result_id=sa.bindparam("v_result"),
+                    observed_id=sa.bindparam("v_observed"),
+                    observed_digest=sa.bindparam("v_digest"),
+                ),
+                moved_observed,
+            )
+        if moved:
+            # A result that observed nothing (failed, unreachable, ...) keeps the last observed one.
+            connection.execute(
+                host_latest.update().where(*where).values(result_id=sa.bindparam("v_result")),
+                [{"k_host": r["k_host"], "k_play": r["k_play"], "v_result": r["v_result"]} for r in moved],
+            )
+
+    def prune(self, days: int = DEFAULT_RETENTION_DAYS) -> int:
+        """Delete runs older than ``days`` (by start), keeping every host's latest and latest
+        observed result and so the runs holding them; returns the number of host results deleted."""
+        cutoff = self.clock() - timedelta(days=days)
+
+        def work(connection: Connection) -> int:
+            kept = sa.union(
+                sa.select(host_latest.c.result_id),
+                sa.select(host_latest.c.observed_id).where(host_latest.c.observed_id.is_not(None)),
+            ).subquery()
+            doomed = sa.select(host_result.c.id).where(
+                host_result.c.started < cutoff, host_result.c.id.not_in(sa.select(kept.c[0]))
+            )
+            ids = [row[0] for row in connection.execute(doomed)]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                connection.execute(resource_result.delete().where(resource_result.c.result_id.in_(chunk)))
+                connection.execute(host_group.delete().where(host_group.c.result_id.in_(chunk)))
+                connection.execute(host_result.delete().where(host_result.c.id.in_(chunk)))
+            connection.execute(
+                run.delete().where(run.c.started < cutoff, run.c.id.not_in(sa.select(host_result.c.run_id).distinct()))
+            )
+            return len(ids)
+
+        deleted: int = self._write(work)
+        return deleted
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def runs(self, *, since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
+        """Runs in order of start, with ``since``/``until`` bounds (inclusive)."""
+        query = sa.select(run).order_by(run.c.started, run.c.id)
+        if since is not None:
+            query = query.where(run.c.started >= since)
+        if until is not None:
+            query = query.where(run.c.started <= until)
+        with self.engine.connect() as connection:
+            return [_run_row(dict(row._mapping)) for row in connection.execute(query)]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run by id or by a unique prefix of it (as ``git`` takes commits)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(run).where(run.c.id.startswith(run_id, autoescape=True)).limit(2)).all()
+        if len(rows) != 1:
+            return None
+        return _run_row(dict(rows[0]._mapping))
+
+    def status_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Hosts per status for each run, counted by the database (the report's trend chart)."""
+        counts: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
+        if not run_ids:
+            return counts
+        query = (
+            sa.select(host_result.c.run_id, host_result.c.status, sa.func.count())
+            .where(host_result.c.run_id.in_(list(run_ids)))
+            .group_by(host_result.c.run_id, host_result.c.status)
+        )
+        with self.engine.connect() as connection:
+            for run_id, status, count in connection.execute(query):
+                counts[run_id][status] = count
+        return counts
+
+    def results(
+        self,
+        *,
+        run_ids: Sequence[str] | None = None,
+        since: datetime | None = None,
+        hosts: Sequence[str] | None = None,
+        group: str | None = None,
+        site: str | None = None,
+        facts: bool = False,
+        groups: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Host results (with their resource rows, and their groups unless ``groups`` is false: a
+        month of a fleet has three times more group rows than results) in order of run start, then host."""
+        conditions: list[sa.ColumnElement[bool]] = []
+        if run_ids is not None:
+            conditions.append(host_result.c.run_id.in_(list(run_ids)))
+        if since is not None:
+            conditions.append(host_result.c.started >= since)
+        if hosts:
+            conditions.append(host_result.c.host.in_(list(hosts)))
+        if site is not None:
+            conditions.append(host_result.c.site == site)
+        if group is not None:
+            conditions.append(host_result.c.id.in_(sa.select(host_group.c.result_id).where(host_group.c.name == group)))
+        columns = [c for c in host_result.c if facts or c.name not in {"facts", "verify"}]
+        query = (
+            sa.select(*columns).where(*conditions).order_by(host_result.c.started, host_result.c.host, host_result.c.id)
+        )
+        # Children by the same conditions as a subquery, not by a list of ids: 30,000 bound
+        # parameters cost more to compile than the query takes to run.
+        selected = sa.select(host_result.c.id).where(*conditions)
+        with self.engine.connect() as connection:
+            result = connection.execute(query)
+            keys = list(result.keys())
+            rows = [dict(zip(keys, row, strict=True)) for row in result]
+            by_id = {row["id"]: row for row in rows}
+            for row in rows:
+                row["started"] = _utc(row["started"])
+                row["groups"], row["resources"] = [], []
+            if groups:
+                membership = (
+                    sa.select(host_group).where(host_group.c.result_id.in_(selected)).order_by(host_group.c.name)
+                )
+                for result_id, name in connection.execute(membership):
+                    by_id[result_id]["groups"].append(name)
+            children = (
+                sa.select(resource_result)
+                .where(resource_result.c.result_id.in_(selected))
+                .order_by(resource_result.c.id)
+            )
+            result = connection.execute(children)
+            keys = list(result.keys())
+            for child in result:
+                item = dict(zip(keys, child, strict=True))
+                by_id[item.pop("result_id")]["resources"].append(item)
+        return rows
+
+    def groups(self, result_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The inventory groups of some host results, by result id."""
+        found: dict[int, list[str]] = {result_id: [] for result_id in result_ids}
+        with self.engine.connect() as connection:
+            for start in range(0, len(result_ids), 5000):
+                chunk = list(result_ids[start : start + 5000])
+                query = sa.select(host_group).where(host_group.c.result_id.in_(chunk)).order_by(host_group.c.name)
+                for result_id, name in connection.execute(query):
+                    found[result_id].append(name)
+        return found
+
+
+def _run_row(row: dict[str, Any]) -> dict[str, Any]:
+    row["started"] = _utc(row["started"])
+    row["finished"] = _utc(row["finished"]) if row["finished"] is not None else None
+    return row
+
+
+def _actor() -> str:
+    """Who ran it, for the record: the login name (never a credential)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (a container without a passwd entry)
+        return f"uid {os.getuid()}"
+
+
+def _cause(exc: BaseException) -> str:
+    """One line for an exception from the database layer, without the SQL statement or parameters
+    (they may carry values) and without SQLAlchemy's background link."""
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
