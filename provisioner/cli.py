@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from provision_lab.control import DEFAULT_LAB_PROFILES
+from provision_lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner import __version__
 from provisioner.completion import SHELLS, completion_script
 from provisioner.doctor import command as doctor_command
@@ -25,7 +27,6 @@ from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
 from provisioner.facts import Facts
-from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import Renderer, RenderError
@@ -40,9 +41,6 @@ from provisioner.transport.connect import Connector
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-DEFAULT_LAB_PROFILES = "server2022:2,server2025,server2019,win11-23h2-pro,vm-nested,workstation-win11-23h2-pro"
-"""``provision lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lab = commands.add_parser(
         "lab",
-        help="the embedded simulated Windows fleet (see provisioner/lab)",
+        help="the embedded simulated Windows fleet (see lab/provision_lab)",
         description="A simulated Windows fleet on 127.77.x.y that speaks real WinRM and SSH.",
     )
     lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
@@ -324,7 +322,7 @@ def _facts(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from provisioner.lab.control import LabError, request, start_daemon, write_inventory
+    from provision_lab.control import LabError, request, start_daemon, write_inventory
 
     lab_dir = default_lab_dir()
     try:

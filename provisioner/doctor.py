@@ -1238,7 +1238,7 @@ def command(
     step and a summary; 0 when every host passed every step, 3 otherwise. Bad input raises
     InputError (the CLI prints it and exits 1)."""
     # Imported here: the lab's host model imports DiagnosticsParams from this module.
-    from provisioner.lab.runtime import lab_for_inventory, lab_for_playbook
+    from provision_lab.runtime import lab_for_inventory, lab_for_playbook
     from provisioner.playbook import facts_targets, load_playbook
 
     say = announce or (lambda text: print(text, file=sys.stderr))

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from provision_lab.desktop import parse_command_line
 from provisioner.facts import Facts
-from provisioner.lab.desktop import parse_command_line
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.resources.desktop_verify import RECORD, fingerprint
 from provisioner.resources.docker_desktop import install_arguments, install_command_line

@@ -24,14 +24,14 @@ import jsonschema
 import pytest
 import yaml
 
+from provision_lab.api import ExecResult, Faults
+from provision_lab.desktop import desktop_sha256, wsl_sha256, wsl_url
+from provision_lab.model import LabHostModel, engine_sha256
+from provision_lab.profiles import make_host
+from provision_lab.server import LabServer
 from provisioner import cli
 from provisioner.engine import rollout
 from provisioner.engine.host import Event, HostResult
-from provisioner.lab.api import ExecResult, Faults
-from provisioner.lab.desktop import desktop_sha256, wsl_sha256, wsl_url
-from provisioner.lab.model import LabHostModel, engine_sha256
-from provisioner.lab.profiles import make_host
-from provisioner.lab.server import LabServer
 from provisioner.playbook import load_playbook
 from provisioner.transport.connect import Connector
 

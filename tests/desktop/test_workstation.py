@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
+from provision_lab import desktop
+from provision_lab.control import _handle, apply_drift
+from provision_lab.model import DAEMON_JSON
 from provisioner import cli
-from provisioner.lab import desktop
-from provisioner.lab.control import _handle, apply_drift
-from provisioner.lab.model import DAEMON_JSON
 from provisioner.resources.desktop_verify import RECORD
 
 from .conftest import PASSWORD, DesktopLab

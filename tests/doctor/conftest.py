@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from provision_lab.api import Faults
+from provision_lab.model import LabHostModel
+from provision_lab.profiles import make_host
+from provision_lab.server import LabServer
 from provisioner import cli
-from provisioner.lab.api import Faults
-from provisioner.lab.model import LabHostModel
-from provisioner.lab.profiles import make_host
-from provisioner.lab.server import LabServer
 
 HTTP_PORT, HTTPS_PORT, SSH_PORT = 55985, 55986, 52222
 NETWORK = f"127.77.{100 + os.getpid() % 100}"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provision_lab.runtime import PASSWORD_ENV, running_daemon
 from provisioner import cli
-from provisioner.lab.runtime import PASSWORD_ENV, running_daemon
 
 from .conftest import HTTP_PORT, HTTPS_PORT, PASSWORD, REPO, SSH_PORT
 

@@ -1,7 +1,7 @@
 """Values from YAML reach the host unchanged, whatever quotes and PowerShell syntax they hold (DESIGN 4.9).
 
 The lab runs each block from its marker's params and checks that the block's PowerShell literal
-``$P`` says the same (provisioner/lab/pslit.py), so a value that the ``ps`` filter quoted wrongly
+``$P`` says the same (lab/provision_lab/pslit.py), so a value that the ``ps`` filter quoted wrongly
 fails the block; a value that survives shows up verbatim in the host's daemon.json.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from provisioner.lab.model import DAEMON_JSON
+from provision_lab.model import DAEMON_JSON
 
 from .conftest import E2ELab, block_markers
 

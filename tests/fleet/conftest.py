@@ -32,12 +32,12 @@ import jsonschema
 import pytest
 import yaml
 
+from provision_lab.fleet import build_fleet, parse_profiles
+from provision_lab.model import LabHostModel, engine_sha256
+from provision_lab.server import LabServer
 from provisioner import cli
 from provisioner.engine import rollout
 from provisioner.engine.host import Event, HostResult
-from provisioner.lab.fleet import build_fleet, parse_profiles
-from provisioner.lab.model import LabHostModel, engine_sha256
-from provisioner.lab.server import LabServer
 from provisioner.playbook import Playbook, load_playbook
 from provisioner.transport.connect import Connector
 

@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from provisioner.lab.api import Faults
-from provisioner.lab.fleet import MIXED_WEIGHTS, address_for, build_fleet, parse_faults
-from provisioner.lab.profiles import PROFILES
+from provision_lab.api import Faults
+from provision_lab.fleet import MIXED_WEIGHTS, address_for, build_fleet, parse_faults
+from provision_lab.profiles import PROFILES
 
 
 def test_hosts_are_named_and_addressed_by_index() -> None:

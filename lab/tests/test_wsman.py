@@ -18,8 +18,8 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 from winrm.protocol import Protocol
 
-from provisioner.lab.api import ExecResult
-from provisioner.lab.wsman import WinRSLimits
+from provision_lab.api import ExecResult
+from provision_lab.wsman import WinRSLimits
 
 if TYPE_CHECKING:
     from tests.lab.conftest import MakeLab, RunningLab

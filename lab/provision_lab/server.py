@@ -1,13 +1,13 @@
 """The lab server: every simulated host's WinRM and SSH endpoints, in one background thread.
 
-:class:`LabServer` takes the host objects (anything satisfying :class:`~provisioner.lab.api.LabHost`)
+:class:`LabServer` takes the host objects (anything satisfying :class:`~provision_lab.api.LabHost`)
 and serves, on each host's own loopback address (127.0.0.0/8, all bindable on Linux without
 configuration), WS-Man over HTTP and HTTPS and SSH. One asyncio event loop in one thread does
 all the accepting and the HTTP; paramiko's transports and the scripts run in worker threads.
 
 Start-up binds three listeners per host and issues nothing else eagerly: TLS certificates are
-issued on a host's first HTTPS connection (:mod:`provisioner.lab.tls`) and SSH host keys are
-derived on first use (:mod:`provisioner.lab.sshd`), so a 1,000-host lab starts in well under a second.
+issued on a host's first HTTPS connection (:mod:`provision_lab.tls`) and SSH host keys are
+derived on first use (:mod:`provision_lab.sshd`), so a 1,000-host lab starts in well under a second.
 
 The lab directory holds what must outlive one run: the CA (``tls/ca.pem``, which clients trust),
 the seed of the SSH host keys, and the ``known_hosts`` file written from them.
@@ -26,10 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
-from provisioner.lab.api import LabHost
-from provisioner.lab.sshd import SshHostKeys, SshServer
-from provisioner.lab.tls import LabCA
-from provisioner.lab.wsman import LabCredentials, WinRSLimits, WsmanServer
+from provision_lab.api import LabHost
+from provision_lab.sshd import SshHostKeys, SshServer
+from provision_lab.tls import LabCA
+from provision_lab.wsman import LabCredentials, WinRSLimits, WsmanServer
 
 __all__ = ["LabServer"]
 

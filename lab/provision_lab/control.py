@@ -1,6 +1,6 @@
 """The background lab (``provision lab up``): a daemon process and its control socket.
 
-``lab up`` writes the lab inventory, then starts ``python -m provisioner.lab.control INVENTORY``
+``lab up`` writes the lab inventory, then starts ``python -m provision_lab.control INVENTORY``
 in a new session. The daemon serves the inventory's hosts (runtime.Lab), records itself in
 ``<lab dir>/daemon.json`` and answers one-line JSON requests on ``<lab dir>/control.sock``
 (``status``, ``stats``, ``drift``, ``down``). On ``down`` or SIGTERM it saves host state and exits.
@@ -21,20 +21,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from provisioner.inventory import load_inventory
-from provisioner.lab.api import Faults
-from provisioner.lab.fleet import build_fleet, parse_profiles
-from provisioner.lab.model import LabHostModel, engine_sha256
-from provisioner.lab.profiles import WORKSTATION_PROFILES
-from provisioner.lab.runtime import (
+from provision_lab.api import Faults
+from provision_lab.fleet import build_fleet, parse_profiles
+from provision_lab.model import LabHostModel, engine_sha256
+from provision_lab.profiles import WORKSTATION_PROFILES
+from provision_lab.runtime import (
     LAB_USER,
     PASSWORD_ENV,
     Lab,
     default_lab_dir,
     running_daemon,
 )
+from provisioner.inventory import load_inventory
 
-__all__ = ["LabError", "apply_drift", "request", "start_daemon", "write_inventory"]
+__all__ = ["DEFAULT_LAB_PROFILES", "LabError", "apply_drift", "request", "start_daemon", "write_inventory"]
+
+DEFAULT_LAB_PROFILES = "server2022:2,server2025,server2019,win11-23h2-pro,vm-nested,workstation-win11-23h2-pro"
+"""``provision lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
 
 _DAEMON_FILE = "daemon.json"
 _SOCKET = "control.sock"
@@ -47,7 +50,7 @@ class LabError(Exception):
 def _workstation_vars() -> list[str]:
     """The workstations group's vars: the lab's Docker Desktop and WSL stand-ins (lab/desktop.py), as
     playbooks/workstations.yml uses them."""
-    from provisioner.lab.desktop import desktop_sha256, wsl_sha256, wsl_url
+    from provision_lab.desktop import desktop_sha256, wsl_sha256, wsl_url
 
     return [
         "      # Developer workstations for Docker Desktop (playbooks/workstations.yml); playbooks/site.yml does",
@@ -55,7 +58,7 @@ def _workstation_vars() -> list[str]:
         "      vars:",
         '        desktop_version: "4.43.1"',
         "        desktop_build: 198352",
-        "        # The lab's own installer and MSI stand-ins (provisioner/lab/desktop.py), not Docker's or Microsoft's.",
+        "        # The lab's own installer and MSI stand-ins (lab/provision_lab/desktop.py), not Docker's or Microsoft's.",
         f'        desktop_sha256: "{desktop_sha256("4.43.1")}"',
         '        wsl_version: "2.5.10"',
         f'        wsl_url: "{wsl_url("2.5.10")}"',
@@ -89,7 +92,7 @@ def write_inventory(
     lines = [
         "# yaml-language-server: $schema=../schema/inventory.schema.json",
         "# Written by `provision lab up`: simulated Windows hosts on 127.77.x.y that speak real WinRM and",
-        "# SSH (see provisioner/lab). `provision apply` and `check` start them for the run when no lab runs.",
+        "# SSH (see lab/provision_lab). `provision apply` and `check` start them for the run when no lab runs.",
         "# The password is in the lab directory, not here; the tool reads it when this variable is unset.",
         "all:",
         "  vars:",
@@ -103,7 +106,7 @@ def write_inventory(
         f"    ca_bundle: {_lab_path(lab_dir, 'tls/ca.pem')}",
         f"    known_hosts: {_lab_path(lab_dir, 'known_hosts')}",
         f'    docker_version: "{docker_version}"',
-        "    # The lab's own engine archive (provisioner/lab/model.py engine_sha256), not Docker's zip.",
+        "    # The lab's own engine archive (lab/provision_lab/model.py engine_sha256), not Docker's zip.",
         f'    docker_sha256: "{engine_sha256(docker_version)}"',
         "  children:",
     ]
@@ -176,7 +179,7 @@ def apply_drift(
     Linux containers.
     """
     if logon or logoff or switch_engine:
-        from provisioner.lab import desktop
+        from provision_lab import desktop
 
         if logon:
             return desktop.logon(model, logon)
@@ -281,7 +284,7 @@ def start_daemon(inventory_file: Path, lab_dir: Path, timeout: float = 60.0) -> 
     lab_dir.mkdir(parents=True, exist_ok=True)
     log = open(lab_dir / "daemon.log", "ab")  # noqa: SIM115 - handed to the child process
     process = subprocess.Popen(
-        [sys.executable, "-m", "provisioner.lab.control", str(inventory_file), str(lab_dir)],
+        [sys.executable, "-m", "provision_lab.control", str(inventory_file), str(lab_dir)],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provisioner.lab.api import ExecResult
+from provision_lab.api import ExecResult
 
 if TYPE_CHECKING:
     from tests.lab.conftest import MakeLab, RunningLab

@@ -10,7 +10,7 @@ as "WP" with a section number.
 The endpoint knows nothing about Windows: it parses the command line the way ``cmd.exe`` and
 ``powershell.exe`` would, hands the script to :meth:`LabHost.run_script`, and returns what
 PowerShell would have written (UTF-8 stdout, CLIXML stderr). It applies the protocol-level
-faults of :class:`~provisioner.lab.api.Faults` and the WinRS quotas of a default Windows host.
+faults of :class:`~provision_lab.api.Faults` and the WinRS quotas of a default Windows host.
 
 One asyncio event loop serves all hosts; ``server.py`` runs it in a background thread. The
 command-line and output helpers (:func:`parse_command_line`, :func:`execute`) are shared with
@@ -53,11 +53,11 @@ import spnego
 import spnego.exceptions
 from spnego._ntlm_raw.crypto import ntowfv1  # the NT hash (MD4), which hashlib lacks under OpenSSL 3
 
-from provisioner.lab.api import ExecResult, LabHost
-from provisioner.lab.tls import LabCA
-from provisioner.transport import BOOTSTRAP
+from provision_lab.api import ExecResult, LabHost
+from provision_lab.tls import LabCA
 
 __all__ = [
+    "BOOTSTRAP",
     "CMD_LINE_LIMIT",
     "Invocation",
     "LabCredentials",
@@ -73,6 +73,18 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+BOOTSTRAP = (
+    "$ErrorActionPreference = 'Stop'; "
+    "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false); "
+    "$script = $stdin.ReadToEnd(); "
+    "& ([ScriptBlock]::Create($script))"
+)
+"""The stdin-reading bootstrap a controller sends as ``-EncodedCommand`` (the provision tool's, DESIGN 4.1).
+
+Interim: the host model cannot run PowerShell yet, so this exact text stands for "read the script
+from stdin and run it". It goes when powershell.exe is interpreted (provision_lab.powershell).
+"""
 
 # Namespaces of the messages (WP 2, "Namespace URIs the server's responses must use").
 _NS_S = "http://www.w3.org/2003/05/soap-envelope"
@@ -293,8 +305,8 @@ def _ps_parameter(token: str) -> str | None:
 def _encoded_command(value: str) -> Invocation:
     """``-EncodedCommand``: base64 of UTF-16-LE text, as pywinrm's ``run_ps`` sends it (WP 5).
 
-    The controller's own bootstrap (transport.BOOTSTRAP) reads the real script from stdin and
-    runs it; the lab does not interpret PowerShell, so it recognises that exact text.
+    The controller's own bootstrap (:data:`BOOTSTRAP`) reads the real script from stdin and runs
+    it; until the lab interprets PowerShell (provision_lab.powershell), it recognises that exact text.
     """
     try:
         script = base64.b64decode(value, validate=True).decode("utf-16-le")

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from provisioner.lab.api import Faults
-from provisioner.lab.model import HardwareState, HostState, LabHostModel, OsState
+from provision_lab.api import Faults
+from provision_lab.model import HardwareState, HostState, LabHostModel, OsState
 
 __all__ = ["CONVERGED_DEFAULTS", "CONVERGED_SUFFIX", "PROFILES", "WORKSTATION_PROFILES", "make_host", "profile_names"]
 
@@ -282,7 +282,7 @@ def make_host(
         raise ValueError(f"{profile} is a fresh profile; use {profile}{CONVERGED_SUFFIX} for an engine and daemon.json")
     host = LabHostModel(name, address, _fresh_state(base, index), faults=faults, reboot_seconds=reboot_seconds)
     if base in WORKSTATION_PROFILES:
-        from provisioner.lab.desktop import new_workstation
+        from provision_lab.desktop import new_workstation
 
         host._state.workstation = new_workstation(name, dict(WORKSTATION_PROFILES[base]["developers"]))
     if converged:

@@ -1,7 +1,7 @@
 """The lab's host model through ``run_script``, with scripts rendered by the real Renderer and plan.
 
 No network: the protocol endpoints are tested in test_wsman.py and test_sshd.py. Windows facts
-asserted here come from /work/shared/research/windows-facts.md, cited in provisioner/lab/model.py.
+asserted here come from /work/shared/research/windows-facts.md, cited in lab/provision_lab/model.py.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from provisioner.facts import Facts
-from provisioner.lab.api import ExecResult
-from provisioner.lab.model import (
+from provision_lab.api import ExecResult
+from provision_lab.model import (
     DAEMON_JSON,
     HostDownError,
     LabHostModel,
     engine_sha256,
     engine_url,
 )
-from provisioner.lab.profiles import PROFILES, make_host, profile_names
+from provision_lab.profiles import PROFILES, make_host, profile_names
+from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.records import Record, ScriptOutput, parse_output
 from provisioner.render import RebootParams, Renderer
@@ -35,7 +35,7 @@ from provisioner.resources.windows_feature import FeatureParams
 from provisioner.spec import HostSpec
 
 R = Renderer()
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "facts"
 DOCKER = r"C:\Program Files\docker\docker.exe"
 DOCKERD = r"C:\Program Files\docker\dockerd.exe"
 NONCE = "lab-nonce-4f1d"

@@ -27,9 +27,9 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from provisioner.lab.api import Faults
-from provisioner.lab.model import LabHostModel
-from provisioner.lab.profiles import make_host, profile_names
+from provision_lab.api import Faults
+from provision_lab.model import LabHostModel
+from provision_lab.profiles import make_host, profile_names
 
 __all__ = ["MIXED_WEIGHTS", "address_for", "build_fleet", "host_name", "parse_faults", "parse_profiles"]
 

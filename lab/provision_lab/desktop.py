@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
 
-from provisioner.lab import model as _model
-from provisioner.lab.model import (
+from provision_lab import model as _model
+from provision_lab.model import (
     CONTAINERS,
     DAEMON_JSON,
     LabHostModel,
@@ -56,7 +56,7 @@ from provisioner.lab.model import (
     _split_reference,
     _throw,
 )
-from provisioner.lab.wsman import split_windows_args
+from provision_lab.wsman import split_windows_args
 from provisioner.resources.desktop_config import DesktopConfigParams
 from provisioner.resources.desktop_verify import DesktopVerifyParams
 from provisioner.resources.docker_desktop import DesktopParams, DesktopProbe

@@ -11,7 +11,7 @@ import tree_sitter_powershell
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner.lab.pslit import (
+from provision_lab.pslit import (
     LiteralError,
     ParseProblem,
     evaluate_literal,

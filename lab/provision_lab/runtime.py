@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from provision_lab.api import Faults
 from provisioner.inventory import Inventory
-from provisioner.lab.api import Faults
 
 if TYPE_CHECKING:
-    from provisioner.lab.model import LabHostModel
+    from provision_lab.model import LabHostModel
 
 __all__ = [
     "LAB_USER",
@@ -119,8 +119,8 @@ class Lab:
     def __init__(self, hosts: list[LabHostSpec], settings: LabSettings, lab_dir: Path) -> None:
         # Imported here: the protocol stack (paramiko, pyspnego, cryptography, tree-sitter) costs a
         # third of a second of start-up that runs against real hosts never need.
-        from provisioner.lab.profiles import make_host
-        from provisioner.lab.server import LabServer
+        from provision_lab.profiles import make_host
+        from provision_lab.server import LabServer
 
         self.lab_dir = lab_dir
         self.settings = settings

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.cli import DEFAULT_LAB_PROFILES
-from provisioner.lab.control import write_inventory
-from provisioner.lab.runtime import default_lab_dir
+from provision_lab.control import DEFAULT_LAB_PROFILES, write_inventory
+from provision_lab.runtime import default_lab_dir
 
 
 def test_default_lab_up_writes_the_committed_inventory(

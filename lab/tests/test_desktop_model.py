@@ -1,4 +1,4 @@
-"""The lab's Docker Desktop model (provisioner/lab/desktop.py) through ``run_script``, no network.
+"""The lab's Docker Desktop model (lab/provision_lab/desktop.py) through ``run_script``, no network.
 
 What it models, and from which source, is in that module's docstring (docker-desktop.md keys).
 """
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from provision_lab import desktop
+from provision_lab.desktop import desktop_sha256, desktop_url, logon, parse_command_line, wsl_sha256, wsl_url
+from provision_lab.model import DAEMON_JSON, LabHostModel
+from provision_lab.profiles import make_host
 from provisioner.facts import Facts
-from provisioner.lab import desktop
-from provisioner.lab.desktop import desktop_sha256, desktop_url, logon, parse_command_line, wsl_sha256, wsl_url
-from provisioner.lab.model import DAEMON_JSON, LabHostModel
-from provisioner.lab.profiles import make_host
 from provisioner.plan import facts_request, plan
 from provisioner.records import Record, parse_output
 from provisioner.render import Renderer

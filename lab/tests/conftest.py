@@ -17,8 +17,17 @@ from typing import Any
 
 import pytest
 
-from provisioner.lab.api import ExecResult, Faults
-from provisioner.lab.server import LabServer
+from provision_lab.api import ExecResult, Faults
+from provision_lab.server import LabServer
+
+REPO = Path(__file__).resolve().parents[2]
+"""The repository the lab lives in (its committed inventories/lab.yml is what `provision-lab up` writes)."""
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
 
 # Each test run takes its own 127.x.0.0/16 (x from the pid), so concurrent runs on this machine
 # and listeners of earlier tests never meet.

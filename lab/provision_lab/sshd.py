@@ -6,7 +6,7 @@ the script to stdin, closes it, and reads stdout, stderr and the exit status. Th
 same as Windows: the command line goes through ``cmd.exe`` (OpenSSH's default shell, so the
 8,191-character limit applies), PowerShell reads stdin to EOF, and what it writes comes back
 with its exit status. Other forms of the command line are handled by the same parser as WinRM
-(:func:`~provisioner.lab.wsman.parse_command_line`).
+(:func:`~provision_lab.wsman.parse_command_line`).
 
 Each host has a stable Ed25519 host key derived from a seed kept in the lab directory and the
 host's name, so a known_hosts file written once stays valid across lab restarts. Password
@@ -48,8 +48,8 @@ from paramiko.common import (
     OPEN_SUCCEEDED,
 )
 
-from provisioner.lab.api import LabHost
-from provisioner.lab.wsman import (
+from provision_lab.api import LabHost
+from provision_lab.wsman import (
     LabCredentials,
     ProcessOutput,
     account_name,

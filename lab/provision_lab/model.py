@@ -1,6 +1,6 @@
 """A simulated Windows host that executes rendered scripts block by block (DESIGN 6).
 
-:class:`LabHostModel` implements :class:`provisioner.lab.api.LabHost`. It is a test double at the
+:class:`LabHostModel` implements :class:`provision_lab.api.LabHost`. It is a test double at the
 resource level: it never interprets PowerShell. A script is parsed (a syntax error fails the whole
 script, as ``powershell.exe`` would: pslit.py), then each block runs from its begin marker's
 ``type``, ``action`` and ``params`` against a model of the host, and writes the one record its
@@ -32,9 +32,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from provision_lab.api import ExecResult, Faults
+from provision_lab.pslit import Block, parse_error_text, parse_script
 from provisioner.doctor import DiagnosticsParams
-from provisioner.lab.api import ExecResult, Faults
-from provisioner.lab.pslit import Block, parse_error_text, parse_script
 from provisioner.records import RECORD_PREFIX
 from provisioner.render import FactsParams, RebootParams
 from provisioner.resources.container_engine import EngineParams
@@ -699,7 +699,7 @@ class LabHostModel:
             service_log=list(data["service_log"]),
         )
         if data.get("workstation") is not None:
-            from provisioner.lab.desktop import Workstation
+            from provision_lab.desktop import Workstation
 
             state.workstation = Workstation.from_json(data["workstation"])
         with self._lock:
@@ -829,7 +829,7 @@ class LabHostModel:
                     service.status = "Running"
                 else:
                     s.service_log.append(f"{service.name}: {reason}")
-        from provisioner.lab.desktop import on_boot
+        from provision_lab.desktop import on_boot
 
         on_boot(self)  # sessions end, Docker Desktop's service, WSL 2's hypervisor (lab/desktop.py)
 
@@ -996,7 +996,7 @@ class LabHostModel:
             files[path] = entry
         out.data["files"] = files
         if p.desktop is not None:
-            from provisioner.lab.desktop import facts as desktop_facts
+            from provision_lab.desktop import facts as desktop_facts
 
             out.data["desktop"] = desktop_facts(self, p.desktop)
 
@@ -1340,4 +1340,4 @@ _HANDLERS: dict[tuple[str, str], Callable[[LabHostModel, Any, _Outcome], None]] 
 
 # Docker Desktop's blocks (docker_desktop, docker_users, desktop_config, desktop_verify, wsl_package) register
 # themselves in _PARAMS and _HANDLERS when lab/desktop.py is imported, which needs everything above.
-import provisioner.lab.desktop  # noqa: E402,F401
+import provision_lab.desktop  # noqa: E402,F401

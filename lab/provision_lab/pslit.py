@@ -33,8 +33,8 @@ from typing import Any
 import tree_sitter
 import tree_sitter_powershell
 
+from provision_lab.wsman import BOOTSTRAP
 from provisioner.render import BEGIN, END
-from provisioner.transport import BOOTSTRAP
 
 __all__ = [
     "Block",
