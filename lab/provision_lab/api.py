@@ -58,6 +58,21 @@ class Faults:
     """The host's MaxMemoryPerShellMB when it is not the Windows default 1024 (reported only)."""
     max_shells_per_user: float | None = None
     """The host's MaxShellsPerUser when it is not the lab's (WinRSLimits, 30); enforced and reported."""
+    restart_pending: bool = False
+    """Another servicing change (Windows Update, a patch) waits for a restart: CBS RebootPending is
+    set and Server Manager refuses further installs with FailedRestartRequired (windows-audit.md F2)."""
+    temp_other_volume: bool = False
+    """TEMP and TMP are on D:, another volume than C:\\Program Files (windows-audit.md F1 (a))."""
+    engine_files_locked: bool = False
+    """Another session keeps C:\\Program Files\\docker\\docker.exe open (``docker logs -f``; F1 (b))."""
+    boot_jitter: bool = False
+    """LastBootUpTime reads a second later on every other query, as on VMs (F8)."""
+    slow_installs: float = 1.0
+    """Factor on the modelled time downloads, installs and pulls take on the machine's clock."""
+    constrained_language: bool = False
+    """A WDAC policy is enforced: powershell.exe runs in ConstrainedLanguage (F4)."""
+    service_exit_seconds: float = 0.0
+    """How long a stopped service's process keeps its image open after Stop-Service returns (F1 (b))."""
 
 
 class LabHost(Protocol):
