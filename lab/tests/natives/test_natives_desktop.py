@@ -85,6 +85,12 @@ def test_a_logon_starts_desktop_only_with_docker_users_in_the_token_then_both_en
     # The tray switch leaves the other engine running.
     assert desktop.switch_engine(box.view, "ws1", "windows") == "ws1: windows engine running"
     assert desktop.snapshot(box.view)["engines"] == {"windows": True, "linux": True}  # type: ignore[index]
+    # Quitting from the tray ends both engines; the session stays, and the next logon starts it again.
+    assert desktop.quit_app(box.view, "ws1") == "ws1: Docker Desktop quit for WS1\\dev"
+    snap = desktop.snapshot(box.view)
+    assert snap is not None and snap["running_for"] is None and list(snap["sessions"]) == ["WS1\\dev"]
+    assert "cannot find the file" in engine_os(box, WINDOWS_PIPE)
+    assert desktop.logon(box.view, "ws1", "dev").endswith("windows engine running")
     # A logoff quits Desktop; the pipes are gone with its process.
     desktop.logoff(box.view, "ws1", "dev")
     assert "cannot find the file" in engine_os(box, LINUX_PIPE)

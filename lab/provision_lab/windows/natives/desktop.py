@@ -49,6 +49,7 @@ __all__ = [
     "DesktopService",
     "logoff",
     "logon",
+    "quit_app",
     "snapshot",
     "switch_engine",
 ]
@@ -388,6 +389,18 @@ def logoff(machine: NativeMachine, host_name: str, user: str) -> str:
         close_pipes(machine, int(app["pid"]))
         _state(machine)["app"] = None
     return f"{host_name}: {qualified} signed out"
+
+
+def quit_app(machine: NativeMachine, host_name: str) -> str:
+    """The tray menu's "Quit Docker Desktop": its process ends, and its engines with it; the
+    session stays."""
+    app = _app(machine)
+    if app is None:
+        raise ValueError(f"Docker Desktop is not running on {host_name}")
+    machine.stop_process(int(app["pid"]))
+    close_pipes(machine, int(app["pid"]))
+    _state(machine)["app"] = None
+    return f"{host_name}: Docker Desktop quit for {app['user']}"
 
 
 def switch_engine(machine: NativeMachine, host_name: str, engine: str) -> str:
