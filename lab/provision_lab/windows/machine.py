@@ -727,7 +727,6 @@ class Machine:
             "computer_name": self.computer_name,
             "os": asdict(self.os),
             "hardware": asdict(self.hardware),
-            "faults": asdict(self.faults),
             "offset": self.offset.total_seconds(),
             "boot_time": self.boot_time.isoformat(),
             "features": dict(self.features),
@@ -752,15 +751,15 @@ class Machine:
         }
 
     @classmethod
-    def restore(cls, data: Mapping[str, Any], *, catalog: Catalog | None = None) -> Machine:
-        """A machine from :meth:`export`'s data."""
+    def restore(cls, data: Mapping[str, Any], *, faults: Faults, catalog: Catalog | None = None) -> Machine:
+        """A machine from :meth:`export`'s data, with the faults its host has now."""
         machine = cls(
             data["computer_name"],
             OsInfo(**data["os"]),
             Hardware(**data["hardware"]),
             (),
             datetime.fromisoformat(data["boot_time"]),
-            faults=Faults(**data["faults"]),
+            faults=faults,
             catalog=catalog,
         )
         machine.offset = timedelta(seconds=float(data["offset"]))

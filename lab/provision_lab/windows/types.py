@@ -478,7 +478,7 @@ def _process_start(host: Host, args: Sequence[Any]) -> Bag:
         )
     started = machine.now()
     process = machine.spawn(paths.leaf(program.path), program.path, f'"{program.path}" {arguments}', session.user_name)
-    result = program.run(split_command_line(arguments), None, session)
+    result = program.run([program.path, *split_command_line(arguments)], None, session)
     seconds = (machine.now() - started).total_seconds()
     machine.end(process.pid)
     pid = process.pid
