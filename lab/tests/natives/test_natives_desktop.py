@@ -132,3 +132,12 @@ def test_no_windows_containers_disables_the_windows_engine_for_good(make_box: Ca
     assert (use.exit_code, use.stderr) == (1, 'unable to set engine to "windows": engine is disabled\n')
     service = box.machine.service("com.docker.service")
     assert service is not None and service.start_type == "Manual" and service.status == "Stopped"
+
+
+def test_a_slow_host_makes_the_install_outlast_a_timeout(make_box: Callable[..., Box]) -> None:
+    box = workstation(make_box)
+    box.machine.faults.slow_installs = 20.0
+    before = box.machine.now()
+    assert box.run(INSTALLER, *UNATTENDED).exit_code == 0
+    # 150 s x 20: longer than docker_desktop.ps1.j2's 1,800 s WaitForExit (windows-audit.md F3).
+    assert (box.machine.now() - before).total_seconds() >= 3000

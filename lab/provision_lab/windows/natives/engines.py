@@ -238,7 +238,7 @@ def pull(machine: NativeMachine, engine: Engine, image: str, out: Output, sleep:
             out.exit_code = 1
             return False
         chosen = host_build if host_build in usable else usable[0]
-    sleep(_pull_seconds(image))
+    sleep(_pull_seconds(image) * machine.install_time_factor)
     digest = _digest(image, chosen)
     out.stdout += [
         f"{tag}: Pulling from {_registry_path(repo)}",

@@ -50,6 +50,11 @@ class NativeMachine(Protocol):
         hardware that can run one): Hyper-V isolation and Desktop's VMs need it."""
         ...
 
+    @property
+    def install_time_factor(self) -> float:
+        """Factor on the modelled time of installs and pulls (1.0; more under a slow-installs fault)."""
+        ...
+
     def feature_state(self, name: str) -> str | None:
         """The DISM optional feature's state (``Enabled``, ``Disabled``, ``EnablePending``...), or
         None when this SKU does not offer it."""

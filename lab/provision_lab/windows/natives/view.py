@@ -45,6 +45,10 @@ class MachineView:
     def hypervisor_running(self) -> bool:
         return self.machine.hypervisor_running
 
+    @property
+    def install_time_factor(self) -> float:
+        return self.machine.faults.slow_installs
+
     def feature_state(self, name: str) -> str | None:
         return self.machine.features.get(name)
 
