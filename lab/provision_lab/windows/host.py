@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from provision_lab.api import ExecResult, Faults
-from provision_lab.windows import paths, programs
+from provision_lab.windows import natives, paths, programs
 from provision_lab.windows.machine import (
     CBS_REBOOT_PENDING,
     ENVIRONMENT_KEY,
@@ -229,9 +229,7 @@ class WindowsHost:
                 "service_log": list(m.event_log),
                 "processes": sorted(p.name for p in m.processes.values()),
             }
-            from provision_lab.windows.natives import MachineView, desktop
-
-            workstation = desktop.snapshot(MachineView(m))
+            workstation = natives.desktop.snapshot(natives.MachineView(m))
             if workstation is not None:
                 data["workstation"] = workstation
             copied: dict[str, Any] = json.loads(json.dumps(data, default=str))  # a deep copy of plain data

@@ -57,6 +57,19 @@ class Session:
         return "ConstrainedLanguage" if self.machine.faults.constrained_language else "FullLanguage"
 
     @property
+    def powershell_version(self) -> str:
+        """``$PSVersionTable.PSVersion`` on this machine: 5.1.<build>.<revision> of its
+        System.Management.Automation.dll. Releases shipped as enablement packages keep their base
+        release's dll, so PSVersion carries the base build: 5.1.19041.610 on a 19042 host
+        (MicrosoftDocs/windowsserverdocs issue 5310); 22631 on 22621 is the same servicing relation,
+        assumed rather than observed. The revision is the dll's and can lag the UBR (windowsserverdocs
+        issue 6784: 856 vs 832); the lab uses the UBR. Not part of api.Host: the interpreter reads it
+        when the host has it."""
+        os = self.machine.os
+        base = {19042: 19041, 19043: 19041, 19044: 19041, 19045: 19041, 22631: 22621}.get(os.build, os.build)
+        return f"5.1.{base}.{os.ubr}"
+
+    @property
     def current_directory(self) -> str:
         return self._cwd
 
