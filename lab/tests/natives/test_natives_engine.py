@@ -157,11 +157,25 @@ def test_a_flag_of_the_service_and_the_same_key_in_daemon_json_stop_the_daemon(m
 def test_pipe_access_needs_elevation_unless_daemon_json_names_a_group(make_box: Callable[..., Box]) -> None:
     box = make_box()
     box.machine.add_account("dev")
-    running_engine(box)
+    box.machine.add_group("docker-admins")
     plain = box.session_for("dev")
+    # No daemon: the hint depends on the client's elevation (moby client/request.go).
+    box.install_engine()
+    assert "must be run with elevated privileges to connect" in box.run(DOCKER, "version", session=plain).stderr
+    assert "daemon is not running" in box.run(DOCKER, "version").stderr
+    # Another pipe gets no hint at all.
+    other = box.run(DOCKER, "-H", "npipe:////./pipe/elsewhere", "info")
+    assert other.stderr == (
+        'error during connect: Get "http://%2F%2F.%2Fpipe%2Felsewhere/v1.24/info": open //./pipe/elsewhere: '
+        "The system cannot find the file specified.\n"
+    )
+    box.view.write_file(DAEMON_JSON, b'{"group": "docker-admins"}')
+    running_engine(box)
     denied = box.run(DOCKER, "version", session=plain)
     assert denied.exit_code == 1
     assert "must be run with elevated privileges to connect" in denied.stderr and "Access is denied." in denied.stderr
+    box.view.add_group_member("docker-admins", "dev")
+    assert box.run(DOCKER, "version", "--format", "{{.Server.Os}}", session=plain).stdout == "windows\n"
 
 
 @pytest.mark.parametrize(

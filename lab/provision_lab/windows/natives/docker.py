@@ -171,31 +171,41 @@ class Docker:
     def _connect(self, address: str, host: Host, method: str, endpoint: str) -> Engine | str:
         """The engine on the address, or the client's error text when it cannot talk to it.
 
-        No pipe: "error during connect: this error may indicate that the docker daemon is not
-        running: <Method> "<url>": open <pipe>: The system cannot find the file specified." (moby
-        client/request.go; seen in public output, model.py's previous lab). A pipe that refuses the
-        account: the same client's elevated-privileges hint, with "Access is denied." (the named
-        pipe allows Administrators only unless daemon.json ``group`` names another group, wf §4.3)."""
+        The pipe is missing ("The system cannot find the file specified.") or refuses the account
+        ("Access is denied.": the engine's pipe admits Administrators, plus daemon.json's ``group``,
+        wf §4.3, or the user whose Docker Desktop runs it [DD-PERM]). The client wraps the error as
+        "error during connect: <Method> "<url>": open <pipe>: <reason>", and for the default pipe
+        ``//./pipe/docker_engine`` only, it adds a hint: "this error may indicate that the docker
+        daemon is not running" when it runs elevated, "in the default daemon configuration on Windows,
+        the docker client must be run with elevated privileges to connect" when it does not (moby
+        client/request.go, which tests elevation by opening ``\\\\.\\PHYSICALDRIVE0``)."""
         pipe = pipe_name(address)
         if pipe is None:
             return f'error during connect: {method} "http://{address}/v{self._api()}{endpoint}": the lab has only named pipes'
         shown = address[len("npipe://") :].replace("\\", "/") or "//./pipe/docker_engine"
         url = "http://" + shown.replace("/", "%2F") + f"/v{_unreached_api(self.version)}{endpoint}"
         engine = engine_on(self.machine, pipe)
+        reason: str | None = None
         if engine is None:
-            return (
-                "error during connect: this error may indicate that the docker daemon is not running: "
-                f'{method} "{url}": open {shown}: The system cannot find the file specified.'
+            reason = "The system cannot find the file specified."
+        else:
+            allowed = host.elevated or (engine.owner is not None and engine.owner.lower() == host.user_name.lower())
+            if not allowed and engine.group is not None:
+                allowed = engine.group.lower() in (g.lower() for g in self.machine.groups_of(host.user_name))
+            if not allowed:
+                reason = "Access is denied."
+        if reason is None and engine is not None:
+            return engine
+        error = f'{method} "{url}": open {shown}: {reason}'
+        if f"open //./pipe/{DEFAULT_PIPE}" in error:
+            hint = (
+                "this error may indicate that the docker daemon is not running"
+                if host.elevated
+                else "in the default daemon configuration on Windows, the docker client must be run with elevated "
+                "privileges to connect"
             )
-        allowed = host.elevated or (engine.owner is not None and engine.owner.lower() == host.user_name.lower())
-        if not allowed and engine.group is not None:
-            allowed = engine.group.lower() in (g.lower() for g in self.machine.groups_of(host.user_name))
-        if not allowed:
-            return (
-                "error during connect: in the default daemon configuration on Windows, the docker client must be run "
-                f'with elevated privileges to connect: {method} "{url}": open {shown}: Access is denied.'
-            )
-        return engine
+            error = f"{hint}: {error}"
+        return "error during connect: " + error
 
     def _api(self) -> str:
         return api_version(self.version)
