@@ -18,8 +18,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from provision_lab.control import DEFAULT_LAB_PROFILES
-from provision_lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
 from provisioner import __version__
 from provisioner.completion import SHELLS, completion_script
 from provisioner.doctor import command as doctor_command
@@ -27,6 +25,7 @@ from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
 from provisioner.facts import Facts
+from provisioner.inventory import Inventory
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import Renderer, RenderError
@@ -94,40 +93,6 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
 
-    lab = commands.add_parser(
-        "lab",
-        help="the embedded simulated Windows fleet (see lab/provision_lab)",
-        description="A simulated Windows fleet on 127.77.x.y that speaks real WinRM and SSH.",
-    )
-    lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
-    up = lab_commands.add_parser("up", help="start a background lab and write its inventory")
-    up.add_argument("--hosts", type=int, default=7, help="number of hosts (default 7)")
-    up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES, help="profile mix: NAME, NAME:COUNT,..., or mixed")
-    up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
-    up.add_argument("--seed", type=int, default=1)
-    up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a simulated reboot takes")
-    up.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"), help="inventory to write")
-    up.add_argument(
-        "--ports", type=_ports, metavar="HTTP,HTTPS,SSH", help="ports on each host address (default 5985,5986,2222)"
-    )
-    lab_commands.add_parser("status", help="hosts of the running lab and whether they are up")
-    lab_commands.add_parser("down", help="stop the background lab (host state is kept)")
-    drift = lab_commands.add_parser("drift", help="change a lab host the way drift happens")
-    drift.add_argument("host")
-    what = drift.add_mutually_exclusive_group(required=True)
-    what.add_argument("--feature", metavar="NAME=STATE", help="e.g. Containers=Disabled")
-    what.add_argument("--daemon", metavar="KEY=VALUE", help="set a daemon.json key (VALUE is JSON or a word)")
-    what.add_argument("--stop-service", metavar="NAME", help="stop a service, e.g. docker")
-    what.add_argument("--logon", metavar="USER", help="workstation: USER logs on and starts Docker Desktop")
-    what.add_argument("--logoff", metavar="USER", help="workstation: USER signs out (Docker Desktop quits)")
-    what.add_argument(
-        "--switch-engine",
-        choices=["windows", "linux"],
-        help="workstation: Docker Desktop's tray switch to Windows or Linux containers",
-    )
-    stats = lab_commands.add_parser("stats", help="request counters per host")
-    stats.add_argument("--json", action="store_true")
-
     schema_cmd = commands.add_parser("schema", help="print the JSON Schema of playbooks or inventories (for editors)")
     schema_cmd.add_argument("kind", choices=["playbook", "inventory"])
 
@@ -161,17 +126,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     completion.add_argument("shell", choices=SHELLS)
     return parser
-
-
-def _ports(text: str) -> tuple[int, int, int]:
-    """``HTTP,HTTPS,SSH`` for ``lab up --ports``: three distinct ports."""
-    try:
-        ports = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HTTP,HTTPS,SSH port numbers, got {text!r}") from None
-    if len(ports) != 3 or len(set(ports)) != 3 or not all(0 < port < 65536 for port in ports):
-        raise argparse.ArgumentTypeError(f"expected three distinct ports HTTP,HTTPS,SSH, got {text!r}")
-    return ports[0], ports[1], ports[2]
 
 
 def _target(book: Playbook, host: str) -> Target:
@@ -266,8 +220,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "completion":
             print(completion_script(_parser(), args.shell), end="")
             return EXIT_OK
-        if args.command == "lab":
-            return _lab(args)
         book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit)
         if args.command == "validate":
             return _validate(book)
@@ -308,8 +260,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 def _facts(args: argparse.Namespace) -> int:
     targets = facts_targets(args.inventory, args.limit)
     connector = Connector(_ask_pass(args.ask_pass))
-    with lab_for_inventory(targets[0].play.inventory, announce=lambda text: print(text, file=sys.stderr)):
-        results = [gather_facts(target, connector, Renderer(args.templates)) for target in targets]
+    results = [gather_facts(target, connector, Renderer(args.templates)) for target in targets]
+    _lab_hint([targets[0].play.inventory], results)
     if args.json:
         print(
             json.dumps(
@@ -319,63 +271,6 @@ def _facts(args: argparse.Namespace) -> int:
     else:
         print_facts_table(results)
     return exit_code(results)
-
-
-def _lab(args: argparse.Namespace) -> int:
-    from provision_lab.control import LabError, request, start_daemon, write_inventory
-
-    lab_dir = default_lab_dir()
-    try:
-        if args.lab_command == "up":
-            if running_daemon(lab_dir):
-                raise LabError("a lab is already running; stop it with `provision lab down` first")
-            (lab_dir / "hosts.json").unlink(missing_ok=True)  # a new fleet starts fresh
-            write_inventory(
-                args.inventory,
-                count=args.hosts,
-                profiles=args.profiles,
-                seed=args.seed,
-                reboot_seconds=args.reboot_seconds,
-                lab_dir=lab_dir,
-                faults=args.faults,
-                ports=args.ports,
-            )
-            pid = start_daemon(args.inventory.resolve(), lab_dir)
-            print(f"lab: {args.hosts} hosts up (pid {pid}); inventory {args.inventory}; state in {lab_dir}")
-            print(f"next: provision apply playbooks/site.yml -i {args.inventory}")
-        elif args.lab_command == "down":
-            request(lab_dir, {"command": "down"})
-            print("lab: stopping (host state kept for the next lab on the same inventory)")
-        elif args.lab_command == "status":
-            answer = request(lab_dir, {"command": "status"})
-            for host in answer["hosts"]:
-                print(f"{host['name']}  {host['address']}  {host['profile']}  {'up' if host['up'] else 'DOWN'}")
-        elif args.lab_command == "drift":
-            answer = request(
-                lab_dir,
-                {
-                    "command": "drift",
-                    "host": args.host,
-                    "feature": args.feature,
-                    "daemon": args.daemon,
-                    "stop_service": args.stop_service,
-                    "logon": args.logon,
-                    "logoff": args.logoff,
-                    "switch_engine": args.switch_engine,
-                },
-            )
-            print(answer["message"])
-        elif args.lab_command == "stats":
-            counters = request(lab_dir, {"command": "stats"})["hosts"]
-            if args.json:
-                print(json.dumps(counters, indent=2, sort_keys=True))
-            else:
-                for name, values in counters.items():
-                    print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in sorted(values.items())))
-    except (LabError, ValueError, KeyError) as exc:
-        print(f"error: lab: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
 
 
 def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
@@ -401,10 +296,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
     handlers = {sig: signal.signal(sig, lambda *_: interrupt.signal()) for sig in (signal.SIGINT, signal.SIGTERM)}
     events = EventLog(args.events) if args.events else None
     try:
-        with (
-            lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)),
-            make_display(args.output, total) as display,
-        ):
+        with make_display(args.output, total) as display:
 
             def on_event(event: Event) -> None:
                 display.event(event)
@@ -435,11 +327,28 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
             events.close()
     if args.output != "json":
         print_results(results, args.command)
+    _lab_hint([play.inventory for play in book.plays], results)
     if args.report:
         write_report(args.report, build_report(mode=args.command, playbook=book.file, started=started, results=results))
     if args.junit:
         write_junit(args.junit, results, args.command)
     return exit_code(results, interrupted=interrupt.stop.is_set())
+
+
+def _lab_hint(inventories: Sequence[Inventory], results: Sequence[HostResult]) -> None:
+    """One line when a lab inventory's hosts could not be reached or logged on to (no lab, or its
+    password not exported).
+
+    A lab inventory (``provision-lab up`` writes one) carries ``provision_lab`` in its ``all`` vars;
+    the lab is its own program (lab/), which this tool neither imports nor starts.
+    """
+    if not any("provision_lab" in inventory.groups["all"].vars for inventory in inventories):
+        return
+    if any(r.status in ("unreachable", "failed") and r.facts is None for r in results):  # never reached
+        print(
+            'lab: start the lab with `provision-lab up` and export PROVISION_LAB_PASSWORD="$(provision-lab password)"',
+            file=sys.stderr,
+        )
 
 
 def main() -> None:

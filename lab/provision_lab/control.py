@@ -1,6 +1,6 @@
-"""The background lab (``provision lab up``): a daemon process and its control socket.
+"""The background lab (``provision-lab up``): a daemon process and its control socket.
 
-``lab up`` writes the lab inventory, then starts ``python -m provision_lab.control INVENTORY``
+``up`` writes the lab inventory, then starts ``python -m provision_lab.control INVENTORY``
 in a new session. The daemon serves the inventory's hosts (runtime.Lab), records itself in
 ``<lab dir>/daemon.json`` and answers one-line JSON requests on ``<lab dir>/control.sock``
 (``status``, ``stats``, ``drift``, ``down``). On ``down`` or SIGTERM it saves host state and exits.
@@ -32,12 +32,11 @@ from provision_lab.runtime import (
     default_lab_dir,
     running_daemon,
 )
-from provisioner.inventory import load_inventory
 
 __all__ = ["DEFAULT_LAB_PROFILES", "LabError", "apply_drift", "request", "start_daemon", "write_inventory"]
 
 DEFAULT_LAB_PROFILES = "server2022:2,server2025,server2019,win11-23h2-pro,vm-nested,workstation-win11-23h2-pro"
-"""``provision lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
+"""``provision-lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
 
 _DAEMON_FILE = "daemon.json"
 _SOCKET = "control.sock"
@@ -54,7 +53,7 @@ def _workstation_vars() -> list[str]:
 
     return [
         "      # Developer workstations for Docker Desktop (playbooks/workstations.yml); playbooks/site.yml does",
-        "      # not target them. `provision lab drift HOST --logon dev` stands for the developer logging on.",
+        "      # not target them. `provision-lab drift HOST --logon dev` stands for the developer logging on.",
         "      vars:",
         '        desktop_version: "4.43.1"',
         "        desktop_build: 198352",
@@ -91,9 +90,9 @@ def write_inventory(
     lab_ports = f", http_port: {http_port}, https_port: {https_port}, ssh_port: {ssh_port}" if ports else ""
     lines = [
         "# yaml-language-server: $schema=../schema/inventory.schema.json",
-        "# Written by `provision lab up`: simulated Windows hosts on 127.77.x.y that speak real WinRM and",
-        "# SSH (see lab/provision_lab). `provision apply` and `check` start them for the run when no lab runs.",
-        "# The password is in the lab directory, not here; the tool reads it when this variable is unset.",
+        "# Written by `provision-lab up`: simulated Windows hosts on 127.77.x.y that speak real WinRM and",
+        "# SSH (see lab/). They answer while the lab runs (`provision-lab up`, `provision-lab down`).",
+        '# The password is in the lab directory, not here: export PROVISION_LAB_PASSWORD="$(provision-lab password)"',
         "all:",
         "  vars:",
         f"    provision_lab: {{seed: {seed}, reboot_seconds: {reboot_seconds:g}{lab_ports}}}",
@@ -142,7 +141,7 @@ def _lab_path(lab_dir: Path, name: str) -> str:
 def request(lab_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """One request to the running daemon; LabError when none runs."""
     if running_daemon(lab_dir) is None:
-        raise LabError("no lab is running (start one with `provision lab up`)")
+        raise LabError("no lab is running (start one with `provision-lab up`)")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
@@ -245,8 +244,7 @@ def _handle(lab: Lab, payload: dict[str, Any], stop: threading.Event) -> dict[st
 
 def serve(inventory_file: Path, lab_dir: Path) -> None:
     """The daemon's main loop (runs in the background process)."""
-    inventory = load_inventory(inventory_file)
-    lab = Lab.of_inventory(inventory, lab_dir)
+    lab = Lab.of_inventory(inventory_file, lab_dir)
     lab.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -280,7 +278,7 @@ def serve(inventory_file: Path, lab_dir: Path) -> None:
 def start_daemon(inventory_file: Path, lab_dir: Path, timeout: float = 60.0) -> int:
     """Start the background lab for ``inventory_file``; returns its pid once it answers."""
     if (existing := running_daemon(lab_dir)) is not None:
-        raise LabError(f"a lab is already running (pid {existing['pid']}); stop it with `provision lab down`")
+        raise LabError(f"a lab is already running (pid {existing['pid']}); stop it with `provision-lab down`")
     lab_dir.mkdir(parents=True, exist_ok=True)
     log = open(lab_dir / "daemon.log", "ab")  # noqa: SIM115 - handed to the child process
     process = subprocess.Popen(

@@ -1,29 +1,31 @@
-"""Running a lab: its directory, its password, in-process for one run or as a background daemon.
+"""Running a lab: its directory, its password, its inventory, and the hosts it serves.
 
-A lab inventory is an inventory whose ``all`` vars carry ``provision_lab`` (inventories/lab.yml).
-Its hosts carry ``address`` and ``lab_profile``, so the inventory alone says which simulated hosts
-to serve. Host state is saved in the lab directory when a lab stops and restored when one starts,
-so a second ``provision apply`` sees the hosts the first one converged, whether the lab ran in
-the background (``provision lab up``) or only for one run.
+A lab inventory is the inventory ``provision-lab up`` writes (inventories/lab.yml): its ``all``
+vars carry ``provision_lab`` (the lab's settings) and its hosts ``address``, ``lab_profile`` and
+optionally ``lab_faults``, so the file alone says which simulated hosts to serve. The lab reads it
+with its own small reader (it imports nothing of the provision tool). Host state is saved in the
+lab directory when a lab stops and restored when one starts, so a second ``provision apply`` sees
+the hosts the first one converged.
 
 The lab password never appears in an inventory, a log or a process argument: it lives in
-``<lab dir>/password`` (mode 0600) and reaches the tool through the environment variable the
-inventory names (``PROVISION_LAB_PASSWORD``), which this module sets in-process when it is unset.
+``<lab dir>/password`` (mode 0600), or comes from ``PROVISION_LAB_PASSWORD`` when that is set,
+and reaches a client through the environment variable the inventory names
+(``export PROVISION_LAB_PASSWORD="$(provision-lab password)"``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from provision_lab.api import Faults
-from provisioner.inventory import Inventory
 
 if TYPE_CHECKING:
     from provision_lab.model import LabHostModel
@@ -32,11 +34,12 @@ __all__ = [
     "LAB_USER",
     "PASSWORD_ENV",
     "Lab",
+    "LabHostSpec",
+    "LabInventoryError",
     "LabSettings",
     "default_lab_dir",
-    "lab_for_inventory",
-    "lab_for_playbook",
     "lab_password",
+    "read_lab_inventory",
     "running_daemon",
 ]
 
@@ -52,8 +55,14 @@ def default_lab_dir() -> Path:
 
 
 def lab_password(lab_dir: Path) -> str:
-    """The lab's password: the environment's if set, else the one kept in the lab dir (made once)."""
-    if os.environ.get(PASSWORD_ENV):
+    """The lab's password: the environment's if set, else the one kept in the lab dir (made once).
+
+    An empty ``PROVISION_LAB_PASSWORD`` is refused rather than replaced by the file's password: a
+    client would send the empty value and meet 401 everywhere (security-review.md F16).
+    """
+    if PASSWORD_ENV in os.environ:
+        if not os.environ[PASSWORD_ENV]:
+            raise LabInventoryError(f"{PASSWORD_ENV} is set but empty; unset it or give the lab a password")
         return os.environ[PASSWORD_ENV]
     path = lab_dir / "password"
     lab_dir.mkdir(parents=True, exist_ok=True)
@@ -62,6 +71,10 @@ def lab_password(lab_dir: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(18))
     return path.read_text().strip()
+
+
+class LabInventoryError(Exception):
+    """A lab inventory (or lab setting) that cannot be served, with the file and key in words."""
 
 
 @dataclass(frozen=True)
@@ -93,24 +106,64 @@ class LabSettings:
         return cls(**{k: values[k] for k in names if k in values})
 
 
-def hosts_of(inventory: Inventory) -> list[LabHostSpec]:
-    """The lab hosts an inventory describes (each needs ``address`` and ``lab_profile``)."""
-    hosts = []
-    for host in inventory.hosts.values():
-        faults = host.vars.get("lab_faults") or {}
-        hosts.append(
-            LabHostSpec(
-                host.name,
-                str(host.vars.get("address", host.vars.get("ansible_host", ""))),
-                str(host.vars.get("lab_profile", "server2022")),
-                Faults(**faults),
-            )
-        )
-    return hosts
+@dataclass(frozen=True)
+class LabInventory:
+    """What a lab inventory says: the lab's settings and its hosts, in file order."""
+
+    settings: LabSettings
+    hosts: list[LabHostSpec]
 
 
-def is_lab_inventory(inventory: Inventory) -> bool:
-    return "provision_lab" in inventory.groups["all"].vars
+def read_lab_inventory(path: Path) -> LabInventory:
+    """Read a lab inventory (YAML, Ansible's layout: ``all``, ``vars``, ``children``, ``hosts``).
+
+    Host variables are inherited from the groups above a host, as Ansible does, so ``lab_profile``
+    may be set for a whole group. Raises :class:`LabInventoryError` naming the file and key.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LabInventoryError(f"{path}: cannot read the lab inventory: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise LabInventoryError(f"{path}{where}: not YAML: {getattr(exc, 'problem', exc)}") from None
+    root = document.get("all") if isinstance(document, dict) else None
+    if not isinstance(root, dict):
+        raise LabInventoryError(f"{path}: all: a lab inventory is a mapping with an 'all' group")
+    top_vars = root.get("vars") or {}
+    settings = top_vars.get("provision_lab") if isinstance(top_vars, dict) else None
+    if not isinstance(settings, dict):
+        raise LabInventoryError(f"{path}: all.vars.provision_lab: missing; this is not a lab inventory")
+    hosts: dict[str, LabHostSpec] = {}
+    for name, values, where in _walk_hosts(root, {}, "all"):
+        if name in hosts:
+            continue  # a host listed in two groups is one host
+        faults = values.get("lab_faults") or {}
+        if not isinstance(faults, dict):
+            raise LabInventoryError(f"{path}: {where}.lab_faults: a mapping of fault names to values")
+        try:
+            host_faults = Faults(**faults)
+        except TypeError as exc:
+            raise LabInventoryError(f"{path}: {where}.lab_faults: {exc}") from None
+        address = values.get("address", values.get("ansible_host"))
+        if not address:
+            raise LabInventoryError(f"{path}: {where}.address: a lab host needs an address (127.77.x.y)")
+        hosts[name] = LabHostSpec(name, str(address), str(values.get("lab_profile", "server2022")), host_faults)
+    return LabInventory(LabSettings.from_vars(settings), list(hosts.values()))
+
+
+def _walk_hosts(
+    group: Mapping[str, Any], inherited: Mapping[str, Any], where: str
+) -> Iterator[tuple[str, dict[str, Any], str]]:
+    group_vars = group.get("vars") or {}
+    merged = {**inherited, **(group_vars if isinstance(group_vars, dict) else {})}
+    hosts = group.get("hosts") or {}
+    for name, host_vars in hosts.items() if isinstance(hosts, dict) else ():
+        yield str(name), {**merged, **(host_vars if isinstance(host_vars, dict) else {})}, f"{where}.hosts.{name}"
+    children = group.get("children") or {}
+    for child, body in children.items() if isinstance(children, dict) else ():
+        yield from _walk_hosts(body if isinstance(body, dict) else {}, merged, f"{where}.children.{child}")
 
 
 class Lab:
@@ -118,7 +171,7 @@ class Lab:
 
     def __init__(self, hosts: list[LabHostSpec], settings: LabSettings, lab_dir: Path) -> None:
         # Imported here: the protocol stack (paramiko, pyspnego, cryptography, tree-sitter) costs a
-        # third of a second of start-up that runs against real hosts never need.
+        # third of a second that `provision-lab status` and `drift` do not need.
         from provision_lab.profiles import make_host
         from provision_lab.server import LabServer
 
@@ -153,10 +206,11 @@ class Lab:
         )
 
     @classmethod
-    def of_inventory(cls, inventory: Inventory, lab_dir: Path, only: Collection[str] | None = None) -> Lab:
-        """The lab a lab inventory describes (its hosts, or ``only`` those, and ``provision_lab``)."""
-        hosts = [h for h in hosts_of(inventory) if only is None or h.name in only]
-        return cls(hosts, LabSettings.from_vars(inventory.groups["all"].vars.get("provision_lab")), lab_dir)
+    def of_inventory(cls, inventory_file: Path, lab_dir: Path, only: Collection[str] | None = None) -> Lab:
+        """The lab a lab inventory file describes (its hosts, or ``only`` those, and ``provision_lab``)."""
+        inventory = read_lab_inventory(inventory_file)
+        hosts = [h for h in inventory.hosts if only is None or h.name in only]
+        return cls(hosts, inventory.settings, lab_dir)
 
     def _load_states(self) -> dict[str, Any]:
         path = self.lab_dir / _STATE_FILE
@@ -199,48 +253,3 @@ def running_daemon(lab_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, json.JSONDecodeError):
         return None
     return record if isinstance(record, dict) else None
-
-
-@contextlib.contextmanager
-def lab_for_inventory(
-    inventory: Inventory,
-    announce: Callable[[str], None],
-    lab_dir: Path | None = None,
-    only: Collection[str] | None = None,
-) -> Iterator[Lab | None]:
-    """Make sure a lab inventory's hosts answer for the duration of the block.
-
-    Nothing happens for other inventories. If a background lab runs, it is used; otherwise a lab
-    is started in this process for the run, and says so. ``only`` limits it to those hosts.
-    """
-    if not is_lab_inventory(inventory):
-        yield None
-        return
-    lab_dir = lab_dir or default_lab_dir()
-    os.environ.setdefault(PASSWORD_ENV, lab_password(lab_dir))
-    if running_daemon(lab_dir):
-        yield None
-        return
-    lab = Lab.of_inventory(inventory, lab_dir, only)
-    lab.start()
-    announce(
-        f"lab: no lab was running; started {len(lab.models)} simulated hosts in this process for the run "
-        f"(state kept in {lab_dir}; `provision lab up` keeps one running)"
-    )
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
-@contextlib.contextmanager
-def lab_for_playbook(book: Any, announce: Callable[[str], None], lab_dir: Path | None = None) -> Iterator[None]:
-    """:func:`lab_for_inventory` for every lab inventory a playbook's plays use, with the hosts they target."""
-    with contextlib.ExitStack() as stack:
-        seen: set[Path] = set()
-        for play in book.plays:
-            if play.inventory.file not in seen:
-                seen.add(play.inventory.file)
-                targeted = {t.name for t in book.targets if t.play.inventory.file == play.inventory.file}
-                stack.enter_context(lab_for_inventory(play.inventory, announce, lab_dir, only=targeted))
-        yield

@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
+from provision_lab import cli as lab_cli
 from provision_lab import desktop
 from provision_lab.control import _handle, apply_drift
 from provision_lab.model import DAEMON_JSON
-from provisioner import cli
 from provisioner.resources.desktop_verify import RECORD
 
 from .conftest import PASSWORD, DesktopLab
@@ -293,7 +293,7 @@ def test_lab_drift_logon_reaches_the_host_through_the_control_socket_handler(
     desktop_lab: Callable[..., DesktopLab],
 ) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
-    args = cli._parser().parse_args(["lab", "drift", "ws1", "--logon", "dev"])
+    args = lab_cli.parser().parse_args(["drift", "ws1", "--logon", "dev"])
     assert (args.logon, args.logoff, args.switch_engine) == ("dev", None, None)
     fake_lab = SimpleNamespace(models=lab.hosts, profiles={})
     answer = _handle(fake_lab, {"command": "drift", "host": "ws1", "logon": "dev"}, None)  # type: ignore[arg-type]
