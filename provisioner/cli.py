@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="provision",
         description="Bring Windows hosts to a container-ready state from a YAML spec, and report drift.",
+        epilog="A simulated Windows fleet to try it on is a separate command: provision-lab up (see lab/).",
     )
     parser.add_argument("--version", action="version", version=f"provision {__version__}")
     parser.add_argument("--templates", type=Path, help="use PowerShell templates from DIR instead of the built-in ones")
