@@ -137,7 +137,7 @@ def run_powershell_exe(command_line: str, stdin: str | None, host: Host) -> Proc
 
 def run_script(script: str, host: Host, *, stdin: str | None = None, clixml: bool = False) -> ProcessResult:
     """Run a script's text as ``-Command`` does; ``stdin`` is what [Console]::OpenStandardInput() reads."""
-    session = Session(host, stdin=stdin)
+    session = Session(host, stdin=stdin, clixml=clixml)
     code = _execute(session, script)
     stdout = "".join(session.stdout).replace("\r\n", "\n").replace("\n", "\r\n")
     return ProcessResult(stdout, _stderr(session, clixml), code)
@@ -198,11 +198,13 @@ def _clixml_text(text: str) -> str:
 
 def _stderr(session: Session, clixml: bool) -> str:
     """stderr as powershell.exe writes it with redirected output."""
-    raw = []
-    records = []
+    raw: list[str] = []
+    records: list[str] = []
     for kind, text in session.streams:
         if kind == "raw":
             raw.append(text)
+        elif kind != "error" and not clixml:
+            continue  # the console host writes warnings and verbose lines to stdout (see _execute)
         elif clixml:
             lines = text.replace("\r\n", "\n").split("\n")
             if lines and lines[-1] == "":

@@ -19,6 +19,7 @@ from .errors import ScriptError, runtime_error
 from .values import Hashtable, PSCustomObject, ScriptBlock
 
 if TYPE_CHECKING:
+    from .engine import Scope
     from .session import Session, _Context
 
 __all__ = ["ALIASES", "engine_commands"]
@@ -115,7 +116,7 @@ def _out_string(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
 
     ctxt = _ctx(ctx)
     ctxt.common.setdefault("_collected", [])  # type: ignore[attr-defined]
-    ctxt.common["_collected"].append(p.get("InputObject"))  # type: ignore[index]
+    ctxt.common["_collected"].append(p.get("InputObject"))
     return []
 
 
@@ -199,7 +200,7 @@ def _select_begin(ctx: CommandContext, p: Mapping[str, Any]) -> None:
 
 
 def _select_object(ctx: CommandContext, p: Mapping[str, Any]) -> None:
-    _ctx(ctx).common["_items"].append(p.get("InputObject"))  # type: ignore[attr-defined]
+    _ctx(ctx).common["_items"].append(p.get("InputObject"))
     return None
 
 
@@ -340,7 +341,7 @@ def _collect(ctx: CommandContext, p: Mapping[str, Any]) -> None:
     common = _ctx(ctx).common
     common.setdefault("_items", [])  # type: ignore[attr-defined]
     if "InputObject" in p:
-        common["_items"].append(p["InputObject"])  # type: ignore[index]
+        common["_items"].append(p["InputObject"])
     return None
 
 
@@ -390,7 +391,7 @@ def _get_variable(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
         if "*" in text:
             pattern = cv.like_pattern(text)
             seen: dict[str, Any] = {}
-            current = scope
+            current: Scope | None = scope
             while current is not None:
                 for key, value in current.vars.items():
                     if pattern.match(key) and key not in seen:
@@ -568,7 +569,7 @@ def _add_type(ctx: CommandContext, p: Mapping[str, Any]) -> None:
 def _convertto_json(ctx: CommandContext, p: Mapping[str, Any]) -> None:
     common = _ctx(ctx).common
     common.setdefault("_items", [])  # type: ignore[attr-defined]
-    common["_items"].append(p.get("InputObject"))  # type: ignore[index]
+    common["_items"].append(p.get("InputObject"))
     return None
 
 
@@ -586,7 +587,7 @@ def _convertto_json_end(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[A
 def _convertfrom_json(ctx: CommandContext, p: Mapping[str, Any]) -> None:
     common = _ctx(ctx).common
     common.setdefault("_items", [])  # type: ignore[attr-defined]
-    common["_items"].append(ctx.to_string(p.get("InputObject")))  # type: ignore[index]
+    common["_items"].append(ctx.to_string(p.get("InputObject")))
     return None
 
 
@@ -613,7 +614,7 @@ def _get_date(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
             if part == "Millisecond":
                 now = now.replace(microsecond=number * 1000)
             else:
-                now = now.replace(**{part.lower(): number})
+                now = now.replace(**{part.lower(): number})  # type: ignore[arg-type]
     if "Format" in p:
         return [cv.format_datetime(now, ctx.to_string(p["Format"]))]
     if "UFormat" in p:

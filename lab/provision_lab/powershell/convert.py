@@ -371,11 +371,11 @@ def compare(left: Any, right: Any, case_sensitive: bool = False) -> int:
             return 1
         x = to_number(left)
         y = to_number(right)
-        return (x > y) - (x < y)  # type: ignore[operator]
+        return (x > y) - (x < y)
     if isinstance(left, dt.datetime | dt.timedelta):
         if type(right) is not type(left):
             raise invalid_cast(right, type_name_of(left))
-        return (left > right) - (left < right)
+        return (left > right) - (left < right)  # type: ignore[operator]
     a, b = to_string(left), to_string(right)
     return (a.lower() > b.lower()) - (a.lower() < b.lower())
 

@@ -50,7 +50,7 @@ class Encoding(NetObject):
         self.codec = codec
         self.web_name = web_name
         self.bom = bom
-        self.TYPE_NAMES = (type_name, "System.Text.Encoding", "System.Object")  # type: ignore[misc]
+        self.TYPE_NAMES = (type_name, "System.Text.Encoding", "System.Object")
 
     def ps_properties(self) -> Mapping[str, Any]:
         return {
@@ -379,15 +379,17 @@ def _parse_version(text: str) -> VersionObject:
     return VersionObject(parts)
 
 
-def version_table() -> Hashtable:
-    """``$PSVersionTable`` of Windows PowerShell 5.1 on Windows Server 2022 (about_Automatic_Variables)."""
+def version_table(host: Host) -> Hashtable:
+    """``$PSVersionTable`` of Windows PowerShell 5.1 (about_Automatic_Variables). A machine that knows its
+    System.Management.Automation.dll version says so as ``host.powershell_version`` (not part of api.Host);
+    otherwise Windows Server 2022's is used."""
+    text = getattr(host, "powershell_version", None)
+    parts = tuple(int(p) for p in text.split(".")) if isinstance(text, str) else (5, 1, 20348, 2849)
     table = Hashtable()
-    table["PSVersion"] = VersionObject((5, 1, 20348, 2849))
+    table["PSVersion"] = VersionObject(parts)
     table["PSEdition"] = "Desktop"
-    table["PSCompatibleVersions"] = [
-        VersionObject(v) for v in ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (5, 1, 20348, 2849))
-    ]
-    table["BuildVersion"] = VersionObject((10, 0, 20348, 2849))
+    table["PSCompatibleVersions"] = [VersionObject(v) for v in ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), parts)]
+    table["BuildVersion"] = VersionObject((10, 0, *parts[2:]))
     table["CLRVersion"] = VersionObject((4, 0, 30319, 42000))
     table["WSManStackVersion"] = VersionObject((3, 0))
     table["PSRemotingProtocolVersion"] = VersionObject((2, 3))
@@ -885,7 +887,7 @@ def set_static_property(session: Session, ref: TypeRef, name: str, value: Any) -
     if spec is not None:
         found = _find(spec.set_static, name)
         if found is not None:
-            found[1](_SessionHost(session) if _needs_session(spec) else session.host, value)  # type: ignore[arg-type]
+            found[1](_SessionHost(session) if _needs_session(spec) else session.host, value)
             return
     raise runtime_error(
         f"The property '{name}' cannot be found on this object. Verify that the property exists and can be set.",
@@ -978,7 +980,8 @@ def _core_static_call(session: Session, ref: TypeRef, lowered: str, name: str, a
             return _to_datetime(session, session.to_string(args[0]))
         if lowered == "new":
             parts = [int(cv.to_number(a)) for a in args]
-            return dt.datetime(*parts, tzinfo=session.host.now().tzinfo)  # type: ignore[misc]
+            year, month, day, hour, minute, second = (parts + [0, 0, 0])[:6]
+            return dt.datetime(year, month, day, hour, minute, second, tzinfo=session.host.now().tzinfo)
         if lowered == "daysinmonth":
             import calendar
 

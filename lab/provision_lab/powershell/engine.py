@@ -65,7 +65,7 @@ class ParseFailure(Exception):
 # Scopes and frames
 
 
-_MISSING = object()
+_MISSING: Any = object()
 
 
 class Scope:
@@ -585,6 +585,11 @@ class _Compiler:
     def pipeline_value(self, node: tree_sitter.Node) -> Expr:
         """A pipeline used as a value (conditions, ``(...)``, assignment right sides)."""
         if node.type in ("pipeline", "pipeline_chain") or node.type in _WRAPPERS:
+            inner = _unwrap(node)
+            if inner.type not in ("command", "assignment_expression", "pipeline", "pipeline_chain"):
+                # A pipeline of one expression is that expression's value, unenumerated: `$b = $a` keeps an
+                # empty array an array (about_Assignment_Operators).
+                return self.expr(inner)
             stmt = self.pipeline(node) if node.type == "pipeline" else self.pipeline_stages_of(node)
             if stmt is None:
                 return self.expr(node)
@@ -965,12 +970,13 @@ class _Compiler:
         if inner.type == "pipeline":
             return self.pipeline_value(inner)
         if inner.type == "pipeline_chain":
-            stmt = self.pipeline_stages_of(inner)
-            if stmt is not None:
+            chain = self.pipeline_stages_of(inner)
+            if chain is not None:
+                run_chain: Stmt = chain
 
                 def value(fr: Frame) -> Any:
                     out: list[Any] = []
-                    stmt(fr, out)
+                    run_chain(fr, out)
                     return _collapse(out)
 
                 return value
@@ -1091,7 +1097,7 @@ class _Compiler:
             elif kind == "redirection":
                 redirections.append(self.redirection(child))
             elif kind == "stop_parsing":
-                elements.append(lambda fr, n=child: [ArgItem("value", value=self.unsupported(n, "--%")(fr))])
+                elements.append(_value_item(self.unsupported(child, "--%")))
             else:
                 splat = (
                     kind == "unary_expression" and child.named_children and child.named_children[0].type == "variable"
@@ -1100,11 +1106,9 @@ class _Compiler:
                 if kind == "variable":
                     var_text = self.text(child)
                 if var_text.startswith("@"):
-                    getter = _variable_getter(var_text[1:])
-                    elements.append(lambda fr, g=getter: [ArgItem("splat", value=g(fr))])
+                    elements.append(_splat_item(_variable_getter(var_text[1:])))
                 else:
-                    value = self.argument(child)
-                    elements.append(lambda fr, v=value: [ArgItem("value", value=v(fr), has_value=True)])
+                    elements.append(_value_item(self.argument(child)))
             index += 1
         return elements, redirections
 
@@ -1707,6 +1711,14 @@ def _run_statements(statements: list[tuple[Stmt, Extent]]) -> Stmt:
     return run
 
 
+def _splat_item(getter: Expr) -> Callable[[Frame], list[ArgItem]]:
+    return lambda fr: [ArgItem("splat", value=getter(fr))]
+
+
+def _value_item(value: Expr) -> Callable[[Frame], list[ArgItem]]:
+    return lambda fr: [ArgItem("value", value=value(fr), has_value=True)]
+
+
 def _param_item(name: str, text: str, value: Expr | None, colon: bool) -> Callable[[Frame], list[ArgItem]]:
     if value is None:
         return lambda fr: [ArgItem("param", name=name, text=text, colon=colon)]
@@ -1884,7 +1896,7 @@ def _modulo(fr: Frame, left: Any, right: Any) -> Any:
             exception_type="System.DivideByZeroException",
         )
     result = abs(a) % abs(b)  # type: ignore[operator]
-    return -result if a < 0 else result  # type: ignore[operator]
+    return -result if a < 0 else result
 
 
 def _numeric(left: Any, right: Any, op: Callable[[Any, Any], Any], name: str) -> Any:

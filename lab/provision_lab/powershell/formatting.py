@@ -32,10 +32,9 @@ def error_text(session: Session, record: ErrorRecord) -> str:
     command = record.command_name
     extent = getattr(record, "_position", None)
     lines = []
-    head = f"{command} : {message}" if command and record.error_id != "NativeCommandError" else message
-    if record.error_id == "NativeCommandError" and command:
-        head = f"{command} : {message}"
-    lines.append(head)
+    # The view starts with the invocation's name: the cmdlet, or the name that was not recognized.
+    invoked = command or getattr(record, "_invoked", None)
+    lines.append(f"{invoked} : {message}" if invoked else message)
     if extent is not None:
         source_lines = re.split(r"\r\n|\r|\n", extent.source.text)
         lines.append(verbose_position(source_lines, extent.problem()))

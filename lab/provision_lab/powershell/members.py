@@ -119,7 +119,7 @@ class ExceptionView(NetObject):
 
     def __init__(self, exception: NetException) -> None:
         self.exception = exception
-        self.TYPE_NAMES = (exception.type_name, *exception.base_names)  # type: ignore[misc]
+        self.TYPE_NAMES = (exception.type_name, *exception.base_names)
 
     def ps_properties(self) -> Mapping[str, Any]:
         props: dict[str, Any] = {

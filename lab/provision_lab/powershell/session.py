@@ -41,7 +41,10 @@ from .engine import (
 from .errors import ReturnSignal, ScriptError, runtime_error
 from .values import ArrayList, Hashtable, PSCustomObject, ScriptBlock
 
-__all__ = ["Session", "TypeRef"]
+__all__ = ["CommandInfo", "Session", "TypeRef"]
+
+_UNSET: Any = _MISSING
+"""No ``$_`` for the block (distinct from ``$_`` being $null)."""
 
 _COMMON = {
     "erroraction": "ErrorAction",
@@ -177,11 +180,12 @@ class _Context:
 class Session:
     """The interpreter state of one powershell.exe process on a :class:`Host`."""
 
-    def __init__(self, host: Host, *, stdin: str | None = None) -> None:
+    def __init__(self, host: Host, *, stdin: str | None = None, clixml: bool = False) -> None:
         from . import cmdlets, dotnet
 
         self.host = host
         self.stdin = stdin
+        self.clixml = clixml
         self.global_scope = Scope(None)
         self.dollar_q = True
         self.try_depth = 0
@@ -236,7 +240,7 @@ class Session:
             "informationpreference": "SilentlyContinue",
             "confirmpreference": "High",
             "whatifpreference": False,
-            "psversiontable": version_table(),
+            "psversiontable": version_table(self.host),
             "executioncontext": execution_context(self),
             "error": self.error_list,
             "home": home,
@@ -311,7 +315,13 @@ class Session:
         self.stdout.append(text)
 
     def write_stream(self, kind: str, text: str) -> None:
+        """Write to the error, warning or verbose stream (or a native program's raw stderr). Without CLIXML,
+        the console host shows warning and verbose lines on stdout, as it shows Write-Host."""
+        if not text.endswith("\n"):
+            text += "\n"
         self.streams.append((kind, text))
+        if kind in ("warning", "verbose") and not self.clixml:
+            self.stdout.append(text)
 
     def add_error(self, record: ErrorRecord) -> None:
         if not self.error_list or self.error_list[0] is not record:
@@ -433,7 +443,7 @@ class Session:
         block: Any,
         args: list[Any],
         *,
-        dollar_under: Any = _MISSING,
+        dollar_under: Any = _UNSET,
         scope: Scope | None = None,
         dot: bool = False,
         input_objects: list[Any] | None = None,
@@ -443,7 +453,7 @@ class Session:
             raise cv.invalid_cast(block, "System.Management.Automation.ScriptBlock")
         parent = scope or self.global_scope
         fr = Frame(self, parent if dot else Scope(parent))
-        if dollar_under is not _MISSING:
+        if dollar_under is not _UNSET:
             fr.scope.vars["_"] = dollar_under
         out: list[Any] = []
         items = [ArgItem("value", value=a, has_value=True) for a in args]
@@ -912,7 +922,8 @@ class Session:
             else:
                 values = item.value if isinstance(item.value, list) else [item.value]
                 args.extend(self.to_string(v) for v in values)
-        argv = split_windows_args(native_command_line(args))
+        # argv[0] is the program, as a C runtime parses it out of the command line (api.NativeProgram).
+        argv = split_windows_args(native_command_line([program.path, *args]))
         stdin = None
         if data is not None:
             stdin = "".join(self.to_string(v) + "\r\n" for v in data)
@@ -1031,6 +1042,7 @@ def _not_recognized(name: str, extent: Extent | None) -> ScriptError:
         exception_type="System.Management.Automation.CommandNotFoundException",
         target=name,
     )
+    error.record._invoked = name  # type: ignore[attr-defined]
     if extent is not None:
         error.record._position = extent  # type: ignore[attr-defined]
     return error
