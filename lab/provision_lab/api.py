@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["ExecResult", "Faults", "LabHost"]
+__all__ = ["ExecResult", "Faults", "LabHost", "RunsCommands"]
 
 
 @dataclass(frozen=True)
@@ -89,4 +89,19 @@ class LabHost(Protocol):
 
     def run_script(self, script: str) -> ExecResult:
         """Parse and execute one PowerShell script received on stdin; fast and thread-safe."""
+        ...
+
+
+@runtime_checkable
+class RunsCommands(Protocol):
+    """A host that starts command lines itself (a Windows machine: provision_lab.windows).
+
+    The endpoints then hand it the line as cmd.exe passes it on (after cmd.exe's own 8,191-character
+    limit, which the endpoints keep) and the process's stdin; powershell.exe (provision_lab.powershell)
+    decides what the line runs and writes its own stderr, CLIXML included. Other hosts (the protocol
+    tests' stand-ins) get the script through :meth:`LabHost.run_script`.
+    """
+
+    def run_command(self, command_line: str, stdin: str | None) -> ExecResult:
+        """Start ``command_line`` with ``stdin`` and wait for it to end; thread-safe."""
         ...

@@ -260,7 +260,7 @@ class SshServer:
         count(host, "ssh.commands")
         invocation = parse_command_line(command.decode("utf-8", errors="replace"), through_cmd=True)
         stdin = bytearray()
-        if invocation.reads_stdin:
+        if invocation.waits_for_stdin:
             while chunk := channel.recv(65536):
                 stdin += chunk
         count(host, "bytes.in", len(command) + len(stdin))

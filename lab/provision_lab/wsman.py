@@ -51,7 +51,7 @@ import spnego
 import spnego.exceptions
 from spnego._ntlm_raw.crypto import ntowfv1  # the NT hash (MD4), which hashlib lacks under OpenSSL 3
 
-from provision_lab.api import ExecResult, LabHost
+from provision_lab.api import ExecResult, LabHost, RunsCommands
 from provision_lab.tls import LabCA
 
 __all__ = [
@@ -213,6 +213,12 @@ class Invocation:
     reads_stdin: bool = False
     script: str = ""
     outcome: ExecResult | None = None
+    command_line: str = ""
+    """The line as cmd.exe passes it on to the program; empty when cmd.exe answered it itself."""
+    waits_for_stdin: bool = False
+    """Whether the process reads stdin to its end before it can finish (``-Command -``, or a script
+    that opens the console's input): the lab cannot stream stdin into a running process, so it
+    starts such a process when stdin is complete and any other at once, as Windows would see it."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +261,17 @@ def parse_command_line(command_line: str, *, through_cmd: bool) -> Invocation:
     """
     if through_cmd and len(command_line) > CMD_LINE_LIMIT:
         return Invocation(outcome=ExecResult("", "The command line is too long.\n", 1))
+    invocation = _powershell_invocation(command_line)
+    reads = invocation.reads_stdin or bool(_READS_STDIN.search(invocation.script))
+    return replace(invocation, command_line=command_line, waits_for_stdin=reads)
+
+
+_READS_STDIN = re.compile(r"OpenStandardInput|\$input\b|\[Console\]::In\b", re.IGNORECASE)
+"""What a script reads its stdin through ([Console]::OpenStandardInput(), $input, [Console]::In)."""
+
+
+def _powershell_invocation(command_line: str) -> Invocation:
+    """What powershell.exe runs for a command line (for hosts that do not start programs themselves)."""
     args = split_windows_args(command_line)
     if not args:
         return Invocation(outcome=ExecResult("", "", 0))
@@ -362,6 +379,11 @@ def execute(host: LabHost, invocation: Invocation, stdin: str) -> ProcessOutput:
     line ends, as Windows writes them; PowerShell's stderr is CLIXML (WP 5); text decided by
     the command line alone (cmd.exe's messages) is written as it is.
     """
+    if isinstance(host, RunsCommands) and invocation.command_line:
+        # A Windows machine: powershell.exe decides what the line runs and writes its own CLIXML.
+        done = host.run_command(invocation.command_line, stdin)
+        stderr = (_console_bytes(done.stderr),) if done.stderr else ()
+        return ProcessOutput(_console_bytes(done.stdout), stderr, done.exit_code & 0xFFFFFFFF)
     if invocation.outcome is not None:
         outcome = invocation.outcome
         stderr = (_console_bytes(outcome.stderr),) if outcome.stderr else ()
@@ -1269,7 +1291,7 @@ class WsmanServer:
         command = _Command(str(uuid.uuid4()).upper(), parse_command_line(line, through_cmd=through_cmd), shell.codepage)
         shell.commands[command.id] = command
         shell.operations += 1
-        if not command.invocation.reads_stdin:
+        if not command.invocation.waits_for_stdin:
             self._start(endpoint.host, command)
         return f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
 

@@ -87,14 +87,14 @@ MakeLab = Callable[..., RunningLab]
 
 @pytest.fixture
 def make_lab(tmp_path: Path) -> Iterator[MakeLab]:
-    """Start a lab of ``hosts`` fresh test hosts on the default ports; all stop after the test.
+    """Start a lab of ``hosts`` fresh test hosts (of ``kind``) on the default ports; all stop after the test.
 
-    Keyword arguments go to :class:`LabServer` (``allow_unencrypted``, ``limits``, ...).
+    Other keyword arguments go to :class:`LabServer` (``allow_unencrypted``, ``limits``, ...).
     """
     labs: list[LabServer] = []
 
-    def make(hosts: int = 1, **settings: Any) -> RunningLab:
-        members = [ScriptHost(f"win-{a.replace('.', '-')}", a) for a in _fresh_addresses(hosts)]
+    def make(hosts: int = 1, *, kind: type[ScriptHost] = ScriptHost, **settings: Any) -> RunningLab:
+        members = [kind(f"win-{a.replace('.', '-')}", a) for a in _fresh_addresses(hosts)]
         options: dict[str, Any] = {
             "user": "vagrant",
             "password": "Lab:Pässw0rd!",
