@@ -255,6 +255,8 @@ def serve(inventory_file: Path, lab_dir: Path) -> None:
             try:
                 payload = json.loads(self.rfile.readline() or b"{}")
                 answer = _handle(lab, payload, stop)
+                if payload.get("command") == "drift" and "error" not in answer:
+                    lab.save()  # drift is what a user asked for: kept even if the lab is killed next
             except Exception as exc:  # noqa: BLE001 - one bad request must not stop the lab
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
             self.wfile.write(json.dumps(answer).encode() + b"\n")
@@ -263,6 +265,7 @@ def serve(inventory_file: Path, lab_dir: Path) -> None:
     sock_path.unlink(missing_ok=True)
     server = socketserver.ThreadingUnixStreamServer(str(sock_path), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=_autosave, args=(lab, stop), name="lab-autosave", daemon=True).start()
     record = lab_dir / _DAEMON_FILE
     record.write_text(json.dumps({"pid": os.getpid(), "inventory": str(inventory_file), "hosts": len(lab.models)}))
     try:
@@ -273,6 +276,13 @@ def serve(inventory_file: Path, lab_dir: Path) -> None:
         record.unlink(missing_ok=True)
         sock_path.unlink(missing_ok=True)
         lab.stop()
+
+
+def _autosave(lab: Lab, stop: threading.Event) -> None:
+    """Save host state every ``save_seconds`` while the daemon runs: a SIGKILLed lab used to lose
+    everything since its last clean stop (security-review.md F16)."""
+    while not stop.wait(lab.settings.save_seconds):
+        lab.save()
 
 
 def start_daemon(inventory_file: Path, lab_dir: Path, timeout: float = 60.0) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,11 +99,13 @@ class LabSettings:
     ssh_port: int = 2222
     allow_unencrypted: bool = False
     """WinRM's AllowUnencrypted: Basic over plain HTTP (benchmarks compare it with NTLM)."""
+    save_seconds: float = 30.0
+    """How often a background lab saves host state, so a killed lab loses at most that much (F16)."""
 
     @classmethod
     def from_vars(cls, values: Any) -> LabSettings:
         values = values if isinstance(values, dict) else {}
-        names = ("reboot_seconds", "seed", "http_port", "https_port", "ssh_port", "allow_unencrypted")
+        names = ("reboot_seconds", "seed", "http_port", "https_port", "ssh_port", "allow_unencrypted", "save_seconds")
         return cls(**{k: values[k] for k in names if k in values})
 
 
@@ -177,6 +180,7 @@ class Lab:
 
         self.lab_dir = lab_dir
         self.settings = settings
+        self._save_lock = threading.Lock()
         saved = self._load_states()
         self.models: dict[str, LabHostModel] = {}
         for index, spec in enumerate(hosts):
@@ -223,8 +227,13 @@ class Lab:
         return data if isinstance(data, dict) else {}
 
     def save(self) -> None:
-        # Hosts this lab did not serve keep their saved state: a playbook starts only the hosts it targets
-        # (lab_for_playbook), so site.yml's hosts and a workstation playbook's share one lab directory.
+        """Write every host's state to the lab directory (atomically; callable from any thread)."""
+        with self._save_lock:
+            self._save()
+
+    def _save(self) -> None:
+        # Hosts this lab did not serve keep their saved state: a lab may serve only some hosts of an
+        # inventory (Lab.of_inventory's ``only``), so two labs on one directory keep each other's hosts.
         states = {
             **self._load_states(),
             **{
