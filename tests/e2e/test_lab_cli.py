@@ -226,6 +226,25 @@ def test_a_lab_inventory_without_its_lab_gets_one_line_saying_how_to_start_it(
     assert running_daemon(tmp_path / "home" / "lab") is None
 
 
+def test_doctor_on_a_lab_inventory_without_its_lab_says_how_to_start_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(PASSWORD_ENV, "not-a-running-lab")
+    inventory = tmp_path / "lab.yml"
+    document = yaml.safe_load((REPO / "inventories" / "lab.yml").read_text())
+    document["all"]["vars"]["port"] = HTTPS_PORT + 7
+    inventory.write_text(yaml.safe_dump(document))
+
+    code, out, err = run(capsys, "doctor", "-i", inventory, "--limit", "lab-0001", "--timeout", "2")
+
+    assert code == 3, out + err
+    assert "lab-0001" in out and "FAILED" in out
+    assert [line for line in err.splitlines() if "provision-lab" in line] == [
+        'lab: start the lab with `provision-lab up` and export PROVISION_LAB_PASSWORD="$(provision-lab password)"'
+    ]
+
+
 def test_an_inventory_that_is_not_a_lab_gets_no_lab_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
