@@ -15,9 +15,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from .api import NetEnum, NetException, NetObject
+from .api import ErrorRecord, NetEnum, NetException, NetObject
 from .errors import ScriptError, runtime_error
-from .values import ArrayList, Hashtable, PSCustomObject, PSReference, ScriptBlock
+from .values import ArrayList, Hashtable, Long, PSCustomObject, PSReference, ScriptBlock
 
 __all__ = [
     "INT32_MAX",
@@ -50,6 +50,8 @@ def type_name_of(value: Any) -> str:
     if isinstance(value, bool):
         return "System.Boolean"
     if isinstance(value, int):
+        if isinstance(value, Long) and _INT64_MIN <= value <= _INT64_MAX:
+            return "System.Int64"
         if INT32_MIN <= value <= INT32_MAX:
             return "System.Int32"
         return "System.Int64" if _INT64_MIN <= value <= _INT64_MAX else "System.Double"
@@ -249,6 +251,8 @@ def to_string(value: Any, ofs: str = " ") -> str:
         return "@{" + inner + "}"
     if isinstance(value, NetException):
         return value.message
+    if isinstance(value, ErrorRecord):
+        return value.exception.message
     if isinstance(value, bytes | bytearray):
         return " ".join(str(b) for b in value)
     text = getattr(value, "ps_to_string", None)
@@ -409,6 +413,7 @@ def like_pattern(pattern: str, case_sensitive: bool = False) -> re.Pattern[str]:
 
 _NAMED_GROUP = re.compile(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>")
 _NAMED_REF = re.compile(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>")
+_SHORTHAND_DASH = re.compile(r"(?<!\\)(\\[wWdDsS])-(?!\])")
 
 
 def convert_regex(pattern: str, case_sensitive: bool = False) -> re.Pattern[str]:
@@ -425,6 +430,8 @@ def _compile_regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
     if cached is not None:
         return cached
     python = _NAMED_REF.sub(r"(?P=\1)", _NAMED_GROUP.sub(r"(?P<\1>", pattern))
+    # .NET reads `[\w-.]` as \w, '-' and '.'; Python refuses the range: escape a '-' after a class shorthand.
+    python = _SHORTHAND_DASH.sub(r"\1\\-", python)
     try:
         compiled = re.compile(python, 0 if case_sensitive else re.IGNORECASE)
     except re.error as error:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import convert as cv
 from .api import ErrorRecord, Host, NetEnum, NetException, NetObject, TypeSpec
 from .errors import ScriptError, runtime_error
-from .values import ArrayList, Hashtable, OrderedDictionary, PSCustomObject, PSReference, ScriptBlock
+from .values import ArrayList, Hashtable, Long, OrderedDictionary, PSCustomObject, PSReference, ScriptBlock
 
 if TYPE_CHECKING:
     from .session import Session, TypeRef
@@ -513,7 +513,8 @@ def _convert_core(session: Session, value: Any, canonical: str) -> Any:
     if canonical == "System.String":
         return session.to_string(value)
     if canonical in _INT_RANGES:
-        return _to_int(value, canonical)
+        number = _to_int(value, canonical)
+        return Long(number) if canonical == "System.Int64" else number
     if canonical in ("System.Double", "System.Single"):
         if value is None:
             return 0.0
@@ -1099,7 +1100,7 @@ def _math(function: Callable[..., Any]) -> Callable[[Host, Sequence[Any]], Any]:
 
 def _round(*args: Any) -> Any:
     value = args[0]
-    digits = int(args[1]) if len(args) > 1 and not isinstance(args[1], NetEnum) else 0
+    digits = int(cv.to_number(args[1])) if len(args) > 1 and not isinstance(args[1], NetEnum) else 0
     away = any(isinstance(a, NetEnum) and a.name == "AwayFromZero" for a in args[1:])
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     quantum = Decimal(1).scaleb(-digits)
@@ -1269,7 +1270,7 @@ _EXCEPTIONS = [
 def engine_types() -> list[TypeSpec]:
     """The .NET types the language provides (no machine state behind them)."""
     math_methods = {
-        "Round": _math(_round),
+        "Round": lambda host, args: _round(cv.to_number(args[0]), *args[1:]),
         "Floor": _math(lambda x: float(math.floor(x)) if isinstance(x, float) else x),
         "Ceiling": _math(lambda x: float(math.ceil(x)) if isinstance(x, float) else x),
         "Abs": _math(abs),

@@ -34,7 +34,7 @@ from .api import (
 )
 from .errors import BreakSignal, ContinueSignal, ExitSignal, ReturnSignal, ScriptError, runtime_error
 from .syntax import ParseProblem, Source, parse_exception_message, single_quoted_value, string_problems, tree_problems
-from .values import Hashtable, OrderedDictionary, PSCustomObject, ScriptBlock
+from .values import Hashtable, Long, OrderedDictionary, PSCustomObject, ScriptBlock
 
 __all__ = [
     "CompiledBlock",
@@ -767,7 +767,12 @@ class _Compiler:
                                     is not None
                                 )
                             else:
-                                ok = cv.equals(item, pattern, exact_case) if item is not None else pattern is None
+                                # A string clause compares the input's string form (about_Switch).
+                                if isinstance(pattern, str):
+                                    text = fr.s.to_string(item)
+                                    ok = text == pattern if exact_case else text.lower() == pattern.lower()
+                                else:
+                                    ok = cv.equals(item, pattern, exact_case) if item is not None else pattern is None
                         if ok:
                             matched = True
                             fr.scope.vars["_"] = item
@@ -1057,9 +1062,17 @@ class _Compiler:
                 invocation = self.text(child).strip()
             elif child.type == "command_name":
                 name = self.text(child)
-                if re.match(r"^[\d.]", name) and ".." in name or re.match(r"^\d+$", name):
-                    # The grammar reads `1..3` at the start of a statement as a command; PowerShell as an expression.
-                    name_expr = _range_literal(name)
+                elements = [
+                    e
+                    for c in node.children
+                    if c.type == "command_elements"
+                    for e in c.named_children
+                    if e.type != "command_argument_sep"
+                ]
+                if _NUMERIC_COMMAND.fullmatch(name) and not elements:
+                    # The grammar reads `1..3` or `(3*4)` at a statement's start as a command named `1..3`;
+                    # PowerShell reads a token starting with a digit as a number, hence an expression.
+                    name_expr = self.reparsed_expression(name, child)
                     name = None
                     invocation = "value"
             elif child.type == "command_name_expr":
@@ -1074,6 +1087,18 @@ class _Compiler:
             elif child.type == "command_elements":
                 elements, redirections = self.command_elements(child)
         return CommandNode(name, name_expr, invocation, elements, redirections, self.extent(node))
+
+    def reparsed_expression(self, text: str, node: tree_sitter.Node) -> Expr:
+        """Compile ``text`` as a parenthesised expression (for the grammar's numeric command names)."""
+        spaced = " ".join(_NUMERIC_TOKENS.findall(text))  # `1..4` -> `1 .. 4`, which the grammar reads as a range
+        source = Source("(" + spaced + ")")
+        tree = tree_sitter.Parser(_LANGUAGE).parse(source.data)
+        compiler = _Compiler(source)
+        statements = [c for c in tree.root_node.named_children if c.type == "statement_list"]
+        if tree.root_node.has_error or not statements or not statements[0].named_children:
+            self.problem(node, f"Unexpected token '{text}' in expression or statement.", "UnexpectedToken")
+            return lambda fr: None
+        return compiler.pipeline_value(statements[0].named_children[0])
 
     def command_elements(
         self, node: tree_sitter.Node
@@ -1315,9 +1340,9 @@ class _Compiler:
         return self.expr(inner)
 
     def x_script_block_expression(self, node: tree_sitter.Node) -> Expr:
-        inner = next((c for c in node.children if c.type == "script_block"), None)
+        parts = [c for c in node.children if c.type in ("script_block", "param_block")]
         text = self.src.data[node.children[0].end_byte : node.children[-1].start_byte].decode("utf-8", "replace")
-        block = self.block_body(node, text, [inner] if inner is not None else [])
+        block = self.block_body(node, text, parts)
         return lambda fr: ScriptBlock(text, block, block.params)
 
     def x_string_literal(self, node: tree_sitter.Node) -> Expr:
@@ -1603,20 +1628,16 @@ def _number_literal(text: str) -> Any:
     if lowered.endswith("d") and not lowered.startswith("0x"):
         return Decimal(lowered[:-1]) * multiplier
     if lowered.endswith("l"):
-        return int(lowered[:-1]) * multiplier
+        return Long(int(lowered[:-1]) * multiplier)
     if any(c in lowered for c in ".e"):
         value = float(lowered) * multiplier
         return value
     return int(lowered) * multiplier
 
 
-def _range_literal(text: str) -> Expr:
-    left, _, right = text.partition("..")
-    if not right:
-        number = _number_literal(left)
-        return lambda fr: number
-    a, b = _number_literal(left), _number_literal(right)
-    return lambda fr: _range(a, b)
+_NUMERIC_COMMAND = re.compile(r"[\d.][\d.\s+\-*/%()xXa-fA-FkKmMgGtTpPbBlLdD]*")
+"""A command name the grammar produced out of an arithmetic expression (digits, operators, suffixes)."""
+_NUMERIC_TOKENS = re.compile(r"\.\.|0[xX][0-9a-fA-F]+[lL]?|(?:\d+(?:\.(?!\.)\d*)?|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z]*|\S")
 
 
 def _range(left: Any, right: Any) -> list[int]:
@@ -1909,8 +1930,18 @@ def _numeric(left: Any, right: Any, op: Callable[[Any, Any], Any], name: str) ->
     if isinstance(a, Decimal) or isinstance(b, Decimal):
         return op(Decimal(a), Decimal(b))
     result = op(a, b)
-    if isinstance(result, int) and not (-(2**63) <= result < 2**63):
-        return float(result)
+    if isinstance(result, int):
+        # Int32 arithmetic that overflows gives a Double, and so does Int64's (about_Arithmetic_Operators).
+        wide = (
+            isinstance(a, Long)
+            or isinstance(b, Long)
+            or not (cv.INT32_MIN <= a <= cv.INT32_MAX and cv.INT32_MIN <= b <= cv.INT32_MAX)
+        )
+        if not wide and not cv.INT32_MIN <= result <= cv.INT32_MAX:
+            return float(result)
+        if not -(2**63) <= result < 2**63:
+            return float(result)
+        return Long(result) if wide else result
     return result
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "ArrayList",
+    "Long",
     "Hashtable",
     "OrderedDictionary",
     "PSCustomObject",
@@ -95,6 +96,10 @@ class PSCustomObject:
 
     def items(self) -> list[tuple[str, Any]]:
         return list(self.properties.values())
+
+
+class Long(int):
+    """An ``[long]`` (Int64) whose value would fit an Int32: ``10L``, ``[long]1`` keep their type."""
 
 
 class ArrayList(list[Any]):
