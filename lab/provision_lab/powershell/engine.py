@@ -1062,14 +1062,14 @@ class _Compiler:
                 invocation = self.text(child).strip()
             elif child.type == "command_name":
                 name = self.text(child)
-                elements = [
+                given = [
                     e
                     for c in node.children
                     if c.type == "command_elements"
                     for e in c.named_children
                     if e.type != "command_argument_sep"
                 ]
-                if _NUMERIC_COMMAND.fullmatch(name) and not elements:
+                if _NUMERIC_COMMAND.fullmatch(name) and not given:
                     # The grammar reads `1..3` or `(3*4)` at a statement's start as a command named `1..3`;
                     # PowerShell reads a token starting with a digit as a number, hence an expression.
                     name_expr = self.reparsed_expression(name, child)
