@@ -41,7 +41,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from provision_lab.model import engine_sha256  # noqa: E402
+from provision_lab import engine_sha256  # noqa: E402
 from provision_lab.profiles import CONVERGED_DEFAULTS  # noqa: E402
 from provisioner.engine.rollout import run_playbook  # noqa: E402
 from provisioner.playbook import load_playbook  # noqa: E402

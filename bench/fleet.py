@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from provision_lab import engine_sha256  # noqa: E402
 from provision_lab.fleet import address_for, host_name  # noqa: E402
-from provision_lab.model import engine_sha256  # noqa: E402
 
 AUTH = {
     "basic": {"scheme": "http", "transport": "basic", "allow_unencrypted": "true", "port": 45985},

@@ -117,15 +117,17 @@ def validate_report(report: dict[str, Any]) -> None:
     assert len({h["name"] for h in report["hosts"]}) == len(report["hosts"])
 
 
-def _recording(model: Any, into: list[str]) -> Callable[[str], ExecResult]:
-    inner = model.run_script
+def _recording(model: Any, into: list[str]) -> Callable[[str, str | None], ExecResult]:
+    """Wrap a lab host's run_command so the scripts it receives (on stdin, or on the command line
+    when nothing comes on stdin) are kept."""
+    inner = model.run_command
 
-    def run_script(script: str) -> ExecResult:
-        into.append(script)
-        result: ExecResult = inner(script)
+    def run_command(command_line: str, stdin: str | None) -> ExecResult:
+        into.append(stdin if stdin else command_line)
+        result: ExecResult = inner(command_line, stdin)
         return result
 
-    return run_script
+    return run_command
 
 
 @dataclass
@@ -230,7 +232,7 @@ def lab_servers() -> Iterator[StartLab]:
         if record:
             for model in hosts:
                 scripts[model.name] = []
-                model.run_script = _recording(model, scripts[model.name])
+                model.run_command = _recording(model, scripts[model.name])
         server = LabServer(hosts, **settings)
         servers.append(server)
         server.start()

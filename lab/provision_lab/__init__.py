@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from provision_lab.api import ExecResult, Faults
-    from provision_lab.desktop import desktop_sha256, wsl_sha256, wsl_url
     from provision_lab.fleet import build_fleet, parse_profiles
-    from provision_lab.model import engine_sha256
     from provision_lab.profiles import make_host
     from provision_lab.runtime import Lab, LabSettings, default_lab_dir, lab_password, read_lab_inventory
     from provision_lab.server import LabServer
+    from provision_lab.windows.natives import desktop_sha256, engine_sha256, wsl_sha256, wsl_url
 
 __all__ = [
     "ExecResult",
@@ -57,14 +56,14 @@ _HOME = {
     "LabSettings": "runtime",
     "build_fleet": "fleet",
     "default_lab_dir": "runtime",
-    "desktop_sha256": "desktop",
-    "engine_sha256": "model",
+    "desktop_sha256": "windows.natives",
+    "engine_sha256": "windows.natives",
     "lab_password": "runtime",
     "make_host": "profiles",
     "parse_profiles": "fleet",
     "read_lab_inventory": "runtime",
-    "wsl_sha256": "desktop",
-    "wsl_url": "desktop",
+    "wsl_sha256": "windows.natives",
+    "wsl_url": "windows.natives",
 }
 """The module each public name lives in (the host model's names move as it is rebuilt; this keeps them here)."""
 

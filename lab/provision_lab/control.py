@@ -23,7 +23,6 @@ from typing import Any
 
 from provision_lab.api import Faults
 from provision_lab.fleet import build_fleet, parse_profiles
-from provision_lab.model import LabHostModel, engine_sha256
 from provision_lab.profiles import WORKSTATION_PROFILES
 from provision_lab.runtime import (
     LAB_USER,
@@ -32,6 +31,8 @@ from provision_lab.runtime import (
     default_lab_dir,
     running_daemon,
 )
+from provision_lab.windows.host import WindowsHost
+from provision_lab.windows.natives import engine_sha256
 
 __all__ = ["DEFAULT_LAB_PROFILES", "LabError", "apply_drift", "request", "start_daemon", "write_inventory"]
 
@@ -49,7 +50,7 @@ class LabError(Exception):
 def _workstation_vars() -> list[str]:
     """The workstations group's vars: the lab's Docker Desktop and WSL stand-ins (lab/desktop.py), as
     playbooks/workstations.yml uses them."""
-    from provision_lab.desktop import desktop_sha256, wsl_sha256, wsl_url
+    from provision_lab.windows.natives import desktop_sha256, wsl_sha256, wsl_url
 
     return [
         "      # Developer workstations for Docker Desktop (playbooks/workstations.yml); playbooks/site.yml does",
@@ -57,7 +58,7 @@ def _workstation_vars() -> list[str]:
         "      vars:",
         '        desktop_version: "4.43.1"',
         "        desktop_build: 198352",
-        "        # The lab's own installer and MSI stand-ins (lab/provision_lab/desktop.py), not Docker's or Microsoft's.",
+        "        # The lab's own installer and MSI stand-ins (lab/provision_lab/windows/natives/files.py), not Docker's or Microsoft's.",
         f'        desktop_sha256: "{desktop_sha256("4.43.1")}"',
         '        wsl_version: "2.5.10"',
         f'        wsl_url: "{wsl_url("2.5.10")}"',
@@ -76,7 +77,7 @@ def write_inventory(
     faults: str | None = None,
     docker_version: str = "27.3.1",
     ports: tuple[int, int, int] | None = None,
-) -> list[LabHostModel]:
+) -> list[WindowsHost]:
     """Write a lab inventory for a new fleet; returns the fleet (not started).
 
     Each host's profile and faults are written beside its address, so the inventory alone
@@ -105,7 +106,7 @@ def write_inventory(
         f"    ca_bundle: {_lab_path(lab_dir, 'tls/ca.pem')}",
         f"    known_hosts: {_lab_path(lab_dir, 'known_hosts')}",
         f'    docker_version: "{docker_version}"',
-        "    # The lab's own engine archive (lab/provision_lab/model.py engine_sha256), not Docker's zip.",
+        "    # The lab's own engine archive (lab/provision_lab/windows/natives/files.py engine_sha256), not Docker's zip.",
         f'    docker_sha256: "{engine_sha256(docker_version)}"',
         "  children:",
     ]
@@ -162,7 +163,7 @@ def request(lab_dir: Path, payload: dict[str, Any], timeout: float = 30.0) -> di
 
 
 def apply_drift(
-    model: LabHostModel,
+    model: WindowsHost,
     feature: str | None,
     daemon: str | None,
     stop_service: str | None,
@@ -178,13 +179,14 @@ def apply_drift(
     Linux containers.
     """
     if logon or logoff or switch_engine:
-        from provision_lab import desktop
+        from provision_lab.windows.natives import MachineView, desktop
 
+        machine = MachineView(model.machine)
         if logon:
-            return desktop.logon(model, logon)
+            return desktop.logon(machine, model.name, logon)
         if logoff:
-            return desktop.logoff(model, logoff)
-        return desktop.switch_engine(model, str(switch_engine))
+            return desktop.logoff(machine, model.name, logoff)
+        return desktop.switch_engine(machine, model.name, str(switch_engine))
     if feature:
         name, _, state = feature.partition("=")
         model.set_feature(name, state)

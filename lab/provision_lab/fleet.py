@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from provision_lab.api import Faults
-from provision_lab.model import LabHostModel
 from provision_lab.profiles import make_host, profile_names
+from provision_lab.windows.host import WindowsHost
 
 __all__ = ["MIXED_WEIGHTS", "address_for", "build_fleet", "host_name", "parse_faults", "parse_profiles"]
 
@@ -135,7 +135,7 @@ def build_fleet(
     *,
     reboot_seconds: float,
     faults_spec: str | Mapping[str, Mapping[str, Any]] | None = None,
-) -> list[LabHostModel]:
+) -> list[WindowsHost]:
     """``count`` lab hosts named ``lab-0001``... on 127.77.x.y, profiles and faults from the specs.
 
     Deterministic for a given ``seed``. A fault target that matches no host is an error (a typo

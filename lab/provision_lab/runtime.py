@@ -29,7 +29,7 @@ import yaml
 from provision_lab.api import Faults
 
 if TYPE_CHECKING:
-    from provision_lab.model import LabHostModel
+    from provision_lab.windows.host import WindowsHost
 
 __all__ = [
     "LAB_USER",
@@ -182,7 +182,7 @@ class Lab:
         self.settings = settings
         self._save_lock = threading.Lock()
         saved = self._load_states()
-        self.models: dict[str, LabHostModel] = {}
+        self.models: dict[str, WindowsHost] = {}
         for index, spec in enumerate(hosts):
             model = make_host(
                 spec.profile,

@@ -13,9 +13,9 @@ from core import pstree
 from core.test_catalog import check_script, ps7_syntax, unguarded_native_redirections
 
 from provision_lab.api import Faults
-from provision_lab.model import WINRM_DEFAULTS
 from provision_lab.profiles import make_host
 from provision_lab.server import LabServer
+from provision_lab.windows.host import WINRM_DEFAULTS
 from provision_lab.wsman import WinRSLimits
 from provisioner.doctor import REQUIRED_ENVELOPE_KB, DiagnosticsParams
 from provisioner.inventory import ConnectionSettings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from provision_lab import engine_sha256
 from provision_lab.api import Faults
-from provision_lab.model import engine_sha256
 
 from .conftest import DOCKER_VERSION, PASSWORD, E2ELab, fresh_address
 

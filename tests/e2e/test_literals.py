@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from provision_lab.model import DAEMON_JSON
+from provision_lab.windows.host import DAEMON_JSON
 
 from .conftest import E2ELab, block_markers
 

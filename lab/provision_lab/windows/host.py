@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -30,7 +31,16 @@ from provision_lab.windows.machine import (
 )
 from provision_lab.windows.session import Session
 
-__all__ = ["LAB_ACCOUNT", "POWERSHELL", "HostDownError", "WindowsHost", "boot_id"]
+__all__ = [
+    "DAEMON_JSON",
+    "FEATURE_STATES",
+    "WINRM_DEFAULTS",
+    "LAB_ACCOUNT",
+    "POWERSHELL",
+    "HostDownError",
+    "WindowsHost",
+    "boot_id",
+]
 
 LAB_ACCOUNT = "provision"
 """The account the lab's endpoints log on (runtime.LAB_USER): a local administrator."""
@@ -39,6 +49,23 @@ POWERSHELL = "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass 
 DAEMON_JSON = r"C:\ProgramData\docker\config\daemon.json"
 """dockerd reads ``<data-root>\\config\\daemon.json``, data-root ``%ProgramData%\\docker`` (wf §5)."""
 _STATE_VERSION = 2
+WINRM_DEFAULTS: Mapping[str, int] = {
+    # MaxEnvelopeSizekb: "SHOULD be 500 but MAY be 150" (MS-WSMV 2.2.4.10 ConfigType); MaxMemoryPerShellMB
+    # 1024 and MaxShellsPerUser 30 (learn.microsoft.com/windows/win32/winrm/quotas; MS-WSMV 2.2.4.42).
+    # The same values as wsman.WinRSLimits' defaults, which the endpoint enforces.
+    "max_envelope_size_kb": 500,
+    "max_memory_per_shell_mb": 1024,
+    "max_shells_per_user": 30,
+}
+"""What a host's WSMan: drive reads unless its faults say otherwise (``Faults.max_*``)."""
+_WSMAN_SETTINGS = {
+    "max_envelope_size_kb": "MaxEnvelopeSizekb",
+    "max_memory_per_shell_mb": "Shell\\MaxMemoryPerShellMB",
+    "max_shells_per_user": "Shell\\MaxShellsPerUser",
+}
+_BLOCK_TYPE = re.compile(r'^#@provision-begin \{.*?"type":"([A-Za-z_]+)"', re.MULTILINE)
+_RECORD_OK = re.compile(r'^@@provision \{.*?"ok":(true|false)', re.MULTILINE)
+FEATURE_STATES = ("Enabled", "Disabled", "EnablePending", "DisablePending", "Absent")
 
 
 class HostDownError(RuntimeError):
@@ -119,7 +146,17 @@ class WindowsHost:
             self._sync_winrm()
             session = self.session()
             result = run_powershell_exe(command_line, stdin, session)
+            self._count(stdin or "", result.stdout)
             return ExecResult(result.stdout, result.stderr, result.exit_code)
+
+    def _count(self, script: str, stdout: str) -> None:
+        """Statistics for ``provision-lab stats`` and the tests, never behaviour: the blocks a script
+        announces in its comments and the records it wrote (``@@provision`` lines with ``"ok":``)."""
+        for block_type in _BLOCK_TYPE.findall(script):
+            self.counters["blocks"] += 1
+            self.counters[f"block.{block_type}"] += 1
+        for ok in _RECORD_OK.findall(stdout):
+            self.counters["records.ok" if ok == "true" else "records.failed"] += 1
 
     def session(self, user: str = LAB_ACCOUNT) -> Session:
         """A new powershell.exe process of ``user`` on the machine."""
@@ -130,13 +167,9 @@ class WindowsHost:
 
     def _sync_winrm(self) -> None:
         """The WSMan: drive shows what the endpoints enforce (faults override the defaults)."""
-        faults = self.machine.faults
-        for setting, value, default in (
-            ("MaxEnvelopeSizekb", faults.max_envelope_size_kb, 500),
-            ("Shell\\MaxMemoryPerShellMB", faults.max_memory_per_shell_mb, 1024),
-            ("Shell\\MaxShellsPerUser", faults.max_shells_per_user, 30),
-        ):
-            self.machine.winrm[setting] = str(int(value) if value is not None else default)
+        for key, default in WINRM_DEFAULTS.items():
+            value = getattr(self.machine.faults, key)
+            self.machine.winrm[_WSMAN_SETTINGS[key]] = str(int(value) if value is not None else default)
 
     # -- restarts -------------------------------------------------------------------------------
 
@@ -165,33 +198,41 @@ class WindowsHost:
     # -- drift, in Windows terms ------------------------------------------------------------------
 
     def set_feature(self, name: str, state: str) -> None:
-        """What DISM would leave: the feature in ``state`` (a pending state also sets CBS RebootPending)."""
+        """What DISM would leave: the feature in ``state`` (a pending state also sets CBS
+        RebootPending; ``Absent`` removes it, as on a SKU without it)."""
+        if state not in FEATURE_STATES:
+            raise ValueError(f"feature state must be one of {', '.join(FEATURE_STATES)}, not {state!r}")
         with self._lock:
             machine = self.machine
-            canonical = next((f for f in machine.features if f.lower() == name.lower()), None)
-            if canonical is None:
-                raise ValueError(f"{self.name} has no optional feature {name!r}")
+            canonical = next((f for f in machine.features if f.lower() == name.lower()), name)
+            if state == "Absent":
+                machine.features.pop(canonical, None)
+                return
             machine.features[canonical] = state
             if state.endswith("Pending"):
                 machine.registry.create(CBS_REBOOT_PENDING)
 
-    def set_daemon_key(self, key: str, value: Any) -> None:
-        """Edit daemon.json as an administrator would: read, set one key, write it back (UTF-8,
-        two-space indent, as the lab's own files are written)."""
+    def set_daemon_key(self, key: str, value_json_text: str, path: str = DAEMON_JSON) -> None:
+        """Edit daemon.json as an administrator would: read it, set one key to a JSON value, write
+        it back (the running daemon does not notice until it restarts)."""
+        value = json.loads(value_json_text)
         with self._lock:
             fs = self.machine.fs
-            node = fs.node(DAEMON_JSON)
-            settings = json.loads(node.data.decode("utf-8-sig") or "{}") if node is not None else {}
+            node = fs.node(path)
+            settings = json.loads(node.data.decode("utf-8-sig")) if node is not None and node.data.strip() else {}
+            if not isinstance(settings, dict):
+                raise ValueError(f"{path} does not hold a JSON object")
             settings[key] = value
-            fs.make_dirs(paths.parent(DAEMON_JSON) or "C:\\")
-            fs.write(DAEMON_JSON, (json.dumps(settings, sort_keys=True, indent=2) + "\n").encode())
+            fs.make_dirs(paths.parent(path) or "C:\\")
+            text = json.dumps(settings, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+            fs.write(path, text.encode("utf-8"))
 
     def stop_service(self, name: str) -> None:
-        """``Stop-Service`` by an administrator."""
+        """``Stop-Service`` by an administrator; its start type stays."""
         with self._lock:
             service = self.machine.service(name)
             if service is None:
-                raise ValueError(f"{self.name} has no service {name!r}")
+                raise KeyError(f"{self.name} has no service {name!r}")
             self.machine.stop_service(service)
 
     # -- inspection ---------------------------------------------------------------------------------
@@ -238,7 +279,7 @@ class WindowsHost:
     def export_state(self) -> dict[str, Any]:
         """The state as JSON-ready data, so a lab keeps its hosts between runs (restore_state)."""
         with self._lock:
-            return {"version": _STATE_VERSION, "machine": self.machine.export(), "rebooting": self._down_at is not None}
+            return {"version": _STATE_VERSION, **self.machine.export(), "rebooting": self._down_at is not None}
 
     def restore_state(self, data: Mapping[str, Any]) -> None:
         """Take over a state from export_state. A host saved mid-restart comes back booted, as it
@@ -246,7 +287,7 @@ class WindowsHost:
         if data.get("version") != _STATE_VERSION:
             raise ValueError(f"saved lab host state has version {data.get('version')!r}, expected {_STATE_VERSION}")
         with self._lock:
-            machine = Machine.restore(data["machine"], faults=self.machine.faults, catalog=self.machine.catalog)
+            machine = Machine.restore(data, faults=self.machine.faults, catalog=self.machine.catalog)
             machine.boot_hooks = self.machine.boot_hooks
             machine.on_restart = self._schedule_restart
             self.machine = machine

@@ -129,7 +129,9 @@ class Session:
 
 def session_of(context: CommandContext | Any) -> Session:
     """The Session a command runs in (the machine's cmdlets run only on a machine's Host)."""
-    host = context.host if not isinstance(context, Session) else context
+    host = context if isinstance(context, Session) else getattr(context, "host", None)
+    if host is None and hasattr(context, "session"):
+        host = context.session.host  # the interpreter's wrapper for types it also extends
     if not isinstance(host, Session):
         raise TypeError("the machine's cmdlets run only in a provision_lab.windows Session")
     return host
