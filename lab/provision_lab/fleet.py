@@ -45,6 +45,14 @@ MIXED_WEIGHTS: Mapping[str, float] = {
     "bios-vt-off": 2,
     "low-memory": 2,
     "win10-home": 2,
+    # Cloud and hypervisor guests recognised only by their SMBIOS strings (profiles.PLATFORMS).
+    "azure-nested": 1,
+    "vmware-nested": 1,
+    "virtualbox-vm": 1,
+    "kvm-nested": 1,
+    "ec2-nitro": 1,
+    "gce-nested": 1,
+    "nutanix-vm": 1,
 }
 """The ``mixed`` fleet: relative weights of each profile."""
 
