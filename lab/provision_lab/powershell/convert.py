@@ -83,6 +83,8 @@ def type_name_of(value: Any) -> str:
         return "System.Management.Automation.PSReference"
     if isinstance(value, NetException):
         return value.type_name
+    if isinstance(value, ErrorRecord):
+        return "System.Management.Automation.ErrorRecord"
     type_name = getattr(value, "TYPE_NAME", None)
     return type_name if isinstance(type_name, str) else "System.Object"
 

@@ -516,6 +516,9 @@ class _Compiler:
         children = node.named_children
         if len(children) == 1 and children[0].type == "assignment_expression":
             return self.assignment(children[0])
+        for part in node.children:
+            if part.type == "pipeline_chain_tail":
+                self.ps7_only(part)
         chain = children[0] if children else node
         if chain.type == "pipeline_chain":
             for part in chain.children:
@@ -1082,6 +1085,8 @@ class _Compiler:
                         name_expr = self.expr(inner.named_children[0])
                     else:
                         name = self.text(inner)
+                elif inner.type in ("command_name", "generic_token"):
+                    name = self.text(inner)
                 else:
                     name_expr = self.expr(inner)
             elif child.type == "command_elements":

@@ -53,7 +53,7 @@ class StubHost:
 
     def find_program(self, name: str) -> NativeProgram | None:
         key = name.lower().rpartition("\\")[2]
-        return self.programs.get(key) or self.programs.get(key.removesuffix(".exe"))
+        return self.programs.get(key) or self.programs.get(key + ".exe")
 
     def now(self) -> dt.datetime:
         return self.clock
