@@ -10,6 +10,7 @@ Add-Type); aliases are 5.1's built-in aliases (about_Aliases, Get-Alias).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -668,9 +669,10 @@ def _input(position: int | None = None, type_name: str = "object") -> Parameter:
     return Parameter("InputObject", type_name, position=position, from_pipeline=True)
 
 
-def engine_commands() -> list[CommandSpec]:
-    """The engine's cmdlets, with the parameters of their reference/5.1 pages."""
-    return [
+@functools.cache
+def engine_commands() -> tuple[CommandSpec, ...]:
+    """The engine's cmdlets, with the parameters of their reference/5.1 pages (built once: specs are immutable)."""
+    return (
         _spec(
             "Write-Output",
             _write_output,
@@ -935,4 +937,4 @@ def engine_commands() -> list[CommandSpec]:
             ),
             module=_CORE,
         ),
-    ]
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -1267,8 +1268,9 @@ _EXCEPTIONS = [
 ]
 
 
-def engine_types() -> list[TypeSpec]:
-    """The .NET types the language provides (no machine state behind them)."""
+@functools.cache
+def engine_types() -> tuple[TypeSpec, ...]:
+    """The .NET types the language provides (no machine state behind them; built once)."""
     math_methods = {
         "Round": lambda host, args: _round(cv.to_number(args[0]), *args[1:]),
         "Floor": _math(lambda x: float(math.floor(x)) if isinstance(x, float) else x),
@@ -1487,7 +1489,7 @@ def engine_types() -> list[TypeSpec]:
         ),
     ]
     types += [_exception_type(name, bases) for name, bases in _EXCEPTIONS]
-    return types
+    return tuple(types)
 
 
 def _stream_reader(host: Host, args: Sequence[Any]) -> StreamReader:
