@@ -257,7 +257,8 @@ class Machine:
             "Shell\\MaxShellsPerUser": "30",
         }
         self._next_pid = 1000
-        self._jitter_reads = 0
+        self.sessions_started = 0
+        """powershell.exe processes started since the machine was made (Session counts itself)."""
         volumes = ("C", "D") if self.faults.temp_other_volume else ("C",)
         self.fs = FileSystem(volumes, self.now)
         self.registry = Registry()
@@ -375,13 +376,12 @@ class Machine:
         self.reap()
 
     def last_boot_up_time(self) -> datetime:
-        """LastBootUpTime in local time; with ``boot_jitter`` every other reading is a second later (F8:
-        prometheus-community/windows_exporter#74, elastic/beats#12591)."""
+        """LastBootUpTime in local time; with ``boot_jitter`` every other powershell.exe reads it a
+        second later (F8: it drifts on VMs without a reboot, prometheus-community/windows_exporter#74,
+        elastic/beats#12591)."""
         moment = self.boot_time
-        if self.faults.boot_jitter:
-            self._jitter_reads += 1
-            if self._jitter_reads % 2 == 0:
-                moment += timedelta(seconds=1)
+        if self.faults.boot_jitter and self.sessions_started % 2 == 0:
+            moment += timedelta(seconds=1)
         return moment.astimezone(LOCAL_TZ)
 
     # -- accounts ---------------------------------------------------------------------------

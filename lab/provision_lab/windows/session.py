@@ -28,6 +28,7 @@ class Session:
     def __init__(self, machine: Machine, account: Account, *, elevated: bool | None = None) -> None:
         self.machine = machine
         self.account = account
+        machine.sessions_started += 1
         admin = machine.is_admin(account)
         self._elevated = admin and not machine.faults.not_admin if elevated is None else elevated
         self._env = machine.user_environment(account)

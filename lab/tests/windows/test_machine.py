@@ -16,9 +16,9 @@ import pytest
 
 from provision_lab.api import Faults
 from provision_lab.powershell.api import CommandSpec, ErrorRecord, NetEnum, NetException, TerminatingError
+from provision_lab.profiles import make_host
 from provision_lab.windows import paths, programs
 from provision_lab.windows.host import WindowsHost, engines, machine_path
-from provision_lab.profiles import make_host
 from provision_lab.windows.session import Session
 from provision_lab.windows.types import TYPES
 

@@ -1,0 +1,89 @@
+"""Real scripts on faulted machines: the product's golden scripts (read as files; the lab imports
+nothing of the product) run through powershell.exe on a lab host, and Windows' failures show."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from provision_lab.api import Faults
+from provision_lab.profiles import make_host
+from provision_lab.windows.host import WindowsHost
+
+GOLDEN = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "golden"
+BOOTSTRAP = (
+    # The controller's stdin bootstrap as pywinrm sends it (DESIGN 4.8): the script comes on stdin.
+    "$ErrorActionPreference = 'Stop'; "
+    "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), "
+    "(New-Object System.Text.UTF8Encoding $false); "
+    "$script = $stdin.ReadToEnd(); "
+    "& ([ScriptBlock]::Create($script))"
+)
+COMMAND = "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.b64encode(
+    BOOTSTRAP.encode("utf-16-le")
+).decode("ascii")
+
+
+def records(host: WindowsHost, golden: str) -> dict[str, Any]:
+    """Run a golden script; its records by id."""
+    result = host.run_command(COMMAND, (GOLDEN / golden).read_text(encoding="utf-8"))
+    found = [
+        json.loads(line.removeprefix("@@provision "))
+        for line in result.stdout.splitlines()
+        if line.startswith("@@provision ")
+    ]
+    return {record["id"]: record for record in found}
+
+
+def test_facts_of_a_fresh_server_come_from_the_machine() -> None:
+    facts = records(make_host("server2022", "lab-0001", "127.77.0.1"), "server2022/facts.ps1")["facts"]
+    assert facts["ok"] is True
+    data = facts["data"]
+    assert data["os"]["build"] == 20348 and data["os"]["display_version"] == "21H2"
+    assert data["features"] == {"Containers": "Disabled", "Microsoft-Hyper-V": "Disabled"}
+    assert data["hardware"]["is_vm"] is False and data["reboot"]["pending"] is False
+
+
+def test_a_vm_the_template_does_not_know_reads_as_physical() -> None:
+    """EC2 Nitro's "Amazon EC2" is not in the facts template's table (windows-audit.md F5): the lab
+    derives nothing, so the script's own logic decides, and it says physical."""
+    hardware = records(make_host("ec2-nitro", "lab-0001", "127.77.0.1"), "server2022/facts.ps1")["facts"]["data"][
+        "hardware"
+    ]
+    assert hardware["is_vm"] is False and hardware["hypervisor_present"] is True
+    known = records(make_host("vm-nested", "lab-0001", "127.77.0.1"), "server2022/facts.ps1")["facts"]["data"]
+    assert known["hardware"]["vm_platform"] == "Hyper-V"
+
+
+def test_a_pending_restart_makes_install_windowsfeature_refuse() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1", faults=Faults(restart_pending=True))
+    assert records(host, "server2022/facts.ps1")["facts"]["data"]["reboot"]["reasons"] == ["ComponentBasedServicing"]
+    feature = records(host, "server2022/apply.ps1")["feature/Containers"]
+    assert feature["ok"] is False
+    assert "must be restarted to complete another installation" in feature["error"]["message"]
+    assert host.machine.features["Containers"] == "Disabled"
+
+
+def test_not_admin_fails_where_windows_needs_elevation() -> None:
+    """DISM needs elevation: the facts block's catch turns it into Absent (windows-audit.md F7), and
+    Install-WindowsFeature refuses."""
+    host = make_host("server2022", "lab-0001", "127.77.0.1", faults=Faults(not_admin=True))
+    facts = records(host, "server2022/facts.ps1")["facts"]["data"]
+    assert facts["features"] == {"Containers": "Absent", "Microsoft-Hyper-V": "Absent"}
+    feature = records(host, "server2022/apply.ps1")["feature/Containers"]
+    assert feature["ok"] is False and "requires elevation" in feature["error"]["message"]
+
+
+def test_constrained_language_stops_the_bootstrap_before_any_record() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1", faults=Faults(constrained_language=True))
+    result = host.run_command(COMMAND, (GOLDEN / "server2022" / "facts.ps1").read_text(encoding="utf-8"))
+    assert result.exit_code != 0 and "@@provision" not in result.stdout
+    assert "language mode" in result.stderr
+
+
+def test_boot_time_jitters_by_a_second_between_processes() -> None:
+    host = make_host("vm-nested", "lab-0001", "127.77.0.1", faults=Faults(boot_jitter=True))
+    ids = {records(host, "server2022/facts.ps1")["facts"]["data"]["reboot"]["boot_id"] for _ in range(2)}
+    assert ids == {"2026-11-20T08:00:00.0000000Z", "2026-11-20T08:00:01.0000000Z"}
