@@ -1,13 +1,14 @@
 """End-to-end fixtures: a lab of simulated Windows hosts, an inventory and a playbook, and ways to run them.
 
 ``e2e_lab`` (function-scoped) is a factory: ``e2e_lab({"web1": "server2022", "bad": ("win10-home", Faults())})``
-builds the hosts with :func:`make_host`, starts a :class:`LabServer` on unusual ports (so a lab a
+builds the hosts and starts a :class:`LabServer` (through tests/labfixtures.py) on unusual ports (so a lab a
 developer runs on 5985/5986/2222 is left alone) on fresh 127.77.x.y addresses, with a lab
 directory under ``tmp_path`` and a password holding quotes and ``$`` that reaches the tool only
 through an environment variable. The returned :class:`E2ELab` writes inventories (WinRM+NTLM over
 HTTPS trusting the lab CA, SSH checking the lab's known_hosts, and HTTP variants) and playbooks
 whose spec is the one of ``playbooks/site.yml``, and runs them through the engine
-(:meth:`E2ELab.run`) or the command line (:meth:`E2ELab.cli`).
+(:meth:`E2ELab.run`) or the command line (:meth:`E2ELab.cli`). Playbooks poll a reboot every
+``POLL_INTERVAL`` seconds (``reboot.poll_interval``), since simulated reboots are short.
 """
 
 from __future__ import annotations
