@@ -8,6 +8,10 @@ Every Python file of the lab (``lab/provision_lab``, ``lab/tests``) and of the t
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +86,38 @@ def test_known_debt_is_still_debt(name: str) -> None:
     path = LAB / name
     assert path.exists(), f"{name} is gone: remove it from KNOWN_DEBT"
     assert imports_of(path, "provisioner"), f"{name} no longer imports the tool: remove it from KNOWN_DEBT"
+
+
+def dependencies(pyproject: Path) -> set[str]:
+    """The normalized distribution names a pyproject.toml declares as runtime dependencies."""
+    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    return {normalized(re.split(r"[<>=!~;\[ ]", entry, maxsplit=1)[0]) for entry in declared}
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_package_the_lab_imports_is_a_dependency_of_the_lab() -> None:
+    """Each third-party module under lab/provision_lab comes from a distribution lab/pyproject.toml names."""
+    owners = importlib.metadata.packages_distributions()
+    declared = dependencies(LAB / "pyproject.toml")
+    missing = sorted(
+        f"{path.relative_to(REPO)}:{line} imports {module} ({', '.join(owners.get(top, ['?']))})"
+        for path in sorted((LAB / "provision_lab").rglob("*.py"))
+        for line, module in imported(path)
+        if (top := module.split(".")[0]) not in sys.stdlib_module_names
+        and top not in ("provision_lab", "provisioner")  # the tool is the boundary tests' business
+        and not any(normalized(dist) in declared for dist in owners.get(top, []))
+    )
+    assert missing == []
+
+
+def test_tree_sitter_and_pyspnego_are_the_labs_not_the_tools() -> None:
+    """Issue 10 item 1: the parser and the NTLM acceptor are the lab's; pywinrm brings pyspnego to the tool."""
+    tool, lab = dependencies(REPO / "pyproject.toml"), dependencies(LAB / "pyproject.toml")
+    assert {"tree-sitter", "tree-sitter-pwsh", "pyspnego"} <= lab
+    assert not {name for name in tool if name.startswith("tree-sitter")} | ({"pyspnego"} & tool)
 
 
 def test_the_walk_sees_every_kind_of_import(tmp_path: Path) -> None:
