@@ -343,6 +343,11 @@ class NativeResult:
     exit_code: int
     stdout: str = ""
     stderr: str = ""
+    chunks: tuple[tuple[str, str], ...] = ()
+    """Optional: what was written as ("stdout" | "stderr", text) pieces in write order (their texts
+    join to ``stdout`` and ``stderr``), so ``2>&1`` interleaves the two streams as they were written
+    (``docker run``'s pull progress on stderr comes before the container's output on stdout).
+    Empty: all of stdout, then all of stderr."""
 
 
 class NativeProgram(Protocol):

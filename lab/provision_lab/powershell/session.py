@@ -929,15 +929,19 @@ class Session:
             stdin = "".join(self.to_string(v) + "\r\n" for v in data)
         result = program.run(argv, stdin, self.host)
         self.global_scope.vars["lastexitcode"] = result.exit_code
-        lines = _lines(result.stdout)
-        if redirect.get("1") != "null":
-            out.extend(lines)
-        if result.stderr:
+        # In write order when the program says it (api.NativeResult.chunks): 2>&1 interleaves them so.
+        for stream, text in result.chunks or (("stdout", result.stdout), ("stderr", result.stderr)):
+            if stream == "stdout":
+                if redirect.get("1") != "null":
+                    out.extend(_lines(text))
+                continue
+            if not text:
+                continue
             mode = redirect.get("2")
             if mode is None:
-                self.write_stream("raw", result.stderr)
+                self.write_stream("raw", text)
             else:
-                for line in _lines(result.stderr):
+                for line in _lines(text):
                     exception = NetException(
                         "System.Management.Automation.RemoteException",
                         line,

@@ -221,6 +221,8 @@ def test_pulls_and_runs_take_modelled_time_and_a_pulled_image_is_not_pulled_agai
     first = box.run(DOCKER, "run", "--rm", "--isolation=process", NANO_2022, "cmd", "/c", "echo", "one")
     spent = (box.machine.now() - before).total_seconds()
     assert first.stdout == "one\n" and "Pull complete" in first.stderr and spent >= 40
+    # In write order: the implicit pull (stderr) before the container's output (stdout), as 2>&1 shows them.
+    assert [stream for stream, _ in first.chunks] == ["stderr"] * 5 + ["stdout"]
     second = box.run(DOCKER, "run", "--rm", "--isolation=process", NANO_2022, "cmd", "/c", "echo", "two")
     assert second.stdout == "two\n" and "Unable to find image" not in second.stderr
     pulled = box.run(DOCKER, "pull", NANO_2022)

@@ -64,6 +64,9 @@ USER_SETTINGS = r".docker\windows-daemon.json"
 WSL_EXE = r"C:\Program Files\WSL\wsl.exe"
 PIPES = {"windows": "dockerDesktopWindowsEngine", "linux": "dockerDesktopLinuxEngine"}
 """Desktop's engines by pipe [docker/desktop-feedback#348; docker/for-win#14539] (dd §2)."""
+STORES = {"windows": "desktop-windows", "linux": "desktop-linux"}
+"""The engines' image stores. Desktop's Windows engine keeps its images under C:\\ProgramData\\Docker
+too; the lab keeps them apart from a Docker CE engine's, which a workstation does not have."""
 VMP = "VirtualMachinePlatform"
 DEFAULT_SETTINGS = b'{\n  "experimental": false\n}\n'
 """Desktop's Windows-engine settings for a user who never changed them (the lab's guess: UNCONFIRMED)."""
@@ -274,7 +277,7 @@ def _start_error(machine: NativeMachine, install: dict[str, Any], app: dict[str,
                 int(app["pid"]),
                 "windows",
                 str(install["engine_version"]),
-                r"C:\ProgramData\docker",
+                STORES["windows"],
                 platform,
                 owner=user,
             ),
@@ -282,7 +285,9 @@ def _start_error(machine: NativeMachine, install: dict[str, Any], app: dict[str,
         return None
     backend = _linux_backend(machine, install)
     if backend == "wsl-2":
-        if machine.feature_state(VMP) != "Enabled" or not machine.hypervisor_running:
+        # The Virtual Machine Platform starts the hypervisor WSL 2 runs on at boot [DD-WSL]: Enabled
+        # (not pending) on hardware that can run one.
+        if machine.feature_state(VMP) != "Enabled" or not machine.can_run_hypervisor:
             return "WSL 2 is not available: the Virtual Machine Platform feature is off or virtualization is disabled"
         version = _wsl_version(machine)
         if version is None or _version_tuple(version)[:3] < (2, 1, 5):
@@ -304,7 +309,7 @@ def _start_error(machine: NativeMachine, install: dict[str, Any], app: dict[str,
             int(app["pid"]),
             "linux",
             str(install["engine_version"]),
-            "desktop-linux",
+            STORES["linux"],
             platform,
             kernel=kernel,
             owner=user,
@@ -464,8 +469,12 @@ def snapshot(machine: NativeMachine) -> dict[str, Any] | None:
         "service": None if service is None else {"status": service[0], "start_type": service[1]},
         "groups": {GROUP: machine.group_members(GROUP) or []} if machine.group_members(GROUP) is not None else {},
         "wsl_version": _wsl_version(machine),
-        "sessions": {entry["user"]: entry["groups"] for entry in sessions.values()},
+        # The groups of each logon token beyond Users, which every account's token holds.
+        "sessions": {
+            entry["user"]: [g for g in entry["groups"] if g.lower() != "users"] for entry in sessions.values()
+        },
         "running_for": None if app is None else app["user"],
         "engines": _engines(machine),
+        "images": {name: dict(machine.native_state.get("images", {}).get(store, {})) for name, store in STORES.items()},
         "log": list(_state(machine)["log"]),
     }

@@ -321,13 +321,13 @@ class Docker:
         engine = self._connect(address, host, "Post", "/images/create")
         if isinstance(engine, str):
             return NativeResult(1, "", engine + "\n")
-        out = Output([], [])
+        out = Output()
         if ":" not in images[0].rpartition("/")[2] and "@" not in images[0]:
-            out.stdout.append("Using default tag: latest")
+            out.write("Using default tag: latest")
         pull(self.machine, engine, images[0], out, host.sleep)
         if out.exit_code == 0:
-            out.stdout.append(images[0] if ":" in images[0].rpartition("/")[2] else images[0] + ":latest")
-        return NativeResult(out.exit_code, _lines(out.stdout), _lines(out.stderr))
+            out.write(images[0] if ":" in images[0].rpartition("/")[2] else images[0] + ":latest")
+        return out.result()
 
     def _run(self, address: str, args: list[str], host: Host) -> NativeResult:
         """``docker run [--rm] [--isolation=X] [--platform=X] IMAGE [COMMAND...]``: options end at the
@@ -360,7 +360,7 @@ class Docker:
         engine = self._connect(address, host, "Post", "/containers/create")
         if isinstance(engine, str):
             return NativeResult(125, "", f"docker: {engine.removesuffix('.')}.\nSee 'docker run --help'.\n")
-        out = Output([], [])
+        out = Output()
         if platform is not None and platform.split("/")[0].lower() != engine.os:
             # A Linux image on the Windows engine is LCOW, removed in Engine 23.0 (wf §6; dd §5): the
             # platform filter leaves no entry (text UNCONFIRMED).
@@ -370,7 +370,7 @@ class Docker:
                 f"docker: no matching manifest for {platform} in the manifest list entries.\nSee 'docker run --help'.\n",
             )
         run_container(self.machine, engine, image, command, isolation, out, host.sleep)
-        return NativeResult(out.exit_code, _lines(out.stdout), _lines(out.stderr))
+        return out.result()
 
     def _context(self, address: str, args: list[str], host: Host) -> NativeResult:
         """``docker context show|ls``: a session without a CLI config has only ``default``

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from provision_lab.powershell.api import NativeResult
 from provision_lab.windows.natives.machine import NativeMachine
 
 __all__ = [
@@ -186,11 +187,34 @@ def _images(machine: NativeMachine, store: str) -> dict[str, int]:
 
 @dataclass
 class Output:
-    """What a docker command wrote, and its exit code."""
+    """What a docker command wrote, line by line in the order it wrote them, and its exit code."""
 
-    stdout: list[str]
-    stderr: list[str]
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    """("stdout" | "stderr", line) in write order: ``2>&1`` shows them in this order."""
     exit_code: int = 0
+
+    def write(self, line: str) -> None:
+        self.lines.append(("stdout", line))
+
+    def error(self, line: str) -> None:
+        self.lines.append(("stderr", line))
+
+    @property
+    def stdout(self) -> list[str]:
+        return [line for stream, line in self.lines if stream == "stdout"]
+
+    @property
+    def stderr(self) -> list[str]:
+        return [line for stream, line in self.lines if stream == "stderr"]
+
+    def result(self) -> NativeResult:
+        chunks = tuple((stream, line + "\n") for stream, line in self.lines)
+        return NativeResult(
+            self.exit_code,
+            "".join(t for s, t in chunks if s == "stdout"),
+            "".join(t for s, t in chunks if s == "stderr"),
+            chunks=chunks,
+        )
 
 
 def _registry_path(repo: str) -> str:
@@ -210,22 +234,20 @@ def pull(machine: NativeMachine, engine: Engine, image: str, out: Output, sleep:
     to the daemon's error, exit 1) when it fails."""
     images = _images(machine, engine.store)
     if image in images:
-        out.stdout.append(f"{split_reference(image)[1]}: Pulling from {_registry_path(split_reference(image)[0])}")
-        out.stdout.append(f"Digest: sha256:{_digest(image, images[image])}")
-        out.stdout.append(f"Status: Image is up to date for {image}")
+        out.write(f"{split_reference(image)[1]}: Pulling from {_registry_path(split_reference(image)[0])}")
+        out.write(f"Digest: sha256:{_digest(image, images[image])}")
+        out.write(f"Status: Image is up to date for {image}")
         return True
     builds = image_builds(image)
     repo, tag = split_reference(image)
     if builds is None:
-        out.stderr.append(
-            f"Error response from daemon: manifest for {image} not found: manifest unknown: manifest unknown"
-        )
+        out.error(f"Error response from daemon: manifest for {image} not found: manifest unknown: manifest unknown")
         out.exit_code = 1
         return False
     if engine.os == "linux":
         if builds:
             # A Windows-only image on the Linux engine (dd §5): no linux/amd64 entry.
-            out.stderr.append("no matching manifest for linux/amd64 in the manifest list entries")
+            out.error("no matching manifest for linux/amd64 in the manifest list entries")
             out.exit_code = 1
             return False
         chosen = 0
@@ -234,18 +256,19 @@ def pull(machine: NativeMachine, engine: Engine, image: str, out: Output, sleep:
         usable = [build for build in builds if build <= host_build]
         if not usable:
             # A Linux-only image on the Windows engine is the same case: LCOW is gone (wf §6; dd §5).
-            out.stderr.append(f"no matching manifest for windows/amd64 10.0.{host_build} in the manifest list entries")
+            out.error(f"no matching manifest for windows/amd64 10.0.{host_build} in the manifest list entries")
             out.exit_code = 1
             return False
         chosen = host_build if host_build in usable else usable[0]
     sleep(_pull_seconds(image) * machine.install_time_factor)
     digest = _digest(image, chosen)
-    out.stdout += [
+    for line in (
         f"{tag}: Pulling from {_registry_path(repo)}",
         f"{digest[:12]}: Pull complete",
         f"Digest: sha256:{digest}",
         f"Status: Downloaded newer image for {repo}:{tag}",
-    ]
+    ):
+        out.write(line)
     images[image] = chosen
     return True
 
@@ -278,20 +301,21 @@ def run_container(
     """
 
     def fail(error: str, *, usage: bool = True) -> None:
-        out.stderr.append("docker: " + error.removesuffix(".") + ".")
+        out.error("docker: " + error.removesuffix(".") + ".")
         if usage:
-            out.stderr.append("See 'docker run --help'.")
+            out.error("See 'docker run --help'.")
         out.exit_code = 125
 
     images = _images(machine, engine.store)
     if image not in images:
         repo, tag = split_reference(image)
-        out.stderr.append(f"Unable to find image '{repo}:{tag}' locally")
-        pulled = Output([], [])
+        out.error(f"Unable to find image '{repo}:{tag}' locally")
+        pulled = Output()
         if not pull(machine, engine, image, pulled, sleep):
             fail(pulled.stderr[-1])
             return
-        out.stderr += pulled.stdout
+        for line in pulled.stdout:
+            out.error(line)  # run's implicit pull writes its progress to stderr
     container = _container_id(machine)
     if engine.os == "linux":
         if isolation is not None:
@@ -300,9 +324,9 @@ def run_container(
         sleep(1.0)
         if [part.lower() for part in command] in (["uname", "-a"], ["uname", "-r"]):
             if command[1] == "-r":
-                out.stdout.append(engine.kernel)
+                out.write(engine.kernel)
             else:
-                out.stdout.append(
+                out.write(
                     f"Linux {container[:12]} {engine.kernel} #1 SMP PREEMPT_DYNAMIC Thu Jun 5 18:30:46 UTC 2025 "
                     "x86_64 GNU/Linux"
                 )
@@ -338,7 +362,7 @@ def run_container(
     sleep(6.0 if mode == "hyperv" else 2.0)  # a utility VM boots first (the lab's assumption)
     lowered = [part.lower() for part in command]
     if lowered[:2] in (["cmd", "/c"], ["cmd.exe", "/c"]) and lowered[2:3] == ["echo"]:
-        out.stdout.append(" ".join(command[3:]))
+        out.write(" ".join(command[3:]))
         return
     _unmodelled(command, out)
 
@@ -347,7 +371,5 @@ def _unmodelled(command: list[str], out: Output) -> None:
     """A command the lab does not model inside a container fails, never succeeds: the container
     exits 1 with cmd.exe's text for an unknown program (the lab's rule: nothing unmodelled works)."""
     name = command[0] if command else ""
-    out.stderr.append(
-        f"'{name}' is not recognized as an internal or external command,\r\noperable program or batch file."
-    )
+    out.error(f"'{name}' is not recognized as an internal or external command,\r\noperable program or batch file.")
     out.exit_code = 1

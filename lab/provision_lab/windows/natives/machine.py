@@ -55,6 +55,12 @@ class NativeMachine(Protocol):
         """Factor on the modelled time of installs and pulls (1.0; more under a slow-installs fault)."""
         ...
 
+    @property
+    def can_run_hypervisor(self) -> bool:
+        """The hardware can run a hypervisor (VT-x/AMD-V on and SLAT, or a VM exposing them): with
+        the Virtual Machine Platform enabled, Windows starts one at boot and WSL 2 runs on it."""
+        ...
+
     def feature_state(self, name: str) -> str | None:
         """The DISM optional feature's state (``Enabled``, ``Disabled``, ``EnablePending``...), or
         None when this SKU does not offer it."""

@@ -49,6 +49,10 @@ class MachineView:
     def install_time_factor(self) -> float:
         return self.machine.faults.slow_installs
 
+    @property
+    def can_run_hypervisor(self) -> bool:
+        return self.machine.hardware.can_run_hypervisor
+
     def feature_state(self, name: str) -> str | None:
         return self.machine.features.get(name)
 
