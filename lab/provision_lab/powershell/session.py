@@ -10,6 +10,7 @@ record, so under ``Stop`` it terminates) and about_Automatic_Variables (``$LASTE
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -754,13 +755,21 @@ class Session:
         items = self._expand_splats(items)
         bound, common, pipeline = self.bind_cmdlet(spec, items)
         if spec.requires_elevation and not self.host.elevated:
-            record = spec.elevation_error or ErrorRecord(
-                NetException("System.UnauthorizedAccessException", "Access is denied."),
-                "AccessDenied",
-                "PermissionDenied",
+            # A copy: the spec's record is shared by every session, and the interpreter annotates the one it raises.
+            shared = spec.elevation_error
+            record = (
+                dataclasses.replace(shared)
+                if shared is not None
+                else ErrorRecord(
+                    NetException("System.UnauthorizedAccessException", "Access is denied."),
+                    "AccessDenied",
+                    "PermissionDenied",
+                )
             )
             record.command_name = record.command_name or spec.name
             record._command_type = spec.type_name  # type: ignore[attr-defined]
+            if extent is not None:
+                record._position = extent  # type: ignore[attr-defined]
             raise TerminatingError(record)
         bound_set = _choose_set(spec, bound)
         context = _Context(self, fr, spec, bound_set, common, out, extent)

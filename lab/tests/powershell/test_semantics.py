@@ -231,6 +231,37 @@ def test_constrained_language_mode() -> None:
     ]
 
 
+def test_the_controller_bootstrap_dies_under_constrained_language() -> None:
+    """windows-audit.md F4: under WDAC/AppLocker the bootstrap fails on its first New-Object."""
+    from .test_exe import BOOTSTRAP
+
+    result = run_script(BOOTSTRAP, StubHost(language_mode="ConstrainedLanguage"), stdin="'never runs'")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "Cannot create type. Only core types are supported in this language mode." in result.stderr
+
+
+def test_elevation_is_checked_before_the_cmdlet_runs() -> None:
+    ran: list[bool] = []
+    refusal = ErrorRecord(
+        NetException("System.Runtime.InteropServices.COMException", "The requested operation requires elevation."),
+        "Elevation",
+        "NotSpecified",
+    )
+    spec = CommandSpec(
+        "Get-Admin",
+        lambda ctx, p: ran.append(True),
+        requires_elevation=True,
+        elevation_error=refusal,
+        type_name="Test.GetAdminCommand",
+    )
+    out, _, _ = run(
+        "try { Get-Admin } catch { $_.Exception.Message; $_.FullyQualifiedErrorId }",
+        StubHost(elevated=False, extra_commands=[spec]),
+    )
+    assert out == ["The requested operation requires elevation.", "Elevation,Test.GetAdminCommand"]
+    assert ran == [] and refusal.command_name is None
+
+
 def test_environment_and_sleep_go_through_the_host() -> None:
     host = StubHost()
     out, _, _ = run("$env:Path\n$env:NEW = 'v'\nStart-Sleep -Seconds 30\n(Get-Date).Minute", host)
