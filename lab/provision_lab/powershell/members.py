@@ -11,6 +11,7 @@ argument(s): "<message>"' (about_Try_Catch_Finally shows this shape).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -700,27 +701,7 @@ def _string_methods(session: Session, s: str, name: str, args: list[Any]) -> Any
             )
         return s.replace(old, _arg_string(session, args, 1) if n > 1 else "")
     if name == "split":
-        if not n:
-            return s.split()
-        separators = args[0] if isinstance(args[0], list) else [args[0]]
-        texts = [session.to_string(x) for x in separators]
-        options = args[-1] if n > 1 and isinstance(args[-1], NetEnum) else None
-        parts = [s]
-        if (
-            isinstance(args[0], str)
-            and not isinstance(separators, list)
-            or len(texts) == 1
-            and len(texts[0]) > 1
-            and not (n > 1 and isinstance(args[0], list))
-        ):
-            # String.Split(char[]) for a string argument: each character separates (PowerShell passes a string
-            # to the char[] overload in 5.1).
-            texts = list(texts[0])
-        for sep in texts:
-            parts = [piece for part in parts for piece in part.split(sep)]
-        if options is not None and options.name == "RemoveEmptyEntries":
-            parts = [p for p in parts if p]
-        return parts
+        return _split_method(session, s, args)
     if name == "padleft":
         return s.rjust(int(cv.to_number(args[0])), chars(1)[:1] if n > 1 else " ")
     if name == "padright":
@@ -743,6 +724,36 @@ def _string_methods(session: Session, s: str, name: str, args: list[Any]) -> Any
     if name == "getenumerator":
         return list(s)
     return _NO_METHOD
+
+
+def _split_method(session: Session, s: str, args: list[Any]) -> list[str]:
+    """String.Split: Split(char[]), Split(char[], int), Split(string[], StringSplitOptions), Split(string[], int,
+    options). .NET Framework has no Split(string): PowerShell 5.1 passes a string as char[], so each of its
+    characters separates ("a--b".Split("--") gives a, "", b)."""
+    if not args:
+        return s.split()
+    first = args[0]
+    separators = [session.to_string(x) for x in first] if isinstance(first, list) else list(session.to_string(first))
+    count = next((int(cv.to_number(a)) for a in args[1:] if not isinstance(a, NetEnum)), None)
+    remove_empty = any(isinstance(a, NetEnum) and a.name == "RemoveEmptyEntries" for a in args[1:])
+    if not separators or all(sep == "" for sep in separators):
+        return s.split() if count is None else s.split(None, max(count - 1, 0))
+    pattern = "|".join(re.escape(sep) for sep in sorted(separators, key=len, reverse=True) if sep)
+    if count is not None and count <= 1:
+        return [s] if count == 1 and (s or not remove_empty) else []
+    kept: list[str] = []
+    position = 0
+    for match in re.finditer(pattern, s):
+        if count is not None and len(kept) == count - 1:
+            break  # the last part keeps the rest of the string, separators included
+        piece = s[position : match.start()]
+        if piece or not remove_empty:
+            kept.append(piece)
+        position = match.end()
+    rest = s[position:]
+    if rest or not remove_empty:
+        kept.append(rest)
+    return kept
 
 
 def _ignore_case(session: Session, value: Any) -> bool:

@@ -494,6 +494,9 @@ class Session:
                     pass
         else:
             fr.scope.vars["input"] = list(input_objects or [])
+            if input_objects is None and fr.scope is self.global_scope and self.stdin is not None:
+                # powershell.exe -Command: $input enumerates the lines of a redirected stdin (about_PowerShell_exe).
+                fr.scope.vars["input"] = self.stdin.replace("\r\n", "\n").split("\n")[:-1] if self.stdin else []
             if input_objects and pipeline_params:
                 for param in pipeline_params:
                     fr.scope.vars[param.name.lower()] = self._convert_param(param, input_objects[-1], name)

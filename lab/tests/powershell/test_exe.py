@@ -10,7 +10,7 @@ import base64
 
 from provision_lab.powershell import run_powershell_exe
 
-from .stub import StubHost
+from .stub import FakeProgram, StubHost
 
 BOOTSTRAP = (
     "$ErrorActionPreference = 'Stop'; "
@@ -105,3 +105,39 @@ def test_warnings_are_clixml_records_after_an_encoded_command() -> None:
     result = run_powershell_exe(_encoded("Write-Warning 'careful'; 'out'"), None, StubHost())
     assert result.stdout == "out\r\n"
     assert '<S S="warning">WARNING: careful_x000D__x000A_</S>' in result.stderr
+
+
+ANSIBLE_BOOTSTRAP = """&chcp.com 65001 > $null
+$exec_wrapper_str = $input | Out-String
+$split_parts = $exec_wrapper_str.Split(@("`0`0`0`0"), 2, [StringSplitOptions]::RemoveEmptyEntries)
+If (-not $split_parts.Length -eq 2) { throw "invalid payload" }
+Set-Variable -Name json_raw -Value $split_parts[1]
+$exec_wrapper = [ScriptBlock]::Create($split_parts[0])
+&$exec_wrapper"""
+"""The shape of Ansible's bootstrap_wrapper.ps1 (ansible/ansible lib/ansible/executor/powershell): the payload
+arrives on stdin and is read through ``$input``."""
+
+
+def test_an_ansible_style_bootstrap_reads_input_and_runs_the_payload() -> None:
+    chcp = FakeProgram("C:\\Windows\\System32\\chcp.com", stdout="Active code page: 65001\r\n")
+    host = StubHost(programs={"chcp.com": chcp})
+    payload = 'Write-Output "module args: $json_raw"\n\0\0\0\0{"data": "pong"}\n'
+    result = run_powershell_exe(
+        "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
+        + base64.b64encode(ANSIBLE_BOOTSTRAP.encode("utf-16-le")).decode(),
+        payload,
+        host,
+    )
+    assert result.stdout.split("\r\n")[0] == 'module args: {"data": "pong"}'
+    assert chcp.calls[0][0] == ["C:\\Windows\\System32\\chcp.com", "65001"]
+    assert result.exit_code == 0
+
+
+def test_string_split_overloads_of_dotnet_framework() -> None:
+    result = run_powershell_exe(
+        "powershell -Command \"'a--b'.Split('--').Count; 'a,b,,c'.Split(',', [StringSplitOptions]::RemoveEmptyEntries)"
+        ".Count; 'a b c'.Split(' ', 2)[1]\"",
+        None,
+        StubHost(),
+    )
+    assert result.stdout == "3\r\n3\r\nb c\r\n"
