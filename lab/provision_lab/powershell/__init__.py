@@ -183,6 +183,14 @@ def _execute(session: Session, script: str) -> int:
     except NetException as error:  # a .NET exception escaping a machine's cmdlet unwrapped
         session.report_error(ErrorRecord(error, error.type_name, "NotSpecified"), frame)
         return 1
+    except RecursionError:
+        # PowerShell's own limit on nested calls (ScriptCallDepthException, "The script failed due to call depth
+        # overflow.").
+        session.write_stream("error", "The script failed due to call depth overflow.\n")
+        return 1
+    except Exception as error:  # noqa: BLE001  (a fault of the lab itself: reported, never a traceback or exit 0)
+        session.write_stream("error", f"The lab's powershell.exe failed: {type(error).__name__}: {error}\n")
+        return 1
     return 0 if session.dollar_q else 1
 
 

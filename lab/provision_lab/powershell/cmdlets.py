@@ -314,12 +314,6 @@ def _sort_end(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
     return items
 
 
-class MeasureInfo:
-    """``Microsoft.PowerShell.Commands.GenericMeasureInfo``."""
-
-    TYPE_NAME = "Microsoft.PowerShell.Commands.GenericMeasureInfo"
-
-
 def _measure_end(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
     session = _session(ctx)
     items = [i for i in _ctx(ctx).common.get("_items", []) if i is not None]
@@ -375,10 +369,6 @@ def _set_strict_mode(ctx: CommandContext, p: Mapping[str, Any]) -> None:
         ) from None
     scope.strict = int(number)
     return None
-
-
-class VariableInfo:
-    TYPE_NAME = "System.Management.Automation.PSVariable"
 
 
 def _get_variable(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:

@@ -1499,6 +1499,3 @@ def _stream_reader(host: Host, args: Sequence[Any]) -> StreamReader:
         )
     encoding = args[1] if len(args) > 1 and isinstance(args[1], Encoding) else None
     return StreamReader(args[0], encoding)
-
-
-_ = (PSCustomObject, OrderedDictionary)

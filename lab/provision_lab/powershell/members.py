@@ -588,6 +588,17 @@ def call_method(
         if extent is not None:
             wrapped.record._position = extent  # type: ignore[attr-defined]
         raise wrapped from None
+    except (IndexError, TypeError, ValueError, KeyError, AttributeError):
+        # A modelled method called with arguments none of its overloads take.
+        overload = runtime_error(
+            f'Cannot find an overload for "{name}" and the argument count: "{len(args)}".',
+            "MethodCountCouldNotFindBest",
+            "NotSpecified",
+            exception_type="System.Management.Automation.MethodException",
+        )
+        if extent is not None:
+            overload.record._position = extent  # type: ignore[attr-defined]
+        raise overload from None
 
 
 def _instance_call(session: Session, obj: Any, name: str, args: list[Any]) -> Any:
@@ -905,10 +916,6 @@ def _scriptblock_methods(session: Session, block: ScriptBlock, name: str, args: 
     return _NO_METHOD
 
 
-def _record_methods(session: Session, record: ErrorRecord, name: str, args: list[Any]) -> Any:
-    return _NO_METHOD
-
-
 def _enum_methods(session: Session, value: NetEnum, name: str, args: list[Any]) -> Any:
     if name == "hasflag":
         other = args[0]
@@ -928,10 +935,6 @@ def _number_methods(session: Session, value: Any, name: str, args: list[Any]) ->
     return _NO_METHOD
 
 
-def _reference_methods(session: Session, value: PSReference, name: str, args: list[Any]) -> Any:
-    return _NO_METHOD
-
-
 _HANDLERS: dict[type, Callable[[Session, Any, str, list[Any]], Any]] = {
     str: _string_methods,
     list: _list_methods,
@@ -940,12 +943,10 @@ _HANDLERS: dict[type, Callable[[Session, Any, str, list[Any]], Any]] = {
     dt.datetime: _datetime_methods,
     dt.timedelta: _timespan_methods,
     ScriptBlock: _scriptblock_methods,
-    ErrorRecord: _record_methods,
     NetEnum: _enum_methods,
     int: _number_methods,
     float: _number_methods,
     Decimal: _number_methods,
-    PSReference: _reference_methods,
 }
 
 

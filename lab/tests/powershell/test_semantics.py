@@ -299,3 +299,16 @@ def test_golden_script_needs_only_machine_cmdlets(path: str) -> None:
 
 def test_golden_scripts_exist() -> None:
     assert len(GOLDEN) >= 20
+
+
+def test_a_method_called_with_no_matching_overload() -> None:
+    out, _, _ = run("try { 'abc'.Substring() } catch { $_.Exception.Message; $_.FullyQualifiedErrorId }")
+    assert out == [
+        'Cannot find an overload for "Substring" and the argument count: "0".',
+        "MethodCountCouldNotFindBest",
+    ]
+
+
+def test_unbounded_recursion_is_an_error_not_a_crash() -> None:
+    _, err, code = run("function f { f }\nf")
+    assert code == 1 and "call depth overflow" in err
