@@ -185,14 +185,18 @@ def _where_object(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
     if name is None:
         return []
     value = session.get_member(item, ctx.to_string(name), False)
-    for op in ("EQ", "NE", "GT", "LT", "GE", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains", "In"):
-        if op in p:
+    for op in _WHERE_OPERATORS:
+        if p.get(op):
             from .engine import _COMPARE_FUNCS, Frame
 
             fr: Frame = _ctx(ctx).fr
             test = _COMPARE_FUNCS[op.lower()]
-            return [item] if cv.is_true(test(fr, value, p[op], False)) else []
+            return [item] if cv.is_true(test(fr, value, p.get("Value"), False)) else []
     return [item] if cv.is_true(value) else []
+
+
+_WHERE_OPERATORS = ("EQ", "NE", "GT", "LT", "GE", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains", "In")
+"""Where-Object's operator switches (its reference/5.1 page: -EQ, -Like, ... with -Value)."""
 
 
 def _select_begin(ctx: CommandContext, p: Mapping[str, Any]) -> None:
@@ -748,23 +752,7 @@ def engine_commands() -> tuple[CommandSpec, ...]:
                 Parameter("FilterScript", "scriptblock", position=0),
                 Parameter("Property", "string", position=0),
                 Parameter("Value", "object", position=1),
-                *(
-                    Parameter(op, "object")
-                    for op in (
-                        "EQ",
-                        "NE",
-                        "GT",
-                        "LT",
-                        "GE",
-                        "LE",
-                        "Like",
-                        "NotLike",
-                        "Match",
-                        "NotMatch",
-                        "Contains",
-                        "In",
-                    )
-                ),
+                *(Parameter(op, "switch") for op in _WHERE_OPERATORS),
             ),
             module=_CORE,
         ),

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .api import ErrorRecord, NetEnum, NetException, NetObject
 from .errors import ScriptError, runtime_error
@@ -21,6 +21,7 @@ from .values import ArrayList, Hashtable, Long, PSCustomObject, PSReference, Scr
 
 __all__ = [
     "INT32_MAX",
+    "Enumerable",
     "INT32_MIN",
     "as_list",
     "compare",
@@ -89,12 +90,22 @@ def type_name_of(value: Any) -> str:
     return type_name if isinstance(type_name, str) else "System.Object"
 
 
+@runtime_checkable
+class Enumerable(Protocol):
+    """A .NET object that is a collection (IEnumerable) without being an array: the pipeline, ``foreach`` and
+    member enumeration go through its items (``.PSObject.Properties``, a regex's MatchCollection...)."""
+
+    def ps_items(self) -> list[Any]: ...
+
+
 def as_list(value: Any) -> list[Any]:
     """The elements PowerShell enumerates for a value: a list's items, nothing for $null, else the value."""
     if value is None:
         return []
     if isinstance(value, list | tuple):
         return list(value)
+    if isinstance(value, Enumerable):
+        return value.ps_items()
     return [value]
 
 

@@ -551,6 +551,8 @@ class _Compiler:
                 value = expression(fr)
                 if isinstance(value, list):
                     out.extend(value)
+                elif isinstance(value, cv.Enumerable):
+                    out.extend(value.ps_items())
                 else:
                     out.append(value)
                 fr.s.dollar_q = True
@@ -884,6 +886,9 @@ class _Compiler:
 
         def throw(fr: Frame, out: list[Any]) -> None:
             thrown = value(fr) if value is not None else None
+            if value is None and isinstance(current := fr.scope.lookup("_"), ErrorRecord):
+                # A bare throw in a catch block rethrows the error it caught (about_Try_Catch_Finally).
+                raise _throw_error(fr, current)
             raise _positioned(_throw_error(fr, thrown), extent)
 
         return throw
@@ -1248,6 +1253,9 @@ class _Compiler:
                 return lambda fr: fr.s.try_convert(left(fr), type_expr(fr))
             negate = word == "isnot"
             return lambda fr: fr.s.is_type(left(fr), type_expr(fr)) != negate
+        shift = _BINARY.get("-" + word)
+        if shift is not None:  # the grammar files -shl/-shr with the comparison operators
+            return lambda fr: shift(fr, left(fr), right(fr))
         func = _COMPARE_FUNCS.get(word)
         if func is None:
             return self.unsupported(right_node, f"the operator '{op}'")
@@ -2109,6 +2117,8 @@ def _pipeline_runner(stages: list[CommandNode | Expr], extent: Extent) -> Stmt:
                 value = stage(fr)
                 if isinstance(value, list):
                     target.extend(value)
+                elif isinstance(value, cv.Enumerable):
+                    target.extend(value.ps_items())
                 else:
                     target.append(value)
             if index != last:

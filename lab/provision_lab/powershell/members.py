@@ -101,6 +101,9 @@ class PropertyCollection(NetObject):
     def __init__(self, items: Sequence[tuple[str, Any]]) -> None:
         self.items = [PSPropertyInfo(name, value) for name, value in items]
 
+    def ps_items(self) -> list[Any]:
+        return list(self.items)
+
     def lookup(self, name: str) -> PSPropertyInfo | None:
         return next((p for p in self.items if p.name.lower() == name.lower()), None)
 
@@ -395,6 +398,8 @@ def get_member(session: Session, obj: Any, name: str, static: bool, extent: Exte
     found, value = _lookup(session, obj, lowered)
     if found:
         return value
+    if isinstance(obj, cv.Enumerable):
+        obj = obj.ps_items()
     if isinstance(obj, list) and obj:
         # Member enumeration (about_Member-Access_Enumeration, PowerShell 3.0 and later).
         results = []
