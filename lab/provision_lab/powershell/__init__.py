@@ -22,9 +22,9 @@ from xml.sax.saxutils import escape
 
 from .api import ErrorRecord, Host, NetException
 from .cmdline import split_windows_args
-from .engine import Frame, ParseFailure, compile_script
+from .engine import CompiledBlock, Frame, ParseFailure, compile_script
 from .errors import BreakSignal, ContinueSignal, ExitSignal, ReturnSignal, ScriptError
-from .formatting import format_objects
+from .formatting import format_objects, table_shape
 from .session import Session
 
 __all__ = ["ProcessResult", "run_powershell_exe", "run_script"]
@@ -144,14 +144,32 @@ def run_script(script: str, host: Host, *, stdin: str | None = None, clixml: boo
 
 
 class _HostSink(list[object]):
-    """The top-level pipeline's end: Out-Default writes each object to the console as it comes."""
+    """The top-level pipeline's end: Out-Default writes each object to the console as it comes, except that
+    consecutive objects shown as a table share one table (held until something else is written)."""
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
+        self.pending: list[object] = []
+        self.shape: tuple[str, ...] | None = None
+        session.before_write = self.flush
+
+    def flush(self) -> None:
+        if self.pending:
+            pending, self.pending = self.pending, []
+            self.session.stdout.append(format_objects(self.session, pending))
 
     def append(self, value: object) -> None:
-        self.session.write_stdout(format_objects(self.session, [value]))
+        shape = table_shape(value)
+        if shape is not None and shape == self.shape and self.pending:
+            self.pending.append(value)
+            return
+        self.flush()
+        self.shape = shape
+        if shape is not None:
+            self.pending = [value]
+        else:
+            self.session.stdout.append(format_objects(self.session, [value]))
 
     def extend(self, values: object) -> None:
         for value in values:  # type: ignore[attr-defined]
@@ -171,6 +189,13 @@ def _execute(session: Session, script: str) -> int:
         return 1
     frame = Frame(session, session.global_scope)
     sink = _HostSink(session)
+    try:
+        return _run_top(session, frame, block, sink)
+    finally:
+        sink.flush()
+
+
+def _run_top(session: Session, frame: Frame, block: CompiledBlock, sink: _HostSink) -> int:
     try:
         session.run_block(frame, block, [], None, sink, "", None)
     except ExitSignal as signal:

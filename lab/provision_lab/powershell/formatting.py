@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .api import ErrorRecord, NetEnum, NetException, NetObject
@@ -21,7 +22,7 @@ from .values import Hashtable, PSCustomObject
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["error_text", "format_objects"]
+__all__ = ["error_text", "format_objects", "table_shape"]
 
 
 def error_text(session: Session, record: ErrorRecord) -> str:
@@ -55,12 +56,41 @@ def _date_text(value: dt.datetime) -> str:
     )
 
 
+def table_shape(value: Any) -> tuple[str, ...] | None:
+    """The columns of an object Out-Default shows as a table (a custom object of one to four properties)."""
+    if isinstance(value, PSCustomObject) and 0 < len(value.properties) <= 4:
+        return tuple(name for name, _ in value.items())
+    return None
+
+
 def format_objects(session: Session, objects: list[Any]) -> str:
-    """Out-String of a list of objects: the text the console would show, lines ending in LF."""
+    """Out-String of a list of objects: the text the console would show, lines ending in LF. Consecutive
+    objects of one table shape share a table, as Format-Table groups them."""
     from .members import properties_of
 
     chunks: list[str] = []
-    for value in objects:
+    index = 0
+    while index < len(objects):
+        shape = table_shape(objects[index])
+        if shape is not None:
+            end = index
+            while end < len(objects) and table_shape(objects[end]) == shape:
+                end += 1
+            group = objects[index:end]
+            rows = [[_cell(session, v) for _, v in obj.items()] for obj in group]
+            # Numbers are right-aligned, header included (Format-Table's default alignment).
+            right = [
+                all(
+                    isinstance(obj.items()[i][1], int | float | Decimal) and not isinstance(obj.items()[i][1], bool)
+                    for obj in group
+                )
+                for i in range(len(shape))
+            ]
+            chunks.append(_table(list(shape), rows, right=right))
+            index = end
+            continue
+        value = objects[index]
+        index += 1
         if value is None:
             continue
         if isinstance(value, str):
@@ -83,10 +113,8 @@ def format_objects(session: Session, objects: list[Any]) -> str:
             chunks.append(format_objects(session, value))
         elif isinstance(value, PSCustomObject | NetObject | NetException | dt.timedelta):
             props = properties_of(session, value)
-            if isinstance(value, NetObject) and not props:
+            if not props:
                 chunks.append(session.to_string(value) + "\n")
-            elif len(props) <= 4 and isinstance(value, PSCustomObject):
-                chunks.append(_table([n for n, _ in props], [[_cell(session, v) for _, v in props]]))
             else:
                 width = max(len(n) for n, _ in props)
                 body = "".join(f"{n.ljust(width)} : {_cell(session, v)}\n" for n, v in props)
@@ -105,7 +133,9 @@ def _cell(session: Session, value: Any) -> str:
     return session.to_string(value)
 
 
-def _table(headers: list[str], rows: list[list[str]], widths: list[int] | None = None) -> str:
+def _table(
+    headers: list[str], rows: list[list[str]], widths: list[int] | None = None, right: list[bool] | None = None
+) -> str:
     columns = len(headers)
     sizes = []
     for index in range(columns):
@@ -115,7 +145,12 @@ def _table(headers: list[str], rows: list[list[str]], widths: list[int] | None =
         sizes.append(size)
 
     def line(cells: list[str]) -> str:
-        parts = [cell.ljust(sizes[i]) if i < columns - 1 else cell for i, cell in enumerate(cells)]
+        parts = []
+        for i, cell in enumerate(cells):
+            if right and right[i]:
+                parts.append(cell.rjust(sizes[i]))
+            else:
+                parts.append(cell.ljust(sizes[i]) if i < columns - 1 else cell)
         return " ".join(parts).rstrip() + "\n"
 
     out = ["\n", line(headers), line(["-" * len(h) for h in headers])]

@@ -11,7 +11,7 @@ record, so under ``Stop`` it terminates) and about_Automatic_Variables (``$LASTE
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -187,6 +187,8 @@ class Session:
         self.host = host
         self.stdin = stdin
         self.clixml = clixml
+        self.before_write: Callable[[], None] | None = None
+        """Called before anything is written to stdout (the console's pending table goes first)."""
         self.global_scope = Scope(None)
         self.dollar_q = True
         self.try_depth = 0
@@ -313,6 +315,8 @@ class Session:
     # -- streams ------------------------------------------------------------------------------
 
     def write_stdout(self, text: str) -> None:
+        if self.before_write is not None:
+            self.before_write()
         self.stdout.append(text)
 
     def write_stream(self, kind: str, text: str) -> None:
@@ -322,7 +326,7 @@ class Session:
             text += "\n"
         self.streams.append((kind, text))
         if kind in ("warning", "verbose") and not self.clixml:
-            self.stdout.append(text)
+            self.write_stdout(text)
 
     def add_error(self, record: ErrorRecord) -> None:
         if not self.error_list or self.error_list[0] is not record:

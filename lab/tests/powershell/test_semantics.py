@@ -312,3 +312,25 @@ def test_a_method_called_with_no_matching_overload() -> None:
 def test_unbounded_recursion_is_an_error_not_a_crash() -> None:
     _, err, code = run("function f { f }\nf")
     assert code == 1 and "call depth overflow" in err
+
+
+def test_consecutive_objects_share_one_table() -> None:
+    """about_Format.ps1xml: objects without a view show as a table when they have fewer than five properties."""
+    out, _, _ = run(
+        "[pscustomobject]@{ Name = 'a'; Size = 1 }\n[pscustomobject]@{ Name = 'bb'; Size = 22 }\n"
+        "Write-Host 'between'\n[pscustomobject]@{ Other = 1 }"
+    )
+    assert out == [
+        "",
+        "Name Size",
+        "---- ----",
+        "a       1",
+        "bb     22",
+        "",
+        "between",
+        "",
+        "Other",
+        "-----",
+        "    1",
+        "",
+    ]
