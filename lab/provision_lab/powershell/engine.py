@@ -8,9 +8,16 @@ about_Script_Blocks, about_Functions_Advanced_Parameters, about_Splatting, about
 about_Automatic_Variables, about_Preference_Variables, about_Try_Catch_Finally, about_Throw, about_Redirection,
 about_Parsing; each construct's conformance test quotes its page.
 
-What is not implemented raises an error naming the construct (``NotImplemented: class statement``), never
-silently does nothing: classes, enums, ``trap``, workflows, ``data`` sections, ``using``, ``#requires``,
-``--%`` and file redirection to anything but ``$null``.
+What is not implemented raises an error naming the construct ("The lab's PowerShell does not implement
+class definitions yet."), never silently does nothing. Not implemented yet: classes and enums, workflows and
+``parallel``/``sequence``, ``data`` sections, ``using``/``#requires``, ``--%``, redirection to a file
+(``>``/``2>`` to anything but ``$null``), ``switch -File``, the ``.ForEach()``/``.Where()`` methods,
+``dynamicparam``, ``$MyInvocation``/``$PSScriptRoot``/``$Host``, format.ps1xml views (objects show by their
+properties), ``Get-Date -UFormat``, ``Add-Type`` (refused), remoting (``Invoke-Command -ComputerName``) and COM.
+Known approximations: ``-Command -`` reads the whole of stdin as one script (5.1 reads it line by line);
+Write-Error inside a function reports the Write-Error call rather than the function's; strict mode for member
+access is the innermost scope's at the access; recursion deeper than the Python stack allows is PowerShell's
+"call depth overflow" error earlier than 5.1's limit.
 """
 
 from __future__ import annotations
@@ -453,6 +460,7 @@ class _Compiler:
         if node is None:
             return _nothing
         statements: list[tuple[Stmt, Extent]] = []
+        traps: list[tuple[list[str], Stmt]] = []
         label: str | None = None
         for child in node.named_children:
             if child.type in ("empty_statement", "comment"):
@@ -460,9 +468,15 @@ class _Compiler:
             if child.type == "label":
                 label = self.text(child)[1:].lower()
                 continue
+            if child.type == "trap_statement":
+                # A trap covers its whole statement list, wherever it stands in it (about_Trap).
+                types = [self.type_name(c) for c in child.named_children if c.type == "type_literal"]
+                body = next((c for c in child.named_children if c.type == "statement_block"), None)
+                traps.append((types, self.statement_block(body)))
+                continue
             statements.append((self.statement(child, label), self.extent(child)))
             label = None
-        return _run_statements(statements)
+        return _run_statements(statements, traps)
 
     def statement_block(self, node: tree_sitter.Node | None) -> Stmt:
         if node is None:
@@ -495,7 +509,6 @@ class _Compiler:
         if kind in _PS7_ONLY:
             return self.ps7_only(node)
         names = {
-            "trap_statement": "trap",
             "class_statement": "class definitions",
             "enum_statement": "enum definitions",
             "data_statement": "data sections",
@@ -1718,7 +1731,7 @@ def _select_catch(session: Session, catches: list[tuple[list[str], Stmt]], recor
     return None
 
 
-def _run_statements(statements: list[tuple[Stmt, Extent]]) -> Stmt:
+def _run_statements(statements: list[tuple[Stmt, Extent]], traps: list[tuple[list[str], Stmt]]) -> Stmt:
     if not statements:
         return _nothing
 
@@ -1727,22 +1740,63 @@ def _run_statements(statements: list[tuple[Stmt, Extent]]) -> Stmt:
         for stmt, extent in statements:
             try:
                 stmt(fr, out)
-            except ScriptError as error:
-                _positioned(error, extent)
-                if error.fatal or session.try_depth or session.stops(fr):
-                    error.fatal = True
-                    raise
-                session.report_error(error.record, fr)
-                session.dollar_q = False
             except TerminatingError as error:
-                if getattr(error.record, "_position", None) is None:
-                    error.record._position = extent  # type: ignore[attr-defined]
-                if session.try_depth or session.stops(fr):
-                    raise ScriptError(error.record, fatal=True) from None
-                session.report_error(error.record, fr)
+                if not traps:
+                    _handle(fr, error, extent)
+                    continue
+                _positioned_record(error.record, extent)
+                handler = _select_catch(session, traps, error.record)
+                if handler is None:
+                    _handle(fr, error, extent)
+                    continue
+                if _run_trap(fr, handler, error.record, out):
+                    session.report_error(error.record, fr)
                 session.dollar_q = False
 
     return run
+
+
+def _run_trap(fr: Frame, handler: Stmt, record: ErrorRecord, out: list[Any]) -> bool:
+    """Run a trap's body with ``$_`` the error; True when the error is still to be shown (the body ended
+    without ``continue``). ``break`` in the body makes the error terminate the enclosing scope (about_Trap)."""
+    fr.s.add_error(record)
+    saved = fr.scope.vars.get("_", _MISSING)
+    fr.scope.vars["_"] = record
+    try:
+        handler(fr, out)
+    except ContinueSignal:
+        return False
+    except BreakSignal:
+        raise ScriptError(record, fatal=True) from None
+    finally:
+        if saved is _MISSING:
+            fr.scope.vars.pop("_", None)
+        else:
+            fr.scope.vars["_"] = saved
+    return True
+
+
+def _positioned_record(record: ErrorRecord, extent: Extent) -> None:
+    if getattr(record, "_position", None) is None:
+        record._position = extent  # type: ignore[attr-defined]
+
+
+def _handle(fr: Frame, error: TerminatingError, extent: Extent) -> None:
+    """An error no trap of this scope handles: it ends the statement, or unwinds when it must."""
+    session = fr.s
+    if isinstance(error, ScriptError):
+        _positioned(error, extent)
+        if error.fatal or session.try_depth or session.stops(fr):
+            error.fatal = True
+            raise error
+        session.report_error(error.record, fr)
+        session.dollar_q = False
+        return
+    _positioned_record(error.record, extent)
+    if session.try_depth or session.stops(fr):
+        raise ScriptError(error.record, fatal=True) from None
+    session.report_error(error.record, fr)
+    session.dollar_q = False
 
 
 def _splat_item(getter: Expr) -> Callable[[Frame], list[ArgItem]]:

@@ -334,3 +334,17 @@ def test_consecutive_objects_share_one_table() -> None:
         "    1",
         "",
     ]
+
+
+def test_trap_statements() -> None:
+    """about_Trap: the trap runs for a terminating error anywhere in its scope; without `continue` the error
+    is still shown and the next statement runs; `continue` hides it; `break` ends the scope with it."""
+    out, err, code = run("trap { 'trapped: ' + $_.Exception.Message }\nthrow 'one'\n'next'")
+    assert out == ["trapped: one", "next"] and "one" in err and code == 0
+    out, err, _ = run(
+        "function F {\n  trap [System.DivideByZeroException] { 'div'; continue }\n  1 / $zero\n  'after'\n}\n"
+        "$zero = 0\nF"
+    )
+    assert out == ["div", "after"] and err == ""
+    out, err, code = run("trap { 'in trap'; break }\nthrow 'fatal'\n'never'")
+    assert out == ["in trap"] and code == 1 and "fatal" in err
