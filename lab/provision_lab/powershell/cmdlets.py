@@ -109,6 +109,14 @@ def _write_error(ctx: CommandContext, p: Mapping[str, Any]) -> None:
         error_id = ctx.to_string(p.get("ErrorId")) if p.get("ErrorId") else exception.type_name
         record = ErrorRecord(exception, error_id, category, p.get("TargetObject"))
         record.command_name = "Write-Error"
+        calls = _session(ctx).calls
+        if calls:
+            # Inside a function the record is the function's: "F : message", F's call site, and ",F" ending the
+            # FullyQualifiedErrorId (the shape Write-Error's reference/5.1 page shows for a script's errors).
+            name, extent = calls[-1]
+            record._invoked = name  # type: ignore[attr-defined]
+            record._command_type = name  # type: ignore[attr-defined]
+            record._position = extent  # type: ignore[attr-defined]
     ctx.write_error(record)
     return None
 

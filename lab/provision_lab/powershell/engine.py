@@ -15,9 +15,8 @@ class definitions yet."), never silently does nothing. Not implemented yet: clas
 ``dynamicparam``, ``$MyInvocation``/``$PSScriptRoot``/``$Host``, format.ps1xml views (objects show by their
 properties), ``Get-Date -UFormat``, ``Add-Type`` (refused), remoting (``Invoke-Command -ComputerName``) and COM.
 Known approximations: ``-Command -`` reads the whole of stdin as one script (5.1 reads it line by line);
-Write-Error inside a function reports the Write-Error call rather than the function's; strict mode for member
-access is the innermost scope's at the access; recursion deeper than the Python stack allows is PowerShell's
-"call depth overflow" error earlier than 5.1's limit.
+strict mode for member access is the innermost scope's at the access; recursion deeper than the Python stack
+allows is PowerShell's "call depth overflow" error, earlier than 5.1's limit.
 """
 
 from __future__ import annotations

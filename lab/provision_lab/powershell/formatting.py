@@ -34,7 +34,7 @@ def error_text(session: Session, record: ErrorRecord) -> str:
     extent = getattr(record, "_position", None)
     lines = []
     # The view starts with the invocation's name: the cmdlet, or the name that was not recognized.
-    invoked = command or getattr(record, "_invoked", None)
+    invoked = getattr(record, "_invoked", None) or command
     lines.append(f"{invoked} : {message}" if invoked else message)
     if extent is not None:
         source_lines = re.split(r"\r\n|\r|\n", extent.source.text)

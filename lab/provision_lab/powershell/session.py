@@ -187,6 +187,8 @@ class Session:
         self.host = host
         self.stdin = stdin
         self.clixml = clixml
+        self.calls: list[tuple[str, Extent]] = []
+        """The functions running, innermost last, with where each was called (for Write-Error's record)."""
         self.before_write: Callable[[], None] | None = None
         """Called before anything is written to stdout (the console's pending table goes first)."""
         self.global_scope = Scope(None)
@@ -721,7 +723,13 @@ class Session:
         if kind == "function":
             assert isinstance(found, FunctionInfo)
             scope = fr.scope if node.invocation == "." else Scope(fr.scope)
-            self.run_block(Frame(self, scope), found.block, items, data, sink, found.name, node.extent, found.filter)
+            self.calls.append((found.name, node.extent))
+            try:
+                self.run_block(
+                    Frame(self, scope), found.block, items, data, sink, found.name, node.extent, found.filter
+                )
+            finally:
+                self.calls.pop()
             return
         if kind == "cmdlet":
             assert isinstance(found, CommandSpec)

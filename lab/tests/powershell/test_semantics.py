@@ -348,3 +348,16 @@ def test_trap_statements() -> None:
     assert out == ["div", "after"] and err == ""
     out, err, code = run("trap { 'in trap'; break }\nthrow 'fatal'\n'never'")
     assert out == ["in trap"] and code == 1 and "fatal" in err
+
+
+def test_write_error_inside_a_function_is_the_functions_error() -> None:
+    _, err, _ = run("function F {\n  Write-Error 'boom'\n}\nF")
+    assert err.startswith("F : boom\nAt line:4 char:1\n+ F\n+ ~\n")
+    assert "FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException,F" in err
+    out, err, _ = run(
+        "function G {\n  [CmdletBinding()]\n  param()\n  Write-Error 'stop'\n  'not here'\n}\n"
+        "try { G -ErrorAction Stop } catch { $_.FullyQualifiedErrorId }\nfunction H { Write-Error 'x' }\n"
+        "try { H -ErrorAction Stop } catch { 'a simple function has no -ErrorAction' }"
+    )
+    assert out == ["Microsoft.PowerShell.Commands.WriteErrorException,G"]
+    assert err.startswith("H : x")
