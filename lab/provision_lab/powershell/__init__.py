@@ -179,6 +179,9 @@ class _HostSink(list[object]):
 def _execute(session: Session, script: str) -> int:
     try:
         block = compile_script(script)
+    except RecursionError:
+        session.write_stream("error", "The script failed due to call depth overflow.\n")
+        return 1
     except ParseFailure as failure:
         first = failure.problems[0].error_id if failure.problems else "ParseException"
         session.write_stream(
@@ -186,6 +189,9 @@ def _execute(session: Session, script: str) -> int:
             f"{failure.text}\n    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException\n"
             f"    + FullyQualifiedErrorId : {first}\n \n",
         )
+        return 1
+    except Exception as error:  # noqa: BLE001  (a fault of the lab's compiler: reported, never a traceback)
+        session.write_stream("error", f"The lab's powershell.exe failed: {type(error).__name__}: {error}\n")
         return 1
     frame = Frame(session, session.global_scope)
     sink = _HostSink(session)

@@ -11,7 +11,7 @@ about_Parsing; each construct's conformance test quotes its page.
 What is not implemented raises an error naming the construct ("The lab's PowerShell does not implement
 class definitions yet."), never silently does nothing. Not implemented yet: classes and enums, workflows and
 ``parallel``/``sequence``, ``data`` sections, ``using``/``#requires``, ``--%``, redirection to a file
-(``>``/``2>`` to anything but ``$null``), ``switch -File``, the ``.ForEach()``/``.Where()`` methods,
+(``>``/``2>`` to anything but ``$null``), ``switch -File``, the ``.ForEach(name)``/``.Where(block, mode)`` overloads,
 ``dynamicparam``, ``$MyInvocation``/``$PSScriptRoot``/``$Host``, format.ps1xml views (objects show by their
 properties), ``Get-Date -UFormat``, ``Add-Type`` (refused), remoting (``Invoke-Command -ComputerName``) and COM.
 Known approximations: ``-Command -`` reads the whole of stdin as one script (5.1 reads it line by line);
@@ -1171,6 +1171,9 @@ class _Compiler:
         if kind == "concatenated_command_argument":
             parts = [self.argument(c) for c in node.named_children]
             return lambda fr: "".join(fr.s.to_string(p(fr)) for p in parts)
+        if kind == "escape_character":
+            escaped = _bareword(self.text(node))
+            return lambda fr: escaped
         if kind == "expandable_bareword":
             return self.expandable(node, self.text(node), 0)
         return self.expr(node)
@@ -1480,6 +1483,8 @@ class _Compiler:
         return get
 
     def x_invocation_expression(self, node: tree_sitter.Node) -> Expr:
+        if len(node.children) < 3:
+            return self.expr(node.children[0])  # wraps .ForEach()/.Where()
         obj = self.expr(node.children[0])
         static = self.text(node.children[1]) == "::"
         name = self.member_name(node.children[2])
@@ -1552,10 +1557,47 @@ class _Compiler:
         return lambda fr: text
 
     def x_invocation_foreach_expression(self, node: tree_sitter.Node) -> Expr:
-        return self.unsupported(node, "the .ForEach() method")
+        return self.collection_method(node, where=False)
 
     def x_invocation_where_expression(self, node: tree_sitter.Node) -> Expr:
-        return self.unsupported(node, "the .Where() method")
+        return self.collection_method(node, where=True)
+
+    def collection_method(self, node: tree_sitter.Node, *, where: bool) -> Expr:
+        """``.ForEach({...})`` and ``.Where({...})`` (about_Arrays, "ForEach and Where methods"): the block runs
+        for each element with ``$_``; the result is a collection (``.Where`` keeps the elements it accepts)."""
+        target = self.expr(node.named_children[0])
+        arglist = next((c for c in node.named_children if c.type == "argument_list"), None)
+        exprs = (
+            next((c for c in arglist.named_children if c.type == "argument_expression_list"), None) if arglist else None
+        )
+        args = [self.expr(a) for a in exprs.named_children] if exprs is not None else []
+        if len(args) != 1:
+            return self.unsupported(node, "the .ForEach()/.Where() overloads with other than one script block")
+        block_expr = args[0]
+        extent = self.extent(node)
+
+        def run(fr: Frame) -> Any:
+            block = block_expr(fr)
+            if not isinstance(block, ScriptBlock):
+                raise _positioned(
+                    runtime_error(
+                        "The lab's PowerShell does not implement .ForEach()/.Where() with a non-script-block argument yet.",
+                        "NotImplemented",
+                        "NotImplemented",
+                    ),
+                    extent,
+                )
+            out: list[Any] = []
+            for item in cv.as_list(target(fr)):
+                result = fr.s.invoke_block(block, [], dollar_under=item, scope=fr.scope, dot=True)
+                if where:
+                    if cv.is_true(_collapse(result)):
+                        out.append(item)
+                else:
+                    out.extend(result)
+            return out
+
+        return run
 
 
 _INCREMENTS = frozenset(

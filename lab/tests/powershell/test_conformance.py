@@ -260,6 +260,7 @@ CASES: list[tuple[str, str, str]] = [
         'don\'t\nAs they say, "live and learn."',
     ),
     (ABOUT + "about_Quoting_Rules.md", '@"\nFor help, type "get-help"\n"@', 'For help, type "get-help"'),
+    (ABOUT + "about_Special_Characters.md", 'Write-Output `"quoted`"\n"a`tb"', '"quoted"\na\tb'),
     # about_Operators / -f
     (ABOUT + "about_Operators.md", '"{0} {1,-10} {2:N}" -f 1,"hello",[math]::pi', "1 hello      3.14"),
     (ABOUT + "about_Operators.md", "1..4", "1\n2\n3\n4"),
@@ -273,6 +274,8 @@ CASES: list[tuple[str, str, str]] = [
     # about_Arrays
     (ABOUT + "about_Arrays.md", "$a = 0..9\n$a[0]\n$a[-1]\n$a[1..3] -join ','\n$a.Count", "0\n9\n1,2,3\n10"),
     (ABOUT + "about_Arrays.md", "$a = @()\n$a.Count\n$a += 'x'\n$a.Count", "0\n1"),
+    (ABOUT + "about_Arrays.md", "$a = @(0 .. 3)\n$a.ForEach({ $_ * $_})", "0\n1\n4\n9"),
+    (ABOUT + "about_Arrays.md", "(1..9).Where({ $_ % 2 }) -join ','", "1,3,5,7,9"),
     # about_Foreach / about_For / about_While / about_Do
     (
         ABOUT + "about_Foreach.md",

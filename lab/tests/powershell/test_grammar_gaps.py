@@ -34,6 +34,7 @@ REJECTED_VALID = [
     "switch -Regex ($v) { 'a' { 1; break } default { 2 } }",  # switch clauses on one line
     ":outer foreach ($x in 1, 2) { break outer }",  # break with a label
     "10L.GetType().Name",  # a member of a numeric literal ((10L).GetType() works)
+    "function Get-X { [CmdletBinding()] param() process { } }",  # attributes and param() on one line
 ]
 
 
