@@ -29,3 +29,17 @@ def test_an_upgrade_with_temp_on_another_volume_and_a_lingering_dockerd_converge
     assert state["engines"] == {INSTALL_DIR: DOCKER_VERSION}
     assert state["services"]["docker"]["status"] == "Running"
     assert result.verify is not None and result.verify["ok"]
+
+
+def test_a_restart_another_installation_left_pending_comes_first(e2e_lab: Callable[..., E2ELab]) -> None:
+    # Server Manager refuses with FailedRestartRequired while a patch waits for its restart (F2): the
+    # host restarts, then installs, then restarts for the features.
+    lab = e2e_lab({"patched": ("server2022", Faults(restart_pending=True), {})})
+    playbook = lab.setup("winrm-ntlm-https")
+
+    outcome = lab.run(playbook)
+
+    result = outcome.host("patched")
+    assert result.status == "changed", result.message
+    assert result.reboots == 2
+    assert lab.snapshot("patched")["features"] == {"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"}

@@ -68,14 +68,13 @@ HYPER_V_PREREQUISITE = (
 """Install-WindowsFeature Hyper-V's failure text (wf §2: Virtualization-Documentation issue #1975)."""
 
 RESTART_PENDING_TEXT = (
-    "Installation of one or more roles, role services, or features failed. The computer must be restarted to "
-    "complete another installation. After restarting the computer, please re-run the same command to install "
-    "this role."
+    "Installation of [{feature}] {feature} failed. The computer must be restarted to complete another installation. "
+    "After restarting the computer, please re-run the same command to install this role."
 )
 """Server Manager refusing while another servicing change waits for a restart, ExitCode
-FailedRestartRequired (windows-audit.md F2: chocolatey-community/boxstarter#224,
-ansible/ansible-modules-core#5078). The opening words are the lab's: the sources quote the
-message with the role's name elided ("Installation of [...] failed.")."""
+FailedRestartRequired (windows-audit.md F2: chocolatey-community/boxstarter#224 shows
+"Installation of [Application Server] TCP Port Sharing failed. The computer must be restarted ...",
+the parent role in brackets, then the feature; ansible/ansible-modules-core#5078)."""
 
 LOCAL_TZ = timezone(timedelta(hours=1), "W. Europe Standard Time")
 """The lab's machines keep Central European standard time (no daylight saving is modelled)."""

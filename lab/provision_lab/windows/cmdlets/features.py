@@ -290,14 +290,18 @@ def _install_windows_feature(context: CommandContext, params: Mapping[str, Any])
     if not wanted:
         return [_operation_result(True, "No", "NoChangeNeeded")]
     if machine.restart_pending_externally():
-        context.write_error(
-            errors.record(
-                errors.net("System.Exception", RESTART_PENDING_TEXT, bases=("System.Exception",)),
-                "RestartRequired",
-                "InvalidOperation",
-                names,
+        for name in wanted:
+            # One error per feature, then the result (chocolatey-community/boxstarter#224 shows them:
+            # FeatureMessageDetail, OperationStopped, a System.Exception).
+            text = RESTART_PENDING_TEXT.format(feature=_DISPLAY.get(name, name))
+            context.write_error(
+                errors.record(
+                    errors.net("System.Exception", text, bases=("System.Exception",)),
+                    "FeatureMessageDetail",
+                    "OperationStopped",
+                    name,
+                )
             )
-        )
         return [_operation_result(False, "Yes", "FailedRestartRequired")]
     if HYPER_V in wanted and (machine.hardware.guest or not machine.hardware.can_run_hypervisor):
         context.write_error(
