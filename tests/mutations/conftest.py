@@ -91,7 +91,7 @@ class MutationLab(LabRun):
         play = play_of(shipped)
         play.update(inventory=str(self.inventory(group)), hosts=group, rollout={"forks": 4})
         play["spec"] = merge(play["spec"], spec or {})
-        play["reboot"] = merge(play.get("reboot") or {}, {"timeout": 5})
+        play["reboot"] = merge(play.get("reboot") or {}, {"timeout": 2})
         return self.write_playbook(play, name=f"{shipped.removesuffix('.yml')}-{next(self._reports)}.yml")
 
     def doctor(self, playbook: Path) -> tuple[int, str]:
