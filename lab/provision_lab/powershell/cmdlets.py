@@ -531,9 +531,9 @@ def _new_object(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
                 exception_type="System.Management.Automation.PSArgumentException",
                 target=None,
             ) from None
-        if session.language_mode == "ConstrainedLanguage" and not (
-            ref.spec is None or ref.spec.allowed_in_constrained_language
-        ):
+        from .dotnet import clm_allowed
+
+        if session.language_mode == "ConstrainedLanguage" and not clm_allowed(ref):
             raise runtime_error(
                 "Cannot create type. Only core types are supported in this language mode.",
                 "CannotCreateTypeConstrainedLanguage,Microsoft.PowerShell.Commands.NewObjectCommand",

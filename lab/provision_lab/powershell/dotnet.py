@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "call_static",
+    "clm_allowed",
     "convert_to",
     "engine_types",
     "execution_context",
@@ -810,7 +811,6 @@ def _generic_list_spec(element: str) -> TypeSpec:
         construct=lambda host, args: ArrayList(
             cv.as_list(args[0]) if args and not isinstance(args[0], int) else [], full
         ),
-        allowed_in_constrained_language=True,
     )
 
 
@@ -904,7 +904,7 @@ def call_static(session: Session, ref: TypeRef, name: str, args: list[Any]) -> A
 
     spec = ref.spec
     lowered = name.lower()
-    if session.language_mode == "ConstrainedLanguage" and not _clm_allowed(ref):
+    if session.language_mode == "ConstrainedLanguage" and not clm_allowed(ref):
         raise runtime_error(
             "Cannot invoke method. Method invocation is supported only on core types in this language mode.",
             "MethodInvocationNotSupportedInConstrainedLanguage",
@@ -931,10 +931,13 @@ def _host_for(session: Session, spec: TypeSpec) -> Any:
     return _SessionHost(session) if _needs_session(spec) else session.host
 
 
-def _clm_allowed(ref: TypeRef) -> bool:
-    if ref.spec is not None:
-        return ref.spec.allowed_in_constrained_language
-    return True
+def clm_allowed(ref: TypeRef) -> bool:
+    """Whether ConstrainedLanguage lets a script use ``[T]`` (members.CLM_ALLOWED, or the machine's flag)."""
+    from .members import CLM_ALLOWED
+
+    if ref.full_name.lower() in CLM_ALLOWED:
+        return True
+    return ref.spec is not None and ref.spec.allowed_in_constrained_language
 
 
 def _core_static_call(session: Session, ref: TypeRef, lowered: str, name: str, args: list[Any]) -> Any:
@@ -1213,7 +1216,7 @@ def _exception_type(full_name: str, bases: tuple[str, ...]) -> TypeSpec:
         inner = args[1] if len(args) > 1 and isinstance(args[1], NetException) else None
         return NetException(full_name, message, inner=inner, base_names=bases)
 
-    return TypeSpec(full_name, construct=construct, base_names=bases, allowed_in_constrained_language=True)
+    return TypeSpec(full_name, construct=construct, base_names=bases)
 
 
 def _error_record(host: Host, args: Sequence[Any]) -> ErrorRecord:
@@ -1292,7 +1295,6 @@ def engine_types() -> tuple[TypeSpec, ...]:
             "System.Math",
             static_methods=math_methods,
             static_properties={"PI": lambda h: math.pi, "E": lambda h: math.e},
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Console",
@@ -1310,7 +1312,6 @@ def engine_types() -> tuple[TypeSpec, ...]:
                 "WriteLine": _console_write(True),
                 "Write": _console_write(False),
             },
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Text.Encoding",
@@ -1323,7 +1324,6 @@ def engine_types() -> tuple[TypeSpec, ...]:
                 "Default": lambda h: Encoding("cp1252", "Windows-1252", "System.Text.SBCSCodePageEncoding"),
             },
             static_methods={"GetEncoding": lambda h, a: _encoding_named(cv.to_string(a[0]))},
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Text.UTF8Encoding",
@@ -1331,18 +1331,15 @@ def engine_types() -> tuple[TypeSpec, ...]:
                 "utf-8", "utf-8", "System.Text.UTF8Encoding", bom=cv.is_true(a[0]) if a else False
             ),
             base_names=("System.Text.Encoding", "System.Object"),
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Text.UnicodeEncoding",
             construct=lambda h, a: _encoding_named("unicode"),
             base_names=("System.Text.Encoding", "System.Object"),
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Text.StringBuilder",
             construct=lambda h, a: StringBuilder(cv.to_string(a[0]) if a and isinstance(a[0], str) else ""),
-            allowed_in_constrained_language=True,
         ),
         TypeSpec("System.IO.StreamReader", construct=_stream_reader, allowed_in_constrained_language=False),
         TypeSpec(
@@ -1356,17 +1353,13 @@ def engine_types() -> tuple[TypeSpec, ...]:
                 "ToBoolean": _convert_to("System.Boolean"),
                 "ToDouble": _convert_to("System.Double"),
             },
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Management.Automation.ScriptBlock",
             accelerators=("scriptblock",),
             static_methods={"Create": _scriptblock_create},
-            allowed_in_constrained_language=True,
         ),
-        TypeSpec(
-            "System.Management.Automation.ErrorRecord", construct=_error_record, allowed_in_constrained_language=True
-        ),
+        TypeSpec("System.Management.Automation.ErrorRecord", construct=_error_record),
         TypeSpec(
             "System.Environment",
             static_properties={
@@ -1393,17 +1386,14 @@ def engine_types() -> tuple[TypeSpec, ...]:
                 "Ordinal": 4,
                 "OrdinalIgnoreCase": 5,
             },
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.StringSplitOptions",
             enum_values={"None": 0, "RemoveEmptyEntries": 1},
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.MidpointRounding",
             enum_values={"ToEven": 0, "AwayFromZero": 1},
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Text.RegularExpressions.RegexOptions",
@@ -1420,7 +1410,6 @@ def engine_types() -> tuple[TypeSpec, ...]:
                 "CultureInvariant": 512,
             },
             flags=True,
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Management.Automation.ErrorCategory",
@@ -1463,12 +1452,10 @@ def engine_types() -> tuple[TypeSpec, ...]:
                     ]
                 )
             },
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Management.Automation.ActionPreference",
             enum_values={"SilentlyContinue": 0, "Stop": 1, "Continue": 2, "Inquire": 3, "Ignore": 4, "Suspend": 5},
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.DayOfWeek",
@@ -1481,12 +1468,10 @@ def engine_types() -> tuple[TypeSpec, ...]:
                 "Friday": 5,
                 "Saturday": 6,
             },
-            allowed_in_constrained_language=True,
         ),
         TypeSpec(
             "System.Management.Automation.PSLanguageMode",
             enum_values={"FullLanguage": 0, "RestrictedLanguage": 1, "NoLanguage": 2, "ConstrainedLanguage": 3},
-            allowed_in_constrained_language=True,
         ),
     ]
     types += [_exception_type(name, bases) for name, bases in _EXCEPTIONS]

@@ -25,33 +25,51 @@ if TYPE_CHECKING:
     from .engine import Extent
     from .session import Session
 
-__all__ = ["call_method", "get_index", "get_member", "properties_of", "set_index", "set_member"]
+__all__ = ["CLM_ALLOWED", "call_method", "get_index", "get_member", "properties_of", "set_index", "set_member"]
 
-_CLM_CORE = frozenset(
-    {
-        "system.string",
-        "system.int32",
-        "system.int64",
-        "system.double",
-        "system.decimal",
-        "system.boolean",
-        "system.char",
-        "system.byte",
-        "system.datetime",
-        "system.timespan",
-        "system.object[]",
-        "system.collections.hashtable",
-        "system.collections.specialized.ordereddictionary",
-        "system.collections.arraylist",
-        "system.management.automation.pscustomobject",
-        "system.management.automation.errorrecord",
-        "system.text.regularexpressions.regex",
-        "system.text.regularexpressions.match",
-        "system.management.automation.scriptblock",
-    }
+CLM_ALLOWED = frozenset(
+    name.lower()
+    for name in (
+        "System.Array",
+        "System.Numerics.BigInteger",
+        "System.Boolean",
+        "System.Byte",
+        "System.Char",
+        "System.DateTime",
+        "System.Decimal",
+        "System.Double",
+        "System.Single",
+        "System.Guid",
+        "System.Collections.Hashtable",
+        "System.Int16",
+        "System.Int32",
+        "System.Int64",
+        "System.Net.IPAddress",
+        "System.Object[]",
+        "System.Management.Automation.PSCustomObject",
+        "System.Management.Automation.PSObject",
+        "System.Text.RegularExpressions.Regex",
+        "System.SByte",
+        "System.Security.SecureString",
+        "System.String",
+        "System.Management.Automation.SwitchParameter",
+        "System.TimeSpan",
+        "System.UInt16",
+        "System.UInt32",
+        "System.UInt64",
+        "System.Uri",
+        "System.Version",
+        "System.Void",
+        "System.Xml.XmlDocument",
+        "System.Management.Automation.PSCredential",
+        "Microsoft.Management.Infrastructure.CimInstance",
+        "System.Globalization.CultureInfo",
+        "System.Management.Automation.WildcardPattern",
+    )
 )
-"""Types whose methods ConstrainedLanguage allows (about_Language_Modes, "Constrained language": the
-permitted types are the core types listed there; the lab keeps the ones it models)."""
+"""The .NET types ConstrainedLanguage lets a script use, convert to, create and call methods of: the "Allowed
+types" list of about_Language_Modes (reference/5.1), as far as the lab models them. ``ToString()`` may be
+called on anything; an OrderedDictionary may be created by ``[ordered]@{}`` but its methods are refused."""
 
 
 class PSObjectView(NetObject):
@@ -555,7 +573,7 @@ def wrap_method_exception(name: str, args: Sequence[Any], error: NetException) -
 
 def _allowed(session: Session, obj: Any) -> bool:
     name = cv.type_name_of(obj).lower()
-    if name in _CLM_CORE:
+    if name in CLM_ALLOWED:
         return True
     spec = session.types.get(name)
     return bool(spec and spec.allowed_in_constrained_language)
@@ -577,7 +595,7 @@ def call_method(
             raise runtime_error(
                 "You cannot call a method on a null-valued expression.", "InvokeMethodOnNull", "InvalidOperation"
             )
-        if session.language_mode == "ConstrainedLanguage" and not _allowed(session, obj):
+        if session.language_mode == "ConstrainedLanguage" and name.lower() != "tostring" and not _allowed(session, obj):
             raise runtime_error(
                 "Cannot invoke method. Method invocation is supported only on core types in this language mode.",
                 "MethodInvocationNotSupportedInConstrainedLanguage",

@@ -218,7 +218,7 @@ def test_without_strict_mode_missing_things_are_null() -> None:
 def test_constrained_language_mode() -> None:
     host = StubHost(language_mode="ConstrainedLanguage")
     out, _, _ = run(
-        "$ExecutionContext.SessionState.LanguageMode\n'abc'.ToUpper()\n"
+        "$ExecutionContext.SessionState.LanguageMode\n'abc'.ToUpper()\ntry { [math]::Round(1.5) } catch { $_.FullyQualifiedErrorId }\n"
         "try { Add-Type -TypeDefinition 'x' } catch { $_.Exception.Message }\n"
         "try { New-Object System.IO.StreamReader x } catch { $_.Exception.Message }",
         host,
@@ -226,18 +226,20 @@ def test_constrained_language_mode() -> None:
     assert out == [
         "ConstrainedLanguage",
         "ABC",
+        "MethodInvocationNotSupportedInConstrainedLanguage",
         "Cannot add type. Definition of new types is not supported in this language mode.",
         "Cannot create type. Only core types are supported in this language mode.",
     ]
 
 
 def test_the_controller_bootstrap_dies_under_constrained_language() -> None:
-    """windows-audit.md F4: under WDAC/AppLocker the bootstrap fails on its first New-Object."""
+    """windows-audit.md F4: under WDAC/AppLocker the bootstrap dies before the script runs. Its first act is
+    New-Object's argument [Console]::OpenStandardInput(), a method of a type about_Language_Modes does not allow."""
     from .test_exe import BOOTSTRAP
 
     result = run_script(BOOTSTRAP, StubHost(language_mode="ConstrainedLanguage"), stdin="'never runs'")
     assert result.exit_code == 1 and result.stdout == ""
-    assert "Cannot create type. Only core types are supported in this language mode." in result.stderr
+    assert "Method invocation is supported only on core types in this language mode." in result.stderr
 
 
 def test_elevation_is_checked_before_the_cmdlet_runs() -> None:
