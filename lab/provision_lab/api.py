@@ -2,7 +2,7 @@
 
 The WinRM and SSH endpoints (``wsman.py``, ``sshd.py``) know nothing about Windows: they
 authenticate, carry a script to a :class:`LabHost`, and carry its output back. The host
-model (``model.py``) knows nothing about protocols. This module is the only thing both
+model (``windows/host.py``, a Windows machine) knows nothing about protocols. This module is the only thing both
 import, so either side can be tested on its own.
 """
 

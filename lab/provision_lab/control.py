@@ -48,7 +48,7 @@ class LabError(Exception):
 
 
 def _workstation_vars() -> list[str]:
-    """The workstations group's vars: the lab's Docker Desktop and WSL stand-ins (lab/desktop.py), as
+    """The workstations group's vars: the lab's Docker Desktop and WSL stand-ins (lab/provision_lab/windows/natives/files.py), as
     playbooks/workstations.yml uses them."""
     from provision_lab.windows.natives import desktop_sha256, wsl_sha256, wsl_url
 
@@ -174,7 +174,7 @@ def apply_drift(
 ) -> str:
     """Change one host the way drift happens on Windows; returns what was done.
 
-    On a workstation (lab/desktop.py): ``logon`` is a user logging on and starting Docker Desktop,
+    On a workstation (windows/natives/desktop.py): ``logon`` is a user logging on and starting Docker Desktop,
     ``logoff`` signing out (Desktop quits), ``switch_engine`` the tray menu's switch to Windows or
     Linux containers.
     """

@@ -15,26 +15,9 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab"
 PRODUCT = REPO / "provisioner"
-
-KNOWN_DEBT = frozenset(
-    {
-        # The interim host model, which still executes blocks by their marker's params (issue 10):
-        # MACHINE replaces these with provision_lab.windows and deletes them; shrink this list to empty.
-        "provision_lab/model.py",
-        "provision_lab/desktop.py",
-        "provision_lab/pslit.py",
-        "tests/test_model.py",
-        "tests/test_desktop_model.py",
-        "tests/test_model_pslit.py",
-    }
-)
-"""Lab files (relative to lab/) that still import the tool, named so that the list can only shrink."""
-
 
 def imported(path: Path) -> Iterator[tuple[int, str]]:
     """(line, module) for every import in a file: ``import a.b``, ``from a.b import c``, and
@@ -70,22 +53,9 @@ def test_the_tool_imports_nothing_of_the_lab() -> None:
     assert found == []
 
 
-def test_the_lab_imports_nothing_of_the_tool_but_the_named_debt() -> None:
-    found = [
-        hit
-        for path in lab_files()
-        if path.relative_to(LAB).as_posix() not in KNOWN_DEBT
-        for hit in imports_of(path, "provisioner")
-    ]
+def test_the_lab_imports_nothing_of_the_tool() -> None:
+    found = [hit for path in lab_files() for hit in imports_of(path, "provisioner")]
     assert found == []
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_DEBT))
-def test_known_debt_is_still_debt(name: str) -> None:
-    """A debt entry goes once its file is gone or clean, so the list cannot hide a new import."""
-    path = LAB / name
-    assert path.exists(), f"{name} is gone: remove it from KNOWN_DEBT"
-    assert imports_of(path, "provisioner"), f"{name} no longer imports the tool: remove it from KNOWN_DEBT"
 
 
 def dependencies(pyproject: Path) -> set[str]:
