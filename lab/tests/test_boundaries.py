@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab"
 PRODUCT = REPO / "provisioner"
 
+
 def imported(path: Path) -> Iterator[tuple[int, str]]:
     """(line, module) for every import in a file: ``import a.b``, ``from a.b import c``, and
     ``importlib.import_module("a.b")`` / ``__import__("a.b")`` with a literal name."""
