@@ -3,7 +3,7 @@
 :func:`run_powershell_exe` is what the machine starts for a command line naming powershell.exe (WinRS and
 sshd hand it over, through cmd.exe or not). It parses powershell.exe's own parameters as about_PowerShell_exe
 (reference/5.1) documents them: ``-EncodedCommand`` (Base64 of UTF-16LE), ``-Command`` (``-Command -`` and a
-redirected stdin without a command read the script from stdin), ``-File``, ``-NoProfile``,
+redirected stdin without a command read the script from stdin), ``-File`` (the script read through the machine's System.IO.File, its arguments bound to its ``param()``), ``-NoProfile``,
 ``-NonInteractive``, ``-ExecutionPolicy``, ``-InputFormat``/``-OutputFormat`` (Text only), ``-NoLogo``,
 ``-WindowStyle`` and unambiguous abbreviations. Exit codes are powershell.exe's: ``exit N`` gives N; an
 uncaught terminating error or a parse error gives 1; otherwise 0, or 1 when the last statement failed
@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 
 from .api import ErrorRecord, Host, NetException
 from .cmdline import split_windows_args
-from .engine import CompiledBlock, Frame, ParseFailure, compile_script
+from .engine import ArgItem, CompiledBlock, Frame, ParseFailure, compile_script
 from .errors import BreakSignal, ContinueSignal, ExitSignal, ReturnSignal, ScriptError
 from .formatting import format_objects, table_shape
 from .session import Session
@@ -60,6 +60,15 @@ _ALIASES = {
 }
 _ARGUMENT_ERROR = -196608
 """powershell.exe's exit code when it refuses its own arguments (0xFFFD0000)."""
+
+
+class _FileRequest(Exception):
+    """``-File <path> [args]``: the rest of the command line belongs to the script."""
+
+    def __init__(self, path: str, args: list[str]) -> None:
+        super().__init__(path)
+        self.path = path
+        self.arguments = args
 
 
 class _Refused(Exception):
@@ -103,10 +112,7 @@ def _parse(args: list[str], stdin: str | None) -> tuple[str, bool, bool]:
                     "encoded. The value must be Base64 encoded."
                 ) from None
         if name == "file":
-            raise _Refused(
-                f"The argument '{value or ''}' to the -File parameter does not exist. Provide the path to an existing "
-                "'.ps1' file as an argument to the -File parameter."
-            )
+            raise _FileRequest(value or "", args[index + 2 :])
         if name in ("inputformat", "outputformat") and (value or "").lower() not in ("text", "t", "te", "tex"):
             raise _Refused(f"The lab's powershell.exe supports only -{name} Text, not '{value}'.")
         if name == "help":
@@ -132,7 +138,39 @@ def run_powershell_exe(command_line: str, stdin: str | None, host: Host) -> Proc
         script, encoded, from_stdin = _parse(args[1:], stdin)
     except _Refused as refused:
         return ProcessResult("", refused.message + "\r\n", _ARGUMENT_ERROR)
+    except _FileRequest as request:
+        return _run_file(request, host, stdin)
     return run_script(script, host, stdin=None if from_stdin else stdin, clixml=encoded)
+
+
+def _run_file(request: _FileRequest, host: Host, stdin: str | None) -> ProcessResult:
+    """``-File``: the script is read from the machine (through its System.IO.File), its arguments bind to its
+    ``param()`` as strings, and the exit code is ``exit``'s, 1 after an uncaught error, else 0 (about_PowerShell_exe)."""
+    session = Session(host, stdin=stdin)
+    reader = next((t for t in host.types() if t.full_name == "System.IO.File"), None)
+    read = reader.static_methods.get("ReadAllText") if reader is not None else None
+    path = request.path
+    text: object = None
+    if read is not None and path.lower().endswith(".ps1"):
+        try:
+            text = read(host, [path])
+        except NetException:
+            text = None
+    if not isinstance(text, str):
+        message = (
+            f"The argument '{path}' to the -File parameter does not exist. Provide the path to an existing "
+            "'.ps1' file as an argument to the -File parameter."
+        )
+        return ProcessResult("", message + "\r\n", _ARGUMENT_ERROR)
+    items = [
+        ArgItem("param", name=a[1:].rstrip(":"), text=a)
+        if a.startswith("-") and len(a) > 1
+        else ArgItem("value", value=a, has_value=True)
+        for a in request.arguments
+    ]
+    code = _execute(session, text, items, file_mode=True)
+    stdout = "".join(session.stdout).replace("\r\n", "\n").replace("\n", "\r\n")
+    return ProcessResult(stdout, _stderr(session, False), code)
 
 
 def run_script(script: str, host: Host, *, stdin: str | None = None, clixml: bool = False) -> ProcessResult:
@@ -176,7 +214,7 @@ class _HostSink(list[object]):
             self.append(value)
 
 
-def _execute(session: Session, script: str) -> int:
+def _execute(session: Session, script: str, items: list[ArgItem] | None = None, *, file_mode: bool = False) -> int:
     try:
         block = compile_script(script)
     except RecursionError:
@@ -196,21 +234,25 @@ def _execute(session: Session, script: str) -> int:
     frame = Frame(session, session.global_scope)
     sink = _HostSink(session)
     try:
-        return _run_top(session, frame, block, sink)
+        code = _run_top(session, frame, block, sink, items or [])
+        if code is None:  # ended normally: -Command reports whether the last statement succeeded, -File does not
+            return 0 if file_mode or session.dollar_q else 1
+        return code
     finally:
         sink.flush()
 
 
-def _run_top(session: Session, frame: Frame, block: CompiledBlock, sink: _HostSink) -> int:
+def _run_top(session: Session, frame: Frame, block: CompiledBlock, sink: _HostSink, items: list[ArgItem]) -> int | None:
+    """Run the top-level script; the exit code it forces, or None when it ran to its end."""
     try:
-        session.run_block(frame, block, [], None, sink, "", None)
+        session.run_block(frame, block, items, None, sink, "", None)
     except ExitSignal as signal:
         return signal.code
     except ScriptError as error:
         session.report_error(error.record, frame)
         return 1
     except (BreakSignal, ContinueSignal, ReturnSignal):
-        return 0
+        return None
     except NetException as error:  # a .NET exception escaping a machine's cmdlet unwrapped
         session.report_error(ErrorRecord(error, error.type_name, "NotSpecified"), frame)
         return 1
@@ -222,7 +264,7 @@ def _run_top(session: Session, frame: Frame, block: CompiledBlock, sink: _HostSi
     except Exception as error:  # noqa: BLE001  (a fault of the lab itself: reported, never a traceback or exit 0)
         session.write_stream("error", f"The lab's powershell.exe failed: {type(error).__name__}: {error}\n")
         return 1
-    return 0 if session.dollar_q else 1
+    return None
 
 
 _CONTROL = re.compile(r"[\x00-\x1f]")

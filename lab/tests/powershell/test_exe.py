@@ -141,3 +141,22 @@ def test_string_split_overloads_of_dotnet_framework() -> None:
         StubHost(),
     )
     assert result.stdout == "3\r\n3\r\nb c\r\n"
+
+
+def test_file_reads_the_script_from_the_machine_and_binds_its_arguments() -> None:
+    from provision_lab.powershell.api import NetException, TypeSpec
+
+    files = {"c:\\s\\greet.ps1": "param([string] $Name, [int] $Times = 1)\n\"hi $Name\" * $Times\nWrite-Error 'last'"}
+
+    def read_all_text(host: object, args: object) -> str:
+        path = str(args[0]).lower()  # type: ignore[index]
+        if path not in files:
+            raise NetException("System.IO.FileNotFoundException", f"Could not find file '{args[0]}'.")  # type: ignore[index]
+        return files[path]
+
+    host = StubHost(extra_types=[TypeSpec("System.IO.File", static_methods={"ReadAllText": read_all_text})])
+    result = run_powershell_exe("powershell.exe -NoProfile -File C:\\s\\greet.ps1 -Name bob 2", None, host)
+    assert result.stdout == "hi bobhi bob\r\n"
+    assert result.exit_code == 0  # -File: a failed last statement is not the exit code, unlike -Command
+    missing = run_powershell_exe("powershell.exe -File C:\\s\\nope.ps1", None, host)
+    assert missing.exit_code == -196608 and "does not exist" in missing.stderr
