@@ -90,3 +90,55 @@ def test_boot_time_jitters_by_a_second_between_processes() -> None:
     host = make_host("vm-nested", "lab-0001", "127.77.0.1", faults=Faults(boot_jitter=True))
     ids = {records(host, "server2022/facts.ps1")["facts"]["data"]["reboot"]["boot_id"] for _ in range(2)}
     assert ids == {"2026-11-20T08:00:00.0000000Z", "2026-11-20T08:00:01.0000000Z"}
+
+
+def run(host: WindowsHost, script: str) -> tuple[list[str], str]:
+    """Run a snippet; (stdout lines, stderr)."""
+    result = host.run_script(script)
+    return result.stdout.splitlines(), result.stderr
+
+
+def test_registry_values_keep_their_kind_through_the_provider_cmdlets() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    out, err = run(
+        host,
+        "New-Item -Path 'HKLM:\\SOFTWARE\\Lab' -Force | Out-Null\n"
+        "New-ItemProperty -Path 'HKLM:\\SOFTWARE\\Lab' -Name Location -PropertyType ExpandString -Value '%SystemRoot%\\x' | Out-Null\n"
+        "Set-ItemProperty -Path 'HKLM:\\SOFTWARE\\Lab' -Name Location -Value '%ProgramData%\\y'\n"
+        "(Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Lab').Location\n"
+        "(Get-Item -Path 'HKLM:\\SOFTWARE\\Lab').GetValue('Location', $null, 'DoNotExpandEnvironmentNames')\n",
+    )
+    assert err == "" and out == [r"C:\ProgramData\y", r"%ProgramData%\y"]
+    value = host.machine.registry.value(r"HKEY_LOCAL_MACHINE\SOFTWARE\Lab", "Location")
+    assert value is not None and value.kind == "ExpandString"  # Set-ItemProperty keeps an existing kind
+
+
+def test_file_cmdlets_and_dotnet_agree_on_paths_and_contents() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    out, err = run(
+        host,
+        "$d = Join-Path -Path $env:TEMP -ChildPath 'lab'\n"
+        "New-Item -Path $d -ItemType Directory | Out-Null\n"
+        "Set-Content -Path (Join-Path $d 'a.txt') -Value 'one','two'\n"
+        "Copy-Item -Path (Join-Path $d 'a.txt') -Destination (Join-Path $d 'b.txt')\n"
+        "Rename-Item -Path (Join-Path $d 'b.txt') -NewName 'c.txt'\n"
+        "(Get-ChildItem -Path $d | ForEach-Object { $_.Name }) -join ','\n"
+        "[System.IO.File]::ReadAllText((Join-Path $d 'C.TXT'))\n"
+        "Split-Path -Path (Join-Path $d 'c.txt') -Leaf\n"
+        "[System.IO.Path]::GetDirectoryName('C:\\Program Files\\docker\\dockerd.exe')\n",
+    )
+    assert err == ""
+    # Set-Content ends each line with CRLF, so the text read back ends with an empty line.
+    assert out == ["a.txt,c.txt", "one", "two", "", "c.txt", r"C:\Program Files\docker"]
+
+
+def test_an_unknown_proxy_and_an_unknown_host_fail_with_webexception_texts() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    _, err = run(host, "Invoke-WebRequest -Uri 'https://example.invalid/x' -UseBasicParsing -OutFile 'C:\\x'")
+    assert "The remote name could not be resolved: 'example.invalid'" in err
+    _, err = run(
+        host,
+        "Invoke-WebRequest -Uri 'https://download.docker.com/win/static/stable/x86_64/docker-27.3.1.zip' "
+        "-Proxy 'http://proxy.corp:8080' -UseBasicParsing -OutFile 'C:\\x'",
+    )
+    assert "The remote name could not be resolved: 'proxy.corp'" in err

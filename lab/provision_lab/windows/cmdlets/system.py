@@ -308,6 +308,12 @@ def _invoke_web_request(context: CommandContext, params: Mapping[str, Any]) -> I
             uri,
         )
     hosts = {urlsplit(u).hostname for u in machine.catalog.files}
+    proxy = params.get("Proxy")
+    if proxy is not None:
+        # The lab's network has no proxy: a named one cannot be resolved, as on a host whose DNS does
+        # not know it (the lab's reading; a reachable proxy is not modelled).
+        name = urlsplit(context.to_string(proxy)).hostname or context.to_string(proxy)
+        raise TerminatingError(_web_error(f"The remote name could not be resolved: '{name}'", uri))
     if parts.hostname not in hosts:
         raise TerminatingError(_web_error(f"The remote name could not be resolved: '{parts.hostname}'", uri))
     if parts.scheme == "https" and not session.security_protocol & TLS12:
