@@ -281,7 +281,10 @@ class Machine:
         ):
             fs.make_dirs(folder)
         # The inbox programs a script may start; NATIVES registers what each one does.
-        for name in ("hostname", "cmd", "msiexec", "tar", "wsl", "whoami"):
+        # tar.exe (bsdtar) ships from Windows 10 1803 (17134) and Server 2019 on ("Tar and Curl Come to
+        # Windows!", Microsoft, 2017-12-19); the inbox wsl.exe from 1709 (16299).
+        inbox = {"hostname": 0, "cmd": 0, "msiexec": 0, "whoami": 0, "tar": 17134, "wsl": 16299}
+        for name in (name for name, since in inbox.items() if os.build >= since):
             fs.write(rf"C:\Windows\System32\{name}.exe", programs.image(name, f"10.0.{os.build}.{os.ubr}"))
         fs.write(
             r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",

@@ -59,3 +59,11 @@ def test_wsl_writes_utf16_unless_wsl_utf8_and_the_inbox_launcher_has_no_version(
     box.session.environment()["WSL_UTF8"] = "1"
     assert box.run(package, "--version").stdout.startswith("WSL version: 2.5.10.0\r\n")
     assert "already installed" in box.run(package, "--update").stdout
+
+
+def test_server_2016_has_no_tar_or_wsl(make_box: Callable[..., Box]) -> None:
+    from .conftest import SERVER_2016
+
+    box = make_box(SERVER_2016)
+    assert box.session.find_program("tar") is None and box.session.find_program("wsl") is None
+    assert box.session.find_program("hostname") is not None
