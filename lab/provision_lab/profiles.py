@@ -362,6 +362,8 @@ def converge(host: WindowsHost, *, features: Sequence[str], engine_version: str,
     except Exception as failure:  # ServiceStartError: the machine says why in its event log
         reason = machine.event_log[-1] if machine.event_log else str(failure)
         raise ValueError(f"{host.name} cannot be converged: {reason}") from None
+    if machine.faults.engine_files_locked:
+        _hold_docker_exe(machine)
 
 
 def make_host(

@@ -189,6 +189,11 @@ CMDLETS: tuple[Command, ...] = (
         "Path LiteralPath Destination Force Filter Include Exclude PassThru Credential UseTransaction WhatIf Confirm",
     ),
     _cmd(
+        "Rename-Item",
+        _MGMT + "rename-item" + V51,
+        "Path LiteralPath NewName Force PassThru Credential UseTransaction WhatIf Confirm",
+    ),
+    _cmd(
         "Remove-Item",
         _MGMT + "remove-item" + V51,
         "Path LiteralPath Filter Include Exclude Recurse Force Credential Stream UseTransaction WhatIf Confirm",

@@ -43,3 +43,21 @@ def test_a_restart_another_installation_left_pending_comes_first(e2e_lab: Callab
     assert result.status == "changed", result.message
     assert result.reboots == 2
     assert lab.snapshot("patched")["features"] == {"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"}
+
+
+def test_an_upgrade_blocked_by_a_held_file_leaves_the_old_engine_whole_and_running(
+    e2e_lab: Callable[..., E2ELab],
+) -> None:
+    # Another session's `docker logs -f` keeps docker.exe open (F1 (b)): the folder cannot go aside, and
+    # the host keeps the engine it had instead of a half-deleted one.
+    lab = e2e_lab({"old": ("server2022-converged", Faults(engine_files_locked=True), {"engine_version": "26.1.4"})})
+    playbook = lab.setup("winrm-ntlm-https")
+
+    outcome = lab.run(playbook)
+
+    result = outcome.host("old")
+    assert result.status == "failed"
+    assert "Access to the path" in result.message and "is denied" in result.message, result.message
+    state = lab.snapshot("old")
+    assert state["engines"] == {INSTALL_DIR: "26.1.4"}
+    assert state["services"]["docker"]["status"] == "Running"
