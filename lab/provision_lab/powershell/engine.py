@@ -550,8 +550,11 @@ class _Compiler:
                 compiled.append(self.expr(stage))
         if len(compiled) == 1 and not isinstance(compiled[0], CommandNode):
             expression = compiled[0]
-            if _unwrap(stages[0]).type in _INCREMENTS:
-                # `$i++` as a statement writes nothing (about_Assignment_Operators).
+            first = _unwrap(stages[0])
+            if first.type in _INCREMENTS or (
+                first.type == "cast_expression" and self.type_name(first.children[0]).lower() in ("void", "system.void")
+            ):
+                # `$i++` and `[void](...)` as statements write nothing (about_Assignment_Operators, about_Type_Conversion).
 
                 def run_increment(fr: Frame, out: list[Any]) -> None:
                     expression(fr)

@@ -363,3 +363,12 @@ def test_write_error_inside_a_function_is_the_functions_error() -> None:
     )
     assert out == ["Microsoft.PowerShell.Commands.WriteErrorException,G"]
     assert err.startswith("H : x")
+
+
+def test_void_and_arraylist_add_in_a_function() -> None:
+    """[void] discards; ArrayList.Add's index is output unless discarded (about_Functions' return-value note)."""
+    out, _, _ = run(
+        "function A { $l = New-Object System.Collections.ArrayList; [void]$l.Add('x'); $l.Count }\n"
+        "function B { $l = New-Object System.Collections.ArrayList; $l.Add('x') }\n@(A).Count\n@(B)[0]"
+    )
+    assert out == ["1", "0"]
