@@ -128,6 +128,12 @@ def run_powershell_exe(command_line: str, stdin: str | None, host: Host) -> Proc
     args = split_windows_args(command_line)
     program = args[0].replace("/", "\\").rpartition("\\")[2].lower() if args else ""
     if program not in ("powershell", "powershell.exe"):
+        # Another program on the line: the machine starts it as cmd.exe would (WinRS runs `hostname`, `ipconfig`
+        # as they are), or cmd.exe's "not recognized" when it has no such program.
+        native = host.find_program(args[0]) if args else None
+        if native is not None:
+            done = native.run(args, stdin, host)
+            return ProcessResult(done.stdout, done.stderr, done.exit_code)
         shown = args[0] if args else ""
         return ProcessResult(
             "",

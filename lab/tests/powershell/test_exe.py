@@ -160,3 +160,11 @@ def test_file_reads_the_script_from_the_machine_and_binds_its_arguments() -> Non
     assert result.exit_code == 0  # -File: a failed last statement is not the exit code, unlike -Command
     missing = run_powershell_exe("powershell.exe -File C:\\s\\nope.ps1", None, host)
     assert missing.exit_code == -196608 and "does not exist" in missing.stderr
+
+
+def test_a_command_line_naming_another_program_runs_it() -> None:
+    """WinRS runs `hostname` as it is: the machine's program answers, with the whole argv."""
+    hostname = FakeProgram("C:\\Windows\\System32\\hostname.exe", stdout="LAB1\r\n")
+    result = run_powershell_exe("hostname", None, StubHost(programs={"hostname.exe": hostname}))
+    assert (result.stdout, result.exit_code) == ("LAB1\r\n", 0)
+    assert hostname.calls == [(["hostname"], None)]
