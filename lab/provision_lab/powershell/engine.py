@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tree_sitter
 import tree_sitter_pwsh
@@ -47,9 +47,11 @@ __all__ = [
     "Frame",
     "ParseFailure",
     "Scope",
-    "Session",
     "compile_script",
 ]
+
+if TYPE_CHECKING:
+    from .session import Session
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_pwsh.language())
 
@@ -2223,7 +2225,3 @@ def _pipeline_runner(stages: list[CommandNode | Expr], extent: Extent) -> Stmt:
                 data = target
 
     return run
-
-
-# The Session lives in session.py (it needs the cmdlets and types, which need this module).
-from .session import Session  # noqa: E402
