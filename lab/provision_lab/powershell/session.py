@@ -140,6 +140,8 @@ class _Context:
         self.common = common
         self.out = out
         self.extent = extent
+        self.errors: list[ErrorRecord] = []
+        """The errors this command wrote (for -ErrorVariable)."""
 
     @property
     def host(self) -> Host:
@@ -155,6 +157,7 @@ class _Context:
             record._command_type = self.spec.type_name  # type: ignore[attr-defined]
         if self.extent is not None and getattr(record, "_position", None) is None:
             record._position = self.extent  # type: ignore[attr-defined]
+        self.errors.append(record)
         self.session.write_error(self.fr, record, self.common.get("ErrorAction"), self.out)
 
     def write_warning(self, message: str) -> None:
@@ -791,6 +794,35 @@ class Session:
         out_variable = common.get("OutVariable")
         start = len(out)
         try:
+            self._run_cmdlet_body(spec, context, bound, pipeline, data, out)
+        finally:
+            self._set_error_variable(fr, common.get("ErrorVariable"), context.errors)
+        if isinstance(out_variable, str):
+            fr.scope.vars[out_variable.lower()] = list(out[start:])
+
+    def _set_error_variable(self, fr: Frame, name: Any, errors: list[ErrorRecord]) -> None:
+        """-ErrorVariable name (``+name`` appends), as about_CommonParameters describes it."""
+        if name is None:
+            return
+        text = self.to_string(name)
+        key = text.lstrip("+").lower()
+        existing = fr.scope.lookup(key) if text.startswith("+") else _MISSING
+        collected = ArrayList(cv.as_list(existing) if existing is not _MISSING else [])
+        collected.extend(errors)
+        fr.scope.vars[key] = collected
+
+    def _run_cmdlet_body(
+        self,
+        spec: CommandSpec,
+        context: _Context,
+        bound: dict[str, Any],
+        pipeline: list[Parameter],
+        data: list[Any] | None,
+        out: list[Any],
+    ) -> None:
+        extent = context.extent
+        bound_set = context.bound_set
+        try:
             if spec.begin is not None:
                 _emit(spec.begin(context, bound), out)
             if data is not None and pipeline:
@@ -837,8 +869,6 @@ class Session:
             if extent is not None and getattr(error.record, "_position", None) is None:
                 error.record._position = extent  # type: ignore[attr-defined]
             raise
-        if isinstance(out_variable, str):
-            fr.scope.vars[out_variable.lower()] = list(out[start:])
 
     def bind_cmdlet(
         self, spec: CommandSpec, items: list[ArgItem]

@@ -372,3 +372,15 @@ def test_void_and_arraylist_add_in_a_function() -> None:
         "function B { $l = New-Object System.Collections.ArrayList; $l.Add('x') }\n@(A).Count\n@(B)[0]"
     )
     assert out == ["1", "0"]
+
+
+def test_error_and_out_variables() -> None:
+    """about_CommonParameters: -ErrorVariable collects the command's errors (+name appends), -OutVariable its output."""
+    host = StubHost(extra_commands=[_failing_cmdlet()])
+    out, _, _ = run(
+        "Get-Thing -ErrorAction SilentlyContinue -ErrorVariable problems\n$problems.Count\n"
+        "$problems[0].Exception.Message\nGet-Thing -EA SilentlyContinue -EV +problems\n$problems.Count\n"
+        "$null = Write-Output 7 -OutVariable seen\n$seen",
+        host,
+    )
+    assert out == ["1", "There is no thing.", "2", "7"]
