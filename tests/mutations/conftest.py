@@ -25,8 +25,8 @@ from labfixtures import REPO, AddressBlock, LabRun, StartLab, make_hosts, merge,
 from provision_lab import desktop_sha256, engine_sha256, wsl_sha256, wsl_url
 
 TEMPLATES = REPO / "provisioner" / "templates"
-HTTP_PORT, HTTPS_PORT, SSH_PORT = 35985, 35986, 32222
-"""This suite's own ports (tests/e2e uses 25985.., tests/desktop 45985..)."""
+HTTP_PORT, HTTPS_PORT, SSH_PORT = 15985, 15986, 12222
+"""This suite's own ports (e2e 25985.., fleet 35985, desktop 45985.., doctor 55985..)."""
 USER = "provision"
 PASSWORD_ENV = "PROVISION_MUTATION_PASSWORD"
 PASSWORD = "mut'Pa$$w0rd\"$(whoami)` ;x"
