@@ -249,3 +249,16 @@ def test_unmodelled_docker_commands_and_container_commands_fail(make_box: Callab
     assert box.run(DOCKER, "run", "-it", NANO_2022, "cmd").stderr == "the input device is not a TTY\n"
     assert box.run(DOCKER, "version", "--format", "{{upper .Server.Os}}").exit_code == 1
     assert box.run(DOCKER, "info", "--format", "{{.OSType}}").stdout == "windows\n"
+
+
+def test_version_info_and_context_say_what_answers_on_the_pipe(make_box: Callable[..., Box]) -> None:
+    box = make_box()
+    running_engine(box)
+    version = box.run(DOCKER, "version").stdout
+    assert version.startswith("Client:\n Version:           27.3.1\n")
+    assert "Server: Docker Engine - Community\n" in version and "  OS/Arch:          windows/amd64\n" in version
+    info = box.run(DOCKER, "info").stdout
+    assert " Storage Driver: windowsfilter\n" in info and " Default Isolation: process\n" in info
+    assert box.run(DOCKER, "info", "--format", "{{.ServerVersion}} {{.Isolation}}").stdout == "27.3.1 process\n"
+    assert box.run(DOCKER, "context", "show").stdout == "default\n"
+    assert box.run(DOCKER, "--context", "desktop-linux", "version").stderr == 'context "desktop-linux" does not exist\n'

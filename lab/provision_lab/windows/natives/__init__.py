@@ -70,17 +70,16 @@ class _AsService:
     """A program that can be a service's process, in the shape the machine's SCM calls:
     ``service_start(arguments after the executable, machine, service) -> reason or None``."""
 
-    def __init__(self, program: Any, path: str) -> None:
-        self.program = program
-        self.path = path
+    def __init__(self, program: Dockerd | DesktopService) -> None:
+        self.program: ServiceProgram = program
+        self.command: NativeProgram = program
+        self.path = program.path
 
     def run(self, argv: Sequence[str], stdin: str | None, host: Host) -> NativeResult:
-        result: NativeResult = self.program.run(argv, stdin, host)
-        return result
+        return self.command.run(argv, stdin, host)
 
     def service_start(self, argv: Sequence[str], machine: Machine, service: Service) -> str | None:
-        reason: str | None = self.program.start_service([self.path, *argv], service.name)
-        return reason
+        return self.program.start_service([self.path, *argv], service.name)
 
 
 def build(name: str, version: str, path: str, machine: NativeMachine) -> NativeProgram:
@@ -104,7 +103,7 @@ def build(name: str, version: str, path: str, machine: NativeMachine) -> NativeP
         "tar": lambda: Tar(path, "3.5.2" if machine.os_build >= 22000 else "3.3.2", machine),
     }
     program = makers[name]()
-    return _AsService(program, path) if hasattr(program, "start_service") else program
+    return _AsService(program) if isinstance(program, Dockerd | DesktopService) else program
 
 
 def _factory(name: str) -> programs.ProgramFactory:
