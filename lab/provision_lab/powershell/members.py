@@ -660,8 +660,9 @@ _NO_METHOD = object()
 
 
 def _to_string_method(session: Session, obj: Any, args: list[Any]) -> str:
-    if args and isinstance(obj, dt.datetime):
-        return cv.format_datetime(obj, cv.to_string(args[0]))
+    if isinstance(obj, dt.datetime):
+        # DateTime.ToString() formats with the current culture (en-US), unlike [string], which is invariant.
+        return cv.format_datetime(obj, cv.to_string(args[0]) if args else "M/d/yyyy h:mm:ss tt")
     if args and isinstance(obj, int | float | Decimal) and not isinstance(obj, bool):
         return cv.format_operator("{0:" + cv.to_string(args[0]) + "}", [obj])
     if isinstance(obj, NetException):

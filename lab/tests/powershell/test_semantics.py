@@ -384,3 +384,12 @@ def test_error_and_out_variables() -> None:
         host,
     )
     assert out == ["1", "There is no thing.", "2", "7"]
+
+
+def test_datetime_strings_invariant_by_cast_and_culture_by_tostring() -> None:
+    """about_Type_Conversion: [string] and "$date" use the invariant culture; ToString() the current (en-US)."""
+    out, _, _ = run(
+        '$d = Get-Date -Year 2026 -Month 3 -Day 4 -Hour 15 -Minute 6 -Second 7\n[string]$d\n"$d"\n$d.ToString()\n'
+        "$d.ToString('o').Substring(0, 19)"
+    )
+    assert out == ["03/04/2026 15:06:07", "03/04/2026 15:06:07", "3/4/2026 3:06:07 PM", "2026-03-04T15:06:07"]
