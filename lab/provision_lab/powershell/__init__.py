@@ -1,15 +1,17 @@
 """Windows PowerShell 5.1 for the lab: powershell.exe, its language and its engine cmdlets.
 
-:func:`run_powershell_exe` is what the machine starts for a command line naming powershell.exe (WinRS and
-sshd hand it over, through cmd.exe or not). It parses powershell.exe's own parameters as about_PowerShell_exe
-(reference/5.1) documents them: ``-EncodedCommand`` (Base64 of UTF-16LE), ``-Command`` (``-Command -`` and a
-redirected stdin without a command read the script from stdin), ``-File`` (the script read through the machine's System.IO.File, its arguments bound to its ``param()``), ``-NoProfile``,
-``-NonInteractive``, ``-ExecutionPolicy``, ``-InputFormat``/``-OutputFormat`` (Text only), ``-NoLogo``,
-``-WindowStyle`` and unambiguous abbreviations. Exit codes are powershell.exe's: ``exit N`` gives N; an
-uncaught terminating error or a parse error gives 1; otherwise 0, or 1 when the last statement failed
-(``$?`` false), as about_PowerShell_exe says of ``-Command``. Errors, warnings and verbose messages go to
-stderr: as CLIXML (``#< CLIXML`` then ``<Objs>`` of ``<S S="Error">`` lines) after an encoded command, the
-way pywinrm's ``run_ps`` and the controller read them (research/winrm-protocol.md WP 5), and as text otherwise.
+:func:`run_powershell_exe` is what the machine starts for a command line (WinRS and sshd hand it over, through
+cmd.exe or not). For powershell.exe it parses the parameters about_PowerShell_exe (reference/5.1) documents:
+``-EncodedCommand`` (Base64 of UTF-16LE), ``-Command`` (``-Command -`` and a redirected stdin without a command
+read the script from stdin), ``-File`` (the script read through the machine's System.IO.File, its arguments
+bound to its ``param()``), ``-NoProfile``, ``-NonInteractive``, ``-ExecutionPolicy``, ``-InputFormat``/
+``-OutputFormat`` (Text only), ``-NoLogo``, ``-WindowStyle`` and unambiguous abbreviations; any other program
+on the line is the machine's (Host.find_program), or cmd.exe's "not recognized". Exit codes are
+powershell.exe's: ``exit N`` gives N; an uncaught terminating error or a parse error gives 1; otherwise 0, or,
+with ``-Command``, 1 when the last statement failed (``$?`` false). Errors, warnings and verbose messages go to
+stderr as CLIXML (``#< CLIXML`` then ``<Objs>`` of ``<S S="Error">`` lines) after an encoded command, the way
+pywinrm's ``run_ps`` and the controller read them (research/winrm-protocol.md WP 5); otherwise errors are text
+on stderr and warnings are text on stdout. What the interpreter does not implement yet is listed in engine.py.
 """
 
 from __future__ import annotations
