@@ -454,6 +454,8 @@ def _compile_regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
             "InvalidOperation",
             target=pattern,
         ) from error
+    if len(_REGEX_CACHE) > 512:
+        _REGEX_CACHE.clear()  # patterns built at run time must not grow the lab's memory without bound
     _REGEX_CACHE[key] = compiled
     return compiled
 
