@@ -5,7 +5,7 @@ PowerShell does not: a single-quoted string that one of the typographic quotes U
 (PowerShell's tokenizer treats all five single-quote characters alike; the grammar only knows U+0027), and a
 hash literal naming a key twice (found by the compiler, which sees the keys). Positions and texts follow
 PowerShell's ParseException: ``At line:N char:M``, the line, ``~`` under the extent (Position.cs), at most
-ten errors. Ported from the lab's earlier literal checker (pslit.py).
+ten errors. Ported from the literal checker of the lab that ran blocks by marker (pslit.py, now removed).
 """
 
 from __future__ import annotations
