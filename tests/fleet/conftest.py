@@ -2,7 +2,7 @@
 and playbook, and ways to run them through the engine or the command line.
 
 ``make_fleet(count, profiles, faults=...)`` builds ``count`` hosts (``lab-0001``... on 127.77.x.y)
-and serves them on ports no other test suite uses (HTTP 35985, SSH 32222; no HTTPS), so the
+and serves them on ports no other test suite uses (HTTP and SSH in 33000-34999 by pid; no HTTPS), so the
 fleet tests never meet the e2e suite's labs (25985...) or a developer's lab (5985...). Inventories
 default to WinRM Basic over plain HTTP with ``allow_unencrypted`` on both sides, the cheapest
 transport, so hundreds of hosts fit the suite's time budget; ``transport="ntlm"`` and per-host
@@ -36,7 +36,10 @@ from provisioner.engine.host import Event, HostResult
 __all__ = ["REPORT_SCHEMA", "validate_report"]  # re-exported for the suite's tests
 
 
-HTTP_PORT, SSH_PORT = 35985, 32222
+HTTP_PORT = 33000 + 2 * (os.getpid() % 1000)
+SSH_PORT = HTTP_PORT + 1
+"""From the pid, in 33000-34999: a fleet's addresses are fixed (lab-0001 is 127.77.0.1), so two runs of
+the suite at once (engineers sharing this machine) meet only if their pids agree modulo 1000."""
 USER = "provision"
 PASSWORD_ENV = "PROVISION_FLEET_PASSWORD"
 PASSWORD = "Fl33t-xq7Zk'w$(hostname)\"v9"
