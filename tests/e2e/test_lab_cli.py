@@ -18,9 +18,12 @@ from provision_lab import cli as lab_cli
 from provision_lab.runtime import PASSWORD_ENV, running_daemon
 from provisioner import cli
 
-from .conftest import HTTP_PORT, HTTPS_PORT, PASSWORD, REPO, SSH_PORT
+from .conftest import HTTPS_PORT, PASSWORD, REPO
 
 SITE = REPO / "playbooks" / "site.yml"
+UP_PORTS = tuple(26000 + 3 * (os.getpid() % 600) + n for n in range(3))
+"""`provision-lab up`'s ports (HTTP, HTTPS, SSH) for this run, from the pid: its hosts have the fixed
+addresses 127.77.0.1-3, so two runs of the suite at once on this machine meet only if their pids agree."""
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
@@ -72,7 +75,7 @@ def test_lab_up_status_drift_check_stats_down(
             "--reboot-seconds",
             "0.3",
             "--ports",
-            f"{HTTP_PORT},{HTTPS_PORT},{SSH_PORT}",
+            ",".join(map(str, UP_PORTS)),
         )
         record = running_daemon(lab_dir)
         pid = record["pid"] if record else None
@@ -80,8 +83,8 @@ def test_lab_up_status_drift_check_stats_down(
         assert pid is not None and f"pid {pid}" in out
         assert "3 hosts up" in out
         written = yaml.safe_load(inventory.read_text())
-        assert written["all"]["vars"]["port"] == HTTPS_PORT
-        assert written["all"]["vars"]["provision_lab"]["https_port"] == HTTPS_PORT
+        assert written["all"]["vars"]["port"] == UP_PORTS[1]
+        assert written["all"]["vars"]["provision_lab"]["https_port"] == UP_PORTS[1]
         hosts = written["all"]["children"]["windows"]["hosts"]
         assert list(hosts) == ["lab-0001", "lab-0002", "lab-0003"]
         assert PASSWORD not in inventory.read_text()
