@@ -142,3 +142,10 @@ def test_an_unknown_proxy_and_an_unknown_host_fail_with_webexception_texts() -> 
         "-Proxy 'http://proxy.corp:8080' -UseBasicParsing -OutFile 'C:\\x'",
     )
     assert "The remote name could not be resolved: 'proxy.corp'" in err
+
+
+def test_a_parameter_the_lab_does_not_model_fails_instead_of_being_ignored() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    result = host.run_script("Get-ChildItem -Path C:\\ -Include *.exe")
+    assert result.exit_code != 0
+    assert "A parameter cannot be found that matches parameter name 'Include'." in result.stderr

@@ -325,17 +325,13 @@ _ONLINE = (
     P("FeatureName", "string[]", by_name=True),
     P("LogPath", "string"),
     P("LogLevel", "string"),
-    P("ScratchDirectory", "string"),
-    P("WindowsDirectory", "string"),
-    P("SystemDrive", "string"),
-    P("Path", "string"),
 )
 
 CLIENT_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "Get-WindowsOptionalFeature",
         _get_optional,
-        (*_ONLINE, P("PackageName", "string"), P("PackagePath", "string")),
+        _ONLINE,
         "Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand",
         _DISM,
     ),
@@ -346,9 +342,6 @@ CLIENT_COMMANDS: tuple[CommandSpec, ...] = (
             *_ONLINE,
             P("All", "switch"),
             P("NoRestart", "switch"),
-            P("LimitAccess", "switch"),
-            P("Source", "string[]"),
-            P("PackageName", "string"),
         ),
         "Microsoft.Dism.Commands.EnableWindowsOptionalFeatureCommand",
         _DISM,
@@ -356,7 +349,7 @@ CLIENT_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "Disable-WindowsOptionalFeature",
         _disable_optional,
-        (*_ONLINE, P("NoRestart", "switch"), P("Remove", "switch"), P("PackageName", "string")),
+        (*_ONLINE, P("NoRestart", "switch")),
         "Microsoft.Dism.Commands.DisableWindowsOptionalFeatureCommand",
         _DISM,
     ),
@@ -369,7 +362,6 @@ SERVER_COMMANDS: tuple[CommandSpec, ...] = (
         _get_windows_feature,
         (
             P("Name", "string[]", position=0, pipeline=True, by_name=True),
-            P("ComputerName", "string"),
             P("LogPath", "string"),
         ),
         "Microsoft.Windows.ServerManager.Commands.GetWindowsFeatureCommand",
@@ -381,12 +373,7 @@ SERVER_COMMANDS: tuple[CommandSpec, ...] = (
         (
             P("Name", "string[]", position=0, mandatory=True, pipeline=True, by_name=True),
             P("IncludeManagementTools", "switch"),
-            P("IncludeAllSubFeature", "switch"),
-            P("Restart", "switch"),
-            P("Source", "string[]"),
-            P("ComputerName", "string"),
             P("LogPath", "string"),
-            P("WhatIf", "switch"),
         ),
         "Microsoft.Windows.ServerManager.Commands.AddWindowsFeatureCommand",
         "ServerManager",

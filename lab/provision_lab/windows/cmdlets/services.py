@@ -405,7 +405,7 @@ _NAMES = (
     P("DisplayName", "string[]", mandatory=True, sets=("DisplayName",)),
     P("InputObject", "object[]", pipeline=True, sets=("InputObject",)),
 )
-_CONTROL = (*_NAMES, P("PassThru", "switch"), P("Include", "string[]"), P("Exclude", "string[]"))
+_CONTROL = (*_NAMES, P("PassThru", "switch"))
 
 
 def _spec(name: str, body: Any, params: tuple[Any, ...], type_name: str, aliases: tuple[str, ...] = ()) -> CommandSpec:
@@ -424,14 +424,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     _spec(
         "Get-Service",
         _get_service,
-        (
-            *_NAMES,
-            P("ComputerName", "string[]", aliases=("Cn",)),
-            P("DependentServices", "switch"),
-            P("RequiredServices", "switch"),
-            P("Include", "string[]"),
-            P("Exclude", "string[]"),
-        ),
+        (*_NAMES,),
         "GetServiceCommand",
         ("gsv",),
     ),
@@ -439,7 +432,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     _spec(
         "Stop-Service",
         _stop_service,
-        (*_CONTROL, P("Force", "switch"), P("NoWait", "switch")),
+        (*_CONTROL, P("Force", "switch")),
         "StopServiceCommand",
         ("spsv",),
     ),
@@ -460,10 +453,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
             ),
             P("InputObject", "object", pipeline=True, sets=("InputObject",)),
             P("DisplayName", "string", aliases=("DN",)),
-            P("Description", "string"),
             P("StartupType", "System.ServiceProcess.ServiceStartMode", aliases=("StartMode", "SM", "ST")),
             P("Status", "string"),
-            P("ComputerName", "string[]"),
             P("PassThru", "switch"),
         ),
         "SetServiceCommand",
@@ -475,9 +466,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
             P("Name", "string[]", position=0, by_name=True, aliases=("ProcessName",), sets=("Name",)),
             P("Id", "int[]", mandatory=True, by_name=True, aliases=("PID",), sets=("Id",)),
             P("InputObject", "object[]", mandatory=True, pipeline=True, sets=("InputObject",)),
-            P("IncludeUserName", "switch"),
-            P("Module", "switch"),
-            P("FileVersionInfo", "switch"),
         ),
         "Microsoft.PowerShell.Commands.GetProcessCommand",
         "Microsoft.PowerShell.Management",
