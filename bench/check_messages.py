@@ -41,9 +41,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from provision_lab import engine_sha256  # noqa: E402
+from provision_lab.profiles import CONVERGED_DEFAULTS  # noqa: E402
 from provisioner.engine.rollout import run_playbook  # noqa: E402
-from provisioner.lab.model import engine_sha256  # noqa: E402
-from provisioner.lab.profiles import CONVERGED_DEFAULTS  # noqa: E402
 from provisioner.playbook import load_playbook  # noqa: E402
 from provisioner.render import Renderer  # noqa: E402
 from provisioner.transport.connect import Connector  # noqa: E402
@@ -121,8 +121,8 @@ def host_names(spec: str, count: int) -> list[str]:
 
 def lab_process(conn: multiprocessing.connection.Connection, lab_dir: str, count: int) -> None:
     """Serve converged hosts for every spec; answer 'counters' and 'stop' on the pipe."""
-    from provisioner.lab.profiles import make_host
-    from provisioner.lab.server import LabServer
+    from provision_lab.profiles import make_host
+    from provision_lab.server import LabServer
 
     models = []
     index = 0

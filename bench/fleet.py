@@ -1,6 +1,6 @@
 """Fleet benchmark: check a converged lab fleet and apply to a fresh one, controller measured apart.
 
-The lab runs in its own process (``python -m provisioner.lab.control``) so the controller's CPU
+The lab runs in its own process (``python -m provision_lab.control``) so the controller's CPU
 time and peak RSS are its own; the controller is ``provision check|apply`` in a child process
 whose rusage is read with ``os.wait4``. Messages and scripts per host come from the report's
 transport counters. Prints medians of ``--runs`` runs per cell.
@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from provisioner.lab.fleet import address_for, host_name  # noqa: E402
-from provisioner.lab.model import engine_sha256  # noqa: E402
+from provision_lab import engine_sha256  # noqa: E402
+from provision_lab.fleet import address_for, host_name  # noqa: E402
 
 AUTH = {
     "basic": {"scheme": "http", "transport": "basic", "allow_unencrypted": "true", "port": 45985},
@@ -70,7 +70,7 @@ def write_inventory(folder: Path, count: int, auth: str, profile: str) -> Path:
 
 def start_lab(inventory: Path, lab_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     lab = subprocess.Popen(
-        [sys.executable, "-m", "provisioner.lab.control", str(inventory), str(lab_dir)],
+        [sys.executable, "-m", "provision_lab.control", str(inventory), str(lab_dir)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(lab_dir / "lab.log", "wb"),  # noqa: SIM115 (the lab child keeps it)

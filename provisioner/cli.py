@@ -28,7 +28,7 @@ from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
 from provisioner.facts import Facts
-from provisioner.lab.runtime import default_lab_dir, lab_for_inventory, lab_for_playbook, running_daemon
+from provisioner.inventory import Inventory
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
 from provisioner.render import Renderer, RenderError
@@ -47,9 +47,6 @@ from provisioner.transport.connect import Connector
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-DEFAULT_LAB_PROFILES = "server2022:2,server2025,server2019,win11-23h2-pro,vm-nested,workstation-win11-23h2-pro"
-"""``provision lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,15 +74,14 @@ def _whole(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def _seconds(*, zero: bool = False) -> Callable[[str], float]:
+def _seconds() -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
-        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-            wanted = "zero or more" if zero else "more than zero"
-            raise argparse.ArgumentTypeError(f"expected a finite number of seconds, {wanted}; got {text[:40]!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a finite number of seconds, more than zero; got {text[:40]!r}")
         return value
 
     return parse
@@ -102,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="provision",
         description="Bring Windows hosts to a container-ready state from a YAML spec, and report drift.",
+        epilog="A simulated Windows fleet to try it on is a separate command: provision-lab up (see lab/).",
     )
     parser.add_argument("--version", action="version", version=f"provision {__version__}")
     parser.add_argument("--templates", type=Path, help="use PowerShell templates from DIR instead of the built-in ones")
@@ -153,40 +150,6 @@ def _parser() -> argparse.ArgumentParser:
     state_cli.add_history_command(commands)
     state_cli.add_report_command(commands)
 
-    lab = commands.add_parser(
-        "lab",
-        help="the embedded simulated Windows fleet (see provisioner/lab)",
-        description="A simulated Windows fleet on 127.77.x.y that speaks real WinRM and SSH.",
-    )
-    lab_commands = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
-    up = lab_commands.add_parser("up", help="start a background lab and write its inventory")
-    up.add_argument("--hosts", type=_whole(1), default=7, help="number of hosts (default 7)")
-    up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES, help="profile mix: NAME, NAME:COUNT,..., or mixed")
-    up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
-    up.add_argument("--seed", type=int, default=1)
-    up.add_argument("--reboot-seconds", type=_seconds(zero=True), default=3.0, help="how long a simulated reboot takes")
-    up.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"), help="inventory to write")
-    up.add_argument(
-        "--ports", type=_ports, metavar="HTTP,HTTPS,SSH", help="ports on each host address (default 5985,5986,2222)"
-    )
-    lab_commands.add_parser("status", help="hosts of the running lab and whether they are up")
-    lab_commands.add_parser("down", help="stop the background lab (host state is kept)")
-    drift = lab_commands.add_parser("drift", help="change a lab host the way drift happens")
-    drift.add_argument("host")
-    what = drift.add_mutually_exclusive_group(required=True)
-    what.add_argument("--feature", metavar="NAME=STATE", help="e.g. Containers=Disabled")
-    what.add_argument("--daemon", metavar="KEY=VALUE", help="set a daemon.json key (VALUE is JSON or a word)")
-    what.add_argument("--stop-service", metavar="NAME", help="stop a service, e.g. docker")
-    what.add_argument("--logon", metavar="USER", help="workstation: USER logs on and starts Docker Desktop")
-    what.add_argument("--logoff", metavar="USER", help="workstation: USER signs out (Docker Desktop quits)")
-    what.add_argument(
-        "--switch-engine",
-        choices=["windows", "linux"],
-        help="workstation: Docker Desktop's tray switch to Windows or Linux containers",
-    )
-    stats = lab_commands.add_parser("stats", help="request counters per host")
-    stats.add_argument("--json", action="store_true")
-
     schema_cmd = commands.add_parser("schema", help="print the JSON Schema of playbooks or inventories (for editors)")
     schema_cmd.add_argument("kind", choices=["playbook", "inventory"])
 
@@ -222,17 +185,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     completion.add_argument("shell", choices=SHELLS)
     return parser
-
-
-def _ports(text: str) -> tuple[int, int, int]:
-    """``HTTP,HTTPS,SSH`` for ``lab up --ports``: three distinct ports."""
-    try:
-        ports = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HTTP,HTTPS,SSH port numbers, got {text!r}") from None
-    if len(ports) != 3 or len(set(ports)) != 3 or not all(0 < port < 65536 for port in ports):
-        raise argparse.ArgumentTypeError(f"expected three distinct ports HTTP,HTTPS,SSH, got {text!r}")
-    return ports[0], ports[1], ports[2]
 
 
 def _target(book: Playbook, host: str) -> Target:
@@ -391,8 +343,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "completion":
             print(completion_script(_parser(), args.shell), end="")
             return EXIT_OK
-        if args.command == "lab":
-            return _lab(args)
         if args.command == "history":
             return state_cli.history_command(args)
         if args.command == "report":
@@ -439,8 +389,8 @@ def _facts(args: argparse.Namespace) -> int:
     _warn([], targets)
     renderer = Renderer(args.templates)
     connector = Connector(_ask_pass(args.ask_pass))
-    with lab_for_inventory(targets[0].play.inventory, announce=lambda text: print(text, file=sys.stderr)):
-        results = [gather_facts(target, connector, renderer) for target in targets]
+    results = [gather_facts(target, connector, renderer) for target in targets]
+    _lab_hint([targets[0].play.inventory], results)
     if args.json:
         print(
             json.dumps(
@@ -450,63 +400,6 @@ def _facts(args: argparse.Namespace) -> int:
     else:
         print_facts_table(results)
     return exit_code(results)
-
-
-def _lab(args: argparse.Namespace) -> int:
-    from provisioner.lab.control import LabError, request, start_daemon, write_inventory
-
-    lab_dir = default_lab_dir()
-    try:
-        if args.lab_command == "up":
-            if running_daemon(lab_dir):
-                raise LabError("a lab is already running; stop it with `provision lab down` first")
-            (lab_dir / "hosts.json").unlink(missing_ok=True)  # a new fleet starts fresh
-            write_inventory(
-                args.inventory,
-                count=args.hosts,
-                profiles=args.profiles,
-                seed=args.seed,
-                reboot_seconds=args.reboot_seconds,
-                lab_dir=lab_dir,
-                faults=args.faults,
-                ports=args.ports,
-            )
-            pid = start_daemon(args.inventory.resolve(), lab_dir)
-            print(f"lab: {args.hosts} hosts up (pid {pid}); inventory {args.inventory}; state in {lab_dir}")
-            print(f"next: provision apply playbooks/site.yml -i {args.inventory}")
-        elif args.lab_command == "down":
-            request(lab_dir, {"command": "down"})
-            print("lab: stopping (host state kept for the next lab on the same inventory)")
-        elif args.lab_command == "status":
-            answer = request(lab_dir, {"command": "status"})
-            for host in answer["hosts"]:
-                print(f"{host['name']}  {host['address']}  {host['profile']}  {'up' if host['up'] else 'DOWN'}")
-        elif args.lab_command == "drift":
-            answer = request(
-                lab_dir,
-                {
-                    "command": "drift",
-                    "host": args.host,
-                    "feature": args.feature,
-                    "daemon": args.daemon,
-                    "stop_service": args.stop_service,
-                    "logon": args.logon,
-                    "logoff": args.logoff,
-                    "switch_engine": args.switch_engine,
-                },
-            )
-            print(answer["message"])
-        elif args.lab_command == "stats":
-            counters = request(lab_dir, {"command": "stats"})["hosts"]
-            if args.json:
-                print(json.dumps(counters, indent=2, sort_keys=True))
-            else:
-                for name, values in counters.items():
-                    print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in sorted(values.items())))
-    except (LabError, ValueError, KeyError) as exc:
-        print(f"error: lab: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
 
 
 def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
@@ -552,10 +445,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
     handlers = {sig: signal.signal(sig, lambda *_: interrupt.signal()) for sig in (signal.SIGINT, signal.SIGTERM)}
     problems: list[OutputError] = []
     try:
-        with (
-            lab_for_playbook(book, announce=lambda text: print(text, file=sys.stderr)),
-            make_display(args.output, total) as display,
-        ):
+        with make_display(args.output, total) as display:
 
             def on_event(event: Event) -> None:
                 display.event(event)
@@ -601,11 +491,28 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
             signal.signal(sig, handler)
         if events:
             events.close()
+    _lab_hint([play.inventory for play in book.plays], results)
     for problem in problems:
         # The hosts were run: the exit code still says how they ended, and this line what is missing.
         print(f"error: {problem}", file=sys.stderr)
     state_cli.finish_run(sink, args, code, results)
     return code
+
+
+def _lab_hint(inventories: Sequence[Inventory], results: Sequence[HostResult]) -> None:
+    """One line when a lab inventory's hosts could not be reached or logged on to (no lab, or its
+    password not exported).
+
+    A lab inventory (``provision-lab up`` writes one) carries ``provision_lab`` in its ``all`` vars;
+    the lab is its own program (lab/), which this tool neither imports nor starts.
+    """
+    if not any("provision_lab" in inventory.groups["all"].vars for inventory in inventories):
+        return
+    if any(r.status in ("unreachable", "failed") and r.facts is None for r in results):  # never reached
+        print(
+            'lab: start the lab with `provision-lab up` and export PROVISION_LAB_PASSWORD="$(provision-lab password)"',
+            file=sys.stderr,
+        )
 
 
 def main() -> None:

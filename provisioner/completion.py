@@ -1,12 +1,12 @@
 """``provision completion bash|zsh|powershell``: a shell completion script made from the parser.
 
 The script is generated from the argparse parser the command line uses, so a new subcommand or
-option completes without anyone editing the scripts: every level of subcommands (``provision lab
-up``), the options of each level, the values of options with ``choices``, and file names for
+option completes without anyone editing the scripts: every level of subcommands, the options of
+each level, the values of options with ``choices``, and file names for
 every argument whose type is a path (PLAYBOOK, ``-i``, ``--report``, ...).
 
 Each script carries the same four tables, keyed by the subcommand path typed so far (``""``,
-``"lab"``, ...): the subcommands, the options, the kind of value an option takes and the kind of
+``"schema"``, ...): the subcommands, the options, the kind of value an option takes and the kind of
 each positional argument (``file``, ``choices:a b c``, or ``any``). A small walker in the shell's
 own language reads the words before the cursor, skipping option values, to find the path.
 """

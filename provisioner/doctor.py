@@ -1234,26 +1234,22 @@ def command(
     out: Callable[[str], None] = print,
     announce: Callable[[str], None] | None = None,
 ) -> int:
-    """``provision doctor``: load the hosts, start the lab for a lab inventory, print one line per
-    step and a summary; 0 when every host passed every step, 3 otherwise. Bad input raises
-    InputError (the CLI prints it and exits 1)."""
-    # Imported here: the lab's host model imports DiagnosticsParams from this module.
-    from provisioner.lab.runtime import lab_for_inventory, lab_for_playbook
+    """``provision doctor``: load the hosts, print one line per step and a summary; 0 when every
+    host passed every step, 3 otherwise. Bad input raises InputError (the CLI prints it and exits 1)."""
     from provisioner.playbook import facts_targets, load_playbook
 
     say = announce or (lambda text: print(text, file=sys.stderr))
-    lab: contextlib.AbstractContextManager[object]
     if playbook is not None:
         book = load_playbook(playbook, inventory=inventory, limit=limit)
         seen: dict[str, ConnectionSettings] = {}
         for target in book.targets:
             seen.setdefault(target.name, target.connection)
         targets = list(seen.items())
-        lab = lab_for_playbook(book, announce=say)
+        inventories = [play.inventory for play in book.plays]
     elif inventory is not None:
         found = facts_targets(inventory, limit)
         targets = [(t.name, t.connection) for t in found]
-        lab = lab_for_inventory(found[0].play.inventory, announce=say)
+        inventories = [found[0].play.inventory]
     else:
         raise InputError(
             [LoadError(None, None, None, (), "provision doctor needs an inventory (-i FILE) or a playbook")]
@@ -1266,8 +1262,7 @@ def command(
             out(format_step(diagnosis.name, step, width))
 
     try:
-        with lab:
-            results = diagnose_all(targets, doctor, forks=forks, on_host=show)
+        results = diagnose_all(targets, doctor, forks=forks, on_host=show)
     except KeyboardInterrupt:
         out("doctor: interrupted")
         return EXIT_INTERRUPTED
@@ -1277,4 +1272,8 @@ def command(
     if failed:
         summary += "; failed: " + ", ".join(f"{r.name} ({r.failed.name if r.failed else '?'})" for r in failed)
     out(summary)
+    lab_inventory = any("provision_lab" in inventory.groups["all"].vars for inventory in inventories)
+    if lab_inventory and any(r.failed is not None and r.failed.name in ("tcp", "tls", "auth") for r in failed):
+        # The lab is its own program (lab/, provision-lab), which this tool neither imports nor starts.
+        say('lab: start the lab with `provision-lab up` and export PROVISION_LAB_PASSWORD="$(provision-lab password)"')
     return EXIT_OK if not failed else EXIT_FAILED

@@ -538,6 +538,8 @@ class RebootPolicy(StrictModel):
     policy: Literal["never", "if_required"] = "if_required"
     timeout: float = Field(default=1200.0, gt=0)
     """Seconds to wait for the host to come back with a new boot id."""
+    poll_interval: float = Field(default=1.0, gt=0)
+    """Seconds before the first boot-id poll after a reboot; later polls back off 1.5x up to 15 s."""
     max_per_run: int = Field(default=3, ge=0)
 
 

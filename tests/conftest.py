@@ -14,6 +14,10 @@ def repo() -> Path:
     return REPO
 
 
+# The lab fleets of the end-to-end suites (tests/labfixtures.py), built on provision_lab's public API.
+pytest_plugins = ("labfixtures",)
+
+
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every apply and check records itself in the run history: keep the default store (under

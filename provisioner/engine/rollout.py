@@ -190,7 +190,7 @@ def run_playbook(
     interrupt: Interrupt | None = None,
     only: set[str] | None = None,
     forks: int | None = None,
-    poll_interval: float = 1.0,
+    poll_interval: float | None = None,
     sink: ResultSink | None = None,
 ) -> list[HostResult]:
     """Every play in order, its hosts in batches; a batch over its failure threshold halts the rest.

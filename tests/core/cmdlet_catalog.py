@@ -189,6 +189,11 @@ CMDLETS: tuple[Command, ...] = (
         "Path LiteralPath Destination Force Filter Include Exclude PassThru Credential UseTransaction WhatIf Confirm",
     ),
     _cmd(
+        "Rename-Item",
+        _MGMT + "rename-item" + V51,
+        "Path LiteralPath NewName Force PassThru Credential UseTransaction WhatIf Confirm",
+    ),
+    _cmd(
         "Remove-Item",
         _MGMT + "remove-item" + V51,
         "Path LiteralPath Filter Include Exclude Recurse Force Credential Stream UseTransaction WhatIf Confirm",
@@ -207,6 +212,20 @@ CMDLETS: tuple[Command, ...] = (
         "Process Begin End RemainingScripts InputObject MemberName ArgumentList WhatIf Confirm",
     ),
     _cmd("Set-StrictMode", _CORE + "set-strictmode" + V51, "Version Off"),
+    _cmd(
+        "Where-Object",
+        _CORE + "where-object" + V51,
+        "FilterScript InputObject Property Value EQ CEQ NE CNE GT CGT LT CLT GE CGE LE CLE Like CLike NotLike "
+        "CNotLike Match CMatch NotMatch CNotMatch Contains CContains NotContains CNotContains In CIn NotIn CNotIn "
+        "Is IsNot",
+    ),
+    # Microsoft.PowerShell.Management: processes
+    _cmd(
+        "Get-Process",
+        _MGMT + "get-process" + V51,
+        "Name Id InputObject IncludeUserName ComputerName Module FileVersionInfo",
+    ),
+    _cmd("Wait-Process", _MGMT + "wait-process" + V51, "Name Id InputObject Timeout"),
 )
 
 PRELUDE_URL = "provisioner/templates/prelude.ps1.j2"

@@ -9,35 +9,20 @@ playbooks/workstations.yml with its inventory replaced.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-import yaml
+from labfixtures import AddressBlock, LabRun, StartLab, make_hosts, merge, play_of, validate_report
 
-from provisioner import cli
+from provision_lab import Faults, desktop_sha256, engine_sha256, wsl_sha256, wsl_url
 from provisioner.engine import rollout
 from provisioner.engine.host import Event, HostResult
-from provisioner.lab.api import ExecResult, Faults
-from provisioner.lab.desktop import desktop_sha256, wsl_sha256, wsl_url
-from provisioner.lab.model import LabHostModel, engine_sha256
-from provisioner.lab.profiles import make_host
-from provisioner.lab.server import LabServer
-from provisioner.playbook import load_playbook
-from provisioner.transport.connect import Connector
-
-REPO = Path(__file__).resolve().parents[2]
-WORKSTATIONS_YML = REPO / "playbooks" / "workstations.yml"
-REPORT_SCHEMA = REPO / "schema" / "report.schema.json"
 
 HTTP_PORT, HTTPS_PORT, SSH_PORT = 45985, 45986, 42222
 USER = "provision"
@@ -51,41 +36,15 @@ CONNECTIONS: dict[str, dict[str, Any]] = {
     "ssh": {"connection": "ssh", "port": SSH_PORT},
 }
 
-_addresses = itertools.count(0)
-_lock = threading.Lock()
+_ADDRESSES = AddressBlock(77, 240, blocks=10)
 
 
 def fresh_address() -> str:
-    with _lock:
-        n = next(_addresses)
-    return f"127.77.{240 + n // 254}.{n % 254 + 1}"
-
-
-def merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` merged in, mappings recursively; a None value removes the key."""
-    result = copy.deepcopy(base)
-    for key, value in changes.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+    return _ADDRESSES.fresh()
 
 
 def workstation_play() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load(WORKSTATIONS_YML.read_text())[0])
-
-
-def validate_report(report: dict[str, Any]) -> None:
-    """report.json against schema/report.schema.json, and the summary against the hosts."""
-    schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(report), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
-    assert report["summary"] == dict(Counter(h["status"] for h in report["hosts"]))
-    assert datetime.fromisoformat(report["ended"]) >= datetime.fromisoformat(report["started"])
+    return play_of("workstations.yml")
 
 
 @dataclass
@@ -111,12 +70,7 @@ class CliOutcome:
 
 
 @dataclass
-class DesktopLab:
-    server: LabServer
-    hosts: dict[str, LabHostModel]
-    dir: Path
-    capsys: pytest.CaptureFixture[str]
-    scripts: dict[str, list[str]] = field(default_factory=dict)
+class DesktopLab(LabRun):
     _reports: Iterator[int] = field(default_factory=itertools.count)
 
     def snapshot(self, name: str) -> dict[str, Any]:
@@ -148,15 +102,7 @@ class DesktopLab:
             "docker_version": "27.3.1",
             "docker_sha256": engine_sha256("27.3.1"),
         }
-        hosts = {h: {"address": m.address, **(host_vars or {}).get(h, {})} for h, m in self.hosts.items()}
-        path = self.dir / f"inventory-{transport}.yml"
-        path.write_text(
-            yaml.safe_dump(
-                {"all": {"vars": values, "children": {group: {"hosts": hosts}}}}, allow_unicode=True, sort_keys=False
-            ),
-            encoding="utf-8",
-        )
-        return path
+        return self.write_inventory(values, name=f"inventory-{transport}.yml", group=group, host_vars=host_vars)
 
     def playbook(
         self,
@@ -172,9 +118,7 @@ class DesktopLab:
         play.update(inventory=str(inventory), hosts=hosts, rollout={"forks": 8})
         play["spec"] = merge(play["spec"], spec or {})
         play["reboot"] = merge(play["reboot"], {"timeout": 10})
-        path = self.dir / name
-        path.write_text(yaml.safe_dump([play], allow_unicode=True, sort_keys=False), encoding="utf-8")
-        return path
+        return self.write_playbook(play, name=name)
 
     def setup(
         self,
@@ -187,13 +131,7 @@ class DesktopLab:
 
     def run(self, playbook: Path, mode: str = "apply") -> RunOutcome:
         events: list[Event] = []
-        results = rollout.run_playbook(
-            load_playbook(playbook),
-            mode,
-            Connector(),  # type: ignore[arg-type]
-            on_event=events.append,
-            poll_interval=POLL_INTERVAL,
-        )
+        results = self.engine(playbook, mode, events=events)
         return RunOutcome(results, events, rollout.exit_code(results))
 
     def cli(self, *argv: str | Path, report: bool = False) -> CliOutcome:
@@ -202,50 +140,27 @@ class DesktopLab:
         if report:
             report_file = self.dir / f"report-{next(self._reports)}.json"
             args += ["--report", str(report_file)]
-        self.capsys.readouterr()
-        code = cli.run(args)
-        captured = self.capsys.readouterr()
+        code, out, err = self.provision(args)
         data = json.loads(report_file.read_text(encoding="utf-8")) if report_file else None
         if data is not None:
             validate_report(data)
-        return CliOutcome(code, captured.out, captured.err, data)
-
-
-def _recording(model: LabHostModel, into: list[str]) -> Callable[[str], ExecResult]:
-    inner = model.run_script
-
-    def run_script(script: str) -> ExecResult:
-        into.append(script)
-        return inner(script)
-
-    return run_script
+        return CliOutcome(code, out, err, data)
 
 
 @pytest.fixture
 def desktop_lab(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Callable[..., DesktopLab]]:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], lab_servers: StartLab
+) -> Callable[..., DesktopLab]:
     """A factory of started labs: ``desktop_lab({"ws1": "workstation-win11-23h2-pro"})``."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    original = rollout.run_playbook
-
-    def fast_run_playbook(*args: Any, **kwargs: Any) -> list[HostResult]:
-        kwargs.setdefault("poll_interval", POLL_INTERVAL)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(cli, "run_playbook", fast_run_playbook)
-    servers: list[LabServer] = []
+    count = itertools.count()
 
     def make(hosts: Mapping[str, str | tuple[str, Faults]]) -> DesktopLab:
-        models: dict[str, LabHostModel] = {}
-        for index, (name, definition) in enumerate(hosts.items()):
-            profile, faults = (definition, Faults()) if isinstance(definition, str) else definition
-            models[name] = make_host(
-                profile, name, fresh_address(), index=index, reboot_seconds=REBOOT_SECONDS, faults=faults
-            )
-        lab_dir = tmp_path / f"lab{len(servers)}"
-        server = LabServer(
-            list(models.values()),
+        models = make_hosts(hosts, fresh_address, REBOOT_SECONDS)
+        lab_dir = tmp_path / f"lab{next(count)}"
+        server, scripts = lab_servers(
+            models,
+            record=True,
             user=USER,
             password=PASSWORD,
             lab_dir=lab_dir / "state",
@@ -253,17 +168,9 @@ def desktop_lab(
             https_port=HTTPS_PORT,
             ssh_port=SSH_PORT,
         )
-        lab = DesktopLab(server, models, lab_dir, capsys)
-        for name, model in models.items():
-            lab.scripts[name] = []
-            model.run_script = _recording(model, lab.scripts[name])  # type: ignore[method-assign]
-        servers.append(server)
-        server.start()
-        return lab
+        return DesktopLab(server, models, lab_dir, capsys, POLL_INTERVAL, scripts)
 
-    yield make
-    for server in servers:
-        server.stop()
+    return make
 
 
 @pytest.fixture(params=tuple(CONNECTIONS))

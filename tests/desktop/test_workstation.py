@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from provisioner import cli
-from provisioner.lab import desktop
-from provisioner.lab.control import _handle, apply_drift
-from provisioner.lab.model import DAEMON_JSON
+from provision_lab import cli as lab_cli
+from provision_lab.control import _handle, apply_drift
+from provision_lab.windows.natives import MachineView, desktop
+from provision_lab.windows.natives.desktop import DAEMON_JSON
 from provisioner.resources.desktop_verify import RECORD
 
 from .conftest import PASSWORD, DesktopLab
@@ -161,9 +161,8 @@ def test_logged_on_user_without_desktop_running_is_told_to_start_it(desktop_lab:
     apply_drift(lab.hosts["ws1"], None, None, None, logon="dev")
     playbook = lab.setup()
     assert lab.run(playbook).host("ws1").status == "pending_logon"
-    desktop.logon(lab.hosts["ws1"], "dev")
-    lab.hosts["ws1"]._state.workstation.running_for = None  # Desktop quit from the tray
-    lab.hosts["ws1"]._state.workstation.engines = {"windows": False, "linux": False}
+    apply_drift(lab.hosts["ws1"], None, None, None, logon="dev")
+    desktop.quit_app(MachineView(lab.hosts["ws1"].machine), "ws1")  # Desktop quit from the tray
     result = lab.run(playbook).host("ws1")
     assert result.status == "pending_logon"
     assert "WS1\\dev is logged on but Docker Desktop is not running" in result.message
@@ -183,14 +182,17 @@ def test_desktop_rewrites_programdata_daemon_json_and_the_tray_switch_keeps_both
     assert '"debug": true' in lab.snapshot("ws1")["files"][DAEMON_JSON]["content"]
     said = apply_drift(model, None, None, None, switch_engine="linux")
     assert said.endswith("linux engine running")
-    assert model._state.workstation.engines == {"windows": True, "linux": True}  # the GUI switch keeps both
+    assert lab.snapshot("ws1")["workstation"]["engines"] == {
+        "windows": True,
+        "linux": True,
+    }  # the GUI switch keeps both
     apply_drift(model, None, None, None, logoff="dev")
     apply_drift(model, None, None, None, logon="dev")
     assert lab.snapshot("ws1")["files"][DAEMON_JSON]["content"] == EXPECTED_DAEMON
     # The verify's `docker desktop engine use` stops the other engine; it ends on Windows.
     result = lab.run(playbook).host("ws1")
     assert result.status == "ok" and result.verify is not None and result.verify["ok"], result.message
-    assert model._state.workstation.engines == {"windows": True, "linux": False}
+    assert lab.snapshot("ws1")["workstation"]["engines"] == {"windows": True, "linux": False}
 
 
 def test_a_settings_key_dockerd_refuses_keeps_the_windows_engine_down_and_verify_says_why(
@@ -201,7 +203,7 @@ def test_a_settings_key_dockerd_refuses_keeps_the_windows_engine_down_and_verify
     lab.run(playbook)
     model = lab.hosts["ws1"]
     # The user pastes a Linux-only key into Settings > Docker Engine (the tool validates its own keys at load).
-    model._write_file(USER_DAEMON, b'{"iptables": false}\n')
+    MachineView(model.machine).write_file(USER_DAEMON, b'{"iptables": false}\n')
     said = apply_drift(model, None, None, None, logon="dev")
     assert "windows engine failed" in said and "don't match any configuration option: iptables" in said
     result = lab.run(playbook).host("ws1")
@@ -293,7 +295,7 @@ def test_lab_drift_logon_reaches_the_host_through_the_control_socket_handler(
     desktop_lab: Callable[..., DesktopLab],
 ) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
-    args = cli._parser().parse_args(["lab", "drift", "ws1", "--logon", "dev"])
+    args = lab_cli.parser().parse_args(["drift", "ws1", "--logon", "dev"])
     assert (args.logon, args.logoff, args.switch_engine) == ("dev", None, None)
     fake_lab = SimpleNamespace(models=lab.hosts, profiles={})
     answer = _handle(fake_lab, {"command": "drift", "host": "ws1", "logon": "dev"}, None)  # type: ignore[arg-type]

@@ -17,12 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
+from labfixtures import make_hosts
 
+from provision_lab import Faults, LabServer
 from provisioner import cli
-from provisioner.lab.api import Faults
-from provisioner.lab.model import LabHostModel
-from provisioner.lab.profiles import make_host
-from provisioner.lab.server import LabServer
 
 HTTP_PORT, HTTPS_PORT, SSH_PORT = 55985, 55986, 52222
 NETWORK = f"127.77.{100 + os.getpid() % 100}"
@@ -46,7 +44,7 @@ HOSTS: Mapping[str, tuple[str, Faults]] = {
 @dataclass
 class DoctorLab:
     server: LabServer
-    hosts: dict[str, LabHostModel]
+    hosts: dict[str, Any]
     dir: Path
 
     def inventory(
@@ -86,10 +84,8 @@ class DoctorLab:
 @pytest.fixture(scope="module")
 def doctor_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DoctorLab]:
     directory = tmp_path_factory.mktemp("doctor")
-    models = {
-        name: make_host(profile, name, f"{NETWORK}.{index + 1}", index=index, faults=faults)
-        for index, (name, (profile, faults)) in enumerate(HOSTS.items())
-    }
+    numbers = iter(range(1, len(HOSTS) + 1))
+    models = make_hosts(HOSTS, lambda: f"{NETWORK}.{next(numbers)}", reboot_seconds=5.0)
     server = LabServer(
         list(models.values()),
         user=USER,

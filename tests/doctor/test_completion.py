@@ -23,7 +23,7 @@ def produced(capsys: pytest.CaptureFixture[str], shell: str) -> str:
 
 
 def subcommands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
-    """Every subcommand path of the parser ("lab up" included) -> its parser."""
+    """Every subcommand path of the parser (nested ones as "a b") -> its parser."""
     found: dict[str, argparse.ArgumentParser] = {}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -39,7 +39,8 @@ PATHS = subcommands(PARSER)
 
 
 def test_parser_has_the_new_subcommands() -> None:
-    assert {"doctor", "completion", "lab up", "apply"} <= set(PATHS)
+    assert {"doctor", "completion", "apply"} <= set(PATHS)
+    assert not any(path.split()[0] == "lab" for path in PATHS)  # the lab is its own command, provision-lab
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -95,7 +96,7 @@ def test_bash_script_completes(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     top = [path for path in PATHS if " " not in path]
     assert bash_complete(script, work, "provision", "") == top
     assert bash_complete(script, work, "provision", "do") == ["doctor"]
-    assert bash_complete(script, work, "provision", "lab", "") == ["up", "status", "down", "drift", "stats"]
+    assert bash_complete(script, work, "provision", "schema", "") == ["playbook", "inventory"]
     assert "--ask-pass" in bash_complete(script, work, "provision", "doctor", "--")
     assert bash_complete(script, work, "provision", "completion", "") == list(SHELLS)
     # File names for PLAYBOOK and for -i, after options with values and with --opt=value.
@@ -104,7 +105,7 @@ def test_bash_script_completes(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert bash_complete(script, work, "provision", "check", "--inventory", "=", "inv") == ["inventory.yml"]
     assert bash_complete(script, work, "provision", "apply", "--output", "") == ["auto", "plain", "rich", "json"]
     # An option value is not taken for a subcommand or a positional.
-    assert bash_complete(script, work, "provision", "--templates", "lab", "lab", "d") == ["down", "drift"]
+    assert bash_complete(script, work, "provision", "--templates", "schema", "schema", "p") == ["playbook"]
 
 
 def test_zsh_script_is_valid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -117,10 +118,10 @@ def test_zsh_script_is_valid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         result = subprocess.run([zsh, "-n", str(script)], capture_output=True, text=True, check=False, timeout=30)
         assert result.returncode == 0, result.stderr
         offered = zsh_complete(zsh, script)
-        assert [line.split(":")[0] for line in offered[0]] == ["up", "status", "down", "drift", "stats"]
+        assert [line.split(":")[0] for line in offered[0]] == ["playbook", "inventory"]
         assert offered[1] == ["FILES"]
         assert offered[2] == ["auto", "plain", "rich", "json"]
-        assert [line.split(":")[0] for line in offered[3]] == ["up", "status", "down", "drift", "stats"]
+        assert [line.split(":")[0] for line in offered[3]] == ["playbook", "inventory"]
     # The structure zsh -n would check: the compdef tag, the function and its registration,
     # balanced braces, case blocks and arithmetic.
     lines = text.splitlines()
@@ -144,10 +145,10 @@ compadd() {{ [[ $1 == -a ]] && print -rl -- ${{(P)2}} }}
 _files() {{ print -r -- FILES }}
 compset() {{ : }}
 t() {{ words=("$@"); CURRENT=${{#words}}; _provision; print -r -- -- }}
-t provision lab ''
+t provision schema ''
 t provision doctor -i ''
 t provision apply --output=''
-t provision --templates lab lab d
+t provision --templates schema schema p
 """
     result = subprocess.run([zsh, "-f", "-c", program], capture_output=True, text=True, check=False, timeout=30)
     assert result.returncode == 0, result.stderr

@@ -12,13 +12,13 @@ import pytest
 from core import pstree
 from core.test_catalog import check_script, ps7_syntax, unguarded_native_redirections
 
+from provision_lab.api import Faults
+from provision_lab.profiles import make_host
+from provision_lab.server import LabServer
+from provision_lab.windows.host import WINRM_DEFAULTS
+from provision_lab.wsman import WinRSLimits
 from provisioner.doctor import REQUIRED_ENVELOPE_KB, DiagnosticsParams
 from provisioner.inventory import ConnectionSettings
-from provisioner.lab.api import Faults
-from provisioner.lab.model import WINRM_DEFAULTS
-from provisioner.lab.profiles import make_host
-from provisioner.lab.server import LabServer
-from provisioner.lab.wsman import WinRSLimits
 from provisioner.records import parse_output
 from provisioner.render import Renderer
 from provisioner.transport import TransportError

@@ -1,23 +1,22 @@
 """End-to-end fixtures: a lab of simulated Windows hosts, an inventory and a playbook, and ways to run them.
 
 ``e2e_lab`` (function-scoped) is a factory: ``e2e_lab({"web1": "server2022", "bad": ("win10-home", Faults())})``
-builds the hosts with :func:`make_host`, starts a :class:`LabServer` on unusual ports (so a lab a
+builds the hosts and starts a :class:`LabServer` (through tests/labfixtures.py) on unusual ports (so a lab a
 developer runs on 5985/5986/2222 is left alone) on fresh 127.77.x.y addresses, with a lab
 directory under ``tmp_path`` and a password holding quotes and ``$`` that reaches the tool only
 through an environment variable. The returned :class:`E2ELab` writes inventories (WinRM+NTLM over
 HTTPS trusting the lab CA, SSH checking the lab's known_hosts, and HTTP variants) and playbooks
 whose spec is the one of ``playbooks/site.yml``, and runs them through the engine
-(:meth:`E2ELab.run`) or the command line (:meth:`E2ELab.cli`).
+(:meth:`E2ELab.run`) or the command line (:meth:`E2ELab.cli`). Playbooks poll a reboot every
+``POLL_INTERVAL`` seconds (``reboot.poll_interval``), since simulated reboots are short.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import os
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,17 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from labfixtures import AddressBlock, HostDef, LabRun, StartLab, make_hosts, merge, play_of
 
-from provisioner import cli
+from provision_lab import engine_sha256
 from provisioner.engine import rollout
 from provisioner.engine.host import Event, HostResult
-from provisioner.lab.api import ExecResult, Faults
-from provisioner.lab.model import LabHostModel, engine_sha256
-from provisioner.lab.profiles import make_host
-from provisioner.lab.server import LabServer
-from provisioner.playbook import Playbook, load_playbook
-from provisioner.transport.connect import Connector
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_YML = REPO / "playbooks" / "site.yml"
@@ -68,37 +61,20 @@ _CONNECTIONS: dict[str, dict[str, Any]] = {
     "ssh": {"connection": "ssh", "port": SSH_PORT},
 }
 
-_addresses = itertools.count(0)
-_address_lock = threading.Lock()
 _BLOCK = 200 + os.getpid() % 50
 """This run's 127.77.<block>.0/24, from the pid: two runs of the suite at once seldom meet."""
+_ADDRESSES = AddressBlock(77, _BLOCK, blocks=250 - _BLOCK)
 
 
 def fresh_address() -> str:
     """A loopback address in 127.77.200.0 to 127.77.249.255 that no other lab of this test run has
     used (the lab's own fleets start at 127.77.0.1)."""
-    with _address_lock:
-        n = next(_addresses)
-    return f"127.77.{200 + (_BLOCK - 200 + n // 254) % 50}.{n % 254 + 1}"
+    return _ADDRESSES.fresh()
 
 
 def site_play() -> dict[str, Any]:
     """The first play of playbooks/site.yml, as data."""
-    plays = yaml.safe_load(SITE_YML.read_text())
-    return copy.deepcopy(plays[0])
-
-
-def merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` merged in, mappings recursively; a None value removes the key."""
-    result = copy.deepcopy(base)
-    for key, value in changes.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+    return play_of("site.yml")
 
 
 def canonical_daemon_json(settings: Mapping[str, Any]) -> str:
@@ -141,26 +117,16 @@ class CliOutcome:
 
 
 @dataclass
-class E2ELab:
-    server: LabServer
-    hosts: dict[str, LabHostModel]
-    dir: Path
-    capsys: pytest.CaptureFixture[str]
-    scripts: dict[str, list[str]] = field(default_factory=dict)
-    """Every script each host received, in order."""
+class E2ELab(LabRun):
     _reports: Iterator[int] = field(default_factory=itertools.count)
-
-    # -- the hosts ------------------------------------------------------------------------------
-
-    def host(self, name: str) -> LabHostModel:
-        return self.hosts[name]
 
     def counters(self, name: str) -> Counter[str]:
         """A copy of a host's request counters (the lab's own count, not the tool's)."""
         return Counter(self.hosts[name].counters)
 
     def snapshot(self, name: str) -> dict[str, Any]:
-        return self.hosts[name].snapshot()
+        snapshot: dict[str, Any] = self.hosts[name].snapshot()
+        return snapshot
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -183,12 +149,9 @@ class E2ELab:
             "docker_version": DOCKER_VERSION,
             "docker_sha256": engine_sha256(DOCKER_VERSION),
         }
-        values = merge(values, overrides)
-        hosts = {h: {"address": model.address, **(host_vars or {}).get(h, {})} for h, model in self.hosts.items()}
-        document = {"all": {"vars": values, "children": {"windows": {"hosts": hosts}}}}
-        path = self.dir / (name or f"inventory-{transport}.yml")
-        path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
-        return path
+        return self.write_inventory(
+            merge(values, overrides), name=name or f"inventory-{transport}.yml", host_vars=host_vars
+        )
 
     def playbook(
         self,
@@ -210,9 +173,7 @@ class E2ELab:
         play["rollout"] = merge({"forks": 8}, rollout or {})
         if play_vars:
             play["vars"] = dict(play_vars)
-        path = self.dir / name
-        path.write_text(yaml.safe_dump([play], allow_unicode=True, sort_keys=False), encoding="utf-8")
-        return path
+        return self.write_playbook(play, name=name)
 
     def setup(
         self,
@@ -229,19 +190,10 @@ class E2ELab:
 
     # -- running --------------------------------------------------------------------------------
 
-    def load(self, playbook: Path) -> Playbook:
-        return load_playbook(playbook)
-
     def run(self, playbook: Path, mode: str = "apply") -> RunOutcome:
-        """The engine directly: ``run_playbook`` with a fast reboot poll; every event kept."""
+        """The engine directly (``run_playbook``); every event kept."""
         events: list[Event] = []
-        results = rollout.run_playbook(
-            self.load(playbook),
-            mode,
-            Connector(),  # type: ignore[arg-type]
-            on_event=events.append,
-            poll_interval=POLL_INTERVAL,
-        )
+        results = self.engine(playbook, mode, events=events)
         return RunOutcome(results, events, rollout.exit_code(results))
 
     def cli(self, *argv: str | Path, report: bool = False) -> CliOutcome:
@@ -251,47 +203,18 @@ class E2ELab:
         if report:
             report_file = self.dir / f"report-{next(self._reports)}.json"
             args += ["--report", str(report_file)]
-        self.capsys.readouterr()
-        code = cli.run(args)
-        captured = self.capsys.readouterr()
+        code, out, err = self.provision(args)
         data = json.loads(report_file.read_text(encoding="utf-8")) if report_file else None
-        return CliOutcome(code, captured.out, captured.err, data)
-
-
-def _recording(model: LabHostModel, into: list[str]) -> Callable[[str], ExecResult]:
-    inner = model.run_script
-
-    def run_script(script: str) -> ExecResult:
-        into.append(script)
-        return inner(script)
-
-    return run_script
-
-
-HostDef = str | tuple[str, Faults] | tuple[str, Faults, dict[str, Any]]
-"""A profile name; or (profile, faults); or (profile, faults, make_host keyword arguments)."""
-
-
-@pytest.fixture
-def fast_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command line's engine with a 0.1 s reboot poll instead of 1 s (no environment variable:
-    the CLI's reference to run_playbook is wrapped for the test)."""
-    original = rollout.run_playbook
-
-    def run_playbook(*args: Any, **kwargs: Any) -> list[HostResult]:
-        kwargs.setdefault("poll_interval", POLL_INTERVAL)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(cli, "run_playbook", run_playbook)
+        return CliOutcome(code, out, err, data)
 
 
 @pytest.fixture
 def e2e_lab(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast_cli: None
-) -> Iterator[Callable[..., E2ELab]]:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], lab_servers: StartLab
+) -> Callable[..., E2ELab]:
     """A factory of started labs (see the module docstring); every lab stops after the test."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    servers: list[LabServer] = []
+    count = itertools.count()
 
     def make(
         hosts: Mapping[str, HostDef],
@@ -300,19 +223,11 @@ def e2e_lab(
         seed: int | None = None,
         reboot_seconds: float = REBOOT_SECONDS,
     ) -> E2ELab:
-        models: dict[str, LabHostModel] = {}
-        for index, (name, definition) in enumerate(hosts.items()):
-            if isinstance(definition, str):
-                profile, faults, extra = definition, Faults(), {}
-            else:
-                profile, faults = definition[0], definition[1]
-                extra = definition[2] if len(definition) > 2 else {}  # type: ignore[misc]
-            models[name] = make_host(
-                profile, name, fresh_address(), index=index, reboot_seconds=reboot_seconds, faults=faults, **extra
-            )
-        lab_dir = tmp_path / f"lab{len(servers)}"
-        server = LabServer(
-            list(models.values()),
+        models = make_hosts(hosts, fresh_address, reboot_seconds)
+        lab_dir = tmp_path / f"lab{next(count)}"
+        server, scripts = lab_servers(
+            models,
+            record=True,
             user=USER,
             password=PASSWORD,
             lab_dir=lab_dir / "state",
@@ -322,17 +237,9 @@ def e2e_lab(
             allow_unencrypted=allow_unencrypted,
             seed=seed,
         )
-        lab = E2ELab(server, models, lab_dir, capsys)
-        for name, model in models.items():
-            lab.scripts[name] = []
-            model.run_script = _recording(model, lab.scripts[name])  # type: ignore[method-assign]
-        servers.append(server)
-        server.start()
-        return lab
+        return E2ELab(server, models, lab_dir, capsys, POLL_INTERVAL, scripts)
 
-    yield make
-    for server in servers:
-        server.stop()
+    return make
 
 
 @pytest.fixture(params=TRANSPORTS)

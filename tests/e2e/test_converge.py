@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 
-from provisioner.lab.model import DAEMON_JSON
+from provision_lab.windows.host import DAEMON_JSON
 
 from .conftest import DOCKER_VERSION, PASSWORD, E2ELab, canonical_daemon_json
 

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 
-from provisioner.lab.model import DAEMON_JSON
+from provision_lab.windows.host import DAEMON_JSON
 
 from .conftest import E2ELab
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from provisioner.lab.api import Faults
-from provisioner.lab.model import engine_sha256
+from provision_lab import engine_sha256
+from provision_lab.api import Faults
 
 from .conftest import DOCKER_VERSION, PASSWORD, E2ELab, fresh_address
 

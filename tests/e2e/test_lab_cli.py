@@ -1,5 +1,6 @@
-"""The lab from the command line: a background lab (`provision lab up/status/drift/stats/down`), and
-`provision apply` starting an in-process lab for the committed lab inventory (DESIGN 6)."""
+"""The tool against the lab as a user runs them: a background lab (`provision-lab up/status/drift/stats/down`)
+beside `provision apply` and `check`; the committed lab inventory served by the lab's public API; and the one
+line `provision` prints when a lab inventory's lab is not running (the tool never starts the lab itself)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,24 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provision_lab import Lab, lab_password
+from provision_lab import cli as lab_cli
+from provision_lab.runtime import PASSWORD_ENV, running_daemon
 from provisioner import cli
-from provisioner.lab.runtime import PASSWORD_ENV, running_daemon
 
-from .conftest import HTTP_PORT, HTTPS_PORT, PASSWORD, REPO, SSH_PORT
+from .conftest import HTTPS_PORT, PASSWORD, REPO
 
 SITE = REPO / "playbooks" / "site.yml"
+UP_PORTS = tuple(26000 + 3 * (os.getpid() % 600) + n for n in range(3))
+"""`provision-lab up`'s ports (HTTP, HTTPS, SSH) for this run, from the pid: its hosts have the fixed
+addresses 127.77.0.1-3, so two runs of the suite at once on this machine meet only if their pids agree."""
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    """``provision ARGV``, or ``provision-lab ARGV[1:]`` when ARGV starts with "lab"."""
     capsys.readouterr()
-    code = cli.run([str(a) for a in argv])
+    args = [str(a) for a in argv]
+    code = lab_cli.run(args[1:]) if args[0] == "lab" else cli.run(args)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -46,7 +54,7 @@ def wait_gone(pid: int, seconds: float) -> bool:
 
 
 def test_lab_up_status_drift_check_stats_down(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast_cli: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lab_dir = tmp_path / "lab"
     inventory = tmp_path / "lab.yml"
@@ -67,7 +75,7 @@ def test_lab_up_status_drift_check_stats_down(
             "--reboot-seconds",
             "0.3",
             "--ports",
-            f"{HTTP_PORT},{HTTPS_PORT},{SSH_PORT}",
+            ",".join(map(str, UP_PORTS)),
         )
         record = running_daemon(lab_dir)
         pid = record["pid"] if record else None
@@ -75,8 +83,8 @@ def test_lab_up_status_drift_check_stats_down(
         assert pid is not None and f"pid {pid}" in out
         assert "3 hosts up" in out
         written = yaml.safe_load(inventory.read_text())
-        assert written["all"]["vars"]["port"] == HTTPS_PORT
-        assert written["all"]["vars"]["provision_lab"]["https_port"] == HTTPS_PORT
+        assert written["all"]["vars"]["port"] == UP_PORTS[1]
+        assert written["all"]["vars"]["provision_lab"]["https_port"] == UP_PORTS[1]
         hosts = written["all"]["children"]["windows"]["hosts"]
         assert list(hosts) == ["lab-0001", "lab-0002", "lab-0003"]
         assert PASSWORD not in inventory.read_text()
@@ -90,7 +98,7 @@ def test_lab_up_status_drift_check_stats_down(
 
         code, out, err = run(capsys, "apply", SITE, "-i", inventory)
         assert code == 0, out + err
-        assert "lab: no lab was running" not in err  # the background lab answered
+        assert "provision-lab up" not in err  # the background lab answered
         code, out, err = run(capsys, "check", SITE, "-i", inventory)
         assert code == 0, out + err
 
@@ -145,15 +153,15 @@ def test_lab_up_refuses_bad_ports(
 ) -> None:
     monkeypatch.setenv("PROVISION_LAB_DIR", str(tmp_path / "lab"))
     with pytest.raises(SystemExit) as exit_info:
-        cli.run(["lab", "up", "--ports", "25985,25985,22222", "--inventory", str(tmp_path / "lab.yml")])
-    assert exit_info.value.code == 1  # a usage error; 2 would mean drift (DESIGN 4.5)
+        lab_cli.run(["up", "--ports", "25985,25985,22222", "--inventory", str(tmp_path / "lab.yml")])
+    assert exit_info.value.code == 2  # argparse's usage error
     assert "three distinct ports" in capsys.readouterr().err
     assert not (tmp_path / "lab.yml").exists()
     assert running_daemon(tmp_path / "lab") is None
 
 
-def test_apply_on_the_committed_lab_inventory_starts_a_lab_in_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast_cli: None
+def test_the_committed_lab_inventory_converges_with_one_reboot_per_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # inventories/lab.yml trusts ~/.cache/provision/lab/tls/ca.pem and ~/.cache/provision/lab/known_hosts: with
     # HOME in tmp and the lab directory at that place, the committed files run unchanged and touch no real home.
@@ -161,30 +169,98 @@ def test_apply_on_the_committed_lab_inventory_starts_a_lab_in_process(
     lab_dir = home / ".cache" / "provision" / "lab"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("PROVISION_LAB_DIR", str(lab_dir))
-    monkeypatch.setenv(PASSWORD_ENV, "unset below")
-    monkeypatch.delenv(PASSWORD_ENV)  # the lab makes one and sets it for the run (restored after the test)
-    # The committed playbook and inventory, unchanged: six hosts, 3 s simulated reboots, canary batches.
-    playbook = SITE
-    names = list(yaml.safe_load((REPO / "inventories" / "lab.yml").read_text())["all"]["children"]["windows"]["hosts"])
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    committed = REPO / "inventories" / "lab.yml"
+    names = list(yaml.safe_load(committed.read_text())["all"]["children"]["windows"]["hosts"])
     assert len(names) == 6
+    # What `provision-lab up` serves, in this process: the committed inventory's hosts that site.yml targets.
+    lab = Lab.of_inventory(committed, lab_dir, only=names)
+    lab.start()
+    try:
+        # The user's `export PROVISION_LAB_PASSWORD="$(provision-lab password)"`.
+        monkeypatch.setenv(PASSWORD_ENV, lab_password(lab_dir))
+        report = tmp_path / "first.json"
+        code, out, err = run(capsys, "apply", SITE, "--report", report)  # the committed playbook, unchanged
 
-    report = tmp_path / "first.json"
-    code, out, err = run(capsys, "apply", playbook, "--report", report)
+        assert code == 0, out + err
+        first = json.loads(report.read_text())
+        assert first["summary"] == {"changed": 6}, first["summary"]
+        assert [h["name"] for h in first["hosts"]] == names
+        assert all(h["verify"] and h["verify"]["ok"] for h in first["hosts"])
+        assert [h["reboots"] for h in first["hosts"]] == [1] * 6
 
-    assert code == 0, out + err
-    assert "lab: no lab was running; started 6 simulated hosts in this process" in err
-    first = json.loads(report.read_text())
-    assert first["summary"] == {"changed": 6}, first["summary"]
-    assert [h["name"] for h in first["hosts"]] == names
-    assert all(h["verify"] and h["verify"]["ok"] for h in first["hosts"])
+        report = tmp_path / "second.json"
+        code, out, err = run(capsys, "apply", SITE, "--report", report)
+
+        assert code == 0, out + err
+        second = json.loads(report.read_text())
+        assert second["summary"] == {"ok": 6}, second["summary"]
+        assert all(h["transport"]["scripts"] == 1 and h["reboots"] == 0 for h in second["hosts"])
+    finally:
+        lab.stop()
     assert (lab_dir / "tls" / "ca.pem").exists() and (lab_dir / "hosts.json").exists()
-    assert running_daemon(lab_dir) is None  # nothing left running
 
-    report = tmp_path / "second.json"
-    code, out, err = run(capsys, "apply", playbook, "--report", report)
 
-    assert code == 0, out + err
-    assert "lab: no lab was running" in err
-    second = json.loads(report.read_text())
-    assert second["summary"] == {"ok": 6}, second["summary"]
-    assert all(h["transport"]["scripts"] == 1 and h["reboots"] == 0 for h in second["hosts"])
+@pytest.mark.parametrize("exported", [True, False])
+def test_a_lab_inventory_without_its_lab_gets_one_line_saying_how_to_start_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exported: bool
+) -> None:
+    """No lab runs (or its password is not exported): every host fails, and one line says what to do."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PROVISION_LAB_DIR", str(tmp_path / "home" / "lab"))
+    if exported:
+        monkeypatch.setenv(PASSWORD_ENV, "not-a-running-lab")
+    else:
+        monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    # The committed inventory on ports where nothing listens, so a lab a developer runs is never reached.
+    inventory = tmp_path / "lab.yml"
+    document = yaml.safe_load((REPO / "inventories" / "lab.yml").read_text())
+    document["all"]["vars"]["port"] = HTTPS_PORT + 7
+    inventory.write_text(yaml.safe_dump(document))
+
+    code, out, err = run(capsys, "check", SITE, "-i", inventory, "--limit", "lab-0001:lab-0002")
+
+    assert code == 3, out + err
+    hints = [line for line in err.splitlines() if "provision-lab up" in line]
+    assert hints == [
+        'lab: start the lab with `provision-lab up` and export PROVISION_LAB_PASSWORD="$(provision-lab password)"'
+    ]
+    assert not (tmp_path / "home" / "lab" / "daemon.json").exists()  # the tool started no lab
+    assert running_daemon(tmp_path / "home" / "lab") is None
+
+
+def test_doctor_on_a_lab_inventory_without_its_lab_says_how_to_start_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(PASSWORD_ENV, "not-a-running-lab")
+    inventory = tmp_path / "lab.yml"
+    document = yaml.safe_load((REPO / "inventories" / "lab.yml").read_text())
+    document["all"]["vars"]["port"] = HTTPS_PORT + 7
+    inventory.write_text(yaml.safe_dump(document))
+
+    code, out, err = run(capsys, "doctor", "-i", inventory, "--limit", "lab-0001", "--timeout", "2")
+
+    assert code == 3, out + err
+    assert "lab-0001" in out and "FAILED" in out
+    assert [line for line in err.splitlines() if "provision-lab" in line] == [
+        'lab: start the lab with `provision-lab up` and export PROVISION_LAB_PASSWORD="$(provision-lab password)"'
+    ]
+
+
+def test_an_inventory_that_is_not_a_lab_gets_no_lab_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(PASSWORD_ENV, "x")
+    document = yaml.safe_load((REPO / "inventories" / "lab.yml").read_text())
+    del document["all"]["vars"]["provision_lab"]
+    document["all"]["vars"]["port"] = HTTPS_PORT + 7
+    inventory = tmp_path / "fleet.yml"
+    inventory.write_text(yaml.safe_dump(document))
+
+    code, out, err = run(capsys, "check", SITE, "-i", inventory, "--limit", "lab-0001")
+
+    assert code == 3, out + err
+    assert "lab-0001] failed" in out
+    assert "provision-lab" not in out + err

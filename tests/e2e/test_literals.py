@@ -1,8 +1,8 @@
 """Values from YAML reach the host unchanged, whatever quotes and PowerShell syntax they hold (DESIGN 4.9).
 
-The lab runs each block from its marker's params and checks that the block's PowerShell literal
-``$P`` says the same (provisioner/lab/pslit.py), so a value that the ``ps`` filter quoted wrongly
-fails the block; a value that survives shows up verbatim in the host's daemon.json.
+The lab interprets the script's PowerShell, so the value the host sees is the one the ``$P`` literal
+spells: a value the ``ps`` filter quoted wrongly would reach daemon.json changed, or fail to parse;
+a value that survives shows up verbatim in the host's daemon.json.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from provisioner.lab.model import DAEMON_JSON
+from provision_lab.windows.host import DAEMON_JSON
 
 from .conftest import E2ELab, block_markers
 

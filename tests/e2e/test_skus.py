@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from provisioner.lab.api import Faults
-from provisioner.lab.model import DAEMON_JSON
+from provision_lab.api import Faults
+from provision_lab.windows.host import DAEMON_JSON
 
 from .conftest import DOCKER_VERSION, E2ELab, block_markers
 

@@ -2,7 +2,7 @@
 and playbook, and ways to run them through the engine or the command line.
 
 ``make_fleet(count, profiles, faults=...)`` builds ``count`` hosts (``lab-0001``... on 127.77.x.y)
-and serves them on ports no other test suite uses (HTTP 35985, SSH 32222; no HTTPS), so the
+and serves them on ports no other test suite uses (HTTP and SSH in 33000-34999 by pid; no HTTPS), so the
 fleet tests never meet the e2e suite's labs (25985...) or a developer's lab (5985...). Inventories
 default to WinRM Basic over plain HTTP with ``allow_unencrypted`` on both sides, the cheapest
 transport, so hundreds of hosts fit the suite's time budget; ``transport="ntlm"`` and per-host
@@ -15,7 +15,6 @@ secrets test can search every output for it.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
 import signal
@@ -24,28 +23,23 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
+from labfixtures import REPORT_SCHEMA, LabRun, StartLab, merge, play_of, validate_report
 
-from provisioner import cli
-from provisioner.engine import rollout
+from provision_lab import build_fleet, engine_sha256, parse_profiles
 from provisioner.engine.host import Event, HostResult
-from provisioner.lab.fleet import build_fleet, parse_profiles
-from provisioner.lab.model import LabHostModel, engine_sha256
-from provisioner.lab.server import LabServer
-from provisioner.playbook import Playbook, load_playbook
-from provisioner.transport.connect import Connector
 
-REPO = Path(__file__).resolve().parents[2]
-SITE_YML = REPO / "playbooks" / "site.yml"
-REPORT_SCHEMA = REPO / "schema" / "report.schema.json"
+__all__ = ["REPORT_SCHEMA", "validate_report"]  # re-exported for the suite's tests
 
-HTTP_PORT, SSH_PORT = 35985, 32222
+
+HTTP_PORT = 33000 + 2 * (os.getpid() % 1000)
+SSH_PORT = HTTP_PORT + 1
+"""From the pid, in 33000-34999: a fleet's addresses are fixed (lab-0001 is 127.77.0.1), so two runs of
+the suite at once (engineers sharing this machine) meet only if their pids agree modulo 1000."""
 USER = "provision"
 PASSWORD_ENV = "PROVISION_FLEET_PASSWORD"
 PASSWORD = "Fl33t-xq7Zk'w$(hostname)\"v9"
@@ -80,31 +74,8 @@ def report_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
-def validate_report(report: dict[str, Any]) -> None:
-    """report.json against schema/report.schema.json, plus what a schema cannot say: the summary
-    counts the hosts' statuses, and the run ended after it started."""
-    errors = sorted(report_validator().iter_errors(report), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
-    assert report["summary"] == dict(Counter(h["status"] for h in report["hosts"]))
-    assert datetime.fromisoformat(report["ended"]) >= datetime.fromisoformat(report["started"])
-    assert len({h["name"] for h in report["hosts"]}) == len(report["hosts"])
-
-
 def site_play() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load(SITE_YML.read_text())[0])
-
-
-def merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` merged in, mappings recursively; a None value removes the key."""
-    result = copy.deepcopy(base)
-    for key, value in changes.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+    return play_of("site.yml")
 
 
 @dataclass
@@ -130,20 +101,9 @@ class CliRun:
 
 
 @dataclass
-class Fleet:
-    server: LabServer
-    hosts: dict[str, LabHostModel]
-    profile: dict[str, str]
-    dir: Path
-    capture: pytest.CaptureFixture[str]
+class Fleet(LabRun):
+    profile: dict[str, str] = field(default_factory=dict)
     _run: int = 0
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.hosts)
-
-    def host(self, name: str) -> LabHostModel:
-        return self.hosts[name]
 
     def profiles(self) -> dict[str, str]:
         """Each host's lab profile."""
@@ -186,11 +146,7 @@ class Fleet:
             },
             overrides,
         )
-        hosts = {h: {"address": m.address, **(host_vars or {}).get(h, {})} for h, m in self.hosts.items()}
-        document = {"all": {"vars": values, "children": {"windows": {"hosts": hosts}}}}
-        path = self.dir / name
-        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        return path
+        return self.write_inventory(values, name=name, host_vars=host_vars)
 
     def playbook(
         self,
@@ -208,28 +164,15 @@ class Fleet:
         play["rollout"] = dict(rollout or {"forks": 50})
         play["reboot"] = merge(merge(play.get("reboot") or {}, {"timeout": 10}), reboot or {})
         play["spec"] = merge(play["spec"], spec or {})
-        path = self.dir / name
-        path.write_text(yaml.safe_dump([play], sort_keys=False), encoding="utf-8")
-        return path
+        return self.write_playbook(play, name=name)
 
     # -- running --------------------------------------------------------------------------------
-
-    def load(self, playbook: Path) -> Playbook:
-        return load_playbook(playbook)
 
     def run(
         self, playbook: Path, mode: str = "apply", *, events: list[Event] | None = None, **kwargs: Any
     ) -> list[HostResult]:
-        """``run_playbook`` directly, with a fast reboot poll."""
-        kwargs.setdefault("poll_interval", POLL_INTERVAL)
-        on_event = events.append if events is not None else (lambda event: None)
-        return rollout.run_playbook(
-            self.load(playbook),
-            mode,
-            Connector(),
-            on_event=on_event,  # type: ignore[arg-type]
-            **kwargs,
-        )
+        """``run_playbook`` directly."""
+        return self.engine(playbook, mode, events=events, **kwargs)
 
     def upcoming(self, kind: str, suffix: str = "jsonl", ahead: int = 1) -> Path:
         """The file of ``kind`` (report, events, junit) that the next :meth:`cli` call writes, so a
@@ -263,25 +206,9 @@ class Fleet:
             if wanted:
                 files[kind] = self.upcoming(kind, suffix, 0)
                 argv += [f"--{kind}", str(files[kind])]
-        self.capture.readouterr()
         started = time.monotonic()
-        code = cli.run(argv)
-        seconds = time.monotonic() - started
-        captured = self.capture.readouterr()
-        return CliRun(code, captured.out, captured.err, seconds, files)
-
-
-@pytest.fixture
-def fast_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command line's engine with a fast reboot poll: ``cli.run`` passes no poll interval
-    (1 s by default), so its reference to ``run_playbook`` is wrapped for the test."""
-    original = rollout.run_playbook
-
-    def run_playbook(*args: Any, **kwargs: Any) -> list[HostResult]:
-        kwargs.setdefault("poll_interval", POLL_INTERVAL)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(cli, "run_playbook", run_playbook)
+        code, out, err = self.provision(argv)
+        return CliRun(code, out, err, time.monotonic() - started, files)
 
 
 MakeFleet = Callable[..., Fleet]
@@ -289,14 +216,11 @@ MakeFleet = Callable[..., Fleet]
 
 @pytest.fixture
 def make_fleet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], fast_cli: None
-) -> Iterator[MakeFleet]:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], lab_servers: StartLab
+) -> MakeFleet:
     """A factory of one started fleet per test (the ports are fixed); it stops after the test."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    # A lab inventory would make the CLI start its own lab; ours is not one, but keep any lab
-    # directory the CLI might touch inside the test.
-    monkeypatch.setenv("PROVISION_LAB_DIR", str(tmp_path / "lab-dir"))
-    servers: list[LabServer] = []
+    started: list[Fleet] = []
 
     def make(
         count: int,
@@ -307,9 +231,9 @@ def make_fleet(
         ssh: bool = False,
         reboot_seconds: float = REBOOT_SECONDS,
     ) -> Fleet:
-        assert not servers, "one fleet per test: the fleet's addresses and ports are fixed"
+        assert not started, "one fleet per test: the fleet's addresses and ports are fixed"
         models = build_fleet(count, profiles, seed, reboot_seconds=reboot_seconds, faults_spec=faults)
-        server = LabServer(
+        server, _ = lab_servers(
             models,
             user=USER,
             password=PASSWORD,
@@ -320,14 +244,12 @@ def make_fleet(
             allow_unencrypted=True,
             seed=seed,
         )
-        servers.append(server)
-        server.start()
-        profiles = dict(zip((m.name for m in models), parse_profiles(profiles, count, seed), strict=True))
-        return Fleet(server, {m.name: m for m in models}, profiles, tmp_path, capfd)
+        profile = dict(zip((m.name for m in models), parse_profiles(profiles, count, seed), strict=True))
+        fleet = Fleet(server, {m.name: m for m in models}, tmp_path, capfd, POLL_INTERVAL, profile=profile)
+        started.append(fleet)
+        return fleet
 
-    yield make
-    for server in servers:
-        server.stop()
+    return make
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from provisioner.lab.api import Faults
+from provision_lab.api import Faults
 
 from .conftest import DOCKER_VERSION, MakeFleet, validate_report
 

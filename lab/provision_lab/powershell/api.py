@@ -97,8 +97,9 @@ class NetObject:
         PowerShell's text ("'Name' is a ReadOnly property.")."""
         raise TerminatingError(
             ErrorRecord(
-                NetException("System.Management.Automation.SetValueInvocationException",
-                             f"'{name}' is a ReadOnly property."),
+                NetException(
+                    "System.Management.Automation.SetValueInvocationException", f"'{name}' is a ReadOnly property."
+                ),
                 "PropertyAssignmentException",
                 "InvalidOperation",
             )
@@ -151,9 +152,16 @@ class NetException(Exception):
     ``$_.Exception.Response``): they are exposed as properties of the exception object.
     """
 
-    def __init__(self, type_name: str, message: str, *, inner: NetException | None = None,
-                 base_names: Sequence[str] = ("System.SystemException", "System.Exception"),
-                 hresult: int | None = None, extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        type_name: str,
+        message: str,
+        *,
+        inner: NetException | None = None,
+        base_names: Sequence[str] = ("System.SystemException", "System.Exception"),
+        hresult: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.type_name = type_name
         self.message = message
@@ -335,6 +343,11 @@ class NativeResult:
     exit_code: int
     stdout: str = ""
     stderr: str = ""
+    chunks: tuple[tuple[str, str], ...] = ()
+    """Optional: what was written as ("stdout" | "stderr", text) pieces in write order (their texts
+    join to ``stdout`` and ``stderr``), so ``2>&1`` interleaves the two streams as they were written
+    (``docker run``'s pull progress on stderr comes before the container's output on stdout).
+    Empty: all of stdout, then all of stderr."""
 
 
 class NativeProgram(Protocol):

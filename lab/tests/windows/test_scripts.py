@@ -1,0 +1,151 @@
+"""Real scripts on faulted machines: the product's golden scripts (read as files; the lab imports
+nothing of the product) run through powershell.exe on a lab host, and Windows' failures show."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from provision_lab.api import Faults
+from provision_lab.profiles import make_host
+from provision_lab.windows.host import WindowsHost
+
+GOLDEN = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "golden"
+BOOTSTRAP = (
+    # The controller's stdin bootstrap as pywinrm sends it (DESIGN 4.8): the script comes on stdin.
+    "$ErrorActionPreference = 'Stop'; "
+    "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), "
+    "(New-Object System.Text.UTF8Encoding $false); "
+    "$script = $stdin.ReadToEnd(); "
+    "& ([ScriptBlock]::Create($script))"
+)
+COMMAND = "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.b64encode(
+    BOOTSTRAP.encode("utf-16-le")
+).decode("ascii")
+
+
+def records(host: WindowsHost, golden: str) -> dict[str, Any]:
+    """Run a golden script; its records by id."""
+    result = host.run_command(COMMAND, (GOLDEN / golden).read_text(encoding="utf-8"))
+    found = [
+        json.loads(line.removeprefix("@@provision "))
+        for line in result.stdout.splitlines()
+        if line.startswith("@@provision ")
+    ]
+    return {record["id"]: record for record in found}
+
+
+def test_facts_of_a_fresh_server_come_from_the_machine() -> None:
+    facts = records(make_host("server2022", "lab-0001", "127.77.0.1"), "server2022/facts.ps1")["facts"]
+    assert facts["ok"] is True
+    data = facts["data"]
+    assert data["os"]["build"] == 20348 and data["os"]["display_version"] == "21H2"
+    assert data["features"] == {"Containers": "Disabled", "Microsoft-Hyper-V": "Disabled"}
+    assert data["hardware"]["is_vm"] is False and data["reboot"]["pending"] is False
+
+
+def test_a_vm_the_template_does_not_know_reads_as_physical() -> None:
+    """EC2 Nitro's "Amazon EC2" is not in the facts template's table (windows-audit.md F5): the lab
+    derives nothing, so the script's own logic decides, and it says physical."""
+    hardware = records(make_host("ec2-nitro", "lab-0001", "127.77.0.1"), "server2022/facts.ps1")["facts"]["data"][
+        "hardware"
+    ]
+    assert hardware["is_vm"] is False and hardware["hypervisor_present"] is True
+    known = records(make_host("vm-nested", "lab-0001", "127.77.0.1"), "server2022/facts.ps1")["facts"]["data"]
+    assert known["hardware"]["vm_platform"] == "Hyper-V"
+
+
+def test_a_pending_restart_makes_install_windowsfeature_refuse() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1", faults=Faults(restart_pending=True))
+    assert records(host, "server2022/facts.ps1")["facts"]["data"]["reboot"]["reasons"] == ["ComponentBasedServicing"]
+    refused = host.machine.features["Containers"]
+    # The template reads the FailedRestartRequired result and asks for the restart first (F2).
+    feature = records(host, "server2022/apply.ps1")["feature/Containers"]
+    assert feature["ok"] is True and feature["reboot_required"] is True
+    assert host.machine.features["Containers"] == refused == "Disabled"
+    host.machine.boot(host.machine.boot_time)
+    assert records(host, "server2022/apply.ps1")["feature/Containers"]["data"]["after"] == "EnablePending"
+
+
+def test_not_admin_fails_where_windows_needs_elevation() -> None:
+    """DISM needs elevation: the facts block's catch turns it into Absent (windows-audit.md F7), and
+    Install-WindowsFeature refuses."""
+    host = make_host("server2022", "lab-0001", "127.77.0.1", faults=Faults(not_admin=True))
+    facts = records(host, "server2022/facts.ps1")["facts"]["data"]
+    assert facts["features"] == {"Containers": "Absent", "Microsoft-Hyper-V": "Absent"}
+    feature = records(host, "server2022/apply.ps1")["feature/Containers"]
+    assert feature["ok"] is False and "requires elevation" in feature["error"]["message"]
+
+
+def test_constrained_language_stops_the_bootstrap_before_any_record() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1", faults=Faults(constrained_language=True))
+    result = host.run_command(COMMAND, (GOLDEN / "server2022" / "facts.ps1").read_text(encoding="utf-8"))
+    assert result.exit_code != 0 and "@@provision" not in result.stdout
+    assert "language mode" in result.stderr
+
+
+def test_boot_time_jitters_by_a_second_between_processes() -> None:
+    host = make_host("vm-nested", "lab-0001", "127.77.0.1", faults=Faults(boot_jitter=True))
+    ids = {records(host, "server2022/facts.ps1")["facts"]["data"]["reboot"]["boot_id"] for _ in range(2)}
+    assert ids == {"2026-11-20T08:00:00.0000000Z", "2026-11-20T08:00:01.0000000Z"}
+
+
+def run(host: WindowsHost, script: str) -> tuple[list[str], str]:
+    """Run a snippet; (stdout lines, stderr)."""
+    result = host.run_script(script)
+    return result.stdout.splitlines(), result.stderr
+
+
+def test_registry_values_keep_their_kind_through_the_provider_cmdlets() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    out, err = run(
+        host,
+        "New-Item -Path 'HKLM:\\SOFTWARE\\Lab' -Force | Out-Null\n"
+        "New-ItemProperty -Path 'HKLM:\\SOFTWARE\\Lab' -Name Location -PropertyType ExpandString -Value '%SystemRoot%\\x' | Out-Null\n"
+        "Set-ItemProperty -Path 'HKLM:\\SOFTWARE\\Lab' -Name Location -Value '%ProgramData%\\y'\n"
+        "(Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Lab').Location\n"
+        "(Get-Item -Path 'HKLM:\\SOFTWARE\\Lab').GetValue('Location', $null, 'DoNotExpandEnvironmentNames')\n",
+    )
+    assert err == "" and out == [r"C:\ProgramData\y", r"%ProgramData%\y"]
+    value = host.machine.registry.value(r"HKEY_LOCAL_MACHINE\SOFTWARE\Lab", "Location")
+    assert value is not None and value.kind == "ExpandString"  # Set-ItemProperty keeps an existing kind
+
+
+def test_file_cmdlets_and_dotnet_agree_on_paths_and_contents() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    out, err = run(
+        host,
+        "$d = Join-Path -Path $env:TEMP -ChildPath 'lab'\n"
+        "New-Item -Path $d -ItemType Directory | Out-Null\n"
+        "Set-Content -Path (Join-Path $d 'a.txt') -Value 'one','two'\n"
+        "Copy-Item -Path (Join-Path $d 'a.txt') -Destination (Join-Path $d 'b.txt')\n"
+        "Rename-Item -Path (Join-Path $d 'b.txt') -NewName 'c.txt'\n"
+        "(Get-ChildItem -Path $d | ForEach-Object { $_.Name }) -join ','\n"
+        "[System.IO.File]::ReadAllText((Join-Path $d 'C.TXT'))\n"
+        "Split-Path -Path (Join-Path $d 'c.txt') -Leaf\n"
+        "[System.IO.Path]::GetDirectoryName('C:\\Program Files\\docker\\dockerd.exe')\n",
+    )
+    assert err == ""
+    # Set-Content ends each line with CRLF, so the text read back ends with an empty line.
+    assert out == ["a.txt,c.txt", "one", "two", "", "c.txt", r"C:\Program Files\docker"]
+
+
+def test_an_unknown_proxy_and_an_unknown_host_fail_with_webexception_texts() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    _, err = run(host, "Invoke-WebRequest -Uri 'https://example.invalid/x' -UseBasicParsing -OutFile 'C:\\x'")
+    assert "The remote name could not be resolved: 'example.invalid'" in err
+    _, err = run(
+        host,
+        "Invoke-WebRequest -Uri 'https://download.docker.com/win/static/stable/x86_64/docker-27.3.1.zip' "
+        "-Proxy 'http://proxy.corp:8080' -UseBasicParsing -OutFile 'C:\\x'",
+    )
+    assert "The remote name could not be resolved: 'proxy.corp'" in err
+
+
+def test_a_parameter_the_lab_does_not_model_fails_instead_of_being_ignored() -> None:
+    host = make_host("server2022", "lab-0001", "127.77.0.1")
+    result = host.run_script("Get-ChildItem -Path C:\\ -Include *.exe")
+    assert result.exit_code != 0
+    assert "A parameter cannot be found that matches parameter name 'Include'." in result.stderr
