@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fleet.conftest import fast_cli, make_fleet  # noqa: F401 - the lab fleet fixtures, reused
+from fleet.conftest import make_fleet  # noqa: F401 - the lab fleet fixtures, reused
 from state.conftest import Clock, clock  # noqa: F401 - the store's settable clock
 
 REPO = Path(__file__).resolve().parents[2]

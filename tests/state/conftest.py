@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fleet.conftest import fast_cli, make_fleet  # noqa: F401 - the lab fleet fixtures, reused
+from fleet.conftest import make_fleet  # noqa: F401 - the lab fleet fixtures, reused
 
 from provisioner.state import cli as state_cli
 from provisioner.state.store import Store
