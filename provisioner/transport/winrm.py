@@ -30,7 +30,7 @@ from winrm.protocol import Protocol
 from provisioner.inventory import ConnectionSettings
 from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
 
-__all__ = ["CHUNK_BYTES", "WinRMConnection"]
+__all__ = ["CHUNK_BYTES", "OPERATION_TIMEOUT", "WinRMConnection", "describe", "fault_error", "root_cause"]
 
 CHUNK_BYTES = 256 * 1024
 """Script bytes per Send: base64 makes 4/3 of it, well under the 500 KiB MaxEnvelopeSize default."""
@@ -57,11 +57,23 @@ class _CountingProtocol(Protocol):
         return response
 
 
-def _root_cause(exc: BaseException) -> BaseException:
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a chain: what actually went wrong under requests' and urllib3's wrappers."""
     seen = exc
     while seen.__cause__ is not None or (seen.__context__ is not None and not seen.__suppress_context__):
         seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
     return seen
+
+
+def fault_error(host: str, reason: str, wsman_code: int | None, status: int) -> TransportError:
+    """A SOAP fault as one line: quota faults apart (the engine does not retry them), a fault
+    without a WSManFault code (a proxy's or a dying service's) retryable like any HTTP 5xx."""
+    reason = reason.strip()
+    if "quota" in reason.lower() or "maximum number" in reason.lower():
+        return TransportError(host, f"WinRM quota exceeded: {reason}", kind="quota")
+    return TransportError(
+        host, f"WinRM fault {wsman_code}: {reason}", kind="http", retryable=status >= 500 and wsman_code is None
+    )
 
 
 def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> TransportError:
@@ -76,21 +88,13 @@ def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> Tra
             kind="auth",
         )
     if isinstance(exc, WSManFaultError):
-        reason = (exc.reason or "").strip()
-        if "quota" in reason.lower() or "maximum number" in reason.lower():
-            return TransportError(host, f"WinRM quota exceeded: {reason}", kind="quota")
-        return TransportError(
-            host,
-            f"WinRM fault {exc.wsman_fault_code}: {reason}",
-            kind="http",
-            retryable=exc.code >= 500 and exc.wsman_fault_code is None,
-        )
+        return fault_error(host, exc.reason or "", exc.wsman_fault_code, exc.code)
     if isinstance(exc, WinRMTransportError):
         return TransportError(
             host, f"HTTP {exc.code} from the WinRM service at {where}", kind="http", retryable=exc.code >= 500
         )
     if isinstance(exc, requests.exceptions.SSLError):
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
         return TransportError(
             host, f"certificate rejected at {where}: {detail} (trust the host's CA with ca_bundle)", kind="certificate"
@@ -98,7 +102,7 @@ def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> Tra
     if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, socket.timeout)):
         return TransportError(host, f"timed out talking to {where}", kind="timeout", retryable=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         if isinstance(cause, socket.gaierror):
             return TransportError(host, f"name {settings.address!r} does not resolve", kind="dns")
         if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
@@ -132,6 +136,9 @@ class WinRMConnection:
         )
         if settings.ca_bundle:
             kwargs["ca_trust_path"] = settings.ca_bundle
+        # None makes pywinrm bypass every proxy ("no_proxy": "*"), whatever HTTP(S)_PROXY say; only
+        # the inventory's ``proxy`` is used (its default, "legacy_requests", reads the environment).
+        kwargs["proxy"] = settings.proxy
         if settings.transport == "certificate":
             kwargs.update(cert_pem=settings.cert_pem, cert_key_pem=settings.cert_key_pem)
         if password is None and settings.transport in {"ntlm", "basic", "credssp"}:
