@@ -4,7 +4,7 @@
 line names a program (``echo``, ``big``, ``sleep``...) whose output is fixed, so what a client
 returns can be compared byte for byte. The lab's real WS-Man endpoint serves it, with its faults,
 quotas and NTLM sealing; ``max_timeout_ms`` is 400 ms so an idle Receive times out (and is asked
-again) quickly. Ports 15985/15986 on 127.77.250-254.x (from the pid), apart from every other lab of
+again) quickly. Ports 15985/15986/12222 on 127.77.250-254.x (from the pid), apart from every other lab of
 the test suite and from one a developer runs.
 """
 
@@ -26,7 +26,7 @@ from provisioner.lab.api import ExecResult, Faults
 from provisioner.lab.server import LabServer
 from provisioner.lab.wsman import WinRSLimits
 
-HTTP_PORT, HTTPS_PORT = 15985, 15986
+HTTP_PORT, HTTPS_PORT, SSH_PORT = 15985, 15986, 12222
 USER = "provision"
 PASSWORD = "tr'Pa$$w0rd\"$(x)`"
 """Quotes, ``$`` and a backtick: the password must reach the host unchanged through both clients."""
@@ -134,7 +134,7 @@ def scripted_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptedL
         lab_dir=tmp_path_factory.mktemp("scripted-lab"),
         http_port=HTTP_PORT,
         https_port=HTTPS_PORT,
-        ssh_port=None,
+        ssh_port=SSH_PORT,
         allow_unencrypted=True,
         limits=WinRSLimits(max_timeout_ms=int(OPERATION_SECONDS * 1000)),
     )
