@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
             help="progress output (auto: rich on a terminal, plain lines otherwise)",
         )
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
+        _winrm_client_option(sub)
 
     lab = commands.add_parser(
         "lab",
@@ -138,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     facts_cmd.add_argument("-l", "--limit", help="host pattern")
     facts_cmd.add_argument("--json", action="store_true")
     facts_cmd.add_argument("--ask-pass", action="store_true")
+    _winrm_client_option(facts_cmd)
 
     doctor = commands.add_parser(
         "doctor",
@@ -309,7 +311,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _facts(args: argparse.Namespace) -> int:
     targets = facts_targets(args.inventory, args.limit)
-    connector = Connector(_ask_pass(args.ask_pass))
+    connector = Connector(_ask_pass(args.ask_pass), args.winrm_client)
     with lab_for_inventory(targets[0].play.inventory, announce=lambda text: print(text, file=sys.stderr)):
         results = [gather_facts(target, connector, Renderer(args.templates)) for target in targets]
     if args.json:
@@ -380,6 +382,15 @@ def _lab(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _winrm_client_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--winrm-client",
+        choices=["lean", "pywinrm"],
+        help="WinRM client for every host of the run (overrides winrm_client; default lean, "
+        "pywinrm for kerberos, credssp and certificate)",
+    )
+
+
 def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
     if not enabled:
         return None
@@ -421,7 +432,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
             results = run_playbook(
                 book,
                 args.command,
-                Connector(_ask_pass(args.ask_pass)),
+                Connector(_ask_pass(args.ask_pass), args.winrm_client),
                 renderer=Renderer(args.templates),
                 on_event=on_event,
                 on_result=on_result,
