@@ -19,8 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from provisioner import __version__
-from provisioner.completion import SHELLS, completion_script
-from provisioner.doctor import command as doctor_command
+from provisioner.completion import SHELLS
 from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
@@ -258,6 +257,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "facts":
             return _facts(args)
         if args.command == "doctor":
+            # Imported here: doctor pulls in pywinrm, requests, paramiko and cryptography.x509 (0.2 s and
+            # more), which apply and check do not need.
+            from provisioner.doctor import command as doctor_command
+
             return doctor_command(
                 playbook=args.playbook,
                 inventory=args.inventory,
@@ -268,6 +271,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 templates=args.templates,
             )
         if args.command == "completion":
+            from provisioner.completion import completion_script
+
             print(completion_script(_parser(), args.shell), end="")
             return EXIT_OK
         if args.command == "lab":

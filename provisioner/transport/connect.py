@@ -8,7 +8,6 @@ from typing import Literal
 
 from provisioner.inventory import ConnectionSettings
 from provisioner.transport import Connection, TransportError
-from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LEAN_TRANSPORTS, LeanWinRMConnection
 
 __all__ = ["Connector", "WinRMClient", "password_for", "winrm_client"]
@@ -64,4 +63,6 @@ class Connector:
             return SSHConnection(host, settings, password)
         if winrm_client(settings, self.client) == "lean":
             return LeanWinRMConnection(host, settings, password)
+        from provisioner.transport.winrm import WinRMConnection  # pywinrm and requests cost 0.3 s to import
+
         return WinRMConnection(host, settings, password)

@@ -42,7 +42,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from provisioner.inventory import ConnectionSettings
 from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
-from provisioner.transport.winrm import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
+from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
 
 if TYPE_CHECKING:
     import spnego
