@@ -158,8 +158,17 @@ class _Templates:
         self.delete = _header(endpoint, f"{_TRANSFER}/Delete", shell, "") + "<env:Body></env:Body></env:Envelope>"
 
 
-def _mid() -> str:
-    return str(uuid.uuid4())
+class _MessageIds:
+    """MessageIDs in UUID form: a random UUID per connection whose last 12 hex digits count the
+    messages. Unique as WS-Addressing asks, at a tenth of ``uuid4``'s cost (3% of a check's CPU)."""
+
+    def __init__(self) -> None:
+        self._prefix = str(uuid.uuid4())[:24]
+        self._next = int(str(uuid.uuid4())[24:], 16)
+
+    def __call__(self) -> str:
+        self._next = (self._next + 1) & 0xFFFFFFFFFFFF
+        return f"{self._prefix}{self._next:012x}"
 
 
 def _certificate_hash(der: bytes) -> bytes:
@@ -435,6 +444,7 @@ class LeanWinRMConnection:
         self._channel = _Channel(host, settings, password)
         self._channel.counters = self.counters
         self._templates = _Templates(self._channel.endpoint)
+        self._mid = _MessageIds()
         self._shell: str | None = None
 
     def _post(self, envelope: str, *, receive: bool = False) -> bytes:
@@ -462,12 +472,12 @@ class LeanWinRMConnection:
             return
         self.counters.messages += 1
         try:
-            self._channel.post(self._templates.delete.format(mid=_mid(), shell=shell))
+            self._channel.post(self._templates.delete.format(mid=self._mid(), shell=shell))
         except Exception:  # noqa: BLE001 - best effort: the fault being reported matters more
             pass
 
     def _open_shell(self) -> str:
-        answer = self._post(self._templates.create.format(mid=_mid()))
+        answer = self._post(self._templates.create.format(mid=self._mid()))
         found = _SHELL_ID.search(answer)
         if found is None:
             raise TransportError(self.host, "WinRM error: the Create response names no ShellId", kind="http")
@@ -484,7 +494,7 @@ class LeanWinRMConnection:
         if self._shell is None:
             self._shell = self._open_shell()
         shell = self._shell
-        found = _COMMAND_ID.search(self._post(templates.command.format(mid=_mid(), shell=shell)))
+        found = _COMMAND_ID.search(self._post(templates.command.format(mid=self._mid(), shell=shell)))
         if found is None:
             raise TransportError(self.host, "WinRM error: the Command response names no CommandId", kind="http")
         command = found.group(1).decode("ascii")
@@ -492,7 +502,7 @@ class LeanWinRMConnection:
         for start in range(0, max(len(data), 1), CHUNK_BYTES):
             chunk = base64.b64encode(data[start : start + CHUNK_BYTES]).decode("ascii")
             end = "true" if start + CHUNK_BYTES >= len(data) else "false"
-            self._post(templates.send.format(mid=_mid(), shell=shell, command=command, end=end, data=chunk))
+            self._post(templates.send.format(mid=self._mid(), shell=shell, command=command, end=end, data=chunk))
         stdout: list[bytes] = []
         stderr: list[bytes] = []
         receive = templates.receive
@@ -503,7 +513,7 @@ class LeanWinRMConnection:
                     self.host, f"timed out after {timeout:g} s waiting for the script to finish", kind="timeout"
                 )
             try:
-                answer = self._post(receive.format(mid=_mid(), shell=shell, command=command), receive=True)
+                answer = self._post(receive.format(mid=self._mid(), shell=shell, command=command), receive=True)
             except _OperationTimedOut:
                 continue  # the host's Receive timed out with no output yet: ask again
             for attributes, text in _STREAM.findall(answer):
@@ -525,7 +535,7 @@ class LeanWinRMConnection:
 
     def _abandon(self, shell: str, command: str) -> None:
         try:
-            self._post(self._templates.signal.format(mid=_mid(), shell=shell, command=command))
+            self._post(self._templates.signal.format(mid=self._mid(), shell=shell, command=command))
         except Exception:  # noqa: BLE001 - best effort: the shell is rebuilt anyway
             pass
         self._shell = None
@@ -535,7 +545,7 @@ class LeanWinRMConnection:
             shell, self._shell = self._shell, None
             self.counters.messages += 1
             try:
-                self._channel.post(self._templates.delete.format(mid=_mid(), shell=shell))
+                self._channel.post(self._templates.delete.format(mid=self._mid(), shell=shell))
             except Exception:  # noqa: BLE001 - the host may be rebooting; nothing to release then
                 pass
         self._channel.close()
