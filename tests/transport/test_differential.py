@@ -133,6 +133,14 @@ def a_reboot_between_scripts(session: Session, host: ScriptedHost, lab: Scripted
     session.close()
 
 
+def an_envelope_over_the_host_limit(session: Session, host: ScriptedHost, lab: ScriptedLab) -> None:
+    host.faults.max_envelope_size_kb = 16  # MaxEnvelopeSizekb: the Send of a 20 kB script is too big
+    session.run("echo\n" + "y" * 20_000 + "\n")
+    host.faults.max_envelope_size_kb = None
+    session.run("echo\nsmall\n")
+    session.close()
+
+
 def nothing_listening(session: Session, host: ScriptedHost, lab: ScriptedLab) -> None:
     session.settings = session.settings.model_copy(update={"address": NOWHERE})
     session.run("echo\nx\n")
@@ -147,6 +155,7 @@ SCENARIOS: dict[str, Scenario] = {
     "quota": shell_quota,
     "reboot": a_reboot_between_scripts,
     "refused": nothing_listening,
+    "envelope": an_envelope_over_the_host_limit,
 }
 
 EXPECTED = {
@@ -158,6 +167,7 @@ EXPECTED = {
     "quota": ["quota", "ok"],
     "reboot": ["ok", "reset", "ok"],
     "refused": ["refused"],
+    "envelope": ["http", "ok"],
 }
 """What each scenario must produce (``ok`` or the error kind), so agreeing on nothing cannot pass."""
 
