@@ -25,7 +25,9 @@ with the same kinds and retry flags: the differential test (tests/transport) hol
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
+import os
 import re
 import socket
 import ssl
@@ -232,6 +234,19 @@ def _certificate_hash(der: bytes) -> bytes:
     return digest.finalize()
 
 
+@functools.lru_cache(maxsize=16)
+def _ssl_context(ignore: bool, ca_bundle: str | None, stamp: int) -> ssl.SSLContext:
+    """One TLS context per trust setting for the whole fleet: loading a CA store costs milliseconds,
+    a context is safe to share between threads, and ``stamp`` (the file's mtime) notices a new CA."""
+    if ignore:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(cafile=ca_bundle)
+    return context
+
+
 class _Channel:
     """One authenticated keep-alive HTTP connection to one WinRM endpoint."""
 
@@ -267,13 +282,17 @@ class _Channel:
 
     def _ssl_context(self) -> ssl.SSLContext:
         settings = self.settings
-        if settings.cert_validation == "ignore":
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        else:
-            context = ssl.create_default_context(cafile=settings.ca_bundle)
-        return context
+        ca_bundle = settings.ca_bundle
+        try:
+            stamp = os.stat(ca_bundle).st_mtime_ns if ca_bundle else 0
+        except OSError:
+            stamp = -1  # let ssl say what is wrong with the file
+        try:
+            return _ssl_context(settings.cert_validation == "ignore", ca_bundle, stamp)
+        except (OSError, ssl.SSLError) as exc:  # ssl.SSLError: the file holds no PEM certificate
+            raise TransportError(
+                self.host, f"ca_bundle {ca_bundle!r} cannot be used: {exc.strerror or exc}", kind="certificate"
+            ) from None
 
     def _open(self) -> HTTPConnection:
         settings = self.settings
