@@ -7,8 +7,8 @@ and for ``apply`` on converged hosts, per transport and per spec size:
 
 - scripts per host, counted by the lab hosts (``scripts``) and by the tool (report transport counters);
 - WS-Man messages per host after authentication, counted by the lab (SOAP envelopes it
-  dispatched: the NTLM 401 round trips and pywinrm's blank encryption-setup POST are not
-  messages) and by the tool (envelopes pywinrm sent); HTTP requests per host for context;
+  dispatched: the NTLM log-on's empty POSTs are not messages) and by the tool (envelopes the
+  WinRM client sent, the lean one by default); HTTP requests per host for context;
 - controller CPU ms per host: ``time.process_time()`` around ``run_playbook`` over all hosts of the
   cell, divided by the hosts, median of ``--runs`` runs.
 

@@ -7,6 +7,12 @@ transport counters. Prints medians of ``--runs`` runs per cell.
 
     python bench/fleet.py                       # 100, 300, 1000 hosts; basic and ntlm; check and apply
     python bench/fleet.py --hosts 100 --runs 1  # a quick look
+    python bench/fleet.py --hosts 1000 --modes check --auth basic ntlm --clients lean pywinrm
+
+For ``check``, bench/floor.py (prebuilt envelopes over http.client keep-alive, perf-measured.md
+section 2) checks the same converged lab in the same run, the two in alternating order, and the
+ratio provision / floor of wall time and whole-process CPU is printed with each cell. The medians
+are of each column apart, the ratios are medians of the per-run ratios.
 """
 
 from __future__ import annotations
@@ -83,7 +89,34 @@ def start_lab(inventory: Path, lab_dir: Path, env: dict[str, str]) -> subprocess
     return lab
 
 
-def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int) -> dict[str, float]:
+def run_floor(folder: Path, env: dict[str, str], auth: str, forks: int) -> dict[str, float]:
+    """bench/floor.py on the same lab: prebuilt envelopes over http.client, the FACTS script provision sends."""
+    script = folder / "facts.ps1"
+    if not script.exists():
+        rendered = subprocess.run(
+            [sys.executable, "-m", "provisioner.cli", "render", str(folder / "site.yml")]
+            + ["--host", host_name(1), "--phase", "facts"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        script.write_bytes(rendered.stdout)
+    start = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "floor.py"), "--addresses", str(folder / "addresses.txt")]
+        + ["--port", str(AUTH[auth]["port"]), "--auth", auth, "--script", str(script), "--forks", str(forks)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"floor failed: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+    return {"floor_wall_s": wall, "floor_cpu_s": usage.ru_utime + usage.ru_stime}
+
+
+def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int, client: str) -> dict[str, float]:
     report = folder / f"report-{mode}.json"
     start = time.monotonic()
     process = subprocess.Popen(
@@ -99,6 +132,8 @@ def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int) -> 
             "plain",
             "--report",
             str(report),
+            "--winrm-client",
+            client,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -123,6 +158,7 @@ def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int) -> 
     startup_s = startup.ru_utime + startup.ru_stime
     return {
         "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "cpu_ms_per_host": (usage.ru_utime + usage.ru_stime) * 1000 / len(hosts),
         "user_ms_per_host": usage.ru_utime * 1000 / len(hosts),
         "sys_ms_per_host": usage.ru_stime * 1000 / len(hosts),
@@ -134,9 +170,9 @@ def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int) -> 
     }
 
 
-def cell(count: int, auth: str, mode: str, runs: int, forks: int) -> dict[str, float]:
+def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str) -> dict[str, float]:
     samples = []
-    for _ in range(runs):
+    for run in range(runs):
         folder = Path(tempfile.mkdtemp(prefix="provision-bench-"))
         lab_dir = folder / "lab"
         lab_dir.mkdir()
@@ -149,8 +185,22 @@ def cell(count: int, auth: str, mode: str, runs: int, forks: int) -> dict[str, f
         profile = "server2022-converged" if mode == "check" else "server2022"
         write_inventory(folder, count, auth, profile)
         lab = start_lab(folder / "inventory.yml", lab_dir, env)
+        (folder / "addresses.txt").write_text("".join(f"{address_for(i)}\n" for i in range(1, count + 1)))
         try:
-            samples.append(run_controller(mode, folder, env, forks))
+            if mode != "check":
+                samples.append(run_controller(mode, folder, env, forks, client))
+                continue
+            # Side by side on the same converged lab, in alternating order so neither always runs first.
+            if run % 2:
+                floor = run_floor(folder, env, auth, forks)
+                sample = run_controller(mode, folder, env, forks, client)
+            else:
+                sample = run_controller(mode, folder, env, forks, client)
+                floor = run_floor(folder, env, auth, forks)
+            sample.update(floor)
+            sample["wall_ratio"] = sample["wall_s"] / floor["floor_wall_s"]
+            sample["cpu_ratio"] = sample["cpu_s"] / floor["floor_cpu_s"]
+            samples.append(sample)
         finally:
             lab.send_signal(signal.SIGTERM)
             lab.wait(timeout=60)
@@ -165,24 +215,41 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["check", "apply"], choices=["check", "apply"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--forks", type=int, default=100)
-    args = parser.parse_args()
-    header = (
-        f"{'hosts':>5} {'auth':<6} {'mode':<6} {'wall s':>7} {'CPU ms/host':>11} {'(user':>6} {'sys)':>5} "
-        f"{'excl. start-up':>14} {'start-up s':>10} {'msgs/host':>9} {'scripts/host':>12} {'peak RSS MB':>11}"
+    parser.add_argument(
+        "--clients", nargs="+", default=["lean"], choices=["lean", "pywinrm"], help="provision's --winrm-client"
     )
-    print(f"median of {args.runs} run(s), forks {args.forks}, lab in its own process on this machine")
+    args = parser.parse_args()
+    # What an installed package has: bytecode. This environment sets PYTHONDONTWRITEBYTECODE, so an
+    # editable checkout would recompile provisioner/ on every start (about 65 ms, perf-measured.md).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "provisioner")], check=True)
+    header = (
+        f"{'hosts':>5} {'auth':<6} {'mode':<6} {'client':<7} {'wall s':>7} {'CPU s':>6} {'CPU ms/host':>11} "
+        f"{'(user':>6} {'sys)':>5} {'excl. start-up':>14} {'start-up s':>10} {'msgs/host':>9} {'scripts/host':>12} "
+        f"{'peak RSS MB':>11} {'floor wall s':>12} {'floor CPU s':>11} {'wall x':>6} {'CPU x':>6}"
+    )
+    print(
+        f"median of {args.runs} run(s), forks {args.forks}, lab in its own process on this machine; "
+        "check: the floor client (bench/floor.py) on the same lab in the same run, 'x' = provision / floor"
+    )
     print(header)
     for count in args.hosts:
         for auth in args.auth:
             for mode in args.modes:
-                r = cell(count, auth, mode, args.runs, args.forks)
-                print(
-                    f"{count:>5} {auth:<6} {mode:<6} {r['wall_s']:>7.1f} {r['cpu_ms_per_host']:>11.1f} "
-                    f"{r['user_ms_per_host']:>6.1f} {r['sys_ms_per_host']:>5.1f} {r['run_cpu_ms_per_host']:>14.1f} "
-                    f"{r['startup_cpu_s']:>10.2f} {r['messages_per_host']:>9.1f} {r['scripts_per_host']:>12.1f} "
-                    f"{r['peak_rss_mb']:>11.0f}",
-                    flush=True,
-                )
+                for client in args.clients:
+                    r = cell(count, auth, mode, args.runs, args.forks, client)
+                    floor = (
+                        f" {r['floor_wall_s']:>12.2f} {r['floor_cpu_s']:>11.2f} {r['wall_ratio']:>6.2f} "
+                        f"{r['cpu_ratio']:>6.2f}"
+                        if "floor_wall_s" in r
+                        else ""
+                    )
+                    print(
+                        f"{count:>5} {auth:<6} {mode:<6} {client:<7} {r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} "
+                        f"{r['cpu_ms_per_host']:>11.1f} {r['user_ms_per_host']:>6.1f} {r['sys_ms_per_host']:>5.1f} "
+                        f"{r['run_cpu_ms_per_host']:>14.1f} {r['startup_cpu_s']:>10.2f} {r['messages_per_host']:>9.1f} "
+                        f"{r['scripts_per_host']:>12.1f} {r['peak_rss_mb']:>11.0f}{floor}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

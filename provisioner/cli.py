@@ -22,8 +22,7 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from provisioner import __version__
-from provisioner.completion import SHELLS, completion_script
-from provisioner.doctor import command as doctor_command
+from provisioner.completion import SHELLS
 from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
@@ -146,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
         state_cli.add_state_options(sub)
+        _winrm_client_option(sub)
 
     state_cli.add_history_command(commands)
     state_cli.add_report_command(commands)
@@ -158,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     facts_cmd.add_argument("-l", "--limit", type=_pattern, help="host pattern")
     facts_cmd.add_argument("--json", action="store_true")
     facts_cmd.add_argument("--ask-pass", action="store_true")
+    _winrm_client_option(facts_cmd)
 
     doctor = commands.add_parser(
         "doctor",
@@ -330,6 +331,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "facts":
             return _facts(args)
         if args.command == "doctor":
+            # Imported here: doctor pulls in pywinrm, requests, paramiko and cryptography.x509 (0.2 s and
+            # more), which apply and check do not need.
+            from provisioner.doctor import command as doctor_command
+
             return doctor_command(
                 playbook=args.playbook,
                 inventory=args.inventory,
@@ -341,6 +346,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 out=lambda text: print(inert(text)),  # certificate names and host output are host text
             )
         if args.command == "completion":
+            from provisioner.completion import completion_script
+
             print(completion_script(_parser(), args.shell), end="")
             return EXIT_OK
         if args.command == "history":
@@ -388,7 +395,7 @@ def _facts(args: argparse.Namespace) -> int:
     targets = facts_targets(args.inventory, args.limit)
     _warn([], targets)
     renderer = Renderer(args.templates)
-    connector = Connector(_ask_pass(args.ask_pass))
+    connector = Connector(_ask_pass(args.ask_pass), args.winrm_client)
     results = [gather_facts(target, connector, renderer) for target in targets]
     _lab_hint([targets[0].play.inventory], results)
     if args.json:
@@ -400,6 +407,15 @@ def _facts(args: argparse.Namespace) -> int:
     else:
         print_facts_table(results)
     return exit_code(results)
+
+
+def _winrm_client_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--winrm-client",
+        choices=["lean", "pywinrm"],
+        help="WinRM client for every host of the run (overrides winrm_client; default lean, "
+        "pywinrm for kerberos, credssp and certificate)",
+    )
 
 
 def _ask_pass(enabled: bool) -> Callable[[], str | None] | None:
@@ -460,7 +476,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
             results = run_playbook(
                 book,
                 args.command,
-                Connector(_ask_pass(args.ask_pass)),
+                Connector(_ask_pass(args.ask_pass), args.winrm_client),
                 renderer=renderer,
                 on_event=on_event,
                 on_result=on_result,

@@ -12,6 +12,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -76,6 +77,12 @@ class ConnectionSettings(BaseModel):
     key_file: str | None = None
     cert_pem: str | None = None
     cert_key_pem: str | None = None
+    proxy: str | None = None
+    """``http://host:port`` of an HTTP proxy for WinRM (a CONNECT tunnel for HTTPS); environment
+    proxy variables are never used."""
+    winrm_client: Literal["lean", "pywinrm"] | None = None
+    """The WinRM client: ``lean`` (default for basic and ntlm) or ``pywinrm`` (the reference, and
+    always for kerberos, credssp and certificate); ``--winrm-client`` overrides it for a run."""
 
     @model_validator(mode="after")
     def _coherent(self) -> ConnectionSettings:
@@ -89,6 +96,17 @@ class ConnectionSettings(BaseModel):
                 "basic authentication over plain http sends the password in clear; use https, "
                 "ntlm, or set allow_unencrypted: true"
             )
+        if self.proxy is not None:
+            parts = urlsplit(self.proxy)
+            if parts.username is not None or parts.password is not None:
+                # A password in a URL would end up in reprs and messages; proxy log-on is not supported.
+                raise ValueError("proxy must be http://host:port, without credentials")
+            if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+                raise ValueError(f"proxy must be http://host:port, not {self.proxy!r}")
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                raise ValueError(f"proxy must be http://host:port, not {self.proxy!r}") from None
         if self.transport == "certificate" and not (self.cert_pem and self.cert_key_pem):
             raise ValueError("transport certificate needs cert_pem and cert_key_pem")
         return self

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Literal
 
 from provisioner.inventory import ConnectionSettings
 from provisioner.report.text import SECRETS
 from provisioner.transport import Connection, TransportError
-from provisioner.transport.winrm import WinRMConnection
+from provisioner.transport.wsman import LEAN_TRANSPORTS, LeanWinRMConnection
 
-__all__ = ["Connector", "password_for"]
+__all__ = ["Connector", "WinRMClient", "password_for", "winrm_client"]
+
+WinRMClient = Literal["lean", "pywinrm"]
+
+
+def winrm_client(settings: ConnectionSettings, override: WinRMClient | None = None) -> WinRMClient:
+    """The client a WinRM host gets: the run's ``--winrm-client``, else the host's ``winrm_client``,
+    else lean; pywinrm whatever was asked for Kerberos, CredSSP and certificates, which only it speaks."""
+    if settings.transport not in LEAN_TRANSPORTS:
+        return "pywinrm"
+    return override or settings.winrm_client or "lean"
 
 
 def password_for(host: str, settings: ConnectionSettings, asked: Callable[[], str | None] | None = None) -> str | None:
@@ -45,10 +56,12 @@ def _password(host: str, settings: ConnectionSettings, asked: Callable[[], str |
 
 
 class Connector:
-    """``connect(target)`` for the engine; ``ask_pass`` prompts once and reuses the answer."""
+    """``connect(target)`` for the engine; ``ask_pass`` prompts once and reuses the answer;
+    ``client`` picks the WinRM client for every host of the run (``--winrm-client``)."""
 
-    def __init__(self, ask_pass: Callable[[], str | None] | None = None) -> None:
+    def __init__(self, ask_pass: Callable[[], str | None] | None = None, client: WinRMClient | None = None) -> None:
         self.ask_pass = ask_pass
+        self.client = client
 
     def __call__(self, host: str, settings: ConnectionSettings) -> Connection:
         password = password_for(host, settings, self.ask_pass)
@@ -56,4 +69,8 @@ class Connector:
             from provisioner.transport.ssh import SSHConnection  # paramiko costs 0.2 s to import
 
             return SSHConnection(host, settings, password)
+        if winrm_client(settings, self.client) == "lean":
+            return LeanWinRMConnection(host, settings, password)
+        from provisioner.transport.winrm import WinRMConnection  # pywinrm and requests cost 0.3 s to import
+
         return WinRMConnection(host, settings, password)

@@ -29,14 +29,9 @@ from winrm.protocol import Protocol
 
 from provisioner.inventory import ConnectionSettings
 from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
 
-__all__ = ["CHUNK_BYTES", "WinRMConnection"]
-
-CHUNK_BYTES = 256 * 1024
-"""Script bytes per Send: base64 makes 4/3 of it, well under the 500 KiB MaxEnvelopeSize default."""
-
-OPERATION_TIMEOUT = 20
-"""Seconds a Receive may block on the host before it answers w:TimedOut (pywinrm's default)."""
+__all__ = ["CHUNK_BYTES", "WinRMConnection", "describe"]
 
 
 class _CountingProtocol(Protocol):
@@ -57,13 +52,6 @@ class _CountingProtocol(Protocol):
         return response
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = exc
-    while seen.__cause__ is not None or (seen.__context__ is not None and not seen.__suppress_context__):
-        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
-    return seen
-
-
 def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> TransportError:
     """One line naming the host and the cause, with the kind the engine decides on."""
     where = f"{settings.address}:{settings.effective_port}"
@@ -76,21 +64,13 @@ def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> Tra
             kind="auth",
         )
     if isinstance(exc, WSManFaultError):
-        reason = (exc.reason or "").strip()
-        if "quota" in reason.lower() or "maximum number" in reason.lower():
-            return TransportError(host, f"WinRM quota exceeded: {reason}", kind="quota")
-        return TransportError(
-            host,
-            f"WinRM fault {exc.wsman_fault_code}: {reason}",
-            kind="http",
-            retryable=exc.code >= 500 and exc.wsman_fault_code is None,
-        )
+        return fault_error(host, exc.reason or "", exc.wsman_fault_code, exc.code)
     if isinstance(exc, WinRMTransportError):
         return TransportError(
             host, f"HTTP {exc.code} from the WinRM service at {where}", kind="http", retryable=exc.code >= 500
         )
     if isinstance(exc, requests.exceptions.SSLError):
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
         return TransportError(
             host, f"certificate rejected at {where}: {detail} (trust the host's CA with ca_bundle)", kind="certificate"
@@ -98,7 +78,7 @@ def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> Tra
     if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout, socket.timeout)):
         return TransportError(host, f"timed out talking to {where}", kind="timeout", retryable=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         if isinstance(cause, socket.gaierror):
             return TransportError(host, f"name {settings.address!r} does not resolve", kind="dns")
         if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
@@ -132,6 +112,9 @@ class WinRMConnection:
         )
         if settings.ca_bundle:
             kwargs["ca_trust_path"] = settings.ca_bundle
+        # None makes pywinrm bypass every proxy ("no_proxy": "*"), whatever HTTP(S)_PROXY say; only
+        # the inventory's ``proxy`` is used (its default, "legacy_requests", reads the environment).
+        kwargs["proxy"] = settings.proxy
         if settings.transport == "certificate":
             kwargs.update(cert_pem=settings.cert_pem, cert_key_pem=settings.cert_key_pem)
         if password is None and settings.transport in {"ntlm", "basic", "credssp"}:

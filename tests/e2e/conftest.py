@@ -44,11 +44,19 @@ DOCKER_VERSION = "27.3.1"
 REBOOT_SECONDS = 0.3
 POLL_INTERVAL = 0.1
 
-TRANSPORTS = ("winrm-ntlm-https", "ssh")
-"""The two ways every end-to-end behaviour is proven: WinRM with NTLM over HTTPS, and SSH."""
+TRANSPORTS = ("winrm-ntlm-https", "winrm-ntlm-https-pywinrm", "ssh")
+"""The ways every end-to-end behaviour is proven: WinRM with NTLM over HTTPS through the lean client
+and through pywinrm (the reference), and SSH."""
 
 _CONNECTIONS: dict[str, dict[str, Any]] = {
     "winrm-ntlm-https": {"connection": "winrm", "scheme": "https", "port": HTTPS_PORT, "transport": "ntlm"},
+    "winrm-ntlm-https-pywinrm": {
+        "connection": "winrm",
+        "scheme": "https",
+        "port": HTTPS_PORT,
+        "transport": "ntlm",
+        "winrm_client": "pywinrm",
+    },
     "winrm-ntlm-http": {"connection": "winrm", "scheme": "http", "port": HTTP_PORT, "transport": "ntlm"},
     "winrm-basic-http": {
         "connection": "winrm",
@@ -244,5 +252,5 @@ def e2e_lab(
 
 @pytest.fixture(params=TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> str:
-    """Each test that takes it runs over WinRM+NTLM+HTTPS and over SSH."""
+    """Each test that takes it runs over WinRM+NTLM+HTTPS (both clients) and over SSH."""
     return str(request.param)

@@ -1,0 +1,59 @@
+"""Which WinRM client a host gets: the run's option, then the host's ``winrm_client``, then lean;
+pywinrm always for the transports only it speaks (issue 18, item 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from provisioner import cli
+from provisioner.inventory import ConnectionSettings
+from provisioner.transport.connect import Connector, winrm_client
+from provisioner.transport.winrm import WinRMConnection
+from provisioner.transport.wsman import LeanWinRMConnection
+
+
+def settings(**values: Any) -> ConnectionSettings:
+    return ConnectionSettings(address="127.0.0.1", user="u", **values)
+
+
+@pytest.mark.parametrize(
+    ("values", "override", "expected"),
+    [
+        ({}, None, "lean"),
+        ({"transport": "basic"}, None, "lean"),
+        ({"winrm_client": "pywinrm"}, None, "pywinrm"),
+        ({"winrm_client": "pywinrm"}, "lean", "lean"),
+        ({}, "pywinrm", "pywinrm"),
+        ({"transport": "kerberos"}, "lean", "pywinrm"),
+        ({"transport": "credssp", "winrm_client": "lean"}, None, "pywinrm"),
+    ],
+)
+def test_the_client_follows_option_then_inventory_then_default(
+    values: dict[str, Any], override: Any, expected: str
+) -> None:
+    assert winrm_client(settings(**values), override) == expected
+
+
+def test_the_connector_builds_the_chosen_client() -> None:
+    lean = Connector(lambda: "pw")("h", settings())
+    reference = Connector(lambda: "pw", "pywinrm")("h", settings())
+    assert isinstance(lean, LeanWinRMConnection)
+    assert isinstance(reference, WinRMConnection)
+
+
+def test_winrm_client_option_reaches_the_connector(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    seen: list[Any] = []
+
+    class Recorder(Connector):
+        def __init__(self, ask_pass: Any = None, client: Any = None) -> None:
+            seen.append(client)
+            raise SystemExit(0)
+
+    monkeypatch.setattr(cli, "Connector", Recorder)
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    h1: {address: 127.0.0.1, scheme: http, port: 1, user: u}\n")
+    with pytest.raises(SystemExit):
+        cli.run(["facts", "-i", str(inventory), "--winrm-client", "pywinrm"])
+    assert seen == ["pywinrm"]
