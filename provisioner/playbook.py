@@ -31,7 +31,18 @@ from provisioner.loadutil import validation_errors
 from provisioner.spec import HostSpec, RebootPolicy, RolloutPolicy, VerifySpec
 from provisioner.yamlsrc import Located, Unsafe, VaultText, load_yaml
 
-__all__ = ["ENV_PREFIX", "Play", "Playbook", "Target", "Templater", "facts_targets", "host_variables", "load_playbook"]
+__all__ = [
+    "ENV_PREFIX",
+    "Play",
+    "Playbook",
+    "Target",
+    "Templater",
+    "facts_targets",
+    "host_variables",
+    "load_playbook",
+    "password_envs",
+    "secret_names",
+]
 
 PLAY_KEYS = ("name", "hosts", "inventory", "vars", "rollout", "reboot", "spec")
 
@@ -175,7 +186,8 @@ def host_variables(inventory: Inventory, host: Host, play_vars: dict[str, Any] |
     }
 
 
-def _secret_names(inventory: Inventory) -> frozenset[str]:
+def secret_names(inventory: Inventory) -> frozenset[str]:
+    """Variables of any host that hold a secret: named in the error when a template uses one."""
     names: set[str] = set()
     for host in inventory.hosts.values():
         names |= host.secret
@@ -183,7 +195,8 @@ def _secret_names(inventory: Inventory) -> frozenset[str]:
     return frozenset(names)
 
 
-def _password_envs(inventory: Inventory) -> frozenset[str]:
+def password_envs(inventory: Inventory) -> frozenset[str]:
+    """Every environment variable a ``password_env`` names: templates may never read them."""
     found = {host.vars.get("password_env") for host in inventory.hosts.values()}
     return frozenset(name for name in found if isinstance(name, str) and name)
 
@@ -307,7 +320,7 @@ def load_playbook(
         if not isinstance(play_vars, dict):
             errors.append(doc.error(base + ("vars",), "expected a mapping of variables"))
             continue
-        templater = Templater(doc, denied_env=_password_envs(inv), secrets=_secret_names(inv))
+        templater = Templater(doc, denied_env=password_envs(inv), secrets=secret_names(inv))
         play_origins = {key: Origin(doc, base + ("vars", key)) for key in play_vars}
         rollout = _validate(
             RolloutPolicy,
@@ -405,7 +418,7 @@ def facts_targets(inventory_file: Path, limit: str | None, *, vault: Vault | Non
     inv = load_inventory(inventory_file, vault=vault)
     names = select_hosts(inv, "all" if limit is None else limit, source="--limit")
     play = Play(0, "facts", limit or "all", inv, RolloutPolicy())
-    templater = Templater(inv.doc, denied_env=_password_envs(inv), secrets=_secret_names(inv))
+    templater = Templater(inv.doc, denied_env=password_envs(inv), secrets=secret_names(inv))
     targets = []
     for name in names:
         host = inv.hosts[name]

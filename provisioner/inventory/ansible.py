@@ -5,9 +5,10 @@ a plugin lists several names for one option, the last one defined wins, as in An
 (``ansible_winrm_host`` over ``ansible_host`` over the inventory name). Where both dialects set a
 setting, the more specific definition wins (host over group; the same place: provision's name).
 
-Defaults follow the dialect. A host with any ``ansible_*`` variable gets Ansible's: ssh when no
+Defaults follow the dialect. A host with ``ansible_*`` variables and none of provision's
+connection keys (``connection``, ``address``, ``port``, ``user``, ...) gets Ansible's: ssh when no
 connection is given, port 5986, http when the port is 5985 and no scheme is given, transport
-``basic`` (Ansible's ``ssl``/``plaintext``), or ``kerberos`` for a ``user@REALM``. A host with none
+``basic`` (Ansible's ``ssl``/``plaintext``), or ``kerberos`` for a ``user@REALM``. Any other host
 gets provision's: winrm, https, ntlm, port 5986 (5985 for http, 22 for ssh).
 
 An Ansible variable provision cannot honour is an error when it would change where or how to
@@ -133,6 +134,7 @@ _TRANSPORTS = {"ntlm": "ntlm", "basic": "basic", "ssl": "basic", "plaintext": "b
 _TRANSPORTS |= {"credssp": "credssp", "certificate": "certificate"}
 _TRANSPORT_LIBRARY = {"kerberos": ("gssapi", "krb5"), "credssp": ("requests_credssp",)}
 _NOWHERE = Located(Path("<inventory>"), None)
+_NATIVE = frozenset(ConnectionSettings.model_fields) - {"password"}
 _PATHS = ("ca_bundle", "known_hosts", "key_file", "cert_pem", "cert_key_pem")
 
 
@@ -173,7 +175,8 @@ def resolve_connection(
     a connection provision cannot use and any invalid value raise InputError naming the place;
     without it (``provision inventory``) the settings are None and ``Resolved.raw`` says what was found.
     """
-    ansible = any(key.startswith("ansible_") for key in variables)
+    native = _NATIVE & variables.keys()
+    ansible = not native and any(key.startswith("ansible_") for key in variables)
     errors: list[LoadError] = []
     raw: dict[str, Any] = {}
     origin: dict[str, Origin] = {}
@@ -332,14 +335,12 @@ def _dereference(value: Any, variables: dict[str, Any], vault: Vault, errors: li
 
 
 def describe_connection(settings: ConnectionSettings) -> str:
-    """One line for ``validate``: endpoint, user and certificate policy (no secret)."""
+    """One line for ``validate``: endpoint, scheme, user and certificate or host key policy (no secret)."""
+    user = settings.user if settings.user else "(none)"
     if settings.connection == "ssh":
-        text = f"ssh://{settings.user + '@' if settings.user else ''}{settings.address}:{settings.effective_port}"
-        return text + f" host_key={settings.host_key_policy}"
-    text = (
-        f"winrm+{settings.transport}+{settings.scheme}://{settings.user + '@' if settings.user else ''}"
-        f"{settings.address}:{settings.effective_port}"
+        return f"ssh+ssh://{settings.address}:{settings.effective_port} user={user} host_key={settings.host_key_policy}"
+    cert = settings.cert_validation if settings.scheme == "https" else "none (http)"
+    return (
+        f"winrm+{settings.transport}://{settings.address}:{settings.effective_port} scheme={settings.scheme} "
+        f"user={user} cert={cert}"
     )
-    if settings.scheme == "https":
-        text += f" cert={settings.cert_validation}"
-    return text

@@ -63,7 +63,7 @@ def parse_ini(file: Path, text: str) -> IniSource:
     source = IniSource(doc)
     errors: list[LoadError] = []
     group, state = "ungrouped", "hosts"
-    declared: set[str] = {"ungrouped"}
+    declared: set[str] = {"all", "ungrouped"}
     pending: dict[str, tuple[int, str]] = {}  # group referenced before being declared -> (line, how)
 
     def add(kind: str, args: tuple[Any, ...], path: KeyPath, line: int, column: int = 1) -> None:

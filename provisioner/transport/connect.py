@@ -16,12 +16,13 @@ def password_for(host: str, settings: ConnectionSettings, asked: Callable[[], st
     """The password from ``password_env``, ``--ask-pass`` or ``ansible_password``, in that order.
 
     The value is passed to the transport and nowhere else: never logged, reported or put in argv.
+    An exported but empty ``password_env`` variable means no password, never an empty one (review F18).
     """
     if settings.password_env:
         value = os.environ.get(settings.password_env)
-        if value is not None:
+        if value:
             return value
-        if asked is None:
+        if asked is None and value is None:
             raise TransportError(
                 host,
                 f"environment variable {settings.password_env} (password_env) is not set; export it or use --ask-pass",

@@ -146,7 +146,7 @@ def test_lab_up_refuses_bad_ports(
     monkeypatch.setenv("PROVISION_LAB_DIR", str(tmp_path / "lab"))
     with pytest.raises(SystemExit) as exit_info:
         cli.run(["lab", "up", "--ports", "25985,25985,22222", "--inventory", str(tmp_path / "lab.yml")])
-    assert exit_info.value.code == 2  # argparse's usage error
+    assert exit_info.value.code == 1  # a usage error exits 1: 2 means drift (issue 13)
     assert "three distinct ports" in capsys.readouterr().err
     assert not (tmp_path / "lab.yml").exists()
     assert running_daemon(tmp_path / "lab") is None
