@@ -187,6 +187,8 @@ def resolve_connection(
 
     def value_of(key: str, *, secret: bool = False) -> Any:
         value = variables[key]
+        if secret and not strict:
+            return None  # listing: whether a password is set is read from the variables, nothing is decrypted
         if isinstance(value, VaultText):
             try:
                 return vault.decrypt(value.envelope)
