@@ -84,6 +84,10 @@ def _expression(source: str) -> Any:
     return _ENV.compile_expression(source, undefined_to_none=False)
 
 
+_MAX_INDIRECTION = 10
+"""Levels of variables whose values are templates; deeper is a loop (a: "{{ b }}", b: "{{ a }}")."""
+
+
 class Templater:
     """Resolves ``{{ }}`` in YAML values for one host; errors point at the value's place."""
 
@@ -100,11 +104,13 @@ class Templater:
         """Render a value written at ``origin`` (an inventory, vars file or playbook place)."""
         return self(value, variables, origin.path, origin.doc)
 
-    def __call__(self, value: Any, variables: dict[str, Any], path: KeyPath, doc: Located | None = None) -> Any:
+    def __call__(
+        self, value: Any, variables: dict[str, Any], path: KeyPath, doc: Located | None = None, depth: int = 0
+    ) -> Any:
         if isinstance(value, dict):
-            return {k: self(v, variables, path + (k,), doc) for k, v in value.items()}
+            return {k: self(v, variables, path + (k,), doc, depth) for k, v in value.items()}
         if isinstance(value, list):
-            return [self(v, variables, path + (i,), doc) for i, v in enumerate(value)]
+            return [self(v, variables, path + (i,), doc, depth) for i, v in enumerate(value)]
         if isinstance(value, VaultText):
             self.errors.append(
                 (doc or self.doc).error(path, "a vault-encrypted value is a secret and is never templated")
@@ -121,8 +127,15 @@ class Templater:
                 result = _expression(stripped[2:-2].strip())(**context)
                 if isinstance(result, jinja2.Undefined):
                     str(result)  # raises UndefinedError with the variable's name
+            else:
+                result = _template(value).render(**context)
+            if not _has_template(result) or isinstance(result, Unsafe):
                 return result
-            return _template(value).render(**context)
+            if depth < _MAX_INDIRECTION:
+                # A variable whose value is itself a template resolves as in Ansible (docker_version:
+                # "{{ base_version }}"); !unsafe values stay as written.
+                return self(result, variables, path, doc, depth + 1)
+            message, hint = f"variables refer to each other more than {_MAX_INDIRECTION} levels deep (a loop?)", None
         except jinja2.UndefinedError as exc:
             message = f"undefined variable: {exc.message}"
             name = str(exc.message or "").split("'")[1] if "'" in str(exc.message) else ""

@@ -66,6 +66,10 @@ class Located:
 
 
 _STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+# The safe scalar tags (str, int, float, bool, null, timestamp, binary...): never python/* tags.
+_KNOWN_SCALARS = frozenset(tag for tag in yaml.SafeLoader.yaml_constructors if tag and tag not in (_SEQ, _MAP))
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -94,7 +98,7 @@ class _Builder:
             return self.scalar(node, path)
         if id(node) in self.active:
             raise self.fail(node, path, "a YAML alias refers to a value that contains it (recursive alias)")
-        if node.tag.startswith("!"):
+        if node.tag not in (_SEQ, _MAP):
             raise self.fail(node, path, f"unsupported YAML tag {_cut(node.tag)} on a collection")
         self.active.add(id(node))
         try:
@@ -127,7 +131,7 @@ class _Builder:
             return Unsafe(node.value)
         if node.tag == "!vault":
             return VaultText(str(node.value))
-        if node.tag.startswith("!"):
+        if node.tag not in _KNOWN_SCALARS:
             raise self.fail(node, path, f"unsupported YAML tag {_cut(node.tag)}")
         try:
             return _SCALARS.construct_object(node, deep=True)
