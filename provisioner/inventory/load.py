@@ -30,6 +30,7 @@ from provisioner.inventory.hostnames import HostKeyError, expand_host_key
 from provisioner.inventory.ini import parse_ini
 from provisioner.inventory.model import Group, Host, Inventory, Origin
 from provisioner.inventory.vault import Vault, VaultError, is_vault
+from provisioner.loadutil import paused_gc
 from provisioner.yamlsrc import Located, decode, load_yaml_text
 
 __all__ = ["SECRET_KEYS", "load_inventory"]
@@ -416,6 +417,11 @@ def load_inventory(
     vault: Vault | None = None,
 ) -> Inventory:
     """Load and merge an inventory file or directory; every error names file, line, column and key path."""
+    with paused_gc():
+        return _load(file, playbook_dir, vault)
+
+
+def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Inventory:
     builder = _Builder(vault or Vault.from_options())
     if not file.exists():
         raise InputError([LoadError(file, None, None, (), "file not found")])
