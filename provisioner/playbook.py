@@ -163,7 +163,7 @@ class Templater:
             if name in self.secrets:
                 message, hint = f"{name} holds a secret (a password or a vault value) and is no template variable", None
         except _Refused as exc:
-            message, hint = f"template error: {exc}", f"see the README's Templates section ({ENV_PREFIX}*)"
+            message, hint = f"template error: {exc}", f"see README, Ansible inventories: only {ENV_PREFIX}* variables"
         except jinja2.TemplateError as exc:
             message = f"template error: {_cut(str(exc))}"
         except Exception as exc:  # noqa: BLE001 -- any runtime error in a user's expression is bad input, not a crash
