@@ -334,6 +334,9 @@ def _load_playbook(file: Path, inventory: Path | None, limit: str | None, vault:
                         f"did you mean '{guess}'?" if guess else None,
                     )
                 )
+        hosts_list = raw_play.get("hosts")
+        if isinstance(hosts_list, list) and hosts_list and all(isinstance(p, str) for p in hosts_list):
+            raw_play = {**raw_play, "hosts": ",".join(hosts_list)}  # Ansible takes a list of patterns too
         for key in ("name", "hosts"):
             if not isinstance(raw_play.get(key), str):
                 errors.append(doc.error(base + (key,) if key in raw_play else base, f"{key} is required (text)"))

@@ -7,7 +7,7 @@ node tree and keep a map from key path to (line, column), so that any later erro
 Ansible's two scalar tags are understood, because Ansible inventories and vars files use them:
 ``!vault`` (an ansible-vault ciphertext, decrypted later when a vault password is given) and
 ``!unsafe`` (a literal that is never templated). Any other tag is an error naming the place.
-Aliases are expanded with a budget: a "billion laughs" document or a recursive alias is one
+YAML merge keys (``<<``) work as in Ansible. Aliases are expanded with a budget: a "billion laughs" document or a recursive alias is one
 clear error, not minutes of CPU or a RecursionError.
 """
 
@@ -21,11 +21,11 @@ import yaml
 
 from provisioner.errors import InputError, KeyPath, LoadError
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "Located", "Unsafe", "VaultText", "load_yaml", "load_yaml_text"]
+__all__ = ["ALIAS_BUDGET", "MAX_DEPTH", "Located", "Unsafe", "VaultText", "load_yaml", "load_yaml_text"]
 
-MAX_VALUES = 5_000_000
-"""Values built from one document, aliases expanded: 100 times a 50,000-host inventory, far below
-what a 10x10 alias bomb (10^10 values) asks for."""
+ALIAS_BUDGET = 100_000
+"""Values an alias may re-create beyond the document's own, plus 20 per byte of text: sharing an
+anchor across 50,000 hosts fits, a 700-byte "billion laughs" (10^10 values) stops within a second."""
 MAX_DEPTH = 200
 """Nesting depth of mappings and lists; real inventories and playbooks stay below 20."""
 
@@ -76,9 +76,10 @@ _MERGE = "tag:yaml.org,2002:merge"
 class _Builder:
     """Builds values from composed nodes, counting them (aliases re-walk shared nodes)."""
 
-    def __init__(self, doc: Located) -> None:
+    def __init__(self, doc: Located, text_size: int) -> None:
         self.doc = doc
-        self.built = 0
+        self.budget = ALIAS_BUDGET + 20 * text_size
+        self.seen: set[int] = set()
         self.active: set[int] = set()
 
     def fail(self, node: yaml.Node, path: KeyPath, message: str) -> InputError:
@@ -87,9 +88,12 @@ class _Builder:
         )
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int) -> Any:
-        self.built += 1
-        if self.built > MAX_VALUES:
-            raise self.fail(node, path, f"the document expands to more than {MAX_VALUES:,} values (YAML aliases?)")
+        if id(node) in self.seen:  # an alias re-creates this node's value
+            self.budget -= 1
+            if self.budget < 0:
+                raise self.fail(node, path, "YAML aliases expand to too many values (an alias bomb?)")
+        else:
+            self.seen.add(id(node))
         if depth > MAX_DEPTH:
             raise self.fail(node, path, f"nested more than {MAX_DEPTH} levels deep")
         marks = self.doc.marks
@@ -112,14 +116,27 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                continue
+            # YAML merge keys as ansible-core 2.19 reads them: the merged mappings in the order listed,
+            # a later one winning (PyYAML lets the first win; the differential test holds Ansible's
+            # order), then the keys written here win (built last, so their positions are kept).
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise self.fail(key_node, path, "a merge key (<<) needs a mapping or a list of mappings")
+                result.update(self.build(source, path, depth + 1))
+        written: set[str] = set()
+        for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                raise self.fail(key_node, path, "YAML merge keys (<<) are not supported; repeat the keys")
+                continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.startswith("!"):
                 raise self.fail(key_node, path, "expected a plain text key")
             key = str(key_node.value)
             child = path + (key,)
-            if key in result:
+            if key in written:
                 raise self.fail(key_node, child, "key appears twice in the same mapping")
+            written.add(key)
             if key_node.tag != _STR:
                 self.doc.typed_keys.add(child)
             self.doc.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -200,5 +217,5 @@ def load_yaml_text(file: Path, text: str) -> Located:
     except RecursionError:
         raise InputError([LoadError(file, None, None, (), "malformed YAML: nested too deeply")]) from None
     if node is not None:
-        doc.data = _Builder(doc).build(node, (), 0)
+        doc.data = _Builder(doc, len(text)).build(node, (), 0)
     return doc

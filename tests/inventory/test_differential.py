@@ -87,6 +87,7 @@ CASES: list[dict[str, Any]] = [
     },
     {"name": "templated", "inventory": "templated/inventory.yml", "patterns": ["windows"]},
     {"name": "directory", "inventory": "directory/inventory", "patterns": ["windows", "extra"]},
+    {"name": "anchors", "inventory": "anchors/inventory.yml", "patterns": ["windows", "m*"]},
     {
         "name": "play-vars",
         "inventory": "precedence/inventory.yml",

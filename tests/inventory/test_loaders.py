@@ -16,7 +16,7 @@ from provisioner.errors import InputError
 from provisioner.inventory import load_inventory
 from provisioner.inventory.hostnames import HostKeyError, expand_host_key
 from provisioner.playbook import load_playbook
-from provisioner.yamlsrc import MAX_VALUES, load_yaml
+from provisioner.yamlsrc import load_yaml
 
 LAUGHS = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)
@@ -25,6 +25,7 @@ LAUGHS = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 def write(tmp_path: Path, text: str | bytes, name: str = "inv.yml") -> Path:
     path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
     if isinstance(text, bytes):
         path.write_bytes(text)
     else:
@@ -34,9 +35,9 @@ def write(tmp_path: Path, text: str | bytes, name: str = "inv.yml") -> Path:
 
 def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     started = time.monotonic()
-    with pytest.raises(InputError, match=f"more than {MAX_VALUES:,} values"):
+    with pytest.raises(InputError, match="YAML aliases expand to too many values"):
         load_yaml(write(tmp_path, LAUGHS))
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 10  # about 0.3 s; the machine may be busy
 
 
 def test_recursive_alias_is_refused(tmp_path: Path) -> None:
@@ -135,8 +136,8 @@ def test_empty_limit_is_an_error(tmp_path: Path) -> None:
 
 YAML_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(string.printable, max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(string.ascii_letters, max_size=8), inner, max_size=4)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(string.ascii_letters, max_size=8), inner, max_size=4)
     ),
     max_leaves=25,
 )
@@ -160,11 +161,13 @@ def test_random_yaml_documents_load_or_fail_cleanly(tmp_path: Path, document: ob
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
 def test_random_bytes_load_or_fail_cleanly(tmp_path: Path, content: bytes) -> None:
-    for name in ("inv.yml", "hosts.ini", "site.yml"):
+    for name in ("inv.yml", "hosts.ini", "site.yml", "group_vars/all.yml"):
         path = write(tmp_path, content, name)
         try:
             if name == "site.yml":
                 load_playbook(path, inventory=tmp_path / "inv.yml")
+            elif name.startswith("group_vars"):
+                load_inventory(write(tmp_path, "[g]\nh1\n", "hosts.ini"))
             else:
                 load_inventory(path)
         except InputError as exc:

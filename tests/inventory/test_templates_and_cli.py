@@ -163,3 +163,10 @@ def test_variables_that_are_templates_resolve_and_loops_are_errors(tmp_path: Pat
     looped = "all:\n  vars: {a: '{{ label }}', label: '{{ a }}'}\n  hosts:\n    w1: {address: 127.0.0.1}\n"
     with pytest.raises(InputError, match="refer to each other"):
         load_playbook(setup(tmp_path, looped))
+
+
+def test_hosts_as_a_list_of_patterns(tmp_path: Path) -> None:
+    inventory = "all:\n  vars: {label: x}\n  hosts:\n    w1: {address: 127.0.0.1}\n    w2: {address: 127.0.0.2}\n"
+    book = setup(tmp_path, inventory)
+    book.write_text(book.read_text().replace("hosts: all", "hosts: [w2, w1]"))
+    assert [t.name for t in load_playbook(book).targets] == ["w2", "w1"]
