@@ -178,6 +178,8 @@ def resolve_connection(
     native = _NATIVE & variables.keys()
     ansible = not native and any(key.startswith("ansible_") for key in variables)
     errors: list[LoadError] = []
+    hidden: list[str] = []
+    """Secret values met (decrypted or passwords): never echoed by an error below."""
     raw: dict[str, Any] = {}
     origin: dict[str, Origin] = {}
     notes: list[str] = []
@@ -191,12 +193,19 @@ def resolve_connection(
             return None  # listing: whether a password is set is read from the variables, nothing is decrypted
         if isinstance(value, VaultText):
             try:
-                return vault.decrypt(value.envelope)
+                value = vault.decrypt(value.envelope)
             except VaultError as exc:
                 errors.append(where(key).error(f"vault-encrypted value: {exc}"))
                 return None
+            hidden.append(value)
+            return value
         if secret:
-            return _dereference(value, variables, vault, errors, where(key))
+            value = _dereference(value, variables, vault, errors, where(key))
+            if isinstance(value, str):
+                hidden.append(value)
+            return value
+        if key in host.secret and isinstance(value, str):
+            hidden.append(value)  # from a vault-encrypted vars file
         return render(value, variables, where(key)) if render is not None else value
 
     def pick(native: str, names: tuple[str, ...]) -> str | None:
@@ -295,7 +304,10 @@ def resolve_connection(
         for error in validation_errors(exc, _NOWHERE, (), ConnectionSettings):
             at = origin.get(str(error.path[0])) if error.path else None
             at = at or host.origin or Origin(_NOWHERE, ())
-            located.append(at.doc.error(at.path, f"{host.name}: {error.message}", error.hint))
+            message = error.message
+            for secret in sorted((h for h in hidden if h), key=len, reverse=True):
+                message = message.replace(secret, "<hidden>")
+            located.append(at.doc.error(at.path, f"{host.name}: {message}", error.hint))
         raise InputError(located) from None
 
 

@@ -152,3 +152,16 @@ def test_unsafe_values_are_never_templated(tmp_path: Path) -> None:
 
     target = load_playbook(book).targets[0]
     assert target.connection.user == "{{ not_a_var }}"
+
+
+def test_a_decrypted_value_is_never_echoed_in_an_error(tmp_path: Path) -> None:
+    block = encrypt_string(tmp_path, "not-a-port-Zx81").replace("\n", "\n      ")
+    inventory_file = tmp_path / "hosts.yml"
+    inventory_file.write_text(
+        "windows:\n  hosts:\n    w1:\n      ansible_host: 127.0.0.1\n      ansible_connection: winrm\n"
+        f"      ansible_winrm_transport: ntlm\n      ansible_port: {block}\n"
+    )
+    inventory = load_inventory(inventory_file, vault=Vault.from_options(tmp_path / "vault-pass"))
+    with pytest.raises(InputError) as info:
+        inventory.connection(inventory.hosts["w1"])
+    assert "expected a whole number" in str(info.value) and "not-a-port-Zx81" not in str(info.value)
