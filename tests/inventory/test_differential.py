@@ -8,7 +8,7 @@ alias names, magic variables, ``lookup('env')`` and ``!unsafe``, and the review'
 
 Ansible's side is ansible-core itself, with its configuration isolated (ANSIBLE_CONFIG, HOME and
 the temp dirs in tmp_path, no network: nothing connects): ``ansible-inventory --list`` for the host
-set and groups, ``ansible PATTERN --list-hosts`` for a sample of patterns, and (ansible_oracle.py)
+set, groups and every host's merged variables, ``ansible PATTERN --list-hosts`` for a sample of patterns, and (ansible_oracle.py)
 ansible-core's InventoryManager for every pattern and its winrm/ssh connection plugins for every
 host's connection settings. Every disagreement is in DIFFERENCES with its reason, and the README's
 Ansible section lists the same ones.
@@ -29,6 +29,7 @@ import pytest
 from provisioner.inventory import Inventory, load_inventory, select_hosts
 from provisioner.inventory.show import host_listing
 from provisioner.playbook import Templater, host_variables, password_envs, secret_names
+from provisioner.yamlsrc import Unsafe
 
 pytest.importorskip("ansible", reason="ansible-core is the oracle (pip install -e '.[test]')")
 
@@ -253,6 +254,10 @@ def test_ansible_inventory_list_agrees(
     assert set(listing["_meta"]["hostvars"]) | _members(listing, "all") == {
         name for name, host in inventory.hosts.items() if not host.implicit
     }
+    for name, expected in listing["_meta"]["hostvars"].items():
+        ours = {k: v for k, v in inventory.hosts[name].vars.items() if not isinstance(v, Unsafe)}
+        theirs = {k: v for k, v in expected.items() if not (isinstance(v, dict) and "__ansible_unsafe" in v)}
+        assert json.loads(json.dumps(ours)) == theirs, f"{name}: merged variables"
     groups = {g for g in listing if g != "_meta"}
     assert groups == {g for g in inventory.groups if inventory.members[g] or g == "all"}
     for group in groups:
