@@ -147,6 +147,10 @@ class _Builder:
                 return
             if doc is not None and doc.data is None:
                 return  # an empty file: no hosts (Ansible's ini plugin accepts it too)
+            if doc is not None and file.suffix:
+                # Valid YAML that is no mapping, in a .yml/.yaml/.json file: a YAML mistake, not INI.
+                self.errors.append(doc.error((), f"expected a mapping of groups, got {_kind(doc.data)}"))
+                return
         if yaml_error is not None and not _looks_like_ini(text):
             self.errors.extend(yaml_error.errors)
             return

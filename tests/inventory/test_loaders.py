@@ -179,3 +179,11 @@ def test_bad_inventory_through_the_cli_exits_1(tmp_path: Path, capsys: pytest.Ca
     assert run(["inventory", "-i", str(inventory), "--list"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "inv.yml:2:" in err and "Traceback" not in err
+
+
+def test_yaml_that_is_no_mapping_is_a_yaml_error_but_a_bare_host_list_is_ini(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="inv.yml:1:1: expected a mapping of groups, got a list"):
+        load_inventory(write(tmp_path, "- web1\n- web2\n"))
+    inventory = load_inventory(write(tmp_path, "web1\nweb2 ansible_port=2222\n", "hosts"))
+    assert list(inventory.hosts) == ["web1", "web2"] and inventory.hosts["web2"].vars == {"ansible_port": 2222}
+    assert inventory.hosts["web1"].groups == ["all", "ungrouped"]
