@@ -151,10 +151,9 @@ def _available(transport: str) -> bool:
 class Resolved:
     """One host's resolved connection: the settings, or Ansible's connection name provision cannot use."""
 
-    def __init__(self, raw: dict[str, Any], ansible: bool, notes: list[str]) -> None:
+    def __init__(self, raw: dict[str, Any], notes: list[str]) -> None:
         self.raw = raw
-        self.ansible = ansible
-        """Whether Ansible's defaults applied (the host has ansible_* variables)."""
+        """The settings as found (Ansible's connection name kept when provision cannot use it)."""
         self.notes = notes
         """Where the result differs from what provision's own defaults would give, or a fallback was taken."""
 
@@ -280,7 +279,7 @@ def resolve_connection(
     for key, reason in _REFUSED.items():
         if key in variables:
             errors.append(where(key).error(f"not supported: {reason}"))
-    resolved = Resolved(raw, ansible, notes)
+    resolved = Resolved(raw, notes)
     if connection not in ("winrm", "ssh"):
         if strict:
             message = (

@@ -76,9 +76,8 @@ class _Builder:
     hosts: dict[str, Host] = field(default_factory=dict)
     definitions: dict[str, list[_Definition]] = field(default_factory=dict)
     errors: list[LoadError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    secrets: set[tuple[str, str]] = field(default_factory=set)
-    """(group or host name, key) of values that came from a vault-encrypted file."""
+    docs: list[Located] = field(default_factory=list)
+    """The inventory source documents read, in order."""
 
     def group(self, name: str, origin: Origin) -> Group:
         found = self.groups.get(name)
@@ -143,6 +142,7 @@ class _Builder:
             except InputError as exc:
                 yaml_error, doc = exc, None
             if doc is not None and isinstance(doc.data, dict):
+                self.docs.append(doc)
                 self.read_yaml(doc)
                 return
             if doc is not None and doc.data is None:
@@ -159,6 +159,7 @@ class _Builder:
         except InputError as exc:
             self.errors.extend(exc.errors)
             return
+        self.docs.append(source.doc)
         for kind, args, path in source.statements:
             origin = Origin(source.doc, path)
             if kind == "group":
@@ -477,7 +478,6 @@ def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Invento
     if playbook_dir is not None and playbook_dir.resolve() not in {d.resolve() for d in base_dirs}:
         base_dirs.append(playbook_dir)
     vars_cache: dict[tuple[Path, str, str], list[tuple[dict[str, Any], dict[str, Origin], bool]]] = {}
-    read: list[Path] = list(sources)
 
     def vars_of(subdir: str, names: list[str]) -> list[tuple[dict[str, Any], dict[str, Origin], bool]]:
         """Vars files of ``names`` in ansible-core's order: inventory side for every name, then playbook side."""
@@ -490,7 +490,6 @@ def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Invento
                     for vars_file in _vars_files(base, subdir, name):
                         try:
                             vars_cache[key].append(builder.read_vars_file(vars_file))
-                            read.append(vars_file)
                         except InputError as exc:
                             builder.errors.extend(exc.errors)
                 loaded += vars_cache[key]
@@ -516,10 +515,6 @@ def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Invento
         host.secret = frozenset(host_secret | (SECRET_KEYS & host.vars.keys()))
     if builder.errors:
         raise InputError(builder.errors)
-    inventory_warnings = _ansible_warnings(file, hosts)
-    inventory = Inventory(
-        file, doc, hosts, groups, builder.warnings + inventory_warnings, read, _members(groups), builder.vault
-    )
-    if len(sources) == 1:
-        inventory.doc = next(iter(hosts.values())).origin.doc if hosts else doc  # type: ignore[union-attr]
-    return inventory
+    if len(builder.docs) == 1:
+        doc = builder.docs[0]  # one file: its positions serve errors that name no other place
+    return Inventory(file, doc, hosts, groups, _ansible_warnings(file, hosts), _members(groups), builder.vault)

@@ -123,8 +123,6 @@ class Inventory:
     hosts: dict[str, Host]
     groups: dict[str, Group]
     warnings: list[str] = field(default_factory=list)
-    sources: list[Path] = field(default_factory=list)
-    """The files read, inventory sources and vars files, in the order they were read."""
     members: dict[str, list[str]] = field(default_factory=dict, repr=False)
     """Per group, every host in it or in a group below it, in Ansible's order (see load.py)."""
     vault: Vault = field(default_factory=Vault, repr=False)
