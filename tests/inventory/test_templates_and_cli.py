@@ -170,3 +170,20 @@ def test_hosts_as_a_list_of_patterns(tmp_path: Path) -> None:
     book = setup(tmp_path, inventory)
     book.write_text(book.read_text().replace("hosts: all", "hosts: [w2, w1]"))
     assert [t.name for t in load_playbook(book).targets] == ["w2", "w1"]
+
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+@pytest.mark.parametrize("inventory", ["docs-ini/hosts", "docs-yaml/hosts.yml", "groupvars/inventory/hosts.ini"])
+def test_ansible_documented_inventories_validate(
+    tmp_path: Path, inventory: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = tmp_path / "site.yml"
+    book.write_text(f"- name: p\n  hosts: all\n  spec: {{engine: {{version: '27.3.1', sha256: '{SHA}'}}}}\n")
+    assert run(["validate", str(book), "-i", str(CORPUS / inventory)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].startswith("ok: ")
+    if inventory.startswith("groupvars"):  # group_vars/legacy.yml: port 5985 over http; host_vars/win01.yml: the user
+        assert "win02  play='p'  winrm+ntlm://127.0.3.2:5985 scheme=http user=windows-user" in out
+        assert "win01  play='p'  winrm+ntlm://127.0.3.1:5986 scheme=https user=CORP\\win01-admin cert=ignore" in out
