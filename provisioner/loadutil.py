@@ -91,6 +91,17 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+_ECHO_LIMIT = 120
+"""Characters of a bad value an error repeats."""
+
+
+class _Cut(str):
+    """A value cut for an error message: shown as written, without quotes added around the cut."""
+
+    def __repr__(self) -> str:
+        return f"'{self}'"
+
+
 _EXPECTED = {
     "bool_parsing": "expected true or false",
     "bool_type": "expected true or false",
@@ -128,6 +139,10 @@ def validation_errors(
         path: KeyPath = base + tuple(loc)
         if any(isinstance(part, str) and "password" in part for part in path):
             item = {**item, "input": "<hidden>"}  # never echo a secret, even a malformed one
+        elif isinstance(item.get("input"), str) and len(item["input"]) > _ECHO_LIMIT:
+            # A 1 MB value must not become a 1 MB error line (review F12).
+            text = item["input"]
+            item = {**item, "input": _Cut(f"{text[:_ECHO_LIMIT]}... ({len(text):,} characters)")}
         kind = item["type"]
         hint = None
         if kind == "union_tag_invalid":

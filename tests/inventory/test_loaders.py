@@ -187,3 +187,11 @@ def test_yaml_that_is_no_mapping_is_a_yaml_error_but_a_bare_host_list_is_ini(tmp
     inventory = load_inventory(write(tmp_path, "web1\nweb2 ansible_port=2222\n", "hosts"))
     assert list(inventory.hosts) == ["web1", "web2"] and inventory.hosts["web2"].vars == {"ansible_port": 2222}
     assert inventory.hosts["web1"].groups == ["all", "ungrouped"]
+
+
+def test_a_huge_bad_value_is_cut_in_the_error(tmp_path: Path) -> None:
+    inventory = load_inventory(write(tmp_path, f"all:\n  hosts:\n    a: {{port: '{'9x' * 500_000}'}}\n"))
+    with pytest.raises(InputError) as info:
+        inventory.connection(inventory.hosts["a"])
+    assert "expected a whole number" in str(info.value) and "(1,000,000 characters)" in str(info.value)
+    assert len(str(info.value)) < 500
