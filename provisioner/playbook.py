@@ -47,14 +47,36 @@ __all__ = [
 
 PLAY_KEYS = ("name", "hosts", "inventory", "vars", "rollout", "reboot", "spec")
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+class _Refused(Exception):
+    """A template asked for something it may not have (an environment variable, a lookup plugin, gigabytes)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with ``*`` and ``**`` bounded: ``{{ 'a' * 10**9 }}`` or ``{{ 9 ** 9 ** 9 }}`` in an
+    inventory is an error naming the place, not gigabytes of memory or minutes of CPU (review F10)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 256:
+            raise _Refused(f"{left} ** {right} is too large")
+        if operator == "*":
+            for items, times in ((left, right), (right, left)):
+                if isinstance(items, (str, list, tuple)) and isinstance(times, int) and len(items) * times > _MAX_ITEMS:
+                    raise _Refused(f"a repetition of {len(items) * times:,} items is too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_MAX_ITEMS = 1_000_000
+_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
 ENV_PREFIX = "PROVISION_"
 """Templates read environment variables with this prefix only (review F6: no AWS_SECRET_ACCESS_KEY
 in daemon.json or in a DNS name), and never one named by a ``password_env``."""
-
-
-class _Refused(Exception):
-    """A template asked for something it may not have (an environment variable, a lookup plugin)."""
 
 
 def _environment_readers(denied: frozenset[str]) -> dict[str, Callable[..., Any]]:
@@ -64,7 +86,7 @@ def _environment_readers(denied: frozenset[str]) -> dict[str, Callable[..., Any]
         name = str(name)
         if not name.startswith(ENV_PREFIX) or name in denied:
             why = "it is a password_env variable" if name in denied else f"only {ENV_PREFIX}* variables can be read"
-            raise _Refused(f"env({name[:60]!r}) is refused: {why}")
+            raise _Refused(f"env({name[:60]!r}) is refused: {why}", f"see README, Ansible inventories ({ENV_PREFIX}*)")
         return os.environ.get(name, default)
 
     def lookup(plugin: Any, *terms: Any, default: Any = "", **_: Any) -> Any:
@@ -163,7 +185,7 @@ class Templater:
             if name in self.secrets:
                 message, hint = f"{name} holds a secret (a password or a vault value) and is no template variable", None
         except _Refused as exc:
-            message, hint = f"template error: {exc}", f"see README, Ansible inventories: only {ENV_PREFIX}* variables"
+            message, hint = f"template error: {exc}", exc.hint
         except jinja2.TemplateError as exc:
             message = f"template error: {_cut(str(exc))}"
         except Exception as exc:  # noqa: BLE001 -- any runtime error in a user's expression is bad input, not a crash

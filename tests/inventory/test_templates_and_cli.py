@@ -187,3 +187,14 @@ def test_ansible_documented_inventories_validate(
     if inventory.startswith("groupvars"):  # group_vars/legacy.yml: port 5985 over http; host_vars/win01.yml: the user
         assert "win02  play='p'  winrm+ntlm://127.0.3.2:5985 scheme=http user=windows-user" in out
         assert "win01  play='p'  winrm+ntlm://127.0.3.1:5986 scheme=https user=CORP\\win01-admin cert=ignore" in out
+
+
+@pytest.mark.parametrize(
+    "label", ["{{ 'a' * 10**9 }}", "{{ [1] * 10**8 }}", "{{ 2 ** 100000 }}", "{{ range(10**9) | list }}"]
+)
+def test_runaway_templates_are_errors(tmp_path: Path, label: str) -> None:
+    inventory = f'all:\n  vars: {{label: "{label}"}}\n  hosts:\n    w1: {{address: 127.0.0.1}}\n'
+    with pytest.raises(
+        InputError, match=r"site.yml:4:\d+: \[0\].spec.daemon.labels\[0\]: template error: .*(too large|MAX_RANGE)"
+    ):
+        load_playbook(setup(tmp_path, inventory))
