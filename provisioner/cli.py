@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -27,9 +27,20 @@ from provisioner.engine.host import Event, HostResult, gather_facts
 from provisioner.engine.rollout import Interrupt, exit_code, run_playbook
 from provisioner.errors import InputError, LoadError
 from provisioner.facts import Facts
-from provisioner.inventory import Inventory
+from provisioner.inventory import Host, Inventory, Vault, describe_connection, load_inventory, select_hosts
+from provisioner.inventory.ansible import Render
+from provisioner.inventory.show import inventory_listing, masked_vars
 from provisioner.plan import Plan, facts_request, plan
-from provisioner.playbook import Playbook, Target, facts_targets, load_playbook
+from provisioner.playbook import (
+    Playbook,
+    Target,
+    Templater,
+    facts_targets,
+    host_variables,
+    load_playbook,
+    password_envs,
+    secret_names,
+)
 from provisioner.render import Renderer, RenderError
 from provisioner.report.console import make_display, print_facts_table, print_json_summary, print_results
 from provisioner.report.events import EventLog
@@ -107,7 +118,8 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("playbook", type=Path)
         sub.add_argument("-i", "--inventory", type=Path, help="inventory file (default: the play's inventory:)")
-        sub.add_argument("-l", "--limit", type=_pattern, help="host pattern: names, groups, globs, a:b, a:&b, !a")
+        sub.add_argument("-l", "--limit", type=_pattern, help=LIMIT_HELP)
+        _vault_options(sub)
         return sub
 
     playbook_command("validate", "load and check the playbook and inventory; print one line per host")
@@ -159,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     facts_cmd.add_argument("--json", action="store_true")
     facts_cmd.add_argument("--ask-pass", action="store_true")
     _winrm_client_option(facts_cmd)
+    _vault_options(facts_cmd)
 
     doctor = commands.add_parser(
         "doctor",
@@ -185,7 +198,86 @@ def _parser() -> argparse.ArgumentParser:
         'this command line (eval "$(provision completion bash)").',
     )
     completion.add_argument("shell", choices=SHELLS)
+    _inventory_parser(commands)
+    _describe(parser)
     return parser
+
+
+LIMIT_HELP = "Ansible host pattern: names, groups, globs, ~regex, a:b or a,b, a:&b, !a, g[0], g[1:3]"
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand's --help gets a description: its one-line help unless it has a longer one."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if sub.description is None:
+                    sub.description = helps.get(name)
+                _describe(sub)
+
+
+def _vault_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--vault-password-file",
+        type=Path,
+        metavar="FILE",
+        help="decrypt !vault values and vault files with the password in FILE (default: $ANSIBLE_VAULT_PASSWORD_FILE)",
+    )
+    sub.add_argument("--ask-vault-pass", action="store_true", help="prompt for the vault password")
+
+
+def _vault(args: argparse.Namespace) -> Vault:
+    return Vault.from_options(getattr(args, "vault_password_file", None), getattr(args, "ask_vault_pass", False))
+
+
+def _inventory_parser(commands: Any) -> None:
+    sub = commands.add_parser(
+        "inventory",
+        help="show the hosts, groups and connection settings an inventory resolves to (like ansible-inventory)",
+        description="Show what provision reads from an inventory (YAML, INI, a directory, with group_vars/ "
+        "and host_vars/): --list prints JSON with every host's effective connection settings and every "
+        "group's hosts; --list-hosts PATTERN the matching hosts in Ansible's order; --host NAME one host's "
+        "merged variables with secrets masked. Connects to nothing.",
+    )
+    sub.add_argument("-i", "--inventory", type=Path, required=True, help="inventory file or directory")
+    sub.add_argument("-l", "--limit", help=LIMIT_HELP)
+    sub.add_argument("--playbook-dir", type=Path, help="also read group_vars/ and host_vars/ beside this directory")
+    what = sub.add_mutually_exclusive_group(required=True)
+    what.add_argument("--list", action="store_true", help="JSON: hosts with connection settings, groups with hosts")
+    what.add_argument("--list-hosts", metavar="PATTERN", help="the hosts PATTERN matches, one a line")
+    what.add_argument("--host", metavar="NAME", help="one host's merged variables as JSON, secrets masked")
+    _vault_options(sub)
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory, playbook_dir=args.playbook_dir, vault=_vault(args))
+    names = list(inventory.hosts) if args.limit is None else select_hosts(inventory, args.limit, source="--limit")
+    if args.list_hosts is not None:
+        matched = select_hosts(inventory, args.list_hosts, source="--list-hosts")
+        allowed = set(names) | {h for h in matched if inventory.hosts[h].implicit}
+        for name in matched:
+            if name in allowed:
+                print(name)
+        return EXIT_OK
+    if args.host is not None:
+        if args.host not in inventory.hosts:
+            raise InputError([LoadError(args.inventory, None, None, (), f"host {args.host!r} is not in the inventory")])
+        print(json.dumps(masked_vars(inventory.hosts[args.host]), indent=2, sort_keys=True, default=str))
+        return EXIT_OK
+    if args.limit is None:
+        names = inventory.members["all"]
+    templater = Templater(inventory.doc, denied_env=password_envs(inventory), secrets=secret_names(inventory))
+
+    def render_for(host: Host) -> Render:
+        variables = host_variables(inventory, host)
+        return lambda value, _, where: templater.at(value, variables, where)
+
+    listing = inventory_listing(inventory, names, render_for)
+    if templater.errors:
+        raise InputError(templater.errors)
+    print(json.dumps(listing, indent=2, default=str))
+    return EXIT_OK
 
 
 def _target(book: Playbook, host: str) -> Target:
@@ -288,10 +380,7 @@ def _validate(book: Playbook) -> int:
             if spec.verify.when == "never"
             else f"verify {spec.verify.image}/{spec.verify.isolation} when {spec.verify.when}"
         )
-        endpoint = (
-            f"{conn.connection}+{conn.transport if conn.connection == 'winrm' else 'ssh'}"
-            f"://{conn.address}:{conn.effective_port}"
-        )
+        endpoint = describe_connection(conn)
         print(
             f"{target.name}  play={target.play.name!r}  {endpoint}  features={','.join(wanted_features(spec))}  "
             f"{engine}  {verify}"
@@ -354,7 +443,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             return state_cli.history_command(args)
         if args.command == "report":
             return state_cli.report_command(args)
-        book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit)
+        if args.command == "inventory":
+            return _inventory(args)
+        book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit, vault=_vault(args))
         if args.command == "validate":
             return _validate(book)
         if args.command in ("apply", "check"):
@@ -392,7 +483,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def _facts(args: argparse.Namespace) -> int:
-    targets = facts_targets(args.inventory, args.limit)
+    targets = facts_targets(args.inventory, args.limit, vault=_vault(args))
     _warn([], targets)
     renderer = Renderer(args.templates)
     connector = Connector(_ask_pass(args.ask_pass), args.winrm_client)

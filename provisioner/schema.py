@@ -94,8 +94,13 @@ def inventory_schema() -> dict[str, Any]:
     for alias, target in ANSIBLE_ALIASES.items():
         properties[alias] = {**properties[target], "description": f"Ansible name for {target}"}
     properties["ansible_connection"] = {
-        "enum": ["winrm", "ssh", "psrp"],
-        "description": "Ansible name for connection (psrp: not supported yet)",
+        "enum": ["winrm", "ssh", "smart", "ansible.builtin.winrm", "ansible.builtin.ssh", "ansible.legacy.winrm"],
+        "description": "Ansible name for connection (plugin names and FQCNs; psrp and local are refused)",
+    }
+    properties["ansible_winrm_transport"] = {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "description": "Ansible name for transport: ntlm, kerberos, credssp, certificate, ssl or plaintext (Basic), "
+        "or a preference list ('kerberos,ntlm')",
     }
     properties["password"] = {"type": "string", "description": "prefer password_env: a plain password in a file"}
     host_vars = {

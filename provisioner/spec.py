@@ -552,5 +552,18 @@ class RolloutPolicy(StrictModel):
     forks: int = Field(default=50, gt=0)
     serial: SerialEntry | list[SerialEntry] | None = None
     max_fail_percentage: float | None = Field(default=None, ge=0, le=100)
+
+    @field_validator("serial")
+    @classmethod
+    def _batches(cls, value: int | str | list[int | str] | None) -> int | str | list[int | str] | None:
+        # Refused at load, not at the first batch: `serial: []` and "9...9%" crashed apply (review F10).
+        entries = value if isinstance(value, list) else [] if value is None else [value]
+        if isinstance(value, list) and not value:
+            raise ValueError("serial needs at least one batch size (or leave it out: all hosts at once)")
+        for entry in entries:
+            if isinstance(entry, str) and not 0 < float(entry[:-1]) <= 100:
+                raise ValueError(f"a serial percentage must be above 0% and at most 100%, got {entry[:20]!r}")
+        return value
+
     any_errors_fatal: bool = False
     host_timeout: float = Field(default=3600.0, gt=0)

@@ -29,6 +29,7 @@ def password_for(host: str, settings: ConnectionSettings, asked: Callable[[], st
 
     The value is passed to the transport and nowhere else: never logged, reported or put in argv;
     it is added to the run's secrets, so any output that would show it shows ``<hidden>``.
+    An exported but empty ``password_env`` variable means no password, never an empty one (review F18).
     """
     value = _password(host, settings, asked)
     SECRETS.add(value)
@@ -38,9 +39,9 @@ def password_for(host: str, settings: ConnectionSettings, asked: Callable[[], st
 def _password(host: str, settings: ConnectionSettings, asked: Callable[[], str | None] | None) -> str | None:
     if settings.password_env:
         value = os.environ.get(settings.password_env)
-        if value is not None:
+        if value:
             return value
-        if asked is None:
+        if asked is None and value is None:
             raise TransportError(
                 host,
                 f"environment variable {settings.password_env} (password_env) is not set; export it or use --ask-pass",

@@ -1,0 +1,359 @@
+"""Connection settings from a host's variables: provision's names and every Ansible winrm/ssh name.
+
+Ansible's names are those of ansible-core 2.19's ``winrm`` and ``ssh`` connection plugins; where
+a plugin lists several names for one option, the last one defined wins, as in Ansible
+(``ansible_winrm_host`` over ``ansible_host`` over the inventory name). Where both dialects set a
+setting, the more specific definition wins (host over group; the same place: provision's name).
+
+Defaults follow the dialect. A host with ``ansible_*`` variables and none of provision's
+connection keys (``connection``, ``address``, ``port``, ``user``, ...) gets Ansible's: ssh when no
+connection is given, port 5986, http when the port is 5985 and no scheme is given, transport
+``basic`` (Ansible's ``ssl``/``plaintext``), or ``kerberos`` for a ``user@REALM``. Any other host
+gets provision's: winrm, https, ntlm, port 5986 (5985 for http, 22 for ssh).
+
+An Ansible variable provision cannot honour is an error when it would change where or how to
+connect (``ansible_winrm_path`` other than /wsman, an inline private key), a named warning otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from provisioner.errors import InputError, LoadError
+from provisioner.inventory.model import ConnectionSettings, Host, Origin
+from provisioner.inventory.vault import Vault, VaultError
+from provisioner.loadutil import validation_errors
+from provisioner.yamlsrc import Located, Unsafe, VaultText
+
+__all__ = [
+    "ANSIBLE_ALIASES",
+    "IGNORED_ANSIBLE",
+    "KNOWN_ANSIBLE",
+    "Resolved",
+    "Render",
+    "describe_connection",
+    "normal_connection",
+    "resolve_connection",
+]
+
+Render = Callable[[Any, dict[str, Any], Origin], Any]
+"""Renders one value's templates for a host: (value, variables, where it was written) -> value."""
+
+_WINRM: dict[str, tuple[str, ...]] = {
+    "address": ("ansible_host", "ansible_winrm_host"),
+    "user": ("ansible_user", "ansible_winrm_user"),
+    "password": ("ansible_password", "ansible_winrm_pass", "ansible_winrm_password"),
+    "port": ("ansible_port", "ansible_winrm_port"),
+    "scheme": ("ansible_winrm_scheme",),
+    "transport": ("ansible_winrm_transport",),
+    "cert_validation": ("ansible_winrm_server_cert_validation",),
+    "ca_bundle": ("ansible_winrm_ca_trust_path",),
+    "cert_pem": ("ansible_winrm_cert_pem",),
+    "cert_key_pem": ("ansible_winrm_cert_key_pem",),
+}
+_SSH: dict[str, tuple[str, ...]] = {
+    "address": ("ansible_host", "ansible_ssh_host"),
+    "user": ("ansible_user", "ansible_ssh_user"),
+    "password": ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "key_file": ("ansible_private_key_file", "ansible_ssh_private_key_file"),
+}
+ANSIBLE_ALIASES: dict[str, str] = {
+    "ansible_connection": "connection",
+    **{name: target for target, names in (*_WINRM.items(), *_SSH.items()) for name in names},
+}
+"""Every Ansible name provision reads, and the setting it gives (for the JSON Schema and docs)."""
+
+_HOST_KEY_CHECKING = ("ansible_host_key_checking", "ansible_ssh_host_key_checking")
+_REFUSED = {
+    "ansible_private_key": "an inline private key; write it to a file and set ansible_private_key_file",
+    "ansible_ssh_private_key": "an inline private key; write it to a file and set ansible_ssh_private_key_file",
+}
+# Ansible variables that do not change where or how provision connects: reported, never silent.
+IGNORED_ANSIBLE = frozenset(
+    {
+        "ansible_shell_type",
+        "ansible_shell_executable",
+        "ansible_become",
+        "ansible_become_method",
+        "ansible_become_user",
+        "ansible_become_pass",
+        "ansible_become_password",
+        "ansible_python_interpreter",
+        "ansible_winrm_message_encryption",
+        "ansible_winrm_kerberos_delegation",
+        "ansible_winrm_operation_timeout_sec",
+        "ansible_winrm_read_timeout_sec",
+        "ansible_winrm_connection_timeout",
+        "ansible_winrm_kinit_cmd",
+        "ansible_winrm_kinit_args",
+        "ansible_winrm_kinit_env_vars",
+        "ansible_winrm_kinit_mode",
+        "ansible_winrm_send_cbt",
+        "ansible_winrm_credssp_disable_tlsv1_2",
+        "ansible_ssh_common_args",
+        "ansible_ssh_extra_args",
+        "ansible_ssh_args",
+        "ansible_ssh_executable",
+        "ansible_ssh_pipelining",
+        "ansible_pipelining",
+        "ansible_ssh_retries",
+        "ansible_ssh_timeout",
+        "ansible_timeout",
+        "ansible_ssh_transfer_method",
+        "ansible_sftp_batch_mode",
+        "ansible_ssh_use_tty",
+        "ansible_control_path",
+        "ansible_control_path_dir",
+        "ansible_private_key_passphrase",
+        "ansible_ssh_private_key_passphrase",
+        "ansible_psrp_auth",
+        "ansible_psrp_protocol",
+        "ansible_psrp_cert_validation",
+    }
+)
+KNOWN_ANSIBLE = (
+    frozenset(ANSIBLE_ALIASES)
+    | IGNORED_ANSIBLE
+    | frozenset(_REFUSED)
+    | frozenset(_HOST_KEY_CHECKING)
+    | {
+        "ansible_winrm_path",
+        "ansible_group_priority",
+    }
+)
+
+_FQCN = {"ansible.builtin.winrm": "winrm", "ansible.legacy.winrm": "winrm", "winrm": "winrm"}
+_FQCN |= {"ansible.builtin.ssh": "ssh", "ansible.legacy.ssh": "ssh", "ssh": "ssh", "smart": "ssh"}
+_TRANSPORTS = {"ntlm": "ntlm", "basic": "basic", "ssl": "basic", "plaintext": "basic", "kerberos": "kerberos"}
+_TRANSPORTS |= {"credssp": "credssp", "certificate": "certificate"}
+_TRANSPORT_LIBRARY = {"kerberos": ("gssapi", "krb5"), "credssp": ("requests_credssp",)}
+_NOWHERE = Located(Path("<inventory>"), None)
+_NATIVE = frozenset(ConnectionSettings.model_fields) - {"password"}
+_PATHS = ("ca_bundle", "known_hosts", "key_file", "cert_pem", "cert_key_pem")
+
+
+def normal_connection(value: Any) -> Any:
+    """Ansible's plugin names, FQCNs included, as provision's ``winrm``/``ssh``; others unchanged."""
+    return _FQCN.get(value, value) if isinstance(value, str) else value
+
+
+def _available(transport: str) -> bool:
+    libraries = _TRANSPORT_LIBRARY.get(transport)
+    return libraries is None or any(importlib.util.find_spec(name) is not None for name in libraries)
+
+
+class Resolved:
+    """One host's resolved connection: the settings, or Ansible's connection name provision cannot use."""
+
+    def __init__(self, raw: dict[str, Any], notes: list[str]) -> None:
+        self.raw = raw
+        """The settings as found (Ansible's connection name kept when provision cannot use it)."""
+        self.notes = notes
+        """Where the result differs from what provision's own defaults would give, or a fallback was taken."""
+
+
+def resolve_connection(
+    host: Host,
+    variables: dict[str, Any],
+    ranks: dict[str, int],
+    origins: dict[str, Origin],
+    render: Render | None,
+    vault: Vault,
+    *,
+    strict: bool = True,
+) -> tuple[ConnectionSettings | None, Resolved]:
+    """The host's connection settings from its merged ``variables`` (host vars, then play vars).
+
+    ``ranks`` orders definitions by specificity (a higher rank was merged later). With ``strict``,
+    a connection provision cannot use and any invalid value raise InputError naming the place;
+    without it (``provision inventory``) the settings are None and ``Resolved.raw`` says what was found.
+    """
+    native = _NATIVE & variables.keys()
+    ansible = not native and any(key.startswith("ansible_") for key in variables)
+    errors: list[LoadError] = []
+    hidden: list[str] = []
+    """Secret values met (decrypted or passwords): never echoed by an error below."""
+    raw: dict[str, Any] = {}
+    origin: dict[str, Origin] = {}
+    notes: list[str] = []
+
+    def where(key: str) -> Origin:
+        return origins.get(key) or host.origin or Origin(_NOWHERE, ())
+
+    def value_of(key: str, *, secret: bool = False) -> Any:
+        value = variables[key]
+        if secret and not strict:
+            return None  # listing: whether a password is set is read from the variables, nothing is decrypted
+        if isinstance(value, VaultText):
+            try:
+                value = vault.decrypt(value.envelope)
+            except VaultError as exc:
+                errors.append(where(key).error(f"vault-encrypted value: {exc}"))
+                return None
+            hidden.append(value)
+            return value
+        if secret:
+            value = _dereference(value, variables, vault, errors, where(key))
+            if isinstance(value, str):
+                hidden.append(value)
+            return value
+        if key in host.secret and isinstance(value, str):
+            hidden.append(value)  # from a vault-encrypted vars file
+        return render(value, variables, where(key)) if render is not None else value
+
+    def pick(native: str, names: tuple[str, ...]) -> str | None:
+        chosen = None
+        for name in names:
+            if name in variables:
+                chosen = name  # Ansible: the last name in the plugin's list wins
+        if native in variables and (chosen is None or ranks.get(native, 0) >= ranks.get(chosen, 0)):
+            chosen = native
+        return chosen
+
+    connection_key = pick("connection", ("ansible_connection",))
+    connection = normal_connection(value_of(connection_key)) if connection_key else None
+    if connection is None:
+        connection = "ssh" if ansible else "winrm"
+        if ansible:
+            notes.append("connection ssh: Ansible's default, as the host sets ansible_* variables but no connection")
+    raw["connection"] = connection
+    if connection_key:
+        origin["connection"] = where(connection_key)
+    table = _SSH if connection == "ssh" else _WINRM
+    settings = set(ConnectionSettings.model_fields) - {"connection"}
+    for setting in sorted(settings):
+        key = pick(setting, table.get(setting, ()))
+        if key is None:
+            continue
+        value = value_of(key, secret=setting == "password")
+        if value is None and setting == "password":
+            continue
+        raw[setting] = value
+        origin[setting] = where(key)
+        if isinstance(value, str) and setting in _PATHS:
+            path = Path(value).expanduser()
+            if key == setting:  # provision's names: relative to the file that set them
+                path = where(key).doc.file.parent / path
+            raw[setting] = str(path.resolve() if key == setting else path)
+    raw.setdefault("address", host.name)
+    if connection == "winrm" and ansible:
+        port = raw.get("port", 5986)
+        if "scheme" not in raw:
+            raw["scheme"] = "http" if _as_int(port) == 5985 else "https"
+            if raw["scheme"] == "http":
+                notes.append("scheme http: Ansible's default for port 5985 (provision's own default is https)")
+        if "transport" not in raw:
+            user = raw.get("user")
+            raw["transport"] = "kerberos" if isinstance(user, str) and "@" in user else "basic"
+            notes.append(
+                f"transport {raw['transport']}: Ansible's default"
+                + (" for a user@REALM" if raw["transport"] == "kerberos" else "")
+                + " (provision's own default is ntlm)"
+            )
+    transport = raw.get("transport")
+    if isinstance(transport, str) and "," in transport:
+        transport = [part.strip() for part in transport.split(",") if part.strip()]
+    if isinstance(transport, list):
+        names = [str(t) for t in transport]
+        usable = [t for t in names if _available(_TRANSPORTS.get(t, t))]
+        raw["transport"] = (usable or names or ["ntlm"])[0]
+        if len(names) > 1:
+            notes.append(
+                f"transport {raw['transport']} of {','.join(names)}: the first this controller supports "
+                "(an authentication failure does not fall through to the next)"
+            )
+    if isinstance(raw.get("transport"), str):
+        raw["transport"] = _TRANSPORTS.get(raw["transport"], raw["transport"])
+    for key in _HOST_KEY_CHECKING:
+        if key in variables and str(variables[key]).lower() in ("false", "no", "0", "off"):
+            notes.append(f"{key}: false is not honoured: provision checks SSH host keys (host_key_policy)")
+    path_key = "ansible_winrm_path"
+    if path_key in variables and connection == "winrm" and variables[path_key] != "/wsman":
+        errors.append(where(path_key).error("provision connects to /wsman only; remove ansible_winrm_path"))
+    for key, reason in _REFUSED.items():
+        if key in variables:
+            errors.append(where(key).error(f"not supported: {reason}"))
+    resolved = Resolved(raw, notes)
+    if connection not in ("winrm", "ssh"):
+        if strict:
+            message = (
+                "connection psrp is not supported yet; use winrm or ssh"
+                if connection in ("psrp", "ansible.builtin.psrp", "ansible.windows.psrp")
+                else f"connection {_cut(connection)} is not supported; provision connects with winrm or ssh"
+            )
+            errors.append(origin.get("connection", where("")).error(message))
+            raise InputError(errors)
+        return None, resolved
+    if errors:
+        if strict:
+            raise InputError(errors)
+        return None, resolved
+    try:
+        return ConnectionSettings.model_validate(raw), resolved
+    except ValidationError as exc:
+        if not strict:
+            return None, resolved
+        located = []
+        for error in validation_errors(exc, _NOWHERE, (), ConnectionSettings):
+            at = origin.get(str(error.path[0])) if error.path else None
+            at = at or host.origin or Origin(_NOWHERE, ())
+            message = error.message
+            for secret in sorted((h for h in hidden if h), key=len, reverse=True):
+                message = message.replace(secret, "<hidden>")
+            located.append(at.doc.error(at.path, f"{host.name}: {message}", error.hint))
+        raise InputError(located) from None
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cut(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _dereference(value: Any, variables: dict[str, Any], vault: Vault, errors: list[LoadError], at: Origin) -> Any:
+    """A password is never rendered as a template (F6): only ``{{ name }}`` naming another variable
+    (Ansible's vault indirection, ``ansible_password: "{{ vault_win_password }}"``) is followed."""
+    seen = 0
+    while isinstance(value, str) and not isinstance(value, Unsafe) and value.strip().startswith("{{"):
+        name = value.strip()[2:].removesuffix("}}").strip()
+        if not value.strip().endswith("}}") or not name.isidentifier() or name not in variables or seen > 8:
+            errors.append(
+                at.error(
+                    "a password may be a literal, a !vault value or {{ name }} of another variable; "
+                    "it is never rendered as a template"
+                )
+            )
+            return None
+        value = variables[name]
+        seen += 1
+    if isinstance(value, VaultText):
+        try:
+            return vault.decrypt(value.envelope)
+        except VaultError as exc:
+            errors.append(at.error(f"vault-encrypted value: {exc}"))
+            return None
+    return value
+
+
+def describe_connection(settings: ConnectionSettings) -> str:
+    """One line for ``validate``: endpoint, scheme, user and certificate or host key policy (no secret)."""
+    user = settings.user if settings.user else "(none)"
+    if settings.connection == "ssh":
+        return f"ssh+ssh://{settings.address}:{settings.effective_port} user={user} host_key={settings.host_key_policy}"
+    cert = settings.cert_validation if settings.scheme == "https" else "none (http)"
+    return (
+        f"winrm+{settings.transport}://{settings.address}:{settings.effective_port} scheme={settings.scheme} "
+        f"user={user} cert={cert}"
+    )
