@@ -1,6 +1,6 @@
 """A lab whose hosts run scripted programs, for holding the two WinRM clients to the same behaviour.
 
-``ScriptedHost`` is a :class:`~provisioner.lab.api.LabHost` that knows no Windows: a script's first
+``ScriptedHost`` is a :class:`~provision_lab.api.LabHost` that knows no Windows: a script's first
 line names a program (``echo``, ``big``, ``sleep``...) whose output is fixed, so what a client
 returns can be compared byte for byte. The lab's real WS-Man endpoint serves it, with its faults,
 quotas and NTLM sealing; ``max_timeout_ms`` is 400 ms so an idle Receive times out (and is asked
@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from provision_lab.api import ExecResult, Faults
+from provision_lab.server import LabServer
+from provision_lab.wsman import WinRSLimits
 from provisioner.inventory import ConnectionSettings
-from provisioner.lab.api import ExecResult, Faults
-from provisioner.lab.server import LabServer
-from provisioner.lab.wsman import WinRSLimits
 
 HTTP_PORT, HTTPS_PORT, SSH_PORT = 15985, 15986, 12222
 USER = "provision"

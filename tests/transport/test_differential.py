@@ -21,7 +21,7 @@ from provisioner.inventory import ConnectionSettings
 from provisioner.transport import Connection, TransportError
 from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection
-from tests.transport.conftest import AUTHS, NOWHERE, PASSWORD, ScriptedHost, ScriptedLab
+from transport.conftest import AUTHS, NOWHERE, PASSWORD, ScriptedHost, ScriptedLab
 
 Outcome = tuple[Any, ...]
 Client = Callable[[ConnectionSettings], Connection]

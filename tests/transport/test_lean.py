@@ -9,7 +9,7 @@ import pytest
 from provisioner.inventory import ConnectionSettings
 from provisioner.transport import TransportError
 from provisioner.transport.wsman import LeanWinRMConnection
-from tests.transport.conftest import NOWHERE
+from transport.conftest import NOWHERE
 
 
 @pytest.mark.parametrize("content", [None, "not a certificate\n"])

@@ -21,7 +21,7 @@ from provisioner.transport import Connection
 from provisioner.transport.ssh import SSHConnection
 from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection
-from tests.transport.conftest import PASSWORD, SSH_PORT, USER, ScriptedLab
+from transport.conftest import PASSWORD, SSH_PORT, USER, ScriptedLab
 
 CLIENTS = {"pywinrm": WinRMConnection, "lean": LeanWinRMConnection}
 
