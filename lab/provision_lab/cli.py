@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,28 @@ def _ports(text: str) -> tuple[int, int, int]:
     return ports[0], ports[1], ports[2]
 
 
+def _host_count(text: str) -> int:
+    """``up --hosts``: a fleet of at least one host (security review F11: 0 wrote an empty inventory)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {count}")
+    return count
+
+
+def _duration(text: str) -> float:
+    """``up --reboot-seconds``: finite and not negative."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, zero or more; got {text[:40]!r}")
+    return seconds
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line, also used for shell completion."""
     root = argparse.ArgumentParser(
@@ -41,11 +64,11 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
     up = commands.add_parser("up", help="start a background lab and write its inventory")
-    up.add_argument("--hosts", type=int, default=7, help="number of hosts (default 7)")
+    up.add_argument("--hosts", type=_host_count, default=7, help="number of hosts (default 7)")
     up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES, help="profile mix: NAME, NAME:COUNT,..., or mixed")
     up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
     up.add_argument("--seed", type=int, default=1)
-    up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a simulated reboot takes")
+    up.add_argument("--reboot-seconds", type=_duration, default=3.0, help="how long a simulated reboot takes")
     up.add_argument("--inventory", type=Path, default=Path("inventories/lab.yml"), help="inventory to write")
     up.add_argument(
         "--ports", type=_ports, metavar="HTTP,HTTPS,SSH", help="ports on each host address (default 5985,5986,2222)"

@@ -80,8 +80,12 @@ def test_an_empty_limit_is_refused_not_read_as_every_host(
 
 
 def test_the_lab_commands_refuse_a_fleet_of_no_hosts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    line = usage_error(capsys, ["lab", "up", "--hosts", "0", "--inventory", str(tmp_path / "lab.yml")])
-    assert "argument --hosts: expected a whole number of at least 1" in line
+    from provision_lab import cli as lab_cli
+
+    with pytest.raises(SystemExit) as stopped:
+        lab_cli.run(["up", "--hosts", "0", "--inventory", str(tmp_path / "lab.yml")])
+    assert stopped.value.code != 0
+    assert "argument --hosts: expected a whole number of at least 1" in capsys.readouterr().err
     assert not (tmp_path / "lab.yml").exists()
 
 
@@ -201,6 +205,6 @@ def test_doctor_output_is_inert(
         out("w1  tls  FAILED: certificate for \x1b]0;pwned\x07\x1b[2J; fix: ...")
         return 3
 
-    monkeypatch.setattr(cli, "doctor_command", doctor)
+    monkeypatch.setattr("provisioner.doctor.command", doctor)
     assert cli.run(["doctor", str(book(tmp_path))]) == 3
     assert capsys.readouterr().out == "w1  tls  FAILED: certificate for \\x1b]0;pwned\\x07\\x1b[2J; fix: ...\n"
