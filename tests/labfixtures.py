@@ -181,7 +181,9 @@ class LabRun:
         play = dict(play)
         play["reboot"] = merge({"poll_interval": self.poll_interval}, play.get("reboot") or {})
         path = self.dir / name
-        path.write_text(yaml.safe_dump([play], allow_unicode=True, sort_keys=False), encoding="utf-8")
+        # Escaped, not raw: PyYAML (and so Ansible) reads a raw U+0085 or U+2028 inside a scalar as a line
+        # break and folds it into a space, so only escapes carry every character of a value through YAML.
+        path.write_text(yaml.safe_dump([play], allow_unicode=False, sort_keys=False), encoding="utf-8")
         return path
 
     # -- running --------------------------------------------------------------------------------
