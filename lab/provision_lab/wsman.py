@@ -52,6 +52,7 @@ import spnego.exceptions
 from spnego._ntlm_raw.crypto import ntowfv1  # the NT hash (MD4), which hashlib lacks under OpenSSL 3
 
 from provision_lab.api import ExecResult, LabHost, RunsCommands
+from provision_lab.powershell.cmdline import split_command_line
 from provision_lab.tls import LabCA
 
 __all__ = [
@@ -67,7 +68,6 @@ __all__ = [
     "count",
     "execute",
     "parse_command_line",
-    "split_windows_args",
 ]
 
 _log = logging.getLogger(__name__)
@@ -272,7 +272,7 @@ _READS_STDIN = re.compile(r"OpenStandardInput|\$input\b|\[Console\]::In\b", re.I
 
 def _powershell_invocation(command_line: str) -> Invocation:
     """What powershell.exe runs for a command line (for hosts that do not start programs themselves)."""
-    args = split_windows_args(command_line)
+    args = split_command_line(command_line)
     if not args:
         return Invocation(outcome=ExecResult("", "", 0))
     program = args[0].replace("/", "\\").rpartition("\\")[2].lower()
@@ -334,42 +334,6 @@ def _encoded_command(value: str) -> Invocation:
             "encoded. The value must be Base64 encoded.\n"
         )
         return Invocation(outcome=ExecResult("", message, _PS_ARGUMENT_ERROR))
-
-
-def split_windows_args(line: str) -> list[str]:
-    """Split a command line as CommandLineToArgvW does (quotes group, backslashes escape quotes)."""
-    args: list[str] = []
-    current: list[str] = []
-    in_quotes = started = False
-    i = 0
-    while i < len(line):
-        char = line[i]
-        if char == "\\":
-            j = i
-            while j < len(line) and line[j] == "\\":
-                j += 1
-            if j < len(line) and line[j] == '"':
-                current.append("\\" * ((j - i) // 2))
-                if (j - i) % 2:
-                    current.append('"')
-                    j += 1
-            else:
-                current.append("\\" * (j - i))
-            started, i = True, j
-            continue
-        if char == '"':
-            in_quotes, started = not in_quotes, True
-        elif char in " \t" and not in_quotes:
-            if started:
-                args.append("".join(current))
-                current, started = [], False
-        else:
-            current.append(char)
-            started = True
-        i += 1
-    if started:
-        args.append("".join(current))
-    return args
 
 
 def execute(host: LabHost, invocation: Invocation, stdin: str) -> ProcessOutput:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from provision_lab.wsman import split_windows_args
+from provision_lab.powershell.cmdline import split_command_line
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.resources.desktop_verify import RECORD, fingerprint
@@ -271,7 +271,7 @@ def test_command_line_quotes_a_folder_with_spaces_and_never_installs_per_user() 
     assert isinstance(engine, DockerDesktopSpec)
     line = install_command_line(engine)
     assert line.endswith('"--installation-dir=D:\\Dev Tools\\Docker\\\\"')
-    assert split_windows_args(line) == install_arguments(engine)  # CommandLineToArgvW reads it back
+    assert split_command_line(line) == install_arguments(engine)  # CommandLineToArgvW reads it back
     assert "--user" not in line and "winget" not in line
 
 

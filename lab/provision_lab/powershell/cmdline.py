@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["native_command_line", "split_windows_args"]
+__all__ = ["native_command_line", "split_command_line", "split_windows_args"]
 
 
 def native_command_line(args: Sequence[str]) -> str:
@@ -29,7 +29,19 @@ def native_command_line(args: Sequence[str]) -> str:
 
 
 def split_windows_args(line: str) -> list[str]:
-    """Split a command line as CommandLineToArgvW does (quotes group, backslashes escape quotes)."""
+    """Split a command line as CommandLineToArgvW does (quotes group, backslashes escape quotes), with the
+    post-2008 C runtime's rule that ``""`` inside quotes is a literal quote."""
+    return _split(line, doubled_quote_is_literal=True)
+
+
+def split_command_line(line: str) -> list[str]:
+    """Split a command line as CommandLineToArgvW does (quotes group, backslashes escape quotes), where
+    ``""`` inside quotes closes and reopens the quotes: how the endpoints read cmd.exe's command line and
+    the machine reads a service's ImagePath."""
+    return _split(line, doubled_quote_is_literal=False)
+
+
+def _split(line: str, *, doubled_quote_is_literal: bool) -> list[str]:
     args: list[str] = []
     current: list[str] = []
     in_quotes = started = False
@@ -50,7 +62,7 @@ def split_windows_args(line: str) -> list[str]:
             started, i = True, j
             continue
         if char == '"':
-            if in_quotes and i + 1 < len(line) and line[i + 1] == '"':
+            if doubled_quote_is_literal and in_quotes and i + 1 < len(line) and line[i + 1] == '"':
                 current.append('"')  # "" inside quotes is a literal quote (post-2008 CRT rule)
                 i += 2
                 continue

@@ -20,6 +20,7 @@ from typing import Any
 
 from provision_lab.api import Faults
 from provision_lab.powershell.api import NativeProgram, NativeResult
+from provision_lab.powershell.cmdline import split_command_line
 from provision_lab.windows import errors, paths, programs
 from provision_lab.windows.fs import FileSystem
 from provision_lab.windows.registry import Registry
@@ -806,39 +807,3 @@ class _BadImage:
             bases=("System.Runtime.InteropServices.ExternalException", "System.SystemException", "System.Exception"),
             hresult=-2147467259,
         )
-
-
-def split_command_line(line: str) -> list[str]:
-    """Split a command line as CommandLineToArgvW does (quotes group, backslashes escape quotes)."""
-    args: list[str] = []
-    current: list[str] = []
-    in_quotes = started = False
-    i = 0
-    while i < len(line):
-        char = line[i]
-        if char == "\\":
-            j = i
-            while j < len(line) and line[j] == "\\":
-                j += 1
-            if j < len(line) and line[j] == '"':
-                current.append("\\" * ((j - i) // 2))
-                if (j - i) % 2:
-                    current.append('"')
-                    j += 1
-            else:
-                current.append("\\" * (j - i))
-            started, i = True, j
-            continue
-        if char == '"':
-            in_quotes, started = not in_quotes, True
-        elif char in " \t" and not in_quotes:
-            if started:
-                args.append("".join(current))
-                current, started = [], False
-        else:
-            current.append(char)
-            started = True
-        i += 1
-    if started:
-        args.append("".join(current))
-    return args

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from provision_lab.powershell.api import Host, NetEnum, NetException, TypeSpec
+from provision_lab.powershell.cmdline import split_command_line
 from provision_lab.windows import errors, paths
 from provision_lab.windows.cmdlets.items import decode_text, file_item
-from provision_lab.windows.machine import ENVIRONMENT_KEY, split_command_line
+from provision_lab.windows.machine import ENVIRONMENT_KEY
 from provision_lab.windows.objects import Bag
 from provision_lab.windows.session import Session, session_of
 
