@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+import tree_sitter as ts
 
 from provisioner.render import Renderer
 
@@ -31,15 +32,15 @@ class Use:
     line: int
 
 
-def _elements(command: pstree.ts.Node) -> list[pstree.ts.Node]:
-    out = []
+def _elements(command: ts.Node) -> list[ts.Node]:
+    out: list[ts.Node] = []
     for child in command.children:
         if child.type == "command_elements":
             out.extend(c for c in child.children if c.type != "command_argument_sep")
     return out
 
 
-def _parameter_name(node: pstree.ts.Node) -> str:
+def _parameter_name(node: ts.Node) -> str:
     return pstree.text(node).lstrip("-").rstrip(":")
 
 
@@ -47,7 +48,7 @@ VARIABLE_ARG = {"variable", "member_access"}
 NATIVE_FLAG = re.compile(r"^--[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 
-def _native_argument_problem(node: pstree.ts.Node, native_flags: frozenset[str]) -> str | None:
+def _native_argument_problem(node: ts.Node, native_flags: frozenset[str]) -> str | None:
     """None when a native argument is a quoted string, a variable (or a member of one), a
     catalogued bare flag, or a redirection; otherwise what is wrong with it."""
     body = pstree.text(node)
@@ -249,7 +250,7 @@ def ps7_syntax(source: str) -> list[str]:
     found = []
     tree = pstree.parse(source)
 
-    def visit(node: pstree.ts.Node) -> None:
+    def visit(node: ts.Node) -> None:
         if node.type in TEXT_NODES:
             return
         if node.type == "pipeline_chain_tail":

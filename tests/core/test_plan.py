@@ -280,7 +280,7 @@ def test_tagless_image_is_a_warning_not_an_error() -> None:
 # ---------------------------------------------------------------------------------------------
 # Preflight verdicts (resources/virtualization.py, container_engine.py, windows_feature.py).
 
-EXPECTED_FINDINGS = {
+EXPECTED_FINDINGS: dict[str, tuple[set[str], set[str]]] = {
     # fixture: (error codes, warning codes) under its spec (spec_for: the desktop spec on workstation-*)
     "server2016": ({"engine.build", "verify.image"}, set()),
     "server2019": (set(), set()),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tree_sitter as ts
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -55,7 +56,7 @@ NASTY = [
 # Applied per test (a global profile would change other suites' hypothesis settings too).
 CORE = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
-no_nul = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
+no_nul = st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])
 texts = st.one_of(
     st.text(no_nul, max_size=40),
     st.lists(st.sampled_from(NASTY) | st.text(no_nul, max_size=3), max_size=12).map("".join),
@@ -66,7 +67,7 @@ def test_single_quotes_are_the_five_powershell_knows() -> None:
     assert SINGLE_QUOTES == QUOTES
 
 
-def literal_of(source: str) -> pstree.ts.Node:
+def literal_of(source: str) -> ts.Node:
     """The one string literal token that is the value of ``$x = ...``."""
     assert pstree.problems(source) == [], source
     value = pstree._unwrap(pstree.assignment_value(source))

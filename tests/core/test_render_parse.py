@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import tree_sitter as ts
 
 from provisioner.render import BEGIN, END, Renderer, RenderError
 
@@ -145,7 +146,7 @@ def test_known_gap_rejected_by_grammar(source: str, gap: str, instead: str) -> N
     assert pstree.problems(source), f"the grammar now accepts {source!r} ({gap}); use it again instead of {instead}"
 
 
-def _first(source: str, kind: str) -> pstree.ts.Node | None:
+def _first(source: str, kind: str) -> ts.Node | None:
     return next((n for n in pstree.walk(pstree.parse(source).root_node) if n.type == kind), None)
 
 

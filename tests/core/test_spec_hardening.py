@@ -12,7 +12,7 @@ import pytest
 
 from provisioner import cli
 from provisioner.plan import plan
-from provisioner.resources.daemon_config import CONTENT_LIMIT, DEFAULT_PATH, canonical_json
+from provisioner.resources.daemon_config import CONTENT_LIMIT, DEFAULT_PATH, DaemonParams, canonical_json
 from provisioner.spec import HostSpec
 
 from .data import load_facts, site_spec
@@ -136,7 +136,7 @@ def test_a_daemon_json_over_64_kib_is_compared_by_hash() -> None:
     assert [d.path for d in change.diff] == ["daemon"]
     assert change.diff[0].before == f"<a file over {CONTENT_LIMIT} bytes with sha256 {'f' * 64}>"
     assert change.diff[0].after == settings
-    assert change.params.sha256 == written
+    assert isinstance(change.params, DaemonParams) and change.params.sha256 == written
 
 
 def test_a_small_daemon_json_is_still_compared_key_by_key() -> None:
