@@ -74,7 +74,8 @@ class DesktopLab(LabRun):
     _reports: Iterator[int] = field(default_factory=itertools.count)
 
     def snapshot(self, name: str) -> dict[str, Any]:
-        return self.hosts[name].snapshot()
+        snapshot: dict[str, Any] = self.hosts[name].snapshot()
+        return snapshot
 
     def counters(self, name: str) -> Counter[str]:
         return Counter(self.hosts[name].counters)

@@ -36,7 +36,7 @@ def delta(after: Counter[str], before: Counter[str]) -> Counter[str]:
 
 def without_runtime(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The parts of a host a verify may touch aside: images, engines, the verify record, Desktop's rewrite."""
-    copy = json.loads(json.dumps(snapshot))
+    copy: dict[str, Any] = json.loads(json.dumps(snapshot))
     for path in (RECORD, DAEMON_JSON):
         copy["files"].pop(path, None)
     ws = copy.get("workstation") or {}
@@ -271,6 +271,7 @@ def test_plan_errors_change_nothing_and_say_why(desktop_lab: Callable[..., Deskt
     lcow = lab.cli("apply", lcow_book, report=True)
 
     assert outcome.code == 3 and lcow.code == 3
+    assert outcome.report is not None and lcow.report is not None
     hosts = [*outcome.report["hosts"], *lcow.report["hosts"]]
     messages = {h["name"]: h["message"] for h in hosts}
     assert {h["name"]: h["status"] for h in hosts} == dict.fromkeys(["srv1", "home1", "nolic", "lcow"], "failed")
