@@ -10,7 +10,7 @@ which never resolves (RFC 6761).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,8 +129,12 @@ class Outcome:
         return [line.split(None, 1)[0] for line in self.lines(host)]
 
 
+RunDoctor = Callable[..., Outcome]
+"""``run_doctor(*argv)``: one ``provision doctor`` run in this process."""
+
+
 @pytest.fixture
-def run_doctor(capsys: pytest.CaptureFixture[str], password: None) -> Any:
+def run_doctor(capsys: pytest.CaptureFixture[str], password: None) -> RunDoctor:
     """``provision doctor ARGS`` in this process: exit code and output."""
 
     def run(*argv: str | Path) -> Outcome:

@@ -4,19 +4,16 @@ and a fix; a healthy host passes every step; the exit code is 0 only when every 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from provisioner.doctor import REQUIRED_ENVELOPE_KB, SSH_STEPS, WINRM_STEPS
 
-from .conftest import HTTP_PORT, HTTPS_PORT, PASSWORD, SILENT, SSH_PORT, DoctorLab
-
-RunDoctor = Any
+from .conftest import HTTP_PORT, HTTPS_PORT, PASSWORD, SILENT, SSH_PORT, DoctorLab, Outcome, RunDoctor
 
 
-def assert_stopped_at(outcome: Any, host: str, step: str, *needles: str) -> str:
+def assert_stopped_at(outcome: Outcome, host: str, step: str, *needles: str) -> str:
     """The host's steps end at ``step``, which failed with every needle in its line; earlier ones passed."""
     steps = outcome.steps(host)
     assert steps[-1] == step, outcome.out
@@ -280,7 +277,12 @@ def test_ask_pass(doctor_lab: DoctorLab, run_doctor: RunDoctor, monkeypatch: pyt
     """--ask-pass stands in for an unset password_env, asked once for every host."""
     monkeypatch.delenv("PROVISION_DOCTOR_PASSWORD")
     asked: list[str] = []
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": asked.append(prompt) or PASSWORD)
+
+    def getpass(prompt: str = "") -> str:
+        asked.append(prompt)
+        return PASSWORD
+
+    monkeypatch.setattr("getpass.getpass", getpass)
     outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "healthy:old-build", "--ask-pass")
     assert outcome.code == 0, outcome.out
     assert len(asked) == 1
