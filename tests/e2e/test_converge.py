@@ -99,7 +99,7 @@ def test_second_apply_through_the_cli_reports_ok_with_zero_changes(e2e_lab: Call
     host = second.report_host("web1")
     assert host["status"] == "ok" and host["reboots"] == 0
     assert [r for r in host["resources"] if r["status"] != "ok"] == []
-    assert second.report["summary"] == {"ok": 1}
+    assert second.report is not None and second.report["summary"] == {"ok": 1}
     assert host["transport"]["scripts"] == 1 and host["transport"]["messages"] <= 5, host["transport"]
     spent = delta(lab.counters("web1"), before)
     assert spent["scripts"] == 1 and spent["wsman.messages"] <= 5, spent

@@ -28,7 +28,7 @@ def test_check_reports_each_drifted_property_changes_nothing_and_apply_repairs(
 
     assert clean.code == 0, clean.out + clean.err
     assert clean.report_host("web1")["status"] == "ok"
-    assert clean.report["mode"] == "check"
+    assert clean.report is not None and clean.report["mode"] == "check"
     assert clean.report_host("web1")["resources"] == []
 
     host = lab.host("web1")
@@ -57,6 +57,7 @@ def test_check_reports_each_drifted_property_changes_nothing_and_apply_repairs(
     assert "web1: drift" in check.out
     # ... and in the report.
     report = check.report_host("web1")
+    assert check.report is not None
     assert report["status"] == "drift" and check.report["summary"] == {"drift": 1}
     diffs = {(r["id"], d["path"]): (d["before"], d["after"]) for r in report["resources"] for d in r["diff"]}
     assert diffs == {
