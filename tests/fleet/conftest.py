@@ -90,7 +90,8 @@ class CliRun:
 
     @property
     def report(self) -> dict[str, Any]:
-        return json.loads(self.files["report"].read_text(encoding="utf-8"))
+        report: dict[str, Any] = json.loads(self.files["report"].read_text(encoding="utf-8"))
+        return report
 
     @property
     def events(self) -> list[dict[str, Any]]:

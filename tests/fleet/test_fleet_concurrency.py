@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import provisioner.plan
 from provisioner.engine import host as host_module
 
 from .conftest import MakeFleet, validate_report
@@ -62,7 +63,7 @@ def test_one_hosts_exception_does_not_end_the_run(
 ) -> None:
     fleet = make_fleet(8, "server2022-converged,server2025-converged")
     playbook = fleet.playbook(rollout={"forks": forks})
-    real_plan = host_module.plan
+    real_plan = provisioner.plan.plan
 
     def plan(name: str, *args: Any, **kwargs: Any) -> Any:
         if name == "lab-0003":

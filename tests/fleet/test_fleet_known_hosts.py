@@ -38,7 +38,8 @@ def test_accept_new_records_every_new_key_once_under_concurrency_and_refuses_a_c
     lab = paramiko.HostKeys(str(fleet.server.known_hosts_path))
     for name, value in entries(known).items():
         kind, key = value.split()
-        assert lab.lookup(name) is not None and lab.lookup(name)[kind].get_base64() == key
+        keys = lab.lookup(name)
+        assert keys is not None and keys[kind].get_base64() == key
 
     # The next run checks the recorded keys and adds nothing.
     recorded = known.read_text()

@@ -56,7 +56,7 @@ def test_a_double_interrupt_in_the_first_batch_still_reports_every_later_batch(
     results = [e for e in run.events if e["kind"] == "host.result"]
     assert sorted(e["host"] for e in results) == fleet.names
     junit = ET.parse(run.files["junit"]).getroot()
-    assert sorted(c.get("classname") for c in junit.iter("testcase") if c.get("name") == "host") == fleet.names
+    assert sorted(c.get("classname", "") for c in junit.iter("testcase") if c.get("name") == "host") == fleet.names
     assert not [p for p in fleet.dir.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,11 @@ def test_the_password_appears_in_no_output(make_fleet: MakeFleet, caplog: pytest
         ssh=True,
         faults="lab-0005=bad_credentials;lab-0006=bad_credentials;lab-0007=download_failure;lab-0009=unreachable",
     )
-    host_vars = {"lab-0002": SSH_HOST_VARS, "lab-0006": SSH_HOST_VARS, "lab-0001": {"transport": "ntlm"}}
+    host_vars: dict[str, dict[str, Any]] = {
+        "lab-0002": SSH_HOST_VARS,
+        "lab-0006": SSH_HOST_VARS,
+        "lab-0001": {"transport": "ntlm"},
+    }
     basic = fleet.playbook(fleet.inventory(host_vars=host_vars), name="basic.yml", rollout={"forks": 10})
     ntlm = fleet.playbook(
         fleet.inventory("ntlm", host_vars=host_vars, name="inventory-ntlm.yml"), name="ntlm.yml", rollout={"forks": 10}
