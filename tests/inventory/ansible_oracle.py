@@ -15,7 +15,8 @@ import sys
 def _transport(conn: object) -> str:
     from ansible.plugins.connection import winrm
 
-    for name in conn._winrm_transport:  # type: ignore[attr-defined]
+    names: list[str] = conn._winrm_transport  # type: ignore[attr-defined]
+    for name in names:
         if name == "kerberos" and not winrm.HAVE_KERBEROS:
             continue  # Ansible moves on to the next transport of the list
         return {"ssl": "basic", "plaintext": "basic"}.get(name, name)
@@ -39,7 +40,7 @@ def resolve(case: dict[str, object]) -> dict[str, object]:
     hosts: dict[str, object] = {}
     for host in inventory.get_hosts():
         variables = manager.get_vars(host=host, include_hostvars=True)
-        variables.update(case.get("play_vars") or {})  # type: ignore[arg-type]
+        variables.update(case.get("play_vars") or {})
         templar = Templar(loader=loader, variables=variables)
         name = templar.template(variables.get("ansible_connection", "ssh"))
         name = {"smart": "ssh"}.get(name, name)

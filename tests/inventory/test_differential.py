@@ -216,7 +216,7 @@ def test_connection_settings_agree(
             )
             continue
         assert not got.get("refused"), f"{name}: provision refuses what Ansible accepts: {expected}"
-        fields = ("connection", "address", "port", "user") if case.get("play_vars") else None
+        fields: tuple[str, ...] = ("connection", "address", "port", "user") if case.get("play_vars") else ()
         fields = fields or (WINRM_FIELDS if expected["connection"] == "winrm" else SSH_FIELDS)
         assert {k: got.get(k) for k in fields} == {k: expected.get(k) for k in fields}, name
         compared += 1
