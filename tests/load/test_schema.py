@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Literal
 
 import jsonschema
 import pytest
@@ -14,7 +15,9 @@ from provisioner.schema import render_schema
 
 
 @pytest.mark.parametrize("kind", ["playbook", "inventory"])
-def test_shipped_schema_matches_the_models(repo: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_shipped_schema_matches_the_models(
+    repo: Path, kind: Literal["playbook", "inventory"], capsys: pytest.CaptureFixture[str]
+) -> None:
     shipped = (repo / "schema" / f"{kind}.schema.json").read_text()
     assert shipped == render_schema(kind), (
         f"schema/{kind}.schema.json is stale: regenerate with `provision schema {kind} > schema/{kind}.schema.json`"
@@ -50,6 +53,7 @@ def test_schema_refuses_what_the_loader_refuses(repo: Path) -> None:
         "spec": {"engine": {"version": "{{ v }}", "sha256": "{{ s }}"}},
     }
     assert list(validator.iter_errors([good])) == []  # templates are accepted where a type is expected
+    bad: dict[str, Any]
     for bad in (
         {"verfy": {}},
         {"daemon": {"iptables": False}},
