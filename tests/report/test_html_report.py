@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from fleet.conftest import MakeFleet
 from playwright.sync_api import Page, expect
+from state.conftest import Clock
 
 from provisioner import cli
 from provisioner.report.html import TREND_RUNS, build_context, render_html
 from provisioner.state.store import HostRecord, ResourceRecord, Store
 
-from .conftest import ARTEFACTS, Browser, Clock
+from .conftest import ARTEFACTS, Browser
 
 HOSTILE = "<script>alert('x')</script>\x1b[31m\x00bell\x07"
 
