@@ -67,7 +67,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty store location: a SQLite file, or a new database on the test server."""
     if request.param == "sqlite":
         return str(tmp_path / "state" / "history.db")
-    server = request.getfixturevalue("postgres")
+    server: PostgresServer | str = request.getfixturevalue("postgres")
     if isinstance(server, str):
         pytest.skip(f"no PostgreSQL server could be started: {server}")
     name = f"provision_test_{os.getpid()}_{next(_DATABASES)}"
