@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,7 +23,10 @@ from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection
 from transport.conftest import PASSWORD, SSH_PORT, USER, ScriptedLab
 
-CLIENTS = {"pywinrm": WinRMConnection, "lean": LeanWinRMConnection}
+CLIENTS: dict[str, Callable[[str, ConnectionSettings, str | None], Connection]] = {
+    "pywinrm": WinRMConnection,
+    "lean": LeanWinRMConnection,
+}
 
 
 def _read_head(stream: socket.socket, buffer: bytearray) -> bytes | None:
