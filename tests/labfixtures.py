@@ -79,7 +79,7 @@ def make_hosts(hosts: Mapping[str, HostDef], address: Callable[[], str], reboot_
             profile, faults, extra = definition, Faults(), {}
         else:
             profile, faults = definition[0], definition[1]
-            extra = definition[2] if len(definition) > 2 else {}  # type: ignore[misc]
+            extra = definition[2] if len(definition) > 2 else {}
         models[name] = make_host(
             profile, name, address(), index=index, reboot_seconds=reboot_seconds, faults=faults, **extra
         )
