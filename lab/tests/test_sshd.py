@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provision_lab.api import ExecResult
 
 if TYPE_CHECKING:
-    from tests.lab.conftest import MakeLab, RunningLab
+    from tests.conftest import MakeLab, RunningLab
 
 POWERSHELL_STDIN = "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -"
 

@@ -22,7 +22,7 @@ from provision_lab.api import ExecResult
 from provision_lab.wsman import WinRSLimits
 
 if TYPE_CHECKING:
-    from tests.lab.conftest import MakeLab, RunningLab
+    from tests.conftest import MakeLab, RunningLab
 
 POWERSHELL_STDIN = ["-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-Command", "-"]
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"

@@ -74,7 +74,8 @@ def static(session: Session, type_name: str, member: str, *args: Any) -> Any:
 
 
 def props(item: Any) -> Mapping[str, Any]:
-    return item.ps_properties()
+    properties: Mapping[str, Any] = item.ps_properties()
+    return properties
 
 
 @pytest.fixture
