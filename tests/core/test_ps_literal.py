@@ -12,7 +12,8 @@ import tree_sitter as ts
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from provisioner.render import SINGLE_QUOTES, PsCode, Renderer, RenderError, ps_literal
+from provision_lab import make_host
+from provisioner.render import PsCode, Renderer, RenderError, ps_literal
 from provisioner.resources.container_verify import VerifyParams
 
 from . import pstree
@@ -63,8 +64,22 @@ texts = st.one_of(
 )
 
 
-def test_single_quotes_are_the_five_powershell_knows() -> None:
-    assert SINGLE_QUOTES == QUOTES
+@pytest.mark.parametrize("quote", list(QUOTES), ids=[f"U+{ord(q):04X}" for q in QUOTES])
+def test_every_single_quote_powershell_knows_stays_inside_the_literal(quote: str) -> None:
+    """PowerShell's tokenizer ends a verbatim string at any of five quote characters
+    (about_Quoting_Rules), where tree-sitter knows one: the lab's PowerShell, which models the five,
+    reads the rendered literal back whole, and the statement after the quote never runs. The same
+    value doubled the way most quoting helpers do (U+0027 only) does not survive, so this test
+    fails if the filter forgets one of the five."""
+    host = make_host("server2022", "quotes", "127.0.0.1")
+    value = f"a{quote}; Write-Output INJECTED; {quote}b"
+
+    rendered = host.run_script(f"$x = {ps_literal(value)}\nWrite-Output $x")
+    assert (rendered.stdout, rendered.stderr, rendered.exit_code) == (value + "\r\n", "", 0)
+
+    ascii_only = "'" + value.replace("'", "''") + "'"
+    naive = host.run_script(f"$x = {ascii_only}\nWrite-Output $x")
+    assert (naive.stdout == value + "\r\n") == (quote == "'"), naive
 
 
 def literal_of(source: str) -> ts.Node:
