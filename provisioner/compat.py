@@ -27,13 +27,11 @@ Isolation = Literal["process", "hyperv"]
 class Build:
     """Build numbers of the releases that matter for containers [HCS osversion/windowsbuilds.go]."""
 
-    WS2016 = 14393
     RS5_WS2019 = 17763
     WIN10_22H2 = 19045
     WS2022 = 20348
     WIN11_21H2 = 22000
     WIN11_23H2 = 22631
-    WS_23H2 = 25398
     WS2025 = 26100
     LTSC = (WS2022, WS2025)
     """LTSC image builds that newer hosts may run process-isolated [HCS]."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from provisioner.compat import (
-    Build,
     auto_image,
     choose_isolation,
     image_build,
@@ -19,32 +18,53 @@ from provisioner.compat import (
 WS2016, WS2019, WIN10, WS2022, WIN11_23H2, WS23H2, WS2025 = 14393, 17763, 19045, 20348, 22631, 25398, 26100
 WIN11_24H2 = 26100
 IMG = {"2025": 26100, "2022": 20348, "2019": 17763, "2016": 14393}
+NANO = "mcr.microsoft.com/windows/nanoserver:"
 
 # ---------------------------------------------------------------------------------------------
-# Build constants mirror hcsshim's osversion/windowsbuilds.go (windows-facts.md 1.1, last bullet).
+# The release builds are where behaviour changes (windows-facts.md 1.1, builds from hcsshim's
+# osversion/windowsbuilds.go): one build below each and the build itself fall on either side, so a
+# constant that is off by any amount moves an edge and fails here (the matrix below tests at the
+# release builds only, which a constant set too low still passes).
 
 
 @pytest.mark.parametrize(
-    "constant, build, source",
+    "below, at, source",
     [
-        (Build.WS2016, 14393, "1.1 row WS2016 / Win10 1607 (RS1): 14393 [HCS]"),
-        (Build.RS5_WS2019, 17763, "1.1 row WS2019 / Win10 1809 (RS5): 17763 [HCS]"),
-        (Build.WIN10_22H2, 19045, "1.1 row Win10 21H1/21H2/22H2: 19043/19044/19045 [HCS]"),
-        (Build.WS2022, 20348, "1.1 row WS2022: 20348 [HCS]"),
-        (Build.WIN11_21H2, 22000, "1.1 row Win11 21H2/22H2: 22000/22621 [HCS]"),
-        (Build.WIN11_23H2, 22631, "1.1 row Win11 23H2: 22631 (nvaccess/nvda e4559f7)"),
-        (Build.WS_23H2, 25398, "1.1 row WS Annual Channel 23H2: 25398 [HCS]"),
-        (Build.WS2025, 26100, "1.1 row WS2025 / Win11 24H2: 26100 [MS-LIFE]"),
+        (None, NANO + "1809", "1.1 row WS2019 (RS5): 17763; nothing older is published [MS-LIFE]"),
+        (NANO + "1809", NANO + "ltsc2022", "1.1 row WS2022: 20348"),
+        (NANO + "ltsc2022", NANO + "ltsc2025", "1.1 row WS2025 / Win11 24H2: 26100 [MS-LIFE]"),
     ],
+    ids=["17763", "20348", "26100"],
 )
-def test_build_constants(constant: int, build: int, source: str) -> None:
-    assert constant == build, source
+def test_auto_image_changes_at_the_release_builds(below: str | None, at: str, source: str) -> None:
+    build = image_build(at)
+    assert build is not None
+    assert (auto_image(build - 1), auto_image(build)) == (below, at), source
+
+
+def test_windows_11_process_isolation_starts_at_build_22000() -> None:
+    """1.2: Windows 10 runs containers under Hyper-V only; Windows 11 (from 21H2, 22000 [HCS]) may
+    run its own build process-isolated."""
+    assert isolation_allowed(21999, 21999, "process", client=True) == (
+        "Windows 10 runs Windows containers under Hyper-V isolation only"
+    )
+    assert isolation_allowed(22000, 22000, "process", client=True) is None
+
+
+@pytest.mark.parametrize(
+    "host, floor",
+    [(WS23H2, WS2022), (WS2025, WS2022), (26200, WS2025)],
+    ids=["WS 23H2", "WS2025", "after WS2025"],
+)
+def test_servers_run_images_from_the_ltsc_below_them_process_isolated(host: int, floor: int) -> None:
+    """[HCS]: a host at or above 20348 runs, process-isolated, images from the newest LTSC build below
+    it up to its own; one build older than that LTSC needs Hyper-V."""
+    assert isolation_allowed(host, floor, "process", client=False) is None
+    assert isolation_allowed(host, floor - 1, "process", client=False) is not None
 
 
 # ---------------------------------------------------------------------------------------------
 # image: auto -> Nano Server tag per host build (windows-facts.md 6, "Pick <tag> by host build").
-
-NANO = "mcr.microsoft.com/windows/nanoserver:"
 
 
 @pytest.mark.parametrize(
