@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from provisioner.errors import InputError, KeyPath, LoadError, closest
 from provisioner.inventory import ConnectionSettings, Host, Inventory, Origin, Vault, load_inventory, select_hosts
 from provisioner.loadutil import paused_gc, validation_errors
+from provisioner.schema import PlaySchema
 from provisioner.spec import HostSpec, RebootPolicy, RolloutPolicy, VerifySpec
 from provisioner.yamlsrc import Located, Unsafe, VaultText, load_yaml
 
@@ -45,7 +46,9 @@ __all__ = [
     "secret_names",
 ]
 
-PLAY_KEYS = ("name", "hosts", "inventory", "vars", "rollout", "reboot", "spec")
+PLAY_KEYS = tuple(PlaySchema.model_fields)
+"""The keys a play may have: the fields of the schema's play model, so the loader and the shipped JSON
+Schema cannot disagree on them (the loader validates each key's value with its own model)."""
 
 
 class _Refused(Exception):
