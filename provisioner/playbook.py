@@ -138,6 +138,25 @@ class Templater:
         self.secrets = secrets
         """Names that are no template variables because they hold secrets (for a clear error)."""
 
+    def _rendered(self, value: str, variables: dict[str, Any]) -> Any:
+        """One rendering of a template string (its result may itself hold a template); raises Jinja's errors."""
+        stripped = value.strip()
+        names = _placeholders(value)
+        if names is not None and all(name in variables for name in names):
+            # Only {{ name }} placeholders: substituted without Jinja, the same result ten times
+            # faster (50,000 hosts validate in seconds, review F15).
+            whole = _PLACEHOLDER.fullmatch(stripped)
+            if whole and stripped == value:
+                return variables[whole.group(1)]
+            return _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), value)
+        if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+            # A value that is exactly one expression keeps its type (a number stays a number).
+            result = _expression(stripped[2:-2].strip())(**variables, **self.readers)
+            if isinstance(result, jinja2.Undefined):
+                str(result)  # raises UndefinedError with the variable's name
+            return result
+        return _template(value).render(**variables, **self.readers)
+
     def at(self, value: Any, variables: dict[str, Any], origin: Origin) -> Any:
         """Render a value written at ``origin`` (an inventory, vars file or playbook place)."""
         return self(value, variables, origin.path, origin.doc)
@@ -158,23 +177,7 @@ class Templater:
             return value
         hint: str | None = "define it in the inventory or the play's vars"
         try:
-            stripped = value.strip()
-            names = _placeholders(value)
-            if names is not None and all(name in variables for name in names):
-                # Only {{ name }} placeholders: substituted without Jinja, the same result ten times
-                # faster (50,000 hosts validate in seconds, review F15).
-                whole = _PLACEHOLDER.fullmatch(stripped)
-                if whole and stripped == value:
-                    result = variables[whole.group(1)]
-                else:
-                    result = _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), value)
-            elif stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
-                # A value that is exactly one expression keeps its type (a number stays a number).
-                result = _expression(stripped[2:-2].strip())(**variables, **self.readers)
-                if isinstance(result, jinja2.Undefined):
-                    str(result)  # raises UndefinedError with the variable's name
-            else:
-                result = _template(value).render(**variables, **self.readers)
+            result = self._rendered(value, variables)
             if not _has_template(result) or isinstance(result, Unsafe):
                 return result
             if depth < _MAX_INDIRECTION:
@@ -334,83 +337,142 @@ def load_playbook(
 
 
 def _load_playbook(file: Path, inventory: Path | None, limit: str | None, vault: Vault | None) -> Playbook:
-    vault = vault or Vault.from_options()
     doc = load_yaml(file)
     if not isinstance(doc.data, list) or not doc.data:
         raise InputError([doc.error((), "expected a list of plays (each with name, hosts and spec)")])
-    errors: list[LoadError] = []
-    plays: list[Play] = []
-    targets: list[Target] = []
-    warnings: list[str] = []
-    inventories: dict[Path, Inventory] = {}
-    notes: dict[str, list[str]] = {}
+    loader = _PlaybookLoader(file, doc, inventory, limit, vault or Vault.from_options())
     for index, raw_play in enumerate(doc.data):
+        loader.play(index, raw_play)
+    if loader.errors:
+        raise InputError(_dedupe(loader.errors))
+    if not loader.targets:
+        raise InputError([doc.error((), "no host is targeted (check hosts: and --limit)")])
+    return Playbook(file, loader.plays, loader.targets, loader.warnings + _grouped(loader.notes))
+
+
+class _PlaybookLoader:
+    """One playbook's load: the plays, targets, warnings and errors gathered play by play.
+
+    Every problem is collected, not raised, so one run lists them all. Once any error is found, the
+    later plays are only checked for their keys (their inventories and hosts are not loaded)."""
+
+    def __init__(self, file: Path, doc: Located, inventory: Path | None, limit: str | None, vault: Vault) -> None:
+        self.file, self.doc, self.inventory, self.limit, self.vault = file, doc, inventory, limit, vault
+        self.errors: list[LoadError] = []
+        self.plays: list[Play] = []
+        self.targets: list[Target] = []
+        self.warnings: list[str] = []
+        self.inventories: dict[Path, Inventory] = {}
+        self.notes: dict[str, list[str]] = {}
+
+    def play(self, index: int, raw_play: Any) -> None:
+        """Load one play and its targets."""
         base: KeyPath = (index,)
+        raw_play = self._checked_keys(base, raw_play)
+        if raw_play is None or self.errors:
+            return
+        inv = self._inventory(base, raw_play)
+        if inv is None:
+            return
+        play_vars = raw_play.get("vars") or {}
+        if not isinstance(play_vars, dict):
+            self.errors.append(self.doc.error(base + ("vars",), "expected a mapping of variables"))
+            return
+        templater = Templater(self.doc, denied_env=password_envs(inv), secrets=secret_names(inv))
+        rollout = _validate(
+            RolloutPolicy,
+            raw_play.get("rollout"),
+            templater(raw_play.get("rollout"), play_vars, base + ("rollout",)),
+            self.doc,
+            base + ("rollout",),
+            self.errors,
+        )
+        names = self._selected(base, inv, raw_play)
+        if names is None:
+            return
+        play = Play(index, raw_play["name"], raw_play["hosts"], inv, rollout or RolloutPolicy())
+        self.plays.append(play)
+        self._targets(base, play, raw_play, play_vars, names, templater)
+        self.errors.extend(templater.errors)
+        if rollout is None:
+            self.plays.pop()
+
+    def _checked_keys(self, base: KeyPath, raw_play: Any) -> dict[str, Any] | None:
+        """The play with ``hosts`` as one pattern, after its keys are checked; None when it is no mapping."""
         if not isinstance(raw_play, dict):
-            errors.append(doc.error(base, "expected a play: a mapping with name, hosts and spec"))
-            continue
+            self.errors.append(self.doc.error(base, "expected a play: a mapping with name, hosts and spec"))
+            return None
         for key in raw_play:
             if key not in PLAY_KEYS:
                 guess = closest(key, PLAY_KEYS)
-                errors.append(
-                    doc.error(
+                self.errors.append(
+                    self.doc.error(
                         base + (key,),
                         f"unknown play key; expected one of: {', '.join(PLAY_KEYS)}",
                         f"did you mean '{guess}'?" if guess else None,
                     )
                 )
-        hosts_list = raw_play.get("hosts")
+        checked: dict[str, Any] = raw_play
+        hosts_list = checked.get("hosts")
         if isinstance(hosts_list, list) and hosts_list and all(isinstance(p, str) for p in hosts_list):
-            raw_play = {**raw_play, "hosts": ",".join(hosts_list)}  # Ansible takes a list of patterns too
+            checked = {**checked, "hosts": ",".join(hosts_list)}  # Ansible takes a list of patterns too
         for key in ("name", "hosts"):
-            if not isinstance(raw_play.get(key), str):
-                errors.append(doc.error(base + (key,) if key in raw_play else base, f"{key} is required (text)"))
-        if errors:
-            continue
-        inventory_path = inventory
+            if not isinstance(checked.get(key), str):
+                self.errors.append(
+                    self.doc.error(base + (key,) if key in checked else base, f"{key} is required (text)")
+                )
+        return checked
+
+    def _inventory(self, base: KeyPath, raw_play: dict[str, Any]) -> Inventory | None:
+        """The play's inventory (-i wins over ``inventory:``), each file loaded once per playbook."""
+        inventory_path = self.inventory
         if inventory_path is None:
             if not raw_play.get("inventory"):
-                errors.append(doc.error(base, "no inventory: add `inventory:` to the play or pass -i INVENTORY"))
-                continue
-            inventory_path = (file.parent / str(raw_play["inventory"])).resolve()
+                self.errors.append(
+                    self.doc.error(base, "no inventory: add `inventory:` to the play or pass -i INVENTORY")
+                )
+                return None
+            inventory_path = (self.file.parent / str(raw_play["inventory"])).resolve()
         try:
-            inv = inventories.get(inventory_path) or load_inventory(
-                inventory_path, playbook_dir=file.parent, vault=vault
+            inv = self.inventories.get(inventory_path) or load_inventory(
+                inventory_path, playbook_dir=self.file.parent, vault=self.vault
             )
         except InputError as exc:
-            errors.extend(exc.errors)
-            continue
-        if inventory_path not in inventories:
-            inventories[inventory_path] = inv
-            warnings.extend(inv.warnings)
-        play_vars = raw_play.get("vars") or {}
-        if not isinstance(play_vars, dict):
-            errors.append(doc.error(base + ("vars",), "expected a mapping of variables"))
-            continue
-        templater = Templater(doc, denied_env=password_envs(inv), secrets=secret_names(inv))
-        play_origins = {key: Origin(doc, base + ("vars", key)) for key in play_vars}
-        rollout = _validate(
-            RolloutPolicy,
-            raw_play.get("rollout"),
-            templater(raw_play.get("rollout"), play_vars, base + ("rollout",)),
-            doc,
-            base + ("rollout",),
-            errors,
-        )
+            self.errors.extend(exc.errors)
+            return None
+        if inventory_path not in self.inventories:
+            self.inventories[inventory_path] = inv
+            self.warnings.extend(inv.warnings)
+        return inv
+
+    def _selected(self, base: KeyPath, inv: Inventory, raw_play: dict[str, Any]) -> list[str] | None:
+        """The hosts the play's pattern selects, within --limit; None after an error."""
         try:
             names = select_hosts(inv, raw_play["hosts"], source=f"play {raw_play['name']!r} hosts")
         except InputError as exc:
-            errors.extend(doc.error(base + ("hosts",), e.message, e.hint) for e in exc.errors)
-            continue
-        if limit is not None:
+            self.errors.extend(self.doc.error(base + ("hosts",), e.message, e.hint) for e in exc.errors)
+            return None
+        if self.limit is not None:
             try:
-                limited = set(select_hosts(inv, limit, source="--limit"))
+                limited = set(select_hosts(inv, self.limit, source="--limit"))
             except InputError as exc:
-                errors.extend(exc.errors)
-                continue
+                self.errors.extend(exc.errors)
+                return None
             names = [n for n in names if n in limited]
-        play = Play(index, raw_play["name"], raw_play["hosts"], inv, rollout or RolloutPolicy())
-        plays.append(play)
+        return names
+
+    def _targets(
+        self,
+        base: KeyPath,
+        play: Play,
+        raw_play: dict[str, Any],
+        play_vars: dict[str, Any],
+        names: list[str],
+        templater: Templater,
+    ) -> None:
+        """One target per selected host; a spec and reboot policy without templates are validated once."""
+        inv = play.inventory
+        play_origins = {key: Origin(self.doc, base + ("vars", key)) for key in play_vars}
         spec_raw, reboot_raw = raw_play.get("spec"), raw_play.get("reboot")
         static = not _has_template(spec_raw) and not _has_template(reboot_raw)
         shared: tuple[HostSpec, RebootPolicy] | None = None
@@ -425,35 +487,27 @@ def _load_playbook(file: Path, inventory: Path | None, limit: str | None, vault:
                     play_origins=play_origins,
                 )
             except InputError as exc:
-                errors.extend(exc.errors)
+                self.errors.extend(exc.errors)
                 continue
             assert connection is not None  # strict resolution raises instead
             for note in resolved.notes:
-                notes.setdefault(note, []).append(name)
+                self.notes.setdefault(note, []).append(name)
             if shared is None or not static:
                 spec_values = templater(spec_raw, variables, base + ("spec",))
                 reboot_values = templater(reboot_raw, variables, base + ("reboot",))
                 if templater.errors:
                     # Validating text that still holds {{ }} would only add confusing errors.
-                    errors.extend(templater.errors)
+                    self.errors.extend(templater.errors)
                     templater.errors.clear()
                     continue
-                spec = _validate(HostSpec, spec_raw, spec_values, doc, base + ("spec",), errors)
-                reboot = _validate(RebootPolicy, reboot_raw, reboot_values, doc, base + ("reboot",), errors)
+                spec = _validate(HostSpec, spec_raw, spec_values, self.doc, base + ("spec",), self.errors)
+                reboot = _validate(RebootPolicy, reboot_raw, reboot_values, self.doc, base + ("reboot",), self.errors)
                 if spec is None or reboot is None:
                     if static:
                         break  # the same error for every host: report it once
                     continue
                 shared = (spec, reboot)
-            targets.append(Target(name, play, connection, shared[0], shared[1], variables))
-        errors.extend(templater.errors)
-        if rollout is None:
-            plays.pop()
-    if errors:
-        raise InputError(_dedupe(errors))
-    if not targets:
-        raise InputError([doc.error((), "no host is targeted (check hosts: and --limit)")])
-    return Playbook(file, plays, targets, warnings + _grouped(notes))
+            self.targets.append(Target(name, play, connection, shared[0], shared[1], variables))
 
 
 def _grouped(notes: dict[str, list[str]]) -> list[str]:
