@@ -430,8 +430,7 @@ def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Invento
     builder = _Builder(vault or Vault.from_options())
     if not file.exists():
         raise InputError([LoadError(file, None, None, (), "file not found")])
-    sources = _source_files(file)
-    for source in sources:
+    for source in _source_files(file):
         try:
             builder.read_source(source)
         except InputError as exc:
@@ -442,7 +441,25 @@ def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Invento
     groups, hosts = builder.groups, builder.hosts
     if not hosts:
         raise InputError([LoadError(file, None, None, (), "the inventory defines no hosts")])
-    origin = Origin(doc, ())
+    _complete_tree(builder, Origin(doc, ()))
+    if builder.errors:
+        raise InputError(builder.errors)
+    ancestors, direct = _memberships(groups, hosts)
+    base_dirs = [file if file.is_dir() else file.parent]
+    if playbook_dir is not None and playbook_dir.resolve() not in {d.resolve() for d in base_dirs}:
+        base_dirs.append(playbook_dir)
+    _merge_host_vars(builder, ancestors, direct, _VarsFiles(builder, base_dirs))
+    if builder.errors:
+        raise InputError(builder.errors)
+    if len(builder.docs) == 1:
+        doc = builder.docs[0]  # one file: its positions serve errors that name no other place
+    return Inventory(file, doc, hosts, groups, _ansible_warnings(file, hosts), _members(groups), builder.vault)
+
+
+def _complete_tree(builder: _Builder, origin: Origin) -> None:
+    """Ansible's implicit groups: ``all`` and ``ungrouped``, every top-level group a child of ``all``;
+    then each group's depth (errors for a cycle)."""
+    groups = builder.groups
     builder.group("all", origin)
     builder.group("ungrouped", origin)
     if "ungrouped" not in groups["all"].children:
@@ -451,10 +468,14 @@ def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Invento
         if name != "all" and not group.parents:
             builder.child("all", name, origin)
     _depths(groups, builder.errors)
-    if builder.errors:
-        raise InputError(builder.errors)
 
-    # Each group's ancestors once, then each host's groups from its direct groups: linear in hosts.
+
+def _memberships(
+    groups: dict[str, Group], hosts: dict[str, Host]
+) -> tuple[dict[str, frozenset[str]], dict[str, set[str]]]:
+    """Each group's ancestors (itself included) and each host's direct groups, with ``ungrouped``
+    holding exactly the hosts in no other group. Each group's ancestors once, then each host's
+    groups from its direct groups: linear in hosts."""
     ancestors: dict[str, frozenset[str]] = {}
     for name in sorted(groups, key=lambda g: groups[g].depth):
         found = {name}
@@ -473,48 +494,60 @@ def _load(file: Path, playbook_dir: Path | None, vault: Vault | None) -> Invento
         elif names - {"all", "ungrouped"} and "ungrouped" in names:
             ungrouped.hosts.remove(host_name)
             names.discard("ungrouped")
+    return ancestors, direct
 
-    base_dirs = [file if file.is_dir() else file.parent]
-    if playbook_dir is not None and playbook_dir.resolve() not in {d.resolve() for d in base_dirs}:
-        base_dirs.append(playbook_dir)
-    vars_cache: dict[tuple[Path, str, str], list[tuple[dict[str, Any], dict[str, Origin], bool]]] = {}
 
-    def vars_of(subdir: str, names: list[str]) -> list[tuple[dict[str, Any], dict[str, Origin], bool]]:
+_Layer = tuple[dict[str, Any], dict[str, Origin], bool]
+"""One source of variables: values, their origins, whether it came from a vault-encrypted file."""
+
+
+class _VarsFiles:
+    """``group_vars/`` and ``host_vars/`` files beside the inventory and the playbook, each read once."""
+
+    def __init__(self, builder: _Builder, base_dirs: list[Path]) -> None:
+        self.builder, self.base_dirs = builder, base_dirs
+        self.cache: dict[tuple[Path, str, str], list[_Layer]] = {}
+
+    def __call__(self, subdir: str, names: list[str]) -> list[_Layer]:
         """Vars files of ``names`` in ansible-core's order: inventory side for every name, then playbook side."""
         loaded = []
-        for base in base_dirs:
+        for base in self.base_dirs:
             for name in names:
                 key = (base, subdir, name)
-                if key not in vars_cache:
-                    vars_cache[key] = []
+                if key not in self.cache:
+                    self.cache[key] = []
                     for vars_file in _vars_files(base, subdir, name):
                         try:
-                            vars_cache[key].append(builder.read_vars_file(vars_file))
+                            self.cache[key].append(self.builder.read_vars_file(vars_file))
                         except InputError as exc:
-                            builder.errors.extend(exc.errors)
-                loaded += vars_cache[key]
+                            self.builder.errors.extend(exc.errors)
+                loaded += self.cache[key]
         return loaded
 
-    Layer = tuple[dict[str, Any], dict[str, Origin], bool]
+
+def _merge_host_vars(
+    builder: _Builder,
+    ancestors: dict[str, frozenset[str]],
+    direct: dict[str, set[str]],
+    vars_of: _VarsFiles,
+) -> None:
+    """Each host's groups, variables, origins, precedence ranks and secret keys: its groups' vars
+    (merged once per distinct set of groups), then its own definitions and host_vars files."""
+    groups = builder.groups
     merged: dict[frozenset[str], tuple[list[str], dict[str, Any], dict[str, Origin], dict[str, int], set[str]]] = {}
-    for host in hosts.values():
+    for host in builder.hosts.values():
         member_of = frozenset().union(*(ancestors[g] for g in direct[host.name] | {"all"}))
         shared = merged.get(member_of)
         if shared is None:
             order = sorted(member_of, key=lambda g: (groups[g].depth, groups[g].priority, g))
-            layers: list[Layer] = [(groups[name].vars, groups[name].origins, False) for name in order]
+            layers: list[_Layer] = [(groups[name].vars, groups[name].origins, False) for name in order]
             layers += vars_of("group_vars", ["all"]) + vars_of("group_vars", [g for g in order if g != "all"])
             shared = merged[member_of] = (order, *_merge(layers, {}, {}, {}, set()))
         order, values, origins, ranks, secret = shared
         host.groups = order
-        host_layers: list[Layer] = [(d.values, d.origins, False) for d in builder.definitions[host.name]]
+        host_layers: list[_Layer] = [(d.values, d.origins, False) for d in builder.definitions[host.name]]
         host_layers += vars_of("host_vars", [host.name])
         host.vars, host.origins, host.ranks, host_secret = _merge(
             host_layers, dict(values), dict(origins), dict(ranks), set(secret), start=len(order) + 1000
         )
         host.secret = frozenset(host_secret | (SECRET_KEYS & host.vars.keys()))
-    if builder.errors:
-        raise InputError(builder.errors)
-    if len(builder.docs) == 1:
-        doc = builder.docs[0]  # one file: its positions serve errors that name no other place
-    return Inventory(file, doc, hosts, groups, _ansible_warnings(file, hosts), _members(groups), builder.vault)
