@@ -174,140 +174,192 @@ def resolve_connection(
     a connection provision cannot use and any invalid value raise InputError naming the place;
     without it (``provision inventory``) the settings are None and ``Resolved.raw`` says what was found.
     """
-    native = _NATIVE & variables.keys()
-    ansible = not native and any(key.startswith("ansible_") for key in variables)
-    errors: list[LoadError] = []
-    hidden: list[str] = []
-    """Secret values met (decrypted or passwords): never echoed by an error below."""
-    raw: dict[str, Any] = {}
-    origin: dict[str, Origin] = {}
-    notes: list[str] = []
+    return _Resolver(host, variables, ranks, origins, render, vault, strict).resolve()
 
-    def where(key: str) -> Origin:
-        return origins.get(key) or host.origin or Origin(_NOWHERE, ())
 
-    def value_of(key: str, *, secret: bool = False) -> Any:
-        value = variables[key]
-        if secret and not strict:
+class _Resolver:
+    """One host's resolution (``resolve_connection``): the settings found so far, their origins, the
+    notes, the errors, and the secret values met (decrypted or passwords), which no error echoes."""
+
+    def __init__(
+        self,
+        host: Host,
+        variables: dict[str, Any],
+        ranks: dict[str, int],
+        origins: dict[str, Origin],
+        render: Render | None,
+        vault: Vault,
+        strict: bool,
+    ) -> None:
+        self.host, self.variables, self.ranks, self.origins = host, variables, ranks, origins
+        self.render, self.vault, self.strict = render, vault, strict
+        self.ansible = not (_NATIVE & variables.keys()) and any(key.startswith("ansible_") for key in variables)
+        self.errors: list[LoadError] = []
+        self.hidden: list[str] = []
+        self.raw: dict[str, Any] = {}
+        self.origin: dict[str, Origin] = {}
+        self.notes: list[str] = []
+
+    def where(self, key: str) -> Origin:
+        return self.origins.get(key) or self.host.origin or Origin(_NOWHERE, ())
+
+    def value_of(self, key: str, *, secret: bool = False) -> Any:
+        value = self.variables[key]
+        if secret and not self.strict:
             return None  # listing: whether a password is set is read from the variables, nothing is decrypted
         if isinstance(value, VaultText):
             try:
-                value = vault.decrypt(value.envelope)
+                value = self.vault.decrypt(value.envelope)
             except VaultError as exc:
-                errors.append(where(key).error(f"vault-encrypted value: {exc}"))
+                self.errors.append(self.where(key).error(f"vault-encrypted value: {exc}"))
                 return None
-            hidden.append(value)
+            self.hidden.append(value)
             return value
         if secret:
-            value = _dereference(value, variables, vault, errors, where(key))
+            value = _dereference(value, self.variables, self.vault, self.errors, self.where(key))
             if isinstance(value, str):
-                hidden.append(value)
+                self.hidden.append(value)
             return value
-        if key in host.secret and isinstance(value, str):
-            hidden.append(value)  # from a vault-encrypted vars file
-        return render(value, variables, where(key)) if render is not None else value
+        if key in self.host.secret and isinstance(value, str):
+            self.hidden.append(value)  # from a vault-encrypted vars file
+        return self.render(value, self.variables, self.where(key)) if self.render is not None else value
 
-    def pick(native: str, names: tuple[str, ...]) -> str | None:
+    def pick(self, native: str, names: tuple[str, ...]) -> str | None:
+        """The variable that sets a setting: the last of Ansible's names present, or provision's own
+        name when it was merged at least as late."""
         chosen = None
         for name in names:
-            if name in variables:
+            if name in self.variables:
                 chosen = name  # Ansible: the last name in the plugin's list wins
-        if native in variables and (chosen is None or ranks.get(native, 0) >= ranks.get(chosen, 0)):
+        if native in self.variables and (chosen is None or self.ranks.get(native, 0) >= self.ranks.get(chosen, 0)):
             chosen = native
         return chosen
 
-    connection_key = pick("connection", ("ansible_connection",))
-    connection = normal_connection(value_of(connection_key)) if connection_key else None
-    if connection is None:
-        connection = "ssh" if ansible else "winrm"
-        if ansible:
-            notes.append("connection ssh: Ansible's default, as the host sets ansible_* variables but no connection")
-    raw["connection"] = connection
-    if connection_key:
-        origin["connection"] = where(connection_key)
-    table = _SSH if connection == "ssh" else _WINRM
-    settings = set(ConnectionSettings.model_fields) - {"connection"}
-    for setting in sorted(settings):
-        key = pick(setting, table.get(setting, ()))
-        if key is None:
-            continue
-        value = value_of(key, secret=setting == "password")
-        if value is None and setting == "password":
-            continue
-        raw[setting] = value
-        origin[setting] = where(key)
-        if isinstance(value, str) and setting in _PATHS:
-            path = Path(value).expanduser()
-            if key == setting:  # provision's names: relative to the file that set them
-                path = where(key).doc.file.parent / path
-            raw[setting] = str(path.resolve() if key == setting else path)
-    raw.setdefault("address", host.name)
-    if connection == "winrm" and ansible:
+    def resolve(self) -> tuple[ConnectionSettings | None, Resolved]:
+        connection = self._connection()
+        self._settings(_SSH if connection == "ssh" else _WINRM)
+        self.raw.setdefault("address", self.host.name)
+        if connection == "winrm" and self.ansible:
+            self._ansible_winrm_defaults()
+        self._transport()
+        self._unhonoured(connection)
+        resolved = Resolved(self.raw, self.notes)
+        if connection not in ("winrm", "ssh"):
+            if self.strict:
+                message = (
+                    "connection psrp is not supported yet; use winrm or ssh"
+                    if connection in ("psrp", "ansible.builtin.psrp", "ansible.windows.psrp")
+                    else f"connection {_cut(connection)} is not supported; provision connects with winrm or ssh"
+                )
+                self.errors.append(self.origin.get("connection", self.where("")).error(message))
+                raise InputError(self.errors)
+            return None, resolved
+        if self.errors:
+            if self.strict:
+                raise InputError(self.errors)
+            return None, resolved
+        try:
+            return ConnectionSettings.model_validate(self.raw), resolved
+        except ValidationError as exc:
+            if not self.strict:
+                return None, resolved
+            raise InputError(self._located(exc)) from None
+
+    def _connection(self) -> str:
+        """The connection name as found (normalised), or the default: Ansible's ssh for a host with
+        ansible_* variables, else provision's winrm."""
+        connection_key = self.pick("connection", ("ansible_connection",))
+        connection = normal_connection(self.value_of(connection_key)) if connection_key else None
+        if connection is None:
+            connection = "ssh" if self.ansible else "winrm"
+            if self.ansible:
+                self.notes.append(
+                    "connection ssh: Ansible's default, as the host sets ansible_* variables but no connection"
+                )
+        self.raw["connection"] = connection
+        if connection_key:
+            self.origin["connection"] = self.where(connection_key)
+        return connection
+
+    def _settings(self, table: dict[str, tuple[str, ...]]) -> None:
+        """Every other setting, under provision's name or the connection's Ansible names; paths resolved."""
+        for setting in sorted(set(ConnectionSettings.model_fields) - {"connection"}):
+            key = self.pick(setting, table.get(setting, ()))
+            if key is None:
+                continue
+            value = self.value_of(key, secret=setting == "password")
+            if value is None and setting == "password":
+                continue
+            self.raw[setting] = value
+            self.origin[setting] = self.where(key)
+            if isinstance(value, str) and setting in _PATHS:
+                path = Path(value).expanduser()
+                if key == setting:  # provision's names: relative to the file that set them
+                    path = self.where(key).doc.file.parent / path
+                self.raw[setting] = str(path.resolve() if key == setting else path)
+
+    def _ansible_winrm_defaults(self) -> None:
+        """Ansible's winrm defaults where they differ from provision's: scheme by port, basic transport."""
+        raw = self.raw
         port = raw.get("port", 5986)
         if "scheme" not in raw:
             raw["scheme"] = "http" if _as_int(port) == 5985 else "https"
             if raw["scheme"] == "http":
-                notes.append("scheme http: Ansible's default for port 5985 (provision's own default is https)")
+                self.notes.append("scheme http: Ansible's default for port 5985 (provision's own default is https)")
         if "transport" not in raw:
             user = raw.get("user")
             raw["transport"] = "kerberos" if isinstance(user, str) and "@" in user else "basic"
-            notes.append(
+            self.notes.append(
                 f"transport {raw['transport']}: Ansible's default"
                 + (" for a user@REALM" if raw["transport"] == "kerberos" else "")
                 + " (provision's own default is ntlm)"
             )
-    transport = raw.get("transport")
-    if isinstance(transport, str) and "," in transport:
-        transport = [part.strip() for part in transport.split(",") if part.strip()]
-    if isinstance(transport, list):
-        names = [str(t) for t in transport]
-        usable = [t for t in names if _available(_TRANSPORTS.get(t, t))]
-        raw["transport"] = (usable or names or ["ntlm"])[0]
-        if len(names) > 1:
-            notes.append(
-                f"transport {raw['transport']} of {','.join(names)}: the first this controller supports "
-                "(an authentication failure does not fall through to the next)"
+
+    def _transport(self) -> None:
+        """A list of transports (Ansible tries them in order) becomes the first this controller supports;
+        Ansible's transport names become provision's."""
+        raw = self.raw
+        transport = raw.get("transport")
+        if isinstance(transport, str) and "," in transport:
+            transport = [part.strip() for part in transport.split(",") if part.strip()]
+        if isinstance(transport, list):
+            names = [str(t) for t in transport]
+            usable = [t for t in names if _available(_TRANSPORTS.get(t, t))]
+            raw["transport"] = (usable or names or ["ntlm"])[0]
+            if len(names) > 1:
+                self.notes.append(
+                    f"transport {raw['transport']} of {','.join(names)}: the first this controller supports "
+                    "(an authentication failure does not fall through to the next)"
+                )
+        if isinstance(raw.get("transport"), str):
+            raw["transport"] = _TRANSPORTS.get(raw["transport"], raw["transport"])
+
+    def _unhonoured(self, connection: str) -> None:
+        """Notes for Ansible variables provision does not honour, errors for those it refuses."""
+        variables = self.variables
+        for key in _HOST_KEY_CHECKING:
+            if key in variables and str(variables[key]).lower() in ("false", "no", "0", "off"):
+                self.notes.append(f"{key}: false is not honoured: provision checks SSH host keys (host_key_policy)")
+        path_key = "ansible_winrm_path"
+        if path_key in variables and connection == "winrm" and variables[path_key] != "/wsman":
+            self.errors.append(
+                self.where(path_key).error("provision connects to /wsman only; remove ansible_winrm_path")
             )
-    if isinstance(raw.get("transport"), str):
-        raw["transport"] = _TRANSPORTS.get(raw["transport"], raw["transport"])
-    for key in _HOST_KEY_CHECKING:
-        if key in variables and str(variables[key]).lower() in ("false", "no", "0", "off"):
-            notes.append(f"{key}: false is not honoured: provision checks SSH host keys (host_key_policy)")
-    path_key = "ansible_winrm_path"
-    if path_key in variables and connection == "winrm" and variables[path_key] != "/wsman":
-        errors.append(where(path_key).error("provision connects to /wsman only; remove ansible_winrm_path"))
-    for key, reason in _REFUSED.items():
-        if key in variables:
-            errors.append(where(key).error(f"not supported: {reason}"))
-    resolved = Resolved(raw, notes)
-    if connection not in ("winrm", "ssh"):
-        if strict:
-            message = (
-                "connection psrp is not supported yet; use winrm or ssh"
-                if connection in ("psrp", "ansible.builtin.psrp", "ansible.windows.psrp")
-                else f"connection {_cut(connection)} is not supported; provision connects with winrm or ssh"
-            )
-            errors.append(origin.get("connection", where("")).error(message))
-            raise InputError(errors)
-        return None, resolved
-    if errors:
-        if strict:
-            raise InputError(errors)
-        return None, resolved
-    try:
-        return ConnectionSettings.model_validate(raw), resolved
-    except ValidationError as exc:
-        if not strict:
-            return None, resolved
+        for key, reason in _REFUSED.items():
+            if key in variables:
+                self.errors.append(self.where(key).error(f"not supported: {reason}"))
+
+    def _located(self, exc: ValidationError) -> list[LoadError]:
+        """The validation errors at the place each setting was written, with every secret hidden."""
         located = []
         for error in validation_errors(exc, _NOWHERE, (), ConnectionSettings):
-            at = origin.get(str(error.path[0])) if error.path else None
-            at = at or host.origin or Origin(_NOWHERE, ())
+            at = self.origin.get(str(error.path[0])) if error.path else None
+            at = at or self.host.origin or Origin(_NOWHERE, ())
             message = error.message
-            for secret in sorted((h for h in hidden if h), key=len, reverse=True):
+            for secret in sorted((h for h in self.hidden if h), key=len, reverse=True):
                 message = message.replace(secret, "<hidden>")
-            located.append(at.doc.error(at.path, f"{host.name}: {message}", error.hint))
-        raise InputError(located) from None
+            located.append(at.doc.error(at.path, f"{self.host.name}: {message}", error.hint))
+        return located
 
 
 def _as_int(value: Any) -> int | None:
