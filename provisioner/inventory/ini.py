@@ -59,80 +59,104 @@ def _plain(value: Any) -> Any:
 
 def parse_ini(file: Path, text: str) -> IniSource:
     """Parse INI inventory text; a line Ansible would refuse is an InputError naming the line."""
-    doc = Located(file=file, data=None)
-    source = IniSource(doc)
-    errors: list[LoadError] = []
-    group, state = "ungrouped", "hosts"
-    declared: set[str] = {"all", "ungrouped"}
-    pending: dict[str, tuple[int, str]] = {}  # group referenced before being declared -> (line, how)
-
-    def add(kind: str, args: tuple[Any, ...], path: KeyPath, line: int, column: int = 1) -> None:
-        doc.marks.setdefault(path, (line, column))
-        source.statements.append((kind, args, path))
-
+    parser = _IniParser(file)
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
         section = _SECTION.match(line)
         if section:
-            group, kind = section.group(1), section.group(2) or "hosts"
-            if kind not in ("hosts", "children", "vars"):
-                errors.append(LoadError(file, number, 1, (), f"section [{group}:{kind}] has unknown type {kind!r}"))
-                continue
-            state = kind
-            if kind != "vars":
-                declared.add(group)
-                pending.pop(group, None)
-            elif group not in declared and group not in pending:
-                pending[group] = (number, f"section [{group}:vars] is for a group that is never declared")
-            add("group", (group,), (group,), number)
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            errors.append(LoadError(file, number, 1, (), f"invalid section {line[:60]!r}: no spaces in section names"))
-            continue
-        if state == "hosts":
-            try:
-                tokens = shlex.split(line, comments=True)
-            except ValueError as exc:
-                errors.append(LoadError(file, number, 1, (), f"cannot split the host line: {exc}"))
-                continue
-            if not tokens:
-                continue
-            key = tokens[0]
-            if key == "---":
-                errors.append(LoadError(file, number, 1, (), "'---' is the start of a YAML document, not a host"))
-                continue
-            host_vars: dict[str, Any] = {}
-            for token in tokens[1:]:
-                name, equals, value = token.partition("=")
-                if not equals:
-                    errors.append(
-                        LoadError(file, number, 1, (key,), f"expected key=value after the host, got {token[:60]!r}")
-                    )
-                    break
-                host_vars[name] = _value(value)
-                doc.marks[(group, "hosts", key, name)] = (number, raw.find(name) + 1 if name in raw else 1)
-            add("host", (group, key, host_vars), (group, "hosts", key), number)
-        elif state == "vars":
-            name, equals, value = line.partition("=")
-            if not equals:
-                errors.append(LoadError(file, number, 1, (group, "vars"), f"expected key=value, got {line[:60]!r}"))
-                continue
-            add("var", (group, name.strip(), _value(value.strip())), (group, "vars", name.strip()), number)
+            parser.section(number, section.group(1), section.group(2) or "hosts")
+        elif line.startswith("[") and line.endswith("]"):
+            parser.error(number, (), f"invalid section {line[:60]!r}: no spaces in section names")
+        elif parser.state == "hosts":
+            parser.host_line(number, raw, line)
+        elif parser.state == "vars":
+            parser.var_line(number, line)
         else:
-            match = _GROUP_NAME.match(line)
-            if not match:
-                errors.append(
-                    LoadError(file, number, 1, (group, "children"), f"expected a group name, got {line[:60]!r}")
-                )
-                continue
-            child = match.group(1)
-            if child not in declared and child not in pending:
-                pending[child] = (number, f"section [{group}:children] names group {child!r}, which is never declared")
-            add("child", (group, child), (group, "children", child), number)
-    for line_number, message in pending.values():
-        errors.append(LoadError(file, line_number, 1, (), message))
-    if errors:
-        raise InputError(errors)
-    return source
+            parser.child_line(number, line)
+    for line_number, message in parser.pending.values():
+        parser.error(line_number, (), message)
+    if parser.errors:
+        raise InputError(parser.errors)
+    return parser.source
+
+
+class _IniParser:
+    """The state of one INI file's parse: the current section, the groups declared so far, and the
+    groups referenced before (or without) being declared."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.doc = Located(file=file, data=None)
+        self.source = IniSource(self.doc)
+        self.errors: list[LoadError] = []
+        self.group, self.state = "ungrouped", "hosts"
+        self.declared: set[str] = {"all", "ungrouped"}
+        self.pending: dict[str, tuple[int, str]] = {}  # group referenced before being declared -> (line, how)
+
+    def add(self, kind: str, args: tuple[Any, ...], path: KeyPath, line: int, column: int = 1) -> None:
+        self.doc.marks.setdefault(path, (line, column))
+        self.source.statements.append((kind, args, path))
+
+    def error(self, line: int, path: KeyPath, message: str) -> None:
+        self.errors.append(LoadError(self.file, line, 1, path, message))
+
+    def section(self, number: int, group: str, kind: str) -> None:
+        """``[group]``, ``[group:children]`` or ``[group:vars]``."""
+        self.group = group
+        if kind not in ("hosts", "children", "vars"):
+            self.error(number, (), f"section [{group}:{kind}] has unknown type {kind!r}")
+            return
+        self.state = kind
+        if kind != "vars":
+            self.declared.add(group)
+            self.pending.pop(group, None)
+        elif group not in self.declared and group not in self.pending:
+            self.pending[group] = (number, f"section [{group}:vars] is for a group that is never declared")
+        self.add("group", (group,), (group,), number)
+
+    def host_line(self, number: int, raw: str, line: str) -> None:
+        """``host key=value ...`` (shell-like quoting, a ``#`` comment allowed)."""
+        try:
+            tokens = shlex.split(line, comments=True)
+        except ValueError as exc:
+            self.error(number, (), f"cannot split the host line: {exc}")
+            return
+        if not tokens:
+            return
+        key = tokens[0]
+        if key == "---":
+            self.error(number, (), "'---' is the start of a YAML document, not a host")
+            return
+        host_vars: dict[str, Any] = {}
+        for token in tokens[1:]:
+            name, equals, value = token.partition("=")
+            if not equals:
+                self.error(number, (key,), f"expected key=value after the host, got {token[:60]!r}")
+                break
+            host_vars[name] = _value(value)
+            self.doc.marks[(self.group, "hosts", key, name)] = (number, raw.find(name) + 1 if name in raw else 1)
+        self.add("host", (self.group, key, host_vars), (self.group, "hosts", key), number)
+
+    def var_line(self, number: int, line: str) -> None:
+        """``key=value`` in a ``[group:vars]`` section."""
+        name, equals, value = line.partition("=")
+        if not equals:
+            self.error(number, (self.group, "vars"), f"expected key=value, got {line[:60]!r}")
+            return
+        self.add("var", (self.group, name.strip(), _value(value.strip())), (self.group, "vars", name.strip()), number)
+
+    def child_line(self, number: int, line: str) -> None:
+        """A group name in a ``[group:children]`` section."""
+        match = _GROUP_NAME.match(line)
+        if not match:
+            self.error(number, (self.group, "children"), f"expected a group name, got {line[:60]!r}")
+            return
+        child = match.group(1)
+        if child not in self.declared and child not in self.pending:
+            self.pending[child] = (
+                number,
+                f"section [{self.group}:children] names group {child!r}, which is never declared",
+            )
+        self.add("child", (self.group, child), (self.group, "children", child), number)
