@@ -81,6 +81,36 @@ def _fold_key(key: str) -> str:
     return "".join(c.upper() if len(c.upper()) == 1 else c for c in key)
 
 
+def _number(value: int | float) -> PsLiteral:
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            # Windows PowerShell 5.1 reads a larger integer literal as a [double], losing digits.
+            raise RenderError(f"{value} is outside the 64-bit integer range PowerShell reads exactly")
+        return PsLiteral(str(value))
+    if not math.isfinite(value):
+        raise RenderError(f"{value!r} has no PowerShell literal")
+    return PsLiteral(repr(value))
+
+
+def _hash_literal(value: Mapping[Any, Any]) -> PsLiteral:
+    items = []
+    seen: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise RenderError(f"mapping keys must be text, got {key!r}")
+        # Hash-literal keys are case-insensitive: PowerShell refuses @{'a' = 1; 'A' = 2} with a
+        # ParseError ("Duplicate keys 'A' are not allowed in hash literals"), failing the whole script.
+        folded = _fold_key(key)
+        if folded in seen:
+            raise RenderError(
+                f"mapping keys {seen[folded]!r} and {key!r} differ only in case, "
+                "which PowerShell refuses in a hash literal"
+            )
+        seen[folded] = key
+        items.append(f"{_string(key)} = {ps_literal(item)}")
+    return PsLiteral("[ordered]@{" + "; ".join(items) + "}")
+
+
 def ps_literal(value: Any) -> PsLiteral:
     """The PowerShell 5.1 literal for a JSON-like value.
 
@@ -94,34 +124,12 @@ def ps_literal(value: Any) -> PsLiteral:
         return PsLiteral("$null")
     if isinstance(value, bool):
         return PsLiteral("$true" if value else "$false")
-    if isinstance(value, int):
-        if not -(2**63) <= value < 2**63:
-            # Windows PowerShell 5.1 reads a larger integer literal as a [double], losing digits.
-            raise RenderError(f"{value} is outside the 64-bit integer range PowerShell reads exactly")
-        return PsLiteral(str(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise RenderError(f"{value!r} has no PowerShell literal")
-        return PsLiteral(repr(value))
+    if isinstance(value, (int, float)):
+        return _number(value)
     if isinstance(value, str):
         return PsLiteral(_string(value))
     if isinstance(value, Mapping):
-        items = []
-        seen: dict[str, str] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise RenderError(f"mapping keys must be text, got {key!r}")
-            # Hash-literal keys are case-insensitive: PowerShell refuses @{'a' = 1; 'A' = 2} with a
-            # ParseError ("Duplicate keys 'A' are not allowed in hash literals"), failing the whole script.
-            folded = _fold_key(key)
-            if folded in seen:
-                raise RenderError(
-                    f"mapping keys {seen[folded]!r} and {key!r} differ only in case, "
-                    "which PowerShell refuses in a hash literal"
-                )
-            seen[folded] = key
-            items.append(f"{_string(key)} = {ps_literal(item)}")
-        return PsLiteral("[ordered]@{" + "; ".join(items) + "}")
+        return _hash_literal(value)
     if isinstance(value, (bytes, bytearray)):
         # A Sequence of ints to Python; it would silently become @(104, 105, ...) in PowerShell.
         raise RenderError(f"{type(value).__name__} values cannot be passed to PowerShell; decode them first")
