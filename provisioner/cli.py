@@ -414,64 +414,7 @@ def _print_plan(result: Plan) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "schema":
-            print(render_schema(args.kind), end="")
-            return EXIT_OK
-        if args.command == "facts":
-            return _facts(args)
-        if args.command == "doctor":
-            # Imported here: doctor pulls in pywinrm, requests, paramiko and cryptography.x509 (0.2 s and
-            # more), which apply and check do not need.
-            from provisioner.doctor import command as doctor_command
-
-            return doctor_command(
-                playbook=args.playbook,
-                inventory=args.inventory,
-                limit=args.limit,
-                ask_pass=_ask_pass(args.ask_pass),
-                timeout=args.timeout,
-                forks=args.forks,
-                templates=args.templates,
-                out=lambda text: print(inert(text)),  # certificate names and host output are host text
-            )
-        if args.command == "completion":
-            from provisioner.completion import completion_script
-
-            print(completion_script(_parser(), args.shell), end="")
-            return EXIT_OK
-        if args.command == "history":
-            return state_cli.history_command(args)
-        if args.command == "report":
-            return state_cli.report_command(args)
-        if args.command == "inventory":
-            return _inventory(args)
-        book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit, vault=_vault(args))
-        if args.command == "validate":
-            return _validate(book)
-        if args.command in ("apply", "check"):
-            return _converge(args, book)
-        target = _target(book, args.host)
-        renderer = Renderer(args.templates)
-        if args.command == "plan":
-            result = plan(target.name, target.spec, _load_facts(args.facts))
-            if args.json:
-                print(json.dumps(result.to_json(), indent=2))
-            else:
-                _print_plan(result)
-            return EXIT_BAD_INPUT if result.blocked else EXIT_OK
-        if args.command == "render":
-            if args.phase == "facts":
-                print(renderer.facts(target.name, facts_request(target.spec)), end="")
-                return EXIT_OK
-            if args.facts is None:
-                raise InputError([LoadError(None, None, None, (), f"--phase {args.phase} needs --facts FILE.json")])
-            result = plan(target.name, target.spec, _load_facts(args.facts))
-            if args.phase == "apply":
-                print(renderer.apply(result), end="")
-            else:
-                docker = target.spec.engine.install_dir.rstrip("\\") + "\\docker.exe" if target.spec.engine else ""
-                print(renderer.verify(result, "<nonce>", docker), end="")
-            return EXIT_OK
+        return _command(args)
     except InputError as exc:
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
@@ -479,7 +422,81 @@ def run(argv: Sequence[str] | None = None) -> int:
     except (RenderError, OutputError, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run one parsed command; bad input raises (``run`` prints it and exits 1)."""
+    if args.command == "schema":
+        print(render_schema(args.kind), end="")
+        return EXIT_OK
+    if args.command == "facts":
+        return _facts(args)
+    if args.command == "doctor":
+        return _doctor(args)
+    if args.command == "completion":
+        from provisioner.completion import completion_script
+
+        print(completion_script(_parser(), args.shell), end="")
+        return EXIT_OK
+    if args.command == "history":
+        return state_cli.history_command(args)
+    if args.command == "report":
+        return state_cli.report_command(args)
+    if args.command == "inventory":
+        return _inventory(args)
+    book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit, vault=_vault(args))
+    if args.command == "validate":
+        return _validate(book)
+    if args.command in ("apply", "check"):
+        return _converge(args, book)
+    target = _target(book, args.host)
+    renderer = Renderer(args.templates)  # a --templates that is no folder is refused by plan too
+    if args.command == "plan":
+        return _plan(args, target)
+    if args.command == "render":
+        return _render(args, target, renderer)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    # Imported here: doctor pulls in pywinrm, requests, paramiko and cryptography.x509 (0.2 s and
+    # more), which apply and check do not need.
+    from provisioner.doctor import command as doctor_command
+
+    return doctor_command(
+        playbook=args.playbook,
+        inventory=args.inventory,
+        limit=args.limit,
+        ask_pass=_ask_pass(args.ask_pass),
+        timeout=args.timeout,
+        forks=args.forks,
+        templates=args.templates,
+        out=lambda text: print(inert(text)),  # certificate names and host output are host text
+    )
+
+
+def _plan(args: argparse.Namespace, target: Target) -> int:
+    result = plan(target.name, target.spec, _load_facts(args.facts))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        _print_plan(result)
+    return EXIT_BAD_INPUT if result.blocked else EXIT_OK
+
+
+def _render(args: argparse.Namespace, target: Target, renderer: Renderer) -> int:
+    if args.phase == "facts":
+        print(renderer.facts(target.name, facts_request(target.spec)), end="")
+        return EXIT_OK
+    if args.facts is None:
+        raise InputError([LoadError(None, None, None, (), f"--phase {args.phase} needs --facts FILE.json")])
+    result = plan(target.name, target.spec, _load_facts(args.facts))
+    if args.phase == "apply":
+        print(renderer.apply(result), end="")
+    else:
+        docker = target.spec.engine.install_dir.rstrip("\\") + "\\docker.exe" if target.spec.engine else ""
+        print(renderer.verify(result, "<nonce>", docker), end="")
+    return EXIT_OK
 
 
 def _facts(args: argparse.Namespace) -> int:
