@@ -219,45 +219,55 @@ def print_results(results: Sequence[HostResult], mode: str, out: TextIO | None =
     lines = _Inert(sys.stdout if out is None else out)
     if len(results) <= DETAIL_LIMIT:
         for result in results:
-            extra = f", {result.reboots} reboot{'s' if result.reboots != 1 else ''}" if result.reboots else ""
-            lines.write(f"{result.name}: {result.status} ({result.duration:.1f} s{extra})\n")
-            if result.message:
-                # pending_logon: what the workstation's user has to do (Docker Desktop, DESIGN 4.5).
-                label = "to do: " if result.status == "pending_logon" else ""
-                lines.write(f"  {label}{result.message}\n")
-            for resource in result.resources:
-                for entry in resource.diff:
-                    lines.write(f"  {resource.id}: {entry.path}: {_value(entry.before)} -> {_value(entry.after)}\n")
-                if resource.message:
-                    lines.write(f"  {resource.id}: {resource.message}\n")
-            if result.verify and result.verify.get("engines"):  # Docker Desktop: a run per engine
-                for run in result.verify["engines"]:
-                    verdict = "ok" if run["ok"] else f"failed: {run['message']}"
-                    lines.write(f"  verify {run['image']} on the {run['os']} engine ({run['isolation']}): {verdict}\n")
-            elif result.verify:
-                verdict = "ok" if result.verify["ok"] else f"failed: {result.verify['message']}"
-                lines.write(f"  verify {result.verify['image']} ({result.verify['isolation']}): {verdict}\n")
+            _host_detail(result, lines)
     else:
-        problems: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for result in results:
-            if result.status in _PROBLEMS:
-                problems[(result.status, result.message)].append(result.name)
-        for (status, message), names in sorted(problems.items(), key=lambda item: -len(item[1])):
-            lines.write(f"{status} ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)}): {message}\n")
-        drift: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        for result in results:
-            for resource in result.resources:
-                if resource.status in {"drift", "changed"}:
-                    for entry in resource.diff:
-                        drift[(entry.path, _value(entry.before), _value(entry.after))].append(result.name)
-        if drift:
-            lines.write("drift:\n" if mode == "check" else "changes:\n")
-        for (path, before, after), names in sorted(drift.items(), key=lambda item: (-len(item[1]), item[0])):
-            lines.write(
-                f"  {path}: {before} -> {after}  ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)})\n"
-            )
+        _grouped_results(results, mode, lines)
     counts = Counter(r.status for r in results)
     lines.write(f"summary ({len(results)} hosts): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
+
+
+def _host_detail(result: HostResult, lines: _Inert) -> None:
+    """One host: status and time, its message, every diff entry and resource message, the verify verdicts."""
+    extra = f", {result.reboots} reboot{'s' if result.reboots != 1 else ''}" if result.reboots else ""
+    lines.write(f"{result.name}: {result.status} ({result.duration:.1f} s{extra})\n")
+    if result.message:
+        # pending_logon: what the workstation's user has to do (Docker Desktop, DESIGN 4.5).
+        label = "to do: " if result.status == "pending_logon" else ""
+        lines.write(f"  {label}{result.message}\n")
+    for resource in result.resources:
+        for entry in resource.diff:
+            lines.write(f"  {resource.id}: {entry.path}: {_value(entry.before)} -> {_value(entry.after)}\n")
+        if resource.message:
+            lines.write(f"  {resource.id}: {resource.message}\n")
+    if result.verify and result.verify.get("engines"):  # Docker Desktop: a run per engine
+        for run in result.verify["engines"]:
+            verdict = "ok" if run["ok"] else f"failed: {run['message']}"
+            lines.write(f"  verify {run['image']} on the {run['os']} engine ({run['isolation']}): {verdict}\n")
+    elif result.verify:
+        verdict = "ok" if result.verify["ok"] else f"failed: {result.verify['message']}"
+        lines.write(f"  verify {result.verify['image']} ({result.verify['isolation']}): {verdict}\n")
+
+
+def _grouped_results(results: Sequence[HostResult], mode: str, lines: _Inert) -> None:
+    """Many hosts: the problems grouped by status and message, then the drift (or changes) by property."""
+    problems: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for result in results:
+        if result.status in _PROBLEMS:
+            problems[(result.status, result.message)].append(result.name)
+    for (status, message), names in sorted(problems.items(), key=lambda item: -len(item[1])):
+        lines.write(f"{status} ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)}): {message}\n")
+    drift: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for result in results:
+        for resource in result.resources:
+            if resource.status in {"drift", "changed"}:
+                for entry in resource.diff:
+                    drift[(entry.path, _value(entry.before), _value(entry.after))].append(result.name)
+    if drift:
+        lines.write("drift:\n" if mode == "check" else "changes:\n")
+    for (path, before, after), names in sorted(drift.items(), key=lambda item: (-len(item[1]), item[0])):
+        lines.write(
+            f"  {path}: {before} -> {after}  ({len(names)} host{'s' if len(names) != 1 else ''}: {_names(names)})\n"
+        )
 
 
 def print_json_summary(
