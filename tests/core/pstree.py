@@ -130,40 +130,54 @@ def evaluate(node: ts.Node) -> Any:
             raise NotALiteral(f"variable {text(node)} is not a constant")
         return constants[name]
     if kind == "expression_with_unary_operator":
-        if node.child_count == 1:  # [ordered]@{...} sits here as a lone cast_expression
-            return evaluate(node.children[0])
-        op, operand = node.children[0], node.children[-1]
-        if op.type == ",":
-            return [evaluate(operand)]
-        if op.type == "-":
-            value = evaluate(operand)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise NotALiteral(f"unary minus on {value!r}")
-            return -value
-        raise NotALiteral(f"unary operator {op.type}")
+        return _unary(node)
     if kind == "array_literal_expression":
         return [evaluate(c) for c in named_children(node)]
     if kind == "array_expression":
-        inner = [c for c in node.children if c.type == "statement_list"]
-        if not inner:
-            return []
-        statements = named_children(inner[0])
-        if len(statements) != 1:
-            raise NotALiteral(f"@() with {len(statements)} statements")
-        value = evaluate(statements[0])
-        # @(x) is x when x is already an array, else a one-element array.
-        return value if isinstance(value, list) else [value]
+        return _array_expression(node)
     if kind == "cast_expression":
-        type_literal, operand = node.children[0], node.children[-1]
-        if text(type_literal).lower() != "[ordered]":
-            raise NotALiteral(f"cast {text(type_literal)}")
-        operand = _unwrap(operand)
-        if operand.type != "hash_literal_expression":
-            raise NotALiteral("[ordered] on something other than @{}")
-        return _hash(operand)
+        return _ordered(node)
     if kind == "hash_literal_expression":
         return _hash(node)
     raise NotALiteral(f"{kind}: {text(node)[:60]!r}")
+
+
+def _unary(node: ts.Node) -> Any:
+    """``,x`` (a one-element array), ``-n``, or the lone cast the grammar wraps ``[ordered]@{...}`` in."""
+    if node.child_count == 1:  # [ordered]@{...} sits here as a lone cast_expression
+        return evaluate(node.children[0])
+    op, operand = node.children[0], node.children[-1]
+    if op.type == ",":
+        return [evaluate(operand)]
+    if op.type == "-":
+        value = evaluate(operand)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise NotALiteral(f"unary minus on {value!r}")
+        return -value
+    raise NotALiteral(f"unary operator {op.type}")
+
+
+def _array_expression(node: ts.Node) -> list[Any]:
+    """``@()`` or ``@(x)``: x when x is already an array, else a one-element array."""
+    inner = [c for c in node.children if c.type == "statement_list"]
+    if not inner:
+        return []
+    statements = named_children(inner[0])
+    if len(statements) != 1:
+        raise NotALiteral(f"@() with {len(statements)} statements")
+    value = evaluate(statements[0])
+    return value if isinstance(value, list) else [value]
+
+
+def _ordered(node: ts.Node) -> dict[Any, Any]:
+    """``[ordered]@{...}``, the only cast a literal may hold."""
+    type_literal, operand = node.children[0], node.children[-1]
+    if text(type_literal).lower() != "[ordered]":
+        raise NotALiteral(f"cast {text(type_literal)}")
+    operand = _unwrap(operand)
+    if operand.type != "hash_literal_expression":
+        raise NotALiteral("[ordered] on something other than @{}")
+    return _hash(operand)
 
 
 def _hash(node: ts.Node) -> dict[Any, Any]:
