@@ -512,70 +512,97 @@ def convert_to(session: Session, value: Any, type_name: str) -> Any:
 
 
 def _convert_core(session: Session, value: Any, canonical: str) -> Any:
-    if canonical == "System.String":
-        return session.to_string(value)
     if canonical in _INT_RANGES:
         number = _to_int(value, canonical)
         return Long(number) if canonical == "System.Int64" else number
-    if canonical in ("System.Double", "System.Single"):
-        if value is None:
-            return 0.0
-        if isinstance(value, str) and value.strip() == "":
-            return 0.0
-        try:
-            return float(cv.to_number(value))
-        except ScriptError:
-            raise cv.invalid_cast(value, canonical) from None
-    if canonical == "System.Decimal":
-        try:
-            return Decimal(str(cv.to_number(value)))
-        except ScriptError:
-            raise cv.invalid_cast(value, canonical) from None
-    if canonical in ("System.Boolean", "System.Management.Automation.SwitchParameter"):
-        return cv.is_true(value)
-    if canonical == "System.Char":
-        if isinstance(value, str) and len(value) == 1:
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return chr(value)
-        raise cv.invalid_cast(value, canonical, "String must be exactly one character long.")
-    if canonical in ("System.Object", "System.Management.Automation.PSObject"):
-        return value
-    if canonical == "System.Management.Automation.PSCustomObject":
-        if isinstance(value, Hashtable):
-            return PSCustomObject({session.to_string(k): v for k, v in value.items()})
-        return value
-    if canonical == "System.Collections.Hashtable":
-        if isinstance(value, Hashtable):
-            return value if type(value) is Hashtable else Hashtable(value)
-        raise cv.invalid_cast(value, canonical)
-    if canonical == "System.Collections.Specialized.OrderedDictionary":
-        if isinstance(value, Hashtable):
-            return OrderedDictionary(value)
-        raise cv.invalid_cast(value, canonical)
-    if canonical == "System.DateTime":
-        return _to_datetime(session, value)
-    if canonical == "System.TimeSpan":
-        return _to_timespan(value)
-    if canonical == "System.Text.RegularExpressions.Regex":
-        return value if isinstance(value, Regex) else Regex(session.to_string(value), ignore_case=False)
-    if canonical == "System.Management.Automation.ScriptBlock":
-        if isinstance(value, ScriptBlock):
-            return value
-        raise cv.invalid_cast(value, canonical)
-    if canonical == "System.Void":
-        return None
-    if canonical == "System.Array":
-        return cv.as_list(value) if not isinstance(value, list) else value
-    if canonical == "System.Management.Automation.PSReference":
-        return value if isinstance(value, PSReference) else PSReference(value)
-    if canonical == "System.Version":
-        return value if isinstance(value, VersionObject) else _parse_version(session.to_string(value))
-    if canonical == "System.Collections.ArrayList":
-        return ArrayList(cv.as_list(value))
+    convert = _CORE_CONVERSIONS.get(canonical)
+    if convert is not None:
+        return convert(session, value, canonical)
     if is_instance(session, value, canonical):
         return value
     raise cv.invalid_cast(value, canonical)
+
+
+def _to_floating(session: Session, value: Any, canonical: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, str) and value.strip() == "":
+        return 0.0
+    try:
+        return float(cv.to_number(value))
+    except ScriptError:
+        raise cv.invalid_cast(value, canonical) from None
+
+
+def _to_decimal(session: Session, value: Any, canonical: str) -> Decimal:
+    try:
+        return Decimal(str(cv.to_number(value)))
+    except ScriptError:
+        raise cv.invalid_cast(value, canonical) from None
+
+
+def _to_char(session: Session, value: Any, canonical: str) -> str:
+    if isinstance(value, str) and len(value) == 1:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return chr(value)
+    raise cv.invalid_cast(value, canonical, "String must be exactly one character long.")
+
+
+def _to_custom_object(session: Session, value: Any, canonical: str) -> Any:
+    if isinstance(value, Hashtable):
+        return PSCustomObject({session.to_string(k): v for k, v in value.items()})
+    return value
+
+
+def _to_hashtable(session: Session, value: Any, canonical: str) -> Hashtable:
+    if isinstance(value, Hashtable):
+        return value if type(value) is Hashtable else Hashtable(value)
+    raise cv.invalid_cast(value, canonical)
+
+
+def _to_ordered(session: Session, value: Any, canonical: str) -> OrderedDictionary:
+    if isinstance(value, Hashtable):
+        return OrderedDictionary(value)
+    raise cv.invalid_cast(value, canonical)
+
+
+def _to_script_block(session: Session, value: Any, canonical: str) -> ScriptBlock:
+    if isinstance(value, ScriptBlock):
+        return value
+    raise cv.invalid_cast(value, canonical)
+
+
+_CORE_CONVERSIONS: dict[str, Callable[[Session, Any, str], Any]] = {
+    "System.String": lambda session, value, _: session.to_string(value),
+    "System.Double": _to_floating,
+    "System.Single": _to_floating,
+    "System.Decimal": _to_decimal,
+    "System.Boolean": lambda session, value, _: cv.is_true(value),
+    "System.Management.Automation.SwitchParameter": lambda session, value, _: cv.is_true(value),
+    "System.Char": _to_char,
+    "System.Object": lambda session, value, _: value,
+    "System.Management.Automation.PSObject": lambda session, value, _: value,
+    "System.Management.Automation.PSCustomObject": _to_custom_object,
+    "System.Collections.Hashtable": _to_hashtable,
+    "System.Collections.Specialized.OrderedDictionary": _to_ordered,
+    "System.DateTime": lambda session, value, _: _to_datetime(session, value),
+    "System.TimeSpan": lambda session, value, _: _to_timespan(value),
+    "System.Text.RegularExpressions.Regex": lambda session, value, _: (
+        value if isinstance(value, Regex) else Regex(session.to_string(value), ignore_case=False)
+    ),
+    "System.Management.Automation.ScriptBlock": _to_script_block,
+    "System.Void": lambda session, value, _: None,
+    "System.Array": lambda session, value, _: cv.as_list(value) if not isinstance(value, list) else value,
+    "System.Management.Automation.PSReference": lambda session, value, _: (
+        value if isinstance(value, PSReference) else PSReference(value)
+    ),
+    "System.Version": lambda session, value, _: (
+        value if isinstance(value, VersionObject) else _parse_version(session.to_string(value))
+    ),
+    "System.Collections.ArrayList": lambda session, value, _: ArrayList(cv.as_list(value)),
+}
+"""``[T]value`` for the core types other than the integers (``_to_int``): (session, value, T's full name)."""
 
 
 def _to_int(value: Any, canonical: str) -> int:
@@ -942,119 +969,166 @@ def clm_allowed(ref: TypeRef) -> bool:
 
 def _core_static_call(session: Session, ref: TypeRef, lowered: str, name: str, args: list[Any]) -> Any:
     full = ref.full_name
-    if full == "System.String":
-        if lowered == "isnullorempty":
-            return args[0] is None or session.to_string(args[0]) == ""
-        if lowered == "isnullorwhitespace":
-            return args[0] is None or session.to_string(args[0]).strip() == ""
-        if lowered == "join":
-            items = args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:]
-            return session.to_string(args[0]).join(session.to_string(i) for i in items)
-        if lowered == "format":
-            rest = args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:]
-            return cv.format_operator(session.to_string(args[0]), list(rest))
-        if lowered == "concat":
-            return "".join(session.to_string(a) for a in args)
-        if lowered == "new":
-            return session.to_string(args[0]) * (int(args[1]) if len(args) > 1 else 1)
-        if lowered == "equals":
-            return session.to_string(args[0]) == session.to_string(args[1])
-        if lowered == "compare":
-            a, b = session.to_string(args[0]), session.to_string(args[1])
-            if len(args) > 2 and cv.is_true(args[2]):
-                a, b = a.lower(), b.lower()
-            return (a > b) - (a < b)
-    if full in _INT_RANGES or full in ("System.Double", "System.Decimal", "System.Boolean"):
-        if lowered == "parse":
-            text = session.to_string(args[0])
-            if full == "System.Boolean":
-                if text.strip().lower() in ("true", "false"):
-                    return text.strip().lower() == "true"
-                raise NetException("System.FormatException", "String was not recognized as a valid Boolean.")
-            try:
-                return _convert_core(session, text, full)
-            except ScriptError:
-                raise NetException("System.FormatException", "Input string was not in a correct format.") from None
-        if lowered == "tryparse" and len(args) == 2 and isinstance(args[1], PSReference):
-            try:
-                args[1].value = _convert_core(session, session.to_string(args[0]), full)
-                return True
-            except ScriptError:
-                return False
-    if full == "System.DateTime":
-        if lowered == "parse":
-            return _to_datetime(session, session.to_string(args[0]))
-        if lowered == "new":
-            parts = [int(cv.to_number(a)) for a in args]
-            year, month, day, hour, minute, second = (parts + [0, 0, 0])[:6]
-            return dt.datetime(year, month, day, hour, minute, second, tzinfo=session.host.now().tzinfo)
-        if lowered == "daysinmonth":
-            import calendar
+    statics = _CORE_STATICS.get(full)
+    if statics is None and (full in _INT_RANGES or full in ("System.Double", "System.Decimal", "System.Boolean")):
+        statics = _number_static
+    result = statics(session, full, lowered, args) if statics is not None else _NO_METHOD
+    if result is _NO_METHOD:
+        raise runtime_error(
+            f"Method invocation failed because [{full}] does not contain a method named '{name}'.",
+            "MethodNotFound",
+            "InvalidOperation",
+        )
+    return result
 
-            return calendar.monthrange(int(args[0]), int(args[1]))[1]
-    if full == "System.TimeSpan":
-        factories = {
-            "fromseconds": "seconds",
-            "fromminutes": "minutes",
-            "fromhours": "hours",
-            "fromdays": "days",
-            "frommilliseconds": "milliseconds",
-        }
-        if lowered in factories:
-            return dt.timedelta(**{factories[lowered]: float(cv.to_number(args[0]))})
-        if lowered == "parse":
-            return _to_timespan(session.to_string(args[0]))
-        if lowered == "new":
-            numbers = [int(cv.to_number(a)) for a in args]
-            if len(numbers) == 3:
-                return dt.timedelta(hours=numbers[0], minutes=numbers[1], seconds=numbers[2])
-            if len(numbers) == 4:
-                return dt.timedelta(days=numbers[0], hours=numbers[1], minutes=numbers[2], seconds=numbers[3])
-            if len(numbers) == 1:
-                return dt.timedelta(microseconds=numbers[0] / 10)
-    if full == "System.Text.RegularExpressions.Regex":
-        if lowered == "new":
-            return Regex(session.to_string(args[0]), ignore_case=_regex_ignore(args))
-        if lowered == "escape":
-            return _regex_escape(session.to_string(args[0]))
-        if lowered == "unescape":
-            return re.sub(r"\\(.)", r"\1", session.to_string(args[0]))
-        if lowered in ("ismatch", "match", "matches", "replace", "split"):
-            regex = Regex(
-                session.to_string(args[1]), ignore_case=_regex_ignore(args[2:] if lowered != "replace" else args[3:])
-            )
-            method = {
-                "ismatch": "IsMatch",
-                "match": "Match",
-                "matches": "Matches",
-                "replace": "Replace",
-                "split": "Split",
-            }[lowered]
-            rest = [args[0]] + ([args[2]] if lowered == "replace" else [])
-            return regex.ps_call(method, rest)
-    if full == "System.Collections.Hashtable" and lowered == "new":
-        return Hashtable()
-    if full == "System.Collections.ArrayList" and lowered == "new":
-        return ArrayList()
-    if full == "System.Management.Automation.PSCustomObject" and lowered == "new":
-        return PSCustomObject()
-    if full == "System.Version":
-        if lowered == "new":
-            if len(args) == 1:
-                return _parse_version(session.to_string(args[0]))
-            return VersionObject([int(cv.to_number(a)) for a in args])
-        if lowered == "parse":
-            return _parse_version(session.to_string(args[0]))
-    if full == "System.Char" and lowered in ("isdigit", "isletter", "iswhitespace"):
+
+_NO_METHOD = object()
+"""What a core type's static methods answer for a method name the type does not have."""
+
+_CoreStatics = Callable[["Session", str, str, list[Any]], Any]
+"""A core type's static methods: (session, the type's full name, the lowered method name, the arguments)."""
+
+
+def _string_static(session: Session, full: str, lowered: str, args: list[Any]) -> Any:
+    if lowered == "isnullorempty":
+        return args[0] is None or session.to_string(args[0]) == ""
+    if lowered == "isnullorwhitespace":
+        return args[0] is None or session.to_string(args[0]).strip() == ""
+    if lowered == "join":
+        items = args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:]
+        return session.to_string(args[0]).join(session.to_string(i) for i in items)
+    if lowered == "format":
+        rest = args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:]
+        return cv.format_operator(session.to_string(args[0]), list(rest))
+    if lowered == "concat":
+        return "".join(session.to_string(a) for a in args)
+    if lowered == "new":
+        return session.to_string(args[0]) * (int(args[1]) if len(args) > 1 else 1)
+    if lowered == "equals":
+        return session.to_string(args[0]) == session.to_string(args[1])
+    if lowered == "compare":
+        a, b = session.to_string(args[0]), session.to_string(args[1])
+        if len(args) > 2 and cv.is_true(args[2]):
+            a, b = a.lower(), b.lower()
+        return (a > b) - (a < b)
+    return _NO_METHOD
+
+
+def _number_static(session: Session, full: str, lowered: str, args: list[Any]) -> Any:
+    """``Parse`` and ``TryParse`` of the integer types, Double, Decimal and Boolean."""
+    if lowered == "parse":
         text = session.to_string(args[0])
-        return {"isdigit": text.isdigit, "isletter": text.isalpha, "iswhitespace": text.isspace}[lowered]()
-    if full == "System.Object" and lowered == "referenceequals":
-        return args[0] is args[1]
-    raise runtime_error(
-        f"Method invocation failed because [{full}] does not contain a method named '{name}'.",
-        "MethodNotFound",
-        "InvalidOperation",
-    )
+        if full == "System.Boolean":
+            if text.strip().lower() in ("true", "false"):
+                return text.strip().lower() == "true"
+            raise NetException("System.FormatException", "String was not recognized as a valid Boolean.")
+        try:
+            return _convert_core(session, text, full)
+        except ScriptError:
+            raise NetException("System.FormatException", "Input string was not in a correct format.") from None
+    if lowered == "tryparse" and len(args) == 2 and isinstance(args[1], PSReference):
+        try:
+            args[1].value = _convert_core(session, session.to_string(args[0]), full)
+            return True
+        except ScriptError:
+            return False
+    return _NO_METHOD
+
+
+def _datetime_static(session: Session, full: str, lowered: str, args: list[Any]) -> Any:
+    if lowered == "parse":
+        return _to_datetime(session, session.to_string(args[0]))
+    if lowered == "new":
+        parts = [int(cv.to_number(a)) for a in args]
+        year, month, day, hour, minute, second = (parts + [0, 0, 0])[:6]
+        return dt.datetime(year, month, day, hour, minute, second, tzinfo=session.host.now().tzinfo)
+    if lowered == "daysinmonth":
+        import calendar
+
+        return calendar.monthrange(int(args[0]), int(args[1]))[1]
+    return _NO_METHOD
+
+
+_TIMESPAN_FACTORIES = {
+    "fromseconds": "seconds",
+    "fromminutes": "minutes",
+    "fromhours": "hours",
+    "fromdays": "days",
+    "frommilliseconds": "milliseconds",
+}
+
+
+def _timespan_static(session: Session, full: str, lowered: str, args: list[Any]) -> Any:
+    if lowered in _TIMESPAN_FACTORIES:
+        return dt.timedelta(**{_TIMESPAN_FACTORIES[lowered]: float(cv.to_number(args[0]))})
+    if lowered == "parse":
+        return _to_timespan(session.to_string(args[0]))
+    if lowered == "new":
+        numbers = [int(cv.to_number(a)) for a in args]
+        if len(numbers) == 3:
+            return dt.timedelta(hours=numbers[0], minutes=numbers[1], seconds=numbers[2])
+        if len(numbers) == 4:
+            return dt.timedelta(days=numbers[0], hours=numbers[1], minutes=numbers[2], seconds=numbers[3])
+        if len(numbers) == 1:
+            return dt.timedelta(microseconds=numbers[0] / 10)
+    return _NO_METHOD
+
+
+_REGEX_STATICS = {"ismatch": "IsMatch", "match": "Match", "matches": "Matches", "replace": "Replace", "split": "Split"}
+"""Regex's static methods that build a Regex from their pattern argument and call its instance method."""
+
+
+def _regex_static(session: Session, full: str, lowered: str, args: list[Any]) -> Any:
+    if lowered == "new":
+        return Regex(session.to_string(args[0]), ignore_case=_regex_ignore(args))
+    if lowered == "escape":
+        return _regex_escape(session.to_string(args[0]))
+    if lowered == "unescape":
+        return re.sub(r"\\(.)", r"\1", session.to_string(args[0]))
+    if lowered in _REGEX_STATICS:
+        regex = Regex(
+            session.to_string(args[1]), ignore_case=_regex_ignore(args[2:] if lowered != "replace" else args[3:])
+        )
+        rest = [args[0]] + ([args[2]] if lowered == "replace" else [])
+        return regex.ps_call(_REGEX_STATICS[lowered], rest)
+    return _NO_METHOD
+
+
+def _version_static(session: Session, full: str, lowered: str, args: list[Any]) -> Any:
+    if lowered == "new":
+        if len(args) == 1:
+            return _parse_version(session.to_string(args[0]))
+        return VersionObject([int(cv.to_number(a)) for a in args])
+    if lowered == "parse":
+        return _parse_version(session.to_string(args[0]))
+    return _NO_METHOD
+
+
+def _char_static(session: Session, full: str, lowered: str, args: list[Any]) -> Any:
+    tests = {"isdigit": str.isdigit, "isletter": str.isalpha, "iswhitespace": str.isspace}
+    return tests[lowered](session.to_string(args[0])) if lowered in tests else _NO_METHOD
+
+
+def _constructor_only(make: Callable[[], Any]) -> _CoreStatics:
+    """A type whose only static member the lab models is ``::new()``."""
+    return lambda session, full, lowered, args: make() if lowered == "new" else _NO_METHOD
+
+
+_CORE_STATICS: dict[str, _CoreStatics] = {
+    "System.String": _string_static,
+    "System.DateTime": _datetime_static,
+    "System.TimeSpan": _timespan_static,
+    "System.Text.RegularExpressions.Regex": _regex_static,
+    "System.Collections.Hashtable": _constructor_only(Hashtable),
+    "System.Collections.ArrayList": _constructor_only(ArrayList),
+    "System.Management.Automation.PSCustomObject": _constructor_only(PSCustomObject),
+    "System.Version": _version_static,
+    "System.Char": _char_static,
+    "System.Object": lambda session, full, lowered, args: (
+        args[0] is args[1] if lowered == "referenceequals" else _NO_METHOD
+    ),
+}
+"""The static methods of the core types that have no TypeSpec (the machine's types have their own)."""
 
 
 def _regex_ignore(args: Sequence[Any]) -> bool:
