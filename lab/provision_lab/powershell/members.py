@@ -442,6 +442,21 @@ def get_member(session: Session, obj: Any, name: str, static: bool, extent: Exte
 def _lookup(session: Session, obj: Any, lowered: str) -> tuple[bool, Any]:
     if obj is None:
         return False, None
+    if isinstance(obj, (Hashtable, PSCustomObject, str, list, PropertyCollection, PSReference)):
+        return _container_lookup(obj, lowered)
+    for key, value in _properties_of(obj).items():
+        if key.lower() == lowered:
+            if isinstance(value, _BackRef):
+                return True, None
+            return True, value
+    return False, None
+
+
+def _container_lookup(
+    obj: Hashtable | PSCustomObject | str | list[Any] | PropertyCollection | PSReference, lowered: str
+) -> tuple[bool, Any]:
+    """A property of the engine's own values: a key or Count/Keys/Values of a hashtable, a note property,
+    a string's Length, an array's Count/Length/LongLength/Rank, a reference's Value."""
     if isinstance(obj, Hashtable):
         if lowered in obj:
             return True, obj[lowered]
@@ -463,34 +478,30 @@ def _lookup(session: Session, obj: Any, lowered: str) -> tuple[bool, Any]:
         return False, None
     if isinstance(obj, PropertyCollection):
         return False, None
-    if isinstance(obj, PSReference):
-        if lowered == "value":
-            return True, obj.value
-        return False, None
+    if isinstance(obj, PSReference) and lowered == "value":
+        return True, obj.value
+    return False, None
+
+
+def _properties_of(obj: Any) -> Mapping[str, Any]:
+    """The properties of any other value, by name as .NET spells it."""
     if isinstance(obj, NetException):
         obj = ExceptionView(obj)
     if isinstance(obj, ErrorRecord):
-        props = record_properties(obj)
-    elif isinstance(obj, NetObject):
-        props = dict(obj.ps_properties())
-    elif isinstance(obj, dt.datetime):
-        props = _datetime_properties(obj)
-    elif isinstance(obj, dt.timedelta):
-        props = _timespan_properties(obj)
-    elif isinstance(obj, NetEnum):
-        props = {"value__": obj.value}
-    elif isinstance(obj, ScriptBlock):
-        props = {"Ast": None, "File": None, "IsFilter": False}
-    elif isinstance(obj, bytes | bytearray):
-        props = {"Count": len(obj), "Length": len(obj)}
-    else:
-        props = {}
-    for key, value in props.items():
-        if key.lower() == lowered:
-            if isinstance(value, _BackRef):
-                return True, None
-            return True, value
-    return False, None
+        return record_properties(obj)
+    if isinstance(obj, NetObject):
+        return dict(obj.ps_properties())
+    if isinstance(obj, dt.datetime):
+        return _datetime_properties(obj)
+    if isinstance(obj, dt.timedelta):
+        return _timespan_properties(obj)
+    if isinstance(obj, NetEnum):
+        return {"value__": obj.value}
+    if isinstance(obj, ScriptBlock):
+        return {"Ast": None, "File": None, "IsFilter": False}
+    if isinstance(obj, bytes | bytearray):
+        return {"Count": len(obj), "Length": len(obj)}
+    return {}
 
 
 def set_member(session: Session, obj: Any, name: str, value: Any, static: bool) -> None:
@@ -677,6 +688,15 @@ def _arg_string(session: Session, args: list[Any], index: int) -> str:
 
 
 def _string_methods(session: Session, s: str, name: str, args: list[Any]) -> Any:
+    for family in (_string_shaping, _string_searching, _string_editing):
+        result = family(session, s, name, args)
+        if result is not _NO_METHOD:
+            return result
+    return _NO_METHOD
+
+
+def _string_shaping(session: Session, s: str, name: str, args: list[Any]) -> Any:
+    """String's Trim*, To*Case and Pad* methods."""
     n = len(args)
 
     def chars(index: int) -> str:
@@ -695,6 +715,16 @@ def _string_methods(session: Session, s: str, name: str, args: list[Any]) -> Any
         return s.lower()
     if name in ("toupper", "toupperinvariant"):
         return s.upper()
+    if name == "padleft":
+        return s.rjust(int(cv.to_number(args[0])), chars(1)[:1] if n > 1 else " ")
+    if name == "padright":
+        return s.ljust(int(cv.to_number(args[0])), chars(1)[:1] if n > 1 else " ")
+    return _NO_METHOD
+
+
+def _string_searching(session: Session, s: str, name: str, args: list[Any]) -> Any:
+    """String's comparisons and searches."""
+    n = len(args)
     if name == "startswith":
         needle = _arg_string(session, args, 0)
         ignore = n > 1 and _ignore_case(session, args[1])
@@ -712,6 +742,15 @@ def _string_methods(session: Session, s: str, name: str, args: list[Any]) -> Any
         return s.lower().find(needle.lower(), start) if ignore else s.find(needle, start)
     if name == "lastindexof":
         return s.rfind(_arg_string(session, args, 0))
+    if name == "compareto":
+        other = _arg_string(session, args, 0)
+        return (s > other) - (s < other)
+    return _NO_METHOD
+
+
+def _string_editing(session: Session, s: str, name: str, args: list[Any]) -> Any:
+    """String's methods that return a part or an edited copy of the string, or its characters."""
+    n = len(args)
     if name == "substring":
         start = int(cv.to_number(args[0]))
         if start > len(s) or start < 0:
@@ -737,10 +776,6 @@ def _string_methods(session: Session, s: str, name: str, args: list[Any]) -> Any
         return s.replace(old, _arg_string(session, args, 1) if n > 1 else "")
     if name == "split":
         return _split_method(session, s, args)
-    if name == "padleft":
-        return s.rjust(int(cv.to_number(args[0])), chars(1)[:1] if n > 1 else " ")
-    if name == "padright":
-        return s.ljust(int(cv.to_number(args[0])), chars(1)[:1] if n > 1 else " ")
     if name == "insert":
         index = int(cv.to_number(args[0]))
         return s[:index] + _arg_string(session, args, 1) + s[index:]
@@ -751,9 +786,6 @@ def _string_methods(session: Session, s: str, name: str, args: list[Any]) -> Any
         return s[:index]
     if name == "tochararray":
         return list(s)
-    if name == "compareto":
-        other = _arg_string(session, args, 0)
-        return (s > other) - (s < other)
     if name == "normalize":
         return s
     if name == "getenumerator":
