@@ -743,67 +743,18 @@ class _Compiler:
             elif child.type == "switch_filename":
                 return self.unsupported_stmt(child, "switch -File")
             elif child.type == "switch_body":
-                for group in child.named_children:
-                    for clause in group.named_children:
-                        test = clause.named_children[0]
-                        body = self.statement_block(clause.named_children[1])
-                        text = self.text(test)
-                        if text.lower() == "default":
-                            clauses.append(("default", None, body))
-                        elif test.named_children and test.named_children[0].type == "script_block_expression":
-                            clauses.append(("block", self.expr(test.named_children[0]), body))
-                        else:
-                            value_node = test.named_children[0] if test.named_children else None
-                            if value_node is None:
-                                clauses.append(("value", lambda fr, t=text: t, body))
-                            else:
-                                clauses.append(("value", self.expr(value_node), body))
-        regex = "regex" in options
-        wildcard = "wildcard" in options
-        exact_case = "casesensitive" in options
+                clauses += self.switch_clauses(child)
         assert condition is not None
         cond = condition
+        mode = "regex" if "regex" in options else "wildcard" if "wildcard" in options else "equals"
+        exact_case = "casesensitive" in options
 
         def run(fr: Frame, out: list[Any]) -> None:
             value = cond(fr)
             items = cv.as_list(value) if isinstance(value, list) else [value]
             for item in items:
-                matched = False
                 try:
-                    for kind, test, body in clauses:
-                        if kind == "default":
-                            continue
-                        if kind == "block":
-                            result = fr.s.invoke_block(test(fr), [], dollar_under=item, scope=fr.scope)
-                            ok = cv.is_true(_collapse(result))
-                        else:
-                            pattern = test(fr)
-                            if regex:
-                                found = cv.convert_regex(cv.to_string(pattern), exact_case).search(cv.to_string(item))
-                                ok = found is not None
-                                if found:
-                                    fr.scope.vars["matches"] = _match_table(found)
-                            elif wildcard:
-                                ok = (
-                                    cv.like_pattern(cv.to_string(pattern), exact_case).match(cv.to_string(item))
-                                    is not None
-                                )
-                            else:
-                                # A string clause compares the input's string form (about_Switch).
-                                if isinstance(pattern, str):
-                                    text = fr.s.to_string(item)
-                                    ok = text == pattern if exact_case else text.lower() == pattern.lower()
-                                else:
-                                    ok = cv.equals(item, pattern, exact_case) if item is not None else pattern is None
-                        if ok:
-                            matched = True
-                            fr.scope.vars["_"] = item
-                            body(fr, out)
-                    if not matched:
-                        for kind, _, body in clauses:
-                            if kind == "default":
-                                fr.scope.vars["_"] = item
-                                body(fr, out)
+                    _switch_item(fr, out, item, clauses, mode, exact_case)
                 except BreakSignal as signal:
                     if signal.label is None or signal.label == label:
                         return
@@ -814,6 +765,27 @@ class _Compiler:
                     raise
 
         return run
+
+    def switch_clauses(self, node: tree_sitter.Node) -> list[tuple[str, Any, Stmt]]:
+        """A switch body's clauses as (kind, test, body): ``default``, a ``block`` test ({ ... }), or a
+        ``value`` (an expression, or a bare word taken as its text)."""
+        clauses: list[tuple[str, Any, Stmt]] = []
+        for group in node.named_children:
+            for clause in group.named_children:
+                test = clause.named_children[0]
+                body = self.statement_block(clause.named_children[1])
+                text = self.text(test)
+                if text.lower() == "default":
+                    clauses.append(("default", None, body))
+                elif test.named_children and test.named_children[0].type == "script_block_expression":
+                    clauses.append(("block", self.expr(test.named_children[0]), body))
+                else:
+                    value_node = test.named_children[0] if test.named_children else None
+                    if value_node is None:
+                        clauses.append(("value", lambda fr, t=text: t, body))
+                    else:
+                        clauses.append(("value", self.expr(value_node), body))
+        return clauses
 
     def try_statement(self, node: tree_sitter.Node) -> Stmt:
         body = self.statement_block(next(c for c in node.children if c.type == "statement_block"))
@@ -1764,6 +1736,46 @@ def _throw_error(fr: Frame, thrown: Any) -> ScriptError:
     return ScriptError(ErrorRecord(exception, message, "OperationStopped", thrown), fatal=True)
 
 
+def _switch_item(
+    fr: Frame, out: list[Any], item: Any, clauses: list[tuple[str, Any, Stmt]], mode: str, exact_case: bool
+) -> None:
+    """One input through a switch: the body of every clause that matches, else the default clauses'."""
+    matched = False
+    for kind, test, body in clauses:
+        if kind == "default":
+            continue
+        if _switch_matches(fr, item, kind, test, mode, exact_case):
+            matched = True
+            fr.scope.vars["_"] = item
+            body(fr, out)
+    if not matched:
+        for kind, _, body in clauses:
+            if kind == "default":
+                fr.scope.vars["_"] = item
+                body(fr, out)
+
+
+def _switch_matches(fr: Frame, item: Any, kind: str, test: Any, mode: str, exact_case: bool) -> bool:
+    """Whether a switch clause matches one input: a block test by its result, a value by ``-Regex``
+    (setting ``$Matches``), ``-Wildcard``, or equality, case-insensitive unless ``-CaseSensitive``."""
+    if kind == "block":
+        result = fr.s.invoke_block(test(fr), [], dollar_under=item, scope=fr.scope)
+        return cv.is_true(_collapse(result))
+    pattern = test(fr)
+    if mode == "regex":
+        found = cv.convert_regex(cv.to_string(pattern), exact_case).search(cv.to_string(item))
+        if found:
+            fr.scope.vars["matches"] = _match_table(found)
+        return found is not None
+    if mode == "wildcard":
+        return cv.like_pattern(cv.to_string(pattern), exact_case).match(cv.to_string(item)) is not None
+    # A string clause compares the input's string form (about_Switch).
+    if isinstance(pattern, str):
+        text = fr.s.to_string(item)
+        return text == pattern if exact_case else text.lower() == pattern.lower()
+    return cv.equals(item, pattern, exact_case) if item is not None else pattern is None
+
+
 def _select_catch(session: Session, catches: list[tuple[list[str], Stmt]], record: ErrorRecord) -> Stmt | None:
     names = {record.exception.type_name.lower(), *(b.lower() for b in record.exception.base_names)}
     names.add("system.exception")
@@ -1873,26 +1885,32 @@ def _split_name(name: str) -> tuple[str | None, str]:
     return None, name
 
 
+def _plain_variable_getter(rest: str, extent: Extent | None) -> Expr:
+    """``$name`` without a scope or drive: the constants, ``$?``, else the name looked up through the scopes."""
+    key = rest.lower()
+    if key == "null":
+        return lambda fr: None
+    if key == "true":
+        return lambda fr: True
+    if key == "false":
+        return lambda fr: False
+    if key == "?":
+        return lambda fr: fr.s.dollar_q
+
+    def get(fr: Frame) -> Any:
+        value = fr.scope.lookup(key)
+        if value is _MISSING:
+            return fr.s.missing_variable(fr, rest, extent)
+        return value
+
+    return get
+
+
 def _variable_getter(name: str, extent: Extent | None = None) -> Expr:
     prefix, rest = _split_name(name)
     key = rest.lower()
     if prefix is None:
-        if key == "null":
-            return lambda fr: None
-        if key == "true":
-            return lambda fr: True
-        if key == "false":
-            return lambda fr: False
-        if key == "?":
-            return lambda fr: fr.s.dollar_q
-
-        def get(fr: Frame) -> Any:
-            value = fr.scope.lookup(key)
-            if value is _MISSING:
-                return fr.s.missing_variable(fr, rest, extent)
-            return value
-
-        return get
+        return _plain_variable_getter(rest, extent)
     if prefix == "env":
         return lambda fr: fr.s.get_env(rest)
     if prefix in ("global", "script"):
