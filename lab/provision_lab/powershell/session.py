@@ -521,57 +521,8 @@ class Session:
         """Bind arguments to a script block's or function's ``param()`` (about_Functions_Advanced_Parameters)."""
         items = self._expand_splats(items)
         params = block.params or []
-        bound: Hashtable = Hashtable()
-        positional: list[Any] = []
-        unbound_args: list[Any] = []
-        common: dict[str, Any] = {}
-        index = 0
-        while index < len(items):
-            item = items[index]
-            if item.kind == "param":
-                param = _match_param(params, item.name)
-                if param is None and block.advanced and item.name.lower() in _COMMON:
-                    key = _COMMON[item.name.lower()]
-                    if key in _COMMON_SWITCHES:
-                        common[key] = cv.is_true(item.value) if item.has_value else True
-                    else:
-                        value, index = self._param_value(items, index, item, key, name)
-                        common[key] = value
-                    index += 1
-                    continue
-                if param is None:
-                    if block.advanced:
-                        raise _parameter_not_found(item.name, name)
-                    # A simple function passes unknown parameters on in $args (about_Functions).
-                    unbound_args.append(item.text + (":" if item.colon else ""))
-                    if item.has_value:
-                        unbound_args.append(item.value)
-                    index += 1
-                    continue
-                if param.switch:
-                    bound[param.name] = cv.is_true(item.value) if item.has_value else True
-                else:
-                    value, index = self._param_value(items, index, item, param.name, name, param.type_name)
-                    bound[param.name] = self._convert_param(param, value, name)
-            else:
-                positional.append(item.value)
-            index += 1
-        slots = [p for p in params if p.name not in bound and not p.switch]
-        slots.sort(key=lambda p: (p.position is None, p.position or 0))
-        for value in positional:
-            if slots:
-                param = slots.pop(0)
-                bound[param.name] = self._convert_param(param, value, name)
-            elif block.advanced:
-                raise runtime_error(
-                    f"A positional parameter cannot be found that accepts argument '{self.to_string(value)}'.",
-                    "PositionalParameterNotFound" + (f",{name}" if name else ""),
-                    "InvalidArgument",
-                    exception_type="System.Management.Automation.ParameterBindingException",
-                    target=value,
-                )
-            else:
-                unbound_args.append(value)
+        bound, positional, unbound_args, common = self._bind_named(block, items, name)
+        self._bind_positional(block, bound, positional, unbound_args, name)
         missing = [p.name for p in params if p.mandatory and p.name not in bound and not p.from_pipeline]
         if missing:
             raise runtime_error(
@@ -603,6 +554,68 @@ class Session:
             scope.vars["verbosepreference"] = "Continue"
         if "WarningAction" in common:
             scope.vars["warningpreference"] = common["WarningAction"]
+
+    def _bind_named(
+        self, block: CompiledBlock, items: list[ArgItem], name: str
+    ) -> tuple[Hashtable, list[Any], list[Any], dict[str, Any]]:
+        """The named arguments bound (``$PSBoundParameters``), the positional values left, what a simple
+        function passes on in ``$args``, and the common parameters of an advanced one."""
+        params = block.params or []
+        bound: Hashtable = Hashtable()
+        positional: list[Any] = []
+        unbound_args: list[Any] = []
+        common: dict[str, Any] = {}
+        index = 0
+        while index < len(items):
+            item = items[index]
+            if item.kind != "param":
+                positional.append(item.value)
+                index += 1
+                continue
+            param = _match_param(params, item.name)
+            if param is None and block.advanced and item.name.lower() in _COMMON:
+                key = _COMMON[item.name.lower()]
+                if key in _COMMON_SWITCHES:
+                    common[key] = cv.is_true(item.value) if item.has_value else True
+                else:
+                    value, index = self._param_value(items, index, item, key, name)
+                    common[key] = value
+            elif param is None:
+                if block.advanced:
+                    raise _parameter_not_found(item.name, name)
+                # A simple function passes unknown parameters on in $args (about_Functions).
+                unbound_args.append(item.text + (":" if item.colon else ""))
+                if item.has_value:
+                    unbound_args.append(item.value)
+            elif param.switch:
+                bound[param.name] = cv.is_true(item.value) if item.has_value else True
+            else:
+                value, index = self._param_value(items, index, item, param.name, name, param.type_name)
+                bound[param.name] = self._convert_param(param, value, name)
+            index += 1
+        return bound, positional, unbound_args, common
+
+    def _bind_positional(
+        self, block: CompiledBlock, bound: Hashtable, positional: list[Any], unbound_args: list[Any], name: str
+    ) -> None:
+        """Positional values to the parameters not bound by name, by position; the rest go to ``$args``
+        (a simple function) or are refused (an advanced one)."""
+        slots = [p for p in block.params or [] if p.name not in bound and not p.switch]
+        slots.sort(key=lambda p: (p.position is None, p.position or 0))
+        for value in positional:
+            if slots:
+                param = slots.pop(0)
+                bound[param.name] = self._convert_param(param, value, name)
+            elif block.advanced:
+                raise runtime_error(
+                    f"A positional parameter cannot be found that accepts argument '{self.to_string(value)}'.",
+                    "PositionalParameterNotFound" + (f",{name}" if name else ""),
+                    "InvalidArgument",
+                    exception_type="System.Management.Automation.ParameterBindingException",
+                    target=value,
+                )
+            else:
+                unbound_args.append(value)
 
     def _param_value(
         self, items: list[ArgItem], index: int, item: ArgItem, param: str, command: str, type_name: str | None = None
