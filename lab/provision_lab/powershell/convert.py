@@ -62,6 +62,11 @@ def type_name_of(value: Any) -> str:
         return "System.Decimal"
     if isinstance(value, str):
         return "System.String"
+    return _object_type_name(value)
+
+
+def _object_type_name(value: Any) -> str:
+    """The type name of a value that is no number, string or $null: a collection or an object."""
     if isinstance(value, ArrayList):
         return value.type_name
     if isinstance(value, list | tuple):
@@ -249,6 +254,11 @@ def to_string(value: Any, ofs: str = " ") -> str:
         return str(value)
     if isinstance(value, list | tuple):
         return ofs.join(to_string(item, ofs) for item in value)
+    return _object_string(value, ofs)
+
+
+def _object_string(value: Any, ofs: str) -> str:
+    """``[string]`` of a value that is no number, string, array or $null."""
     if isinstance(value, NetEnum):
         return value.name
     if isinstance(value, dt.datetime):
