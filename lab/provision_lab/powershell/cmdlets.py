@@ -223,50 +223,10 @@ def _select_end(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
     if not items and "InputObject" in p and p["InputObject"] is not None:
         items = [p["InputObject"]]
     if "ExpandProperty" in p:
-        name = ctx.to_string(p["ExpandProperty"])
-        expanded: list[Any] = []
-        for item in items:
-            found, value = _property(session, item, name)
-            if not found:
-                raise ScriptError(
-                    ErrorRecord(
-                        NetException(
-                            "System.Management.Automation.PSArgumentException", f'Property "{name}" cannot be found.'
-                        ),
-                        "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
-                        "InvalidArgument",
-                        item,
-                    )
-                )
-            expanded.extend(value if isinstance(value, list) else [value])
-        items = expanded
+        items = _expand_property(ctx, session, items, ctx.to_string(p["ExpandProperty"]))
     elif "Property" in p:
         names = p["Property"] if isinstance(p["Property"], list) else [p["Property"]]
-        shaped = []
-        for item in items:
-            obj = PSCustomObject()
-            for spec in names:
-                if isinstance(spec, Hashtable):
-                    label = ctx.to_string(spec.get("Name", spec.get("Label", spec.get("n", spec.get("l")))))
-                    expression = spec.get("Expression", spec.get("e"))
-                    if isinstance(expression, ScriptBlock):
-                        value = cv.as_list(session.invoke_block(expression, [], dollar_under=item))
-                        obj.set(label, value[0] if len(value) == 1 else (value or None))
-                    else:
-                        obj.set(label, _property(session, item, ctx.to_string(expression))[1])
-                else:
-                    key = ctx.to_string(spec)
-                    pattern = cv.like_pattern(key)
-                    if "*" in key:
-                        from .members import properties_of
-
-                        for prop, value in properties_of(session, item):
-                            if pattern.match(prop):
-                                obj.set(prop, value)
-                    else:
-                        obj.set(key, _property(session, item, key)[1])
-            shaped.append(obj)
-        items = shaped
+        items = [_selected_properties(ctx, session, item, names) for item in items]
     if p.get("Unique"):
         unique: list[Any] = []
         for item in items:
@@ -281,6 +241,52 @@ def _select_end(ctx: CommandContext, p: Mapping[str, Any]) -> Iterable[Any]:
         count = int(p["Last"])
         items = items[-count:] if count else []
     return items
+
+
+def _expand_property(ctx: CommandContext, session: Session, items: list[Any], name: str) -> list[Any]:
+    """``-ExpandProperty``: each item's property value, arrays unrolled; an item without it is an error."""
+    expanded: list[Any] = []
+    for item in items:
+        found, value = _property(session, item, name)
+        if not found:
+            raise ScriptError(
+                ErrorRecord(
+                    NetException(
+                        "System.Management.Automation.PSArgumentException", f'Property "{name}" cannot be found.'
+                    ),
+                    "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
+                    "InvalidArgument",
+                    item,
+                )
+            )
+        expanded.extend(value if isinstance(value, list) else [value])
+    return expanded
+
+
+def _selected_properties(ctx: CommandContext, session: Session, item: Any, names: list[Any]) -> PSCustomObject:
+    """``-Property``: a new object of the named properties (wildcards allowed) and calculated ones (@{n=; e=})."""
+    obj = PSCustomObject()
+    for spec in names:
+        if isinstance(spec, Hashtable):
+            label = ctx.to_string(spec.get("Name", spec.get("Label", spec.get("n", spec.get("l")))))
+            expression = spec.get("Expression", spec.get("e"))
+            if isinstance(expression, ScriptBlock):
+                value = cv.as_list(session.invoke_block(expression, [], dollar_under=item))
+                obj.set(label, value[0] if len(value) == 1 else (value or None))
+            else:
+                obj.set(label, _property(session, item, ctx.to_string(expression))[1])
+        else:
+            key = ctx.to_string(spec)
+            pattern = cv.like_pattern(key)
+            if "*" in key:
+                from .members import properties_of
+
+                for prop, value in properties_of(session, item):
+                    if pattern.match(prop):
+                        obj.set(prop, value)
+            else:
+                obj.set(key, _property(session, item, key)[1])
+    return obj
 
 
 def _property(session: Session, item: Any, name: str) -> tuple[bool, Any]:
