@@ -186,43 +186,13 @@ def _scan(text: str) -> tuple[int, str, str] | None:
     stack: list[tuple[str, int]] = []
     index, length = 0, len(text)
     while index < length:
+        skipped = _skip_token(text, index)
+        if isinstance(skipped, tuple):
+            return skipped
+        if skipped is not None:
+            index = skipped
+            continue
         char = text[index]
-        if char == "#":
-            end = text.find("\n", index)
-            index = length if end < 0 else end
-            continue
-        if text.startswith("<#", index):
-            end = text.find("#>", index + 2)
-            if end < 0:
-                return index, "Missing closing '#>' in comment block.", "MissingEndMultiLineComment"
-            index = end + 2
-            continue
-        if text.startswith(("@'", '@"'), index) and re.match(r"[ \t]*(\r\n|\r|\n)", text[index + 2 :]):
-            closer = "\n" + text[index + 1] + "@"
-            end = text.find(closer, index + 2)
-            if end < 0:
-                return (
-                    index,
-                    f"The string is missing the terminator: {text[index + 1]}@.",
-                    "TerminatorExpectedAtEndOfString",
-                )
-            index = end + len(closer)
-            continue
-        if char in SINGLE_QUOTES:
-            _, used = single_quoted_value(text[index:])
-            if used < 0:
-                return index, "The string is missing the terminator: '.", "TerminatorExpectedAtEndOfString"
-            index += used
-            continue
-        if char in DOUBLE_QUOTES:
-            end = _skip_double_quoted(text, index)
-            if end < 0:
-                return index, 'The string is missing the terminator: ".', "TerminatorExpectedAtEndOfString"
-            index = end
-            continue
-        if char == "`":
-            index += 2
-            continue
         if char in "({":
             opener = text[index - 1 : index + 1] if index and text[index - 1] in "@$" else char
             stack.append((opener, index - (len(opener) - 1)))
@@ -235,6 +205,43 @@ def _scan(text: str) -> tuple[int, str, str] | None:
         opener, at = stack[-1]
         message, error_id = {"{": _MISSING_CURLY, "@{": _INCOMPLETE_HASH}.get(opener, _MISSING_PAREN)
         return at, message, error_id
+    return None
+
+
+def _skip_token(text: str, index: int) -> int | tuple[int, str, str] | None:
+    """Where the comment, here-string, string or backtick escape at ``index`` ends, or the error when it
+    never does; None when no such token starts there."""
+    char = text[index]
+    if char == "#":
+        end = text.find("\n", index)
+        return len(text) if end < 0 else end
+    if text.startswith("<#", index):
+        end = text.find("#>", index + 2)
+        if end < 0:
+            return index, "Missing closing '#>' in comment block.", "MissingEndMultiLineComment"
+        return end + 2
+    if text.startswith(("@'", '@"'), index) and re.match(r"[ \t]*(\r\n|\r|\n)", text[index + 2 :]):
+        closer = "\n" + text[index + 1] + "@"
+        end = text.find(closer, index + 2)
+        if end < 0:
+            return (
+                index,
+                f"The string is missing the terminator: {text[index + 1]}@.",
+                "TerminatorExpectedAtEndOfString",
+            )
+        return end + len(closer)
+    if char in SINGLE_QUOTES:
+        _, used = single_quoted_value(text[index:])
+        if used < 0:
+            return index, "The string is missing the terminator: '.", "TerminatorExpectedAtEndOfString"
+        return index + used
+    if char in DOUBLE_QUOTES:
+        end = _skip_double_quoted(text, index)
+        if end < 0:
+            return index, 'The string is missing the terminator: ".', "TerminatorExpectedAtEndOfString"
+        return end
+    if char == "`":
+        return index + 2
     return None
 
 
