@@ -98,34 +98,10 @@ class Tar:
         args = list(argv[1:])
         if args == ["--version"]:
             return NativeResult(0, f"bsdtar {self.version} - libarchive {self.version} zlib/1.2.5.f-ipp \r\n")
-        mode: str | None = None
-        archive: str | None = None
-        target = host.current_directory
-        i = 0
-        while i < len(args):
-            arg = args[i]
-            if arg == "-C":
-                i += 1
-                if i >= len(args):
-                    return _tar_usage("Option -C requires an argument")
-                target = args[i]
-            elif arg.startswith("-") or i == 0:
-                letters = arg.lstrip("-")
-                for letter in letters:
-                    if letter in "xt":
-                        mode = letter
-                    elif letter == "f":
-                        i += 1
-                        if i >= len(args):
-                            return _tar_usage("Option -f requires an argument")
-                        archive = args[i]
-                    elif letter not in "vzp":
-                        return _tar_usage(f"Option -{letter} is not supported")
-            else:
-                return _tar_usage(f"Unexpected argument {arg}")
-            i += 1
-        if mode is None or archive is None:
-            return _tar_usage("Must specify one of -c, -r, -t, -u, -x")
+        options = _tar_options(args, host.current_directory)
+        if isinstance(options, NativeResult):
+            return options
+        mode, archive, target = options
         raw = self.machine.read_file(archive)
         if raw is None:
             return NativeResult(1, "", f"tar.exe: Error opening archive: Failed to open '{archive}'\r\n")
@@ -140,6 +116,39 @@ class Tar:
             if data is not None:
                 self.machine.write_file(target.rstrip("\\/") + "\\" + name.replace("/", "\\"), data)
         return NativeResult(0)
+
+
+def _tar_options(args: list[str], cwd: str) -> tuple[str, str, str] | NativeResult:
+    """(mode x or t, the archive, the target folder) from tar's arguments (bundled letters as in
+    ``-xzf`` or a first word without a dash), or the usage error bsdtar prints."""
+    mode: str | None = None
+    archive: str | None = None
+    target = cwd
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "-C":
+            i += 1
+            if i >= len(args):
+                return _tar_usage("Option -C requires an argument")
+            target = args[i]
+        elif arg.startswith("-") or i == 0:
+            for letter in arg.lstrip("-"):
+                if letter in "xt":
+                    mode = letter
+                elif letter == "f":
+                    i += 1
+                    if i >= len(args):
+                        return _tar_usage("Option -f requires an argument")
+                    archive = args[i]
+                elif letter not in "vzp":
+                    return _tar_usage(f"Option -{letter} is not supported")
+        else:
+            return _tar_usage(f"Unexpected argument {arg}")
+        i += 1
+    if mode is None or archive is None:
+        return _tar_usage("Must specify one of -c, -r, -t, -u, -x")
+    return mode, archive, target
 
 
 def _members(raw: bytes) -> list[tuple[str, bytes | None]]:
