@@ -5,6 +5,7 @@ else its structure; tree-sitter-powershell with no ERROR node). The bash script 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,9 +39,14 @@ PARSER = cli._parser()
 PATHS = subcommands(PARSER)
 
 
-def test_parser_has_the_new_subcommands() -> None:
-    assert {"doctor", "completion", "apply"} <= set(PATHS)
-    assert not any(path.split()[0] == "lab" for path in PATHS)  # the lab is its own command, provision-lab
+def test_the_commands_completed_are_the_commands_the_readme_documents(repo: Path) -> None:
+    """The completion scripts come from the parser; the README's command table must name the same
+    top-level commands, no more and no fewer (the lab is its own program, provision-lab)."""
+    documented = {
+        match.group(1)
+        for match in re.finditer(r"^\| `provision ([a-z]+)\b", (repo / "README.md").read_text(), re.MULTILINE)
+    }
+    assert {path for path in PATHS if " " not in path} == documented
 
 
 @pytest.mark.parametrize("shell", SHELLS)
