@@ -21,8 +21,11 @@ from core.data import desktop_spec, load_facts, site_spec
 import provisioner
 from provisioner.facts import Facts
 from provisioner.plan import SCRIPT_OVERHEAD, Plan, order_resources, plan
+from provisioner.resources import engines
 from provisioner.resources.base import DEFAULT_TIMEOUT, Change, NoParams, Resource, no_changes
 from provisioner.resources.container_engine import EngineParams
+from provisioner.resources.container_verify import VerifyParams
+from provisioner.resources.docker_desktop import DesktopParams
 from provisioner.resources.engines import ENGINES
 from provisioner.resources.registry import GENERIC, RESOURCES
 from provisioner.spec import HostSpec
@@ -214,16 +217,16 @@ def test_the_apply_timeout_is_the_sum_of_the_blocks_declared_timeouts() -> None:
     p = plan_for_site()
     assert p.apply_timeout == SCRIPT_OVERHEAD + DEFAULT_TIMEOUT * len(p.changes)
     desktop = plan_for_workstation()
-    install = next(c for c in desktop.changes if c.id == "engine/docker-desktop")
-    # The installer's own 1800 s limit fits inside the script's (600 s cut it off before).
-    assert desktop.apply_timeout > install.params.timeout + DEFAULT_TIMEOUT  # type: ignore[attr-defined]
-    verify_run = p.verify[0].params("")
-    assert p.verify_timeout == SCRIPT_OVERHEAD + verify_run.timeout  # type: ignore[attr-defined]
+    install = next(c.params for c in desktop.changes if c.id == "engine/docker-desktop")
+    assert isinstance(install, DesktopParams)
+    # The installer's own 1800 s limit fits inside the script's (a flat 600 s cut it off before).
+    assert desktop.apply_timeout > install.timeout + DEFAULT_TIMEOUT
+    verify = p.verify[0].params("")
+    assert isinstance(verify, VerifyParams)
+    assert p.verify_timeout == SCRIPT_OVERHEAD + verify.timeout
 
 
 def test_a_resource_whose_changes_break_its_declaration_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from provisioner.resources import engines
-
     def wrong(spec: HostSpec, facts: Facts) -> list[Change]:
         return [Change("engine/docker", "daemon_config", EngineParams.model_construct(), [])]
 
