@@ -1,7 +1,7 @@
 """One module per resource type, each declaring the same shape (resources/base.py, DESIGN 4.3).
 
 Resources produce changes (and, through render.py, scripts); they never run anything. The
-contract's types are re-exported here, where the resource modules and doctor import them from.
+contract's block types are re-exported here for the renderer, the engine and doctor.
 """
 
 from __future__ import annotations
