@@ -52,7 +52,7 @@ from pydantic import Field
 
 from provisioner.errors import InputError, LoadError
 from provisioner.inventory import ConnectionSettings
-from provisioner.records import decode_clixml, parse_output
+from provisioner.protocol.records import decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import BlockParams
 from provisioner.transport import ScriptResult, TransportError

@@ -22,7 +22,7 @@ from provisioner.facts import Facts
 from provisioner.inventory import ConnectionSettings
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Target
-from provisioner.records import Record, ScriptOutput, decode_clixml, parse_output
+from provisioner.protocol.records import Record, ScriptOutput, decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import DiffEntry
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError

@@ -19,7 +19,7 @@ from provision_lab.windows.host import WINRM_DEFAULTS
 from provision_lab.wsman import WinRSLimits
 from provisioner.doctor import REQUIRED_ENVELOPE_KB, DiagnosticsParams
 from provisioner.inventory import ConnectionSettings
-from provisioner.records import parse_output
+from provisioner.protocol.records import parse_output
 from provisioner.render import Renderer
 from provisioner.transport import TransportError
 from provisioner.transport.winrm import CHUNK_BYTES, WinRMConnection
