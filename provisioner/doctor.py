@@ -52,9 +52,9 @@ from pydantic import Field
 
 from provisioner.errors import InputError, LoadError
 from provisioner.inventory import ConnectionSettings
+from provisioner.protocol.blocks import BlockParams
 from provisioner.protocol.records import decode_clixml, parse_output
 from provisioner.render import Renderer
-from provisioner.resources import BlockParams
 from provisioner.transport import ScriptResult, TransportError
 from provisioner.transport.connect import password_for
 from provisioner.transport.ssh import SSHConnection

@@ -21,7 +21,7 @@ import jinja2
 from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from provisioner.plan import FactsRequest, Plan
-from provisioner.resources import BlockParams
+from provisioner.protocol.blocks import BlockParams
 from provisioner.resources.container_verify import TYPE as VERIFY_TYPE
 from provisioner.resources.container_verify import VerifyParams
 from provisioner.resources.desktop_verify import TYPE as DESKTOP_VERIFY_TYPE

@@ -8,15 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from provisioner.protocol.blocks import BlockParams
 
-__all__ = ["BlockParams", "Change", "DiffEntry", "Finding", "service_diff"]
-
-
-class BlockParams(BaseModel):
-    """Base of every block's params: what the begin marker carries and the block's script reads."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["Change", "DiffEntry", "Finding", "service_diff"]
 
 
 @dataclass(frozen=True)

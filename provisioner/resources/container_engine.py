@@ -11,7 +11,8 @@ publishes none, so the spec pins it [DL-DOCKER; docker-library/docker PR #54]).
 from __future__ import annotations
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding, service_diff
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Change, DiffEntry, Finding, service_diff
 from provisioner.spec import EngineSpec, HostSpec
 
 __all__ = ["EngineParams", "TYPE", "changes", "preflight"]

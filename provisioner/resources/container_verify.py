@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from provisioner import compat
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Finding
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Finding
 from provisioner.spec import EngineSpec, HostSpec
 
 __all__ = ["NONCE_PLACEHOLDER", "TYPE", "VerifyChoice", "VerifyParams", "choose"]

@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from provisioner.facts import Facts, FileFacts
-from provisioner.resources import BlockParams, Change, DiffEntry
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Change, DiffEntry
 from provisioner.spec import EngineSpec, HostSpec
 
 __all__ = ["CONTENT_LIMIT", "DEFAULT_PATH", "DaemonParams", "TYPE", "canonical_json", "changes", "settings_diff"]

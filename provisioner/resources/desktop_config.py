@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Change
 from provisioner.resources.daemon_config import canonical_json, settings_diff
 from provisioner.resources.docker_desktop import USER_DAEMON_JSON, desktop_facts
 from provisioner.spec import DockerDesktopSpec, HostSpec

@@ -29,7 +29,8 @@ from typing import Literal
 
 from provisioner import compat
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Finding
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Finding
 from provisioner.resources.container_verify import NONCE_PLACEHOLDER
 from provisioner.resources.daemon_config import canonical_json
 from provisioner.resources.docker_desktop import (

@@ -42,7 +42,8 @@ from __future__ import annotations
 import subprocess
 
 from provisioner.facts import DesktopFacts, Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, service_diff
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Change, DiffEntry, service_diff
 from provisioner.spec import DockerDesktopSpec, HostSpec
 
 __all__ = [

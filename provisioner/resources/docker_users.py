@@ -14,7 +14,8 @@ block takes as in state, so a retried block changes nothing.
 from __future__ import annotations
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Change, DiffEntry, Finding
 from provisioner.resources.docker_desktop import GROUP, desktop_facts
 from provisioner.spec import DockerDesktopSpec, HostSpec
 

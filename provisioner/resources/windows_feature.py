@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Literal
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Change, DiffEntry, Finding
 from provisioner.spec import DockerDesktopSpec, FeatureName, HostSpec
 
 __all__ = ["DISM_NAMES", "FeatureParams", "TYPE", "changes", "desktop_features", "preflight", "wanted"]

@@ -19,7 +19,8 @@ that reading is UNCONFIRMED, so a mismatch after an install is reported, not ret
 from __future__ import annotations
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding
+from provisioner.protocol.blocks import BlockParams
+from provisioner.resources import Change, DiffEntry, Finding
 from provisioner.resources.docker_desktop import WSL_EXE, desktop_facts
 from provisioner.spec import DockerDesktopSpec, HostSpec
 
