@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.facts import Facts
+from provisioner.protocol.blocks import DesktopProbe
 from provisioner.resources import (
     Change,
     Finding,
@@ -27,7 +28,6 @@ from provisioner.resources import (
 )
 from provisioner.resources.container_verify import VerifyChoice
 from provisioner.resources.desktop_verify import DesktopVerifyChoice
-from provisioner.resources.docker_desktop import DesktopProbe
 from provisioner.resources.windows_feature import DISM_NAMES
 from provisioner.spec import DockerDesktopSpec, FeatureName, HostSpec
 

@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from provisioner.plan import FactsRequest, Plan
-from provisioner.protocol.blocks import BlockParams
+from provisioner.protocol.blocks import BlockParams, FactsParams, RebootParams
 from provisioner.resources.container_verify import TYPE as VERIFY_TYPE
 from provisioner.resources.container_verify import VerifyParams
 from provisioner.resources.desktop_verify import TYPE as DESKTOP_VERIFY_TYPE
-from provisioner.resources.docker_desktop import DesktopProbe
 
 __all__ = [
     "BEGIN",
@@ -259,24 +257,3 @@ class Renderer:
 
     def reboot(self, host: str, reason: str) -> str:
         return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", RebootParams(reason=reason))])
-
-
-class FactsParams(BlockParams):
-    features: list[str]
-    services: list[str]
-    files: list[str]
-    engine_dir: str
-    desktop: DesktopProbe | None = None
-    """Docker Desktop's probe; left out of the marker and ``$P`` when None, so a docker-ce host's FACTS
-    script is what it was before Desktop existed."""
-
-    @model_serializer(mode="wrap")
-    def _omit_absent_probe(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("desktop") is None:
-            data.pop("desktop", None)
-        return data
-
-
-class RebootParams(BlockParams):
-    reason: str

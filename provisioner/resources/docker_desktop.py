@@ -42,7 +42,7 @@ from __future__ import annotations
 import subprocess
 
 from provisioner.facts import DesktopFacts, Facts
-from provisioner.protocol.blocks import BlockParams
+from provisioner.protocol.blocks import BlockParams, DesktopProbe
 from provisioner.resources import Change, DiffEntry, service_diff
 from provisioner.spec import DockerDesktopSpec, HostSpec
 
@@ -55,7 +55,6 @@ __all__ = [
     "UNINSTALL_KEY",
     "WINDOWS_PIPE",
     "DesktopParams",
-    "DesktopProbe",
     "changes",
     "docker_cli",
     "install_command_line",
@@ -151,24 +150,6 @@ def params_for(engine: DockerDesktopSpec) -> DesktopParams:
         success_codes=list(SUCCESS_CODES),
         reboot_codes=list(REBOOT_CODES),
     )
-
-
-class DesktopProbe(BlockParams):
-    """What the FACTS block reads about Docker Desktop (facts.DesktopFacts), for docker-desktop specs only."""
-
-    uninstall_key: str
-    service: str
-    group: str
-    users: list[str]
-    profile_list: str
-    daemon_json: str
-    """Relative to each user's profile folder."""
-    docker: str
-    pipes: dict[str, str]
-    format: str
-    session_process: str
-    desktop_process: str
-    wsl_exe: str
 
 
 def probe(engine: DockerDesktopSpec) -> DesktopProbe:
