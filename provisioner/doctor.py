@@ -48,11 +48,10 @@ import certifi
 import paramiko
 import requests
 from cryptography import x509
-from pydantic import Field
 
 from provisioner.errors import InputError, LoadError
 from provisioner.inventory import ConnectionSettings
-from provisioner.protocol.blocks import BlockParams
+from provisioner.protocol.blocks import DiagnosticsParams
 from provisioner.protocol.records import decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.transport import ScriptResult, TransportError
@@ -66,7 +65,6 @@ __all__ = [
     "REQUIRED_SHELLS_PER_USER",
     "SSH_STEPS",
     "WINRM_STEPS",
-    "DiagnosticsParams",
     "Doctor",
     "HostDiagnosis",
     "Step",
@@ -188,15 +186,6 @@ class HostDiagnosis:
 def format_step(host: str, step: Step, host_width: int = 0) -> str:
     """One output line: host, step and message in columns."""
     return f"{host:<{host_width}}  {step.name:<{_STEP_WIDTH}}  {step.message}"
-
-
-class DiagnosticsParams(BlockParams):
-    """Params of the ``diagnostics`` block (templates/resources/diagnostics.ps1.j2)."""
-
-    echo: str
-    """Returned unchanged in the record's data: the round-trip marker."""
-    read: list[Literal["powershell", "admin", "winrm_limits"]] = Field(default_factory=list)
-    """What else to read: $PSVersionTable, the administrator check, the WSMan limits."""
 
 
 class _Stop(Exception):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-__all__ = ["BlockParams", "DesktopProbe", "FactsParams", "RebootParams"]
+__all__ = ["BlockParams", "DesktopProbe", "DiagnosticsParams", "FactsParams", "RebootParams"]
 
 
 class BlockParams(BaseModel):
@@ -56,3 +56,12 @@ class RebootParams(BlockParams):
     """Params of the ``reboot`` block (templates/resources/reboot.ps1.j2)."""
 
     reason: str
+
+
+class DiagnosticsParams(BlockParams):
+    """Params of the ``diagnostics`` block (templates/resources/diagnostics.ps1.j2)."""
+
+    echo: str
+    """Returned unchanged in the record's data: the round-trip marker."""
+    read: list[Literal["powershell", "admin", "winrm_limits"]] = Field(default_factory=list)
+    """What else to read: $PSVersionTable, the administrator check, the WSMan limits."""

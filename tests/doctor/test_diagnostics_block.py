@@ -17,8 +17,9 @@ from provision_lab.profiles import make_host
 from provision_lab.server import LabServer
 from provision_lab.windows.host import WINRM_DEFAULTS
 from provision_lab.wsman import WinRSLimits
-from provisioner.doctor import REQUIRED_ENVELOPE_KB, DiagnosticsParams
+from provisioner.doctor import REQUIRED_ENVELOPE_KB
 from provisioner.inventory import ConnectionSettings
+from provisioner.protocol.blocks import DiagnosticsParams
 from provisioner.protocol.records import parse_output
 from provisioner.render import Renderer
 from provisioner.transport import TransportError
