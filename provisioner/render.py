@@ -9,7 +9,6 @@ literal of its params, and the block's begin marker carries the same params as J
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
@@ -21,13 +20,12 @@ import jinja2
 
 from provisioner.plan import FactsRequest, Plan
 from provisioner.protocol.blocks import BlockParams, FactsParams, RebootParams
+from provisioner.protocol.markers import END, marker
 from provisioner.resources.container_verify import TYPE as VERIFY_TYPE
 from provisioner.resources.container_verify import VerifyParams
 from provisioner.resources.desktop_verify import TYPE as DESKTOP_VERIFY_TYPE
 
 __all__ = [
-    "BEGIN",
-    "END",
     "PsCode",
     "PsLiteral",
     "RenderError",
@@ -35,9 +33,6 @@ __all__ = [
     "SINGLE_QUOTES",
     "ps_literal",
 ]
-
-BEGIN = "#@provision-begin "
-END = "#@provision-end "
 
 SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 """PowerShell treats all five as single quotes, so each is doubled inside a literal (DESIGN 4.9)."""
@@ -136,17 +131,6 @@ def _finalize(value: Any) -> str:
     if isinstance(value, (PsLiteral, PsCode)):
         return value
     raise RenderError(f"template interpolated {value!r} without the ps filter; every value must pass through `| ps`")
-
-
-def marker(
-    block_id: str, block_type: str, action: str, params: BlockParams | Mapping[str, Any], requires: Sequence[str] = ()
-) -> str:
-    """The begin marker line. ``ensure_ascii`` keeps it one line whatever the values hold."""
-    payload = params.model_dump(mode="json") if isinstance(params, BlockParams) else dict(params)
-    head: dict[str, Any] = {"id": block_id, "type": block_type, "action": action, "params": payload}
-    if requires:
-        head["requires"] = list(requires)
-    return BEGIN + json.dumps(head, ensure_ascii=True, separators=(",", ":"))
 
 
 class Renderer:

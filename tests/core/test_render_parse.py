@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from provisioner.render import BEGIN, END, Renderer, RenderError
+from provisioner.protocol.markers import BEGIN, END
+from provisioner.render import Renderer, RenderError
 
 from . import pstree
 from .data import (
