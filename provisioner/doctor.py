@@ -904,7 +904,7 @@ class _HostCheck:
                     False,
                     f"the marker came back altered: sent {params.echo!r}, got {data.get('echo')!r}",
                     "something re-encodes stdin or stdout between here and PowerShell: scripts are sent "
-                    "as UTF-8 and the bootstrap reads them as UTF-8 (transport/__init__.py)",
+                    "as UTF-8 and the bootstrap reads them as UTF-8 (protocol/bootstrap.py)",
                 )
             )
         return data, seconds

@@ -28,7 +28,8 @@ from pathlib import Path
 import paramiko
 
 from provisioner.inventory import ConnectionSettings
-from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.transport import ScriptResult, TransportCounters, TransportError
 
 __all__ = ["SSHConnection", "remember_host_key"]
 

@@ -28,7 +28,8 @@ from winrm.exceptions import (
 from winrm.protocol import Protocol
 
 from provisioner.inventory import ConnectionSettings
-from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
 
 __all__ = ["CHUNK_BYTES", "WinRMConnection", "describe"]
