@@ -50,12 +50,12 @@ import requests
 from cryptography import x509
 
 from provisioner.errors import InputError, LoadError
-from provisioner.inventory import ConnectionSettings
 from provisioner.protocol.blocks import DiagnosticsParams
 from provisioner.protocol.records import decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.transport import ScriptResult, TransportError
 from provisioner.transport.connect import password_for
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.ssh import SSHConnection
 from provisioner.transport.winrm import CHUNK_BYTES, WinRMConnection
 

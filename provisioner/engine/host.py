@@ -19,13 +19,13 @@ from pydantic import ValidationError
 from provisioner.engine.desktop import verify_desktop
 from provisioner.engine.outcome import HostFailure, Status
 from provisioner.facts import Facts
-from provisioner.inventory import ConnectionSettings
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Target
 from provisioner.protocol.records import Record, ScriptOutput, decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import DiffEntry
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
+from provisioner.transport.settings import ConnectionSettings
 
 __all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from provisioner.engine.host import Event, HostResult, HostRunner
-from provisioner.inventory import ConnectionSettings
 from provisioner.playbook import Playbook, Target
 from provisioner.render import Renderer
 from provisioner.spec import RolloutPolicy
 from provisioner.transport import Connection
+from provisioner.transport.settings import ConnectionSettings
 
 __all__ = ["ABANDON_GRACE", "Interrupt", "ResultSink", "batches", "exit_code", "run_playbook"]
 

@@ -6,9 +6,9 @@ import os
 from collections.abc import Callable
 from typing import Literal
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.report.text import SECRETS
 from provisioner.transport import Connection, TransportError
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.wsman import LEAN_TRANSPORTS, LeanWinRMConnection
 
 __all__ = ["Connector", "WinRMClient", "password_for", "winrm_client"]

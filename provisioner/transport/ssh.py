@@ -27,9 +27,9 @@ from pathlib import Path
 
 import paramiko
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
+from provisioner.transport.settings import ConnectionSettings
 
 __all__ = ["SSHConnection", "remember_host_key"]
 

@@ -27,10 +27,10 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
+from provisioner.transport.settings import ConnectionSettings
 
 __all__ = ["CHUNK_BYTES", "WinRMConnection", "describe"]
 

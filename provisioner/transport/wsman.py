@@ -42,10 +42,10 @@ from xml.sax.saxutils import escape
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
+from provisioner.transport.settings import ConnectionSettings
 
 if TYPE_CHECKING:
     import spnego

@@ -18,11 +18,11 @@ from provision_lab.server import LabServer
 from provision_lab.windows.host import WINRM_DEFAULTS
 from provision_lab.wsman import WinRSLimits
 from provisioner.doctor import REQUIRED_ENVELOPE_KB
-from provisioner.inventory import ConnectionSettings
 from provisioner.protocol.blocks import DiagnosticsParams
 from provisioner.protocol.records import parse_output
 from provisioner.render import Renderer
 from provisioner.transport import TransportError
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.winrm import CHUNK_BYTES, WinRMConnection
 
 from .conftest import NETWORK

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from provisioner.doctor import Doctor, Step
-from provisioner.inventory import ConnectionSettings
+from provisioner.transport.settings import ConnectionSettings
 
 from .conftest import NETWORK
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from provisioner import cli
-from provisioner.inventory import ConnectionSettings
 from provisioner.transport.connect import Connector, winrm_client
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection
 
