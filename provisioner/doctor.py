@@ -706,7 +706,7 @@ class _HostCheck:
             ) from None
         self.connection = connection
         try:
-            connection.connect()
+            connection.connect(timeout=self.timeout)
         except TransportError as exc:
             raise _Stop(self._winrm_auth_failure(exc)) from None
         over = (

@@ -47,10 +47,20 @@ class TransportError(Exception):
 
 
 class Connection(Protocol):
-    """One connection to one host; ``run`` sends a whole script on stdin."""
+    """One connection to one host; ``run`` sends a whole script on stdin.
+
+    Implemented by ``winrm.WinRMConnection`` (pywinrm), ``wsman.LeanWinRMConnection``,
+    ``ssh.SSHConnection`` and, for tests, ``memory.MemoryConnection``.
+    """
 
     counters: TransportCounters
     """Traffic of this connection so far."""
+
+    def connect(self, *, timeout: float) -> None:
+        """Reach the host and log on now, without running a script, within ``timeout`` seconds
+        (``provision doctor``'s auth step); raises the same one-line TransportError as ``run``, and a
+        later ``run`` reuses what was opened. ``run`` connects by itself when this was not called."""
+        ...
 
     def run(self, script: str, *, timeout: float) -> ScriptResult: ...
 

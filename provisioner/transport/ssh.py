@@ -187,7 +187,7 @@ class SSHConnection:
 
     def connect(self, *, timeout: float) -> None:
         """Connect, check the host key and authenticate now, without running a script
-        (``provision doctor``); a later ``run`` reuses the connection."""
+        (``Connection.connect``), each within ``timeout``; a later ``run`` reuses the connection."""
         if self._client is None:
             self._client = self._connect(timeout)
 

@@ -12,6 +12,7 @@ WinRMError subclasses (winrm-protocol.md section 9, item 10), so each is mapped 
 from __future__ import annotations
 
 import errno
+import math
 import socket
 import ssl
 import time
@@ -150,13 +151,23 @@ class WinRMConnection:
         except Exception:  # noqa: BLE001 - best effort: the fault being reported matters more
             pass
 
-    def connect(self) -> None:
-        """Authenticate and open the shell now, without running a script (``provision doctor``).
+    def connect(self, *, timeout: float) -> None:
+        """Authenticate and open the shell now, without running a script (``Connection.connect``).
 
-        Raises the same one-line TransportError as ``run``; a later ``run`` reuses the shell.
+        ``timeout`` bounds each HTTP exchange of the log-on and the Create (pywinrm's read timeout,
+        at most its usual one); a later ``run`` reuses the shell.
         """
-        if self._shell is None:
+        if self._shell is not None:
+            return
+        transport = self._protocol.transport
+        usual = transport.read_timeout_sec
+        # Whole seconds: pywinrm declares the read timeout an int.
+        bound = max(math.ceil(timeout), 1)
+        transport.read_timeout_sec = bound if usual is None else min(bound, usual)
+        try:
             self._shell = self._call(self._protocol.open_shell, codepage=65001)
+        finally:
+            transport.read_timeout_sec = usual
 
     def run(self, script: str, *, timeout: float) -> ScriptResult:
         deadline = time.monotonic() + timeout

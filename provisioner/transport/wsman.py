@@ -25,6 +25,7 @@ with the same kinds and retry flags: the differential test (tests/transport) hol
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.client
 import os
@@ -35,6 +36,7 @@ import struct
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -278,6 +280,8 @@ class _Channel:
         self._stream_socket: socket.socket | None = None
         self._context: spnego.ContextProxy | None = None
         self.counters: TransportCounters | None = None
+        self._timeout: float = READ_TIMEOUT
+        """Socket timeout of the connections this channel opens (``bounded`` lowers it for a while)."""
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -295,6 +299,20 @@ class _Channel:
                 self.host, f"ca_bundle {ca_bundle!r} cannot be used: {exc.strerror or exc}", kind="certificate"
             ) from None
 
+    @contextlib.contextmanager
+    def bounded(self, timeout: float) -> Iterator[None]:
+        """Within the block, connections open and answers wait at most ``timeout`` seconds (never
+        more than READ_TIMEOUT); afterwards the open connection waits READ_TIMEOUT again."""
+        self._timeout = min(timeout, READ_TIMEOUT)
+        try:
+            if self._conn is not None and self._conn.sock is not None:
+                self._conn.sock.settimeout(self._timeout)
+            yield
+        finally:
+            self._timeout = READ_TIMEOUT
+            if self._conn is not None and self._conn.sock is not None:
+                self._conn.sock.settimeout(READ_TIMEOUT)
+
     def _open(self) -> HTTPConnection:
         settings = self.settings
         host, port = settings.address, settings.effective_port
@@ -302,11 +320,11 @@ class _Channel:
             host, port = self._proxy.hostname or "", self._proxy.port or 8080
         conn: HTTPConnection
         if self.secure:
-            conn = HTTPSConnection(host, port, timeout=READ_TIMEOUT, ssl_context=self._ssl_context())
+            conn = HTTPSConnection(host, port, timeout=self._timeout, ssl_context=self._ssl_context())
             if self._proxy is not None:
                 conn.set_tunnel(settings.address, settings.effective_port)
         else:
-            conn = HTTPConnection(host, port, timeout=READ_TIMEOUT)
+            conn = HTTPConnection(host, port, timeout=self._timeout)
         conn.connect()
         if self._ntlm:
             self._authenticate(conn)
@@ -579,9 +597,15 @@ class LeanWinRMConnection:
             raise TransportError(self.host, "WinRM error: the Create response names no ShellId", kind="http")
         return found.group(1).decode("ascii")
 
-    def connect(self) -> None:
-        """Authenticate and open the shell now, without running a script (``provision doctor``)."""
-        if self._shell is None:
+    def connect(self, *, timeout: float) -> None:
+        """Authenticate and open the shell now, without running a script (``Connection.connect``).
+
+        ``timeout`` bounds the TCP connect, the TLS handshake and each exchange of the log-on and the
+        Create (at most the usual read timeout); a later ``run`` reuses the connection and the shell.
+        """
+        if self._shell is not None:
+            return
+        with self._channel.bounded(timeout):
             self._shell = self._open_shell()
 
     def run(self, script: str, *, timeout: float) -> ScriptResult:

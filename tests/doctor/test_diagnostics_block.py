@@ -152,10 +152,10 @@ def test_the_endpoint_enforces_a_hosts_own_limits(small_lab: LabServer) -> None:
     it reports (WP 3.3, WP 4.2)."""
     settings = ConnectionSettings(address=f"{NETWORK}.240", port=55987, scheme="http", user="provision")
     holder = WinRMConnection("small", settings, "pw")
-    holder.connect()
+    holder.connect(timeout=30)
     second = WinRMConnection("small", settings, "pw")
     with pytest.raises(TransportError, match="quota"):
-        second.connect()
+        second.connect(timeout=30)
     second.close()
     holder.close()
     big = script(DiagnosticsParams(echo="y" * 200_000))
