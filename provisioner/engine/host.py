@@ -303,7 +303,7 @@ class HostRunner:
                 raise HostFailure(
                     "failed", f"did not come back within {policy.timeout:g} s after the reboot; last attempt: {last}"
                 )
-            delay = min(delay * 1.5, 15.0)
+            delay = min(delay * policy.poll_backoff, policy.poll_max)
 
     def verify(self, current: Plan) -> None:
         if current.desktop_verify:
