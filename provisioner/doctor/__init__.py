@@ -6,7 +6,7 @@ fails, because every later step needs the earlier ones (anchors.md section 7, pa
 5: auth and WinRM bootstrap problems are the ones users cannot diagnose from a failed run):
 
 - WinRM: ``resolve`` (getaddrinfo), ``tcp`` (connect), ``tls`` (HTTPS only: handshake and the
-  certificate chain, checked against the CA store pywinrm would use), ``auth`` (open one WinRS
+  certificate chain, checked against the CA store the run's WinRM client uses), ``auth`` (open one WinRS
   shell, as a run does), ``roundtrip`` (a script that echoes a marker, through the same
   ``POWERSHELL_COMMAND`` bootstrap as real runs), ``powershell`` ($PSVersionTable), ``admin``
   (WindowsPrincipal.IsInRole) and ``limits`` (the WSMan settings that break provisioning).

@@ -11,9 +11,7 @@ from provisioner.doctor import fixes
 from provisioner.doctor.results import Step, Stop
 from provisioner.doctor.ssh import HostKeySteps
 from provisioner.transport import TransportError
-from provisioner.transport.connect import password_for
-from provisioner.transport.ssh import SSHConnection
-from provisioner.transport.winrm import WinRMConnection
+from provisioner.transport.connect import open_connection, password_for
 
 __all__ = ["AuthSteps"]
 
@@ -73,7 +71,7 @@ class AuthSteps(HostKeySteps):
         settings = self.settings
         password = self._password()
         try:
-            connection = WinRMConnection(self.name, settings, password)
+            connection = open_connection(self.name, settings, password)
         except Exception as exc:  # noqa: BLE001 - pywinrm validates its arguments in the constructor
             raise Stop(
                 Step(
@@ -206,7 +204,7 @@ class AuthSteps(HostKeySteps):
     def _auth_ssh(self) -> str:
         settings = self.settings
         password = self._password()
-        connection = SSHConnection(self.name, settings, password)
+        connection = open_connection(self.name, settings, password)
         self.connection = connection
         try:
             connection.connect(timeout=self.timeout)

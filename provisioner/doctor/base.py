@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from provisioner.render import Renderer
+from provisioner.transport import Connection
 from provisioner.transport.settings import ConnectionSettings
-from provisioner.transport.ssh import SSHConnection
-from provisioner.transport.winrm import WinRMConnection
 
 __all__ = ["CheckBase"]
 
@@ -32,6 +31,6 @@ class CheckBase:
         self.port = settings.effective_port
         self.where = f"{settings.address}:{self.port}"
         self.addresses: list[str] = []
-        self.connection: WinRMConnection | SSHConnection | None = None
+        self.connection: Connection | None = None
         self.password_source = ""
         self.diagnostics: dict[str, object] = {}

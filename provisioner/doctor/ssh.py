@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from pathlib import Path
 
 import paramiko
 
 from provisioner.doctor.results import Step, Stop
 from provisioner.doctor.tls import TlsSteps
+from provisioner.transport.ssh import known_hosts
 
 __all__ = ["HostKeySteps"]
 
@@ -19,12 +19,8 @@ class HostKeySteps(TlsSteps):
 
     # -- hostkey (SSH) ----------------------------------------------------------------------
 
-    def _known_hosts(self) -> Path:
-        # The same file SSHConnection loads.
-        return Path(self.settings.known_hosts or "~/.ssh/known_hosts").expanduser()
-
     def hostkey(self) -> str:
-        known = self._known_hosts()
+        known = known_hosts(self.settings)  # the file SSHConnection checks
         hosts = paramiko.HostKeys()
         if known.exists():
             hosts.load(str(known))

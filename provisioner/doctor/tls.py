@@ -6,12 +6,12 @@ import datetime
 import os
 import ssl
 
-import certifi
 from cryptography import x509
 
 from provisioner.doctor import fixes
 from provisioner.doctor.network import NetworkSteps
 from provisioner.doctor.results import Step, Stop
+from provisioner.transport.connect import ca_trust
 
 __all__ = ["TlsSteps"]
 
@@ -20,19 +20,9 @@ class TlsSteps(NetworkSteps):
     """The ``tls`` step (WinRM over HTTPS): the handshake, and the certificate against the trust a run uses."""
 
     def _trust(self) -> tuple[str | None, str]:
-        """The CA file or directory a run would validate against, and how to name it.
-
-        pywinrm with ``ca_trust_path`` unset uses requests' choice: REQUESTS_CA_BUNDLE or
-        CURL_CA_BUNDLE, else certifi's bundle; requests does not read the system store (WP 6.1;
-        Ansible winrm, "HTTPS Certificate Validation").
-        """
-        if self.settings.ca_bundle:
-            return self.settings.ca_bundle, f"ca_bundle {self.settings.ca_bundle}"
-        for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-            value = os.environ.get(variable)
-            if value:
-                return value, f"${variable} ({value})"
-        return certifi.where(), "certifi's CA bundle (requests' default; the system store is not used)"
+        """The CA file or directory the run's WinRM client validates against, and its name (the
+        transport's own choice: transport/connect.py ``ca_trust``)."""
+        return ca_trust(self.settings)
 
     def _peer_certificate(self) -> x509.Certificate | None:
         """The server certificate, read without validating it (for the failure text)."""

@@ -31,7 +31,7 @@ from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.settings import ConnectionSettings
 
-__all__ = ["SSHConnection", "remember_host_key"]
+__all__ = ["SSHConnection", "known_hosts", "remember_host_key"]
 
 try:
     import fcntl
@@ -107,6 +107,11 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
             ) from None
 
 
+def known_hosts(settings: ConnectionSettings) -> Path:
+    """The known_hosts file the connection checks host keys against: ``known_hosts``, else OpenSSH's."""
+    return Path(settings.known_hosts or "~/.ssh/known_hosts").expanduser()
+
+
 class SSHConnection:
     """A Connection over SSH; not thread-safe."""
 
@@ -124,9 +129,7 @@ class SSHConnection:
         settings = self.settings
         where = f"{settings.address}:{settings.effective_port}"
         client = paramiko.SSHClient()
-        known = (
-            Path(settings.known_hosts).expanduser() if settings.known_hosts else Path("~/.ssh/known_hosts").expanduser()
-        )
+        known = known_hosts(settings)
         if known.exists():
             client.load_host_keys(str(known))
         if settings.host_key_policy == "accept_new":

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import socket
 import ssl
 import time
 from typing import Any
 
+import certifi
 import requests
 from winrm.exceptions import (
     InvalidCredentialsError,
@@ -33,7 +35,7 @@ from provisioner.transport import ScriptResult, TransportCounters, TransportErro
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
 from provisioner.transport.settings import ConnectionSettings
 
-__all__ = ["CHUNK_BYTES", "WinRMConnection", "describe"]
+__all__ = ["CHUNK_BYTES", "WinRMConnection", "ca_trust", "describe"]
 
 
 class _CountingProtocol(Protocol):
@@ -52,6 +54,22 @@ class _CountingProtocol(Protocol):
         if self.transport.session is not None:
             self.transport.session.trust_env = False
         return response
+
+
+def ca_trust(settings: ConnectionSettings) -> tuple[str, str]:
+    """The CA file or directory this client validates a host's certificate against, and its name.
+
+    pywinrm with ``ca_trust_path`` unset uses requests' choice: REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE, else certifi's bundle; requests does not read the system store (WP 6.1;
+    Ansible winrm, "HTTPS Certificate Validation").
+    """
+    if settings.ca_bundle:
+        return settings.ca_bundle, f"ca_bundle {settings.ca_bundle}"
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(variable)
+        if value:
+            return value, f"${variable} ({value})"
+    return certifi.where(), "certifi's CA bundle (requests' default; the system store is not used)"
 
 
 def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> TransportError:

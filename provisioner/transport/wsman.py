@@ -52,7 +52,7 @@ from provisioner.transport.settings import ConnectionSettings
 if TYPE_CHECKING:
     import spnego
 
-__all__ = ["LEAN_TRANSPORTS", "LeanWinRMConnection"]
+__all__ = ["LEAN_TRANSPORTS", "LeanWinRMConnection", "ca_trust"]
 
 LEAN_TRANSPORTS = frozenset({"basic", "ntlm"})
 """The ``transport:`` values this client speaks; the others go to pywinrm."""
@@ -235,6 +235,14 @@ def _certificate_hash(der: bytes) -> bytes:
     digest = hashes.Hash(algorithm)
     digest.update(der)
     return digest.finalize()
+
+
+def ca_trust(settings: ConnectionSettings) -> tuple[str | None, str]:
+    """The CA file this client validates a host's certificate against (None: the system's default
+    store, which ``ssl.create_default_context`` loads), and its name."""
+    if settings.ca_bundle:
+        return settings.ca_bundle, f"ca_bundle {settings.ca_bundle}"
+    return None, "the system's CA store (the lean WinRM client's default; REQUESTS_CA_BUNDLE is not used)"
 
 
 @functools.lru_cache(maxsize=16)
