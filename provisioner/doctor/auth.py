@@ -29,7 +29,7 @@ class AuthSteps(HostKeySteps):
                     "auth",
                     False,
                     exc.cause.split(";")[0],
-                    f"export {settings.password_env}=<password> before running provision, or use --ask-pass",
+                    fixes.export_password(password_env=settings.password_env),
                 )
             ) from None
         if settings.password_env and os.environ.get(settings.password_env) is not None:
@@ -49,7 +49,7 @@ class AuthSteps(HostKeySteps):
                     False,
                     "no password: the inventory sets neither password_env nor "
                     "ansible_password, and --ask-pass was not given",
-                    "set password_env: NAME in the inventory and export NAME, or run with --ask-pass",
+                    fixes.NO_PASSWORD,
                 )
             )
         if not settings.user and settings.transport != "certificate":
@@ -58,8 +58,7 @@ class AuthSteps(HostKeySteps):
                     "auth",
                     False,
                     "no user: the inventory sets neither user nor ansible_user",
-                    "set user: in the inventory (a local account as 'name' or '.\\name', a domain "
-                    "account as 'DOMAIN\\name' or 'name@domain.fqdn')",
+                    fixes.NO_USER,
                 )
             )
         return password
@@ -78,7 +77,7 @@ class AuthSteps(HostKeySteps):
                     "auth",
                     False,
                     f"cannot set up {settings.transport}: {exc}",
-                    "check user, password and the certificate paths in the inventory",
+                    fixes.SETUP,
                 )
             ) from None
         self.connection = connection
@@ -142,14 +141,13 @@ class AuthSteps(HostKeySteps):
                         False,
                         "the host refuses Basic over plain HTTP: the WinRM service has "
                         f"AllowUnencrypted false or Basic disabled (both Windows defaults{offered})",
-                        "use transport: ntlm (it encrypts messages over HTTP) or scheme: https; or, on a "
-                        "test host only, allow it there: " + fixes.ALLOW_UNENCRYPTED,
+                        fixes.BASIC_OVER_HTTP,
                     )
                 return Step(
                     "auth",
                     False,
                     f"Basic authentication is disabled on the host (HTTP 401{offered})",
-                    "use transport: ntlm, or enable Basic there: " + fixes.BASIC,
+                    fixes.BASIC_DISABLED,
                 )
             if (
                 settings.transport in ("ntlm", "kerberos")
@@ -161,7 +159,7 @@ class AuthSteps(HostKeySteps):
                     "auth",
                     False,
                     f"the host does not offer Negotiate for {settings.transport} (HTTP 401{offered})",
-                    "enable it there: Set-Item -Path WSMan:\\localhost\\Service\\Auth\\Negotiate -Value $true",
+                    fixes.NEGOTIATE,
                 )
             if exc.kind == "http":
                 return Step(
@@ -169,37 +167,15 @@ class AuthSteps(HostKeySteps):
                     False,
                     f"the host answered HTTP 500 to Basic over plain HTTP (AllowUnencrypted "
                     f"is false, the Windows default{offered})",
-                    "use transport: ntlm or scheme: https; or, on a test host only: " + fixes.ALLOW_UNENCRYPTED,
+                    fixes.BASIC_OVER_HTTP_500,
                 )
             return Step(
                 "auth",
                 False,
                 f"the host rejected the {settings.transport} credentials of {settings.user!r} (HTTP 401{offered})",
-                self._credentials_fix(),
+                fixes.credentials(self.settings, self.password_source),
             )
         return Step("auth", False, exc.cause, fixes.transport(exc, self.port))
-
-    def _credentials_fix(self) -> str:
-        """Where the password came from, the user name forms, and the access rule (Ansible setup,
-        "HTTP 401/Credentials Rejected"; Ansible winrm, "Non-Administrator Accounts")."""
-        settings = self.settings
-        user = settings.user or ""
-        parts = [f"check the password in {self.password_source or 'the inventory'}"]
-        domain, _, _ = user.rpartition("\\")
-        if settings.transport == "basic" and ((domain and domain != ".") or "@" in user):
-            parts.append(
-                f"Basic accepts local accounts only, and {user!r} names a domain account: use "
-                "transport: ntlm or kerberos"
-            )
-        else:
-            parts.append(
-                "write a local account as 'name' or '.\\name' and a domain account as 'DOMAIN\\name' or "
-                "'name@domain.fqdn'"
-            )
-        parts.append(
-            "the account must be in the host's Administrators group or granted access (winrm configSDDL default)"
-        )
-        return "; ".join(parts)
 
     def _auth_ssh(self) -> str:
         settings = self.settings
@@ -213,19 +189,7 @@ class AuthSteps(HostKeySteps):
                 raise Stop(Step("auth", False, exc.cause, fixes.transport(exc, self.port))) from None
             allowed = self._ssh_methods()
             offered = f" (the server allows {', '.join(allowed)})" if allowed else ""
-            fix = (
-                f"check the password in {self.password_source or 'the inventory'}"
-                if password is not None
-                else f"check key_file ({settings.key_file})"
-            )
-            if allowed and "password" not in allowed and settings.key_file is None:
-                fix = "the server takes no passwords: set key_file: to your private key"
-            # Microsoft Learn, "Key-based authentication in OpenSSH for Windows": an administrator's
-            # public keys are read from administrators_authorized_keys, not the profile's.
-            fix += (
-                "; for key logon as an administrator, the public key belongs in "
-                "C:\\ProgramData\\ssh\\administrators_authorized_keys (not ~\\.ssh\\authorized_keys)"
-            )
+            fix = fixes.ssh_logon(settings, self.password_source, password is not None, allowed)
             raise Stop(Step("auth", False, f"the host rejected {settings.user!r}{offered}", fix)) from None
         method = "key" if settings.key_file and password is None else "password"
         return f"{method} logon as {settings.user!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
+from provisioner.doctor import fixes
 from provisioner.doctor.readings import ReadingSteps
 from provisioner.doctor.results import SSH_STEPS, WINRM_STEPS, Step, Stop
 
@@ -43,7 +44,7 @@ class HostCheck(ReadingSteps):
                         name,
                         False,
                         f"unexpected {type(exc).__name__}: {exc}",
-                        "this is a provision bug; please report it with this line",
+                        fixes.BUG,
                     )
                     return
                 yield Step(name, True, text)

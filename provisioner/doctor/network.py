@@ -31,7 +31,7 @@ class NetworkSteps(CheckBase):
                     "resolve",
                     False,
                     f"name {address!r} does not resolve ({exc.strerror})",
-                    "correct address: (or ansible_host) in the inventory, or add the name to DNS or /etc/hosts",
+                    fixes.RESOLVE,
                 )
             ) from None
         self.addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -67,8 +67,7 @@ class NetworkSteps(CheckBase):
                 "tcp",
                 False,
                 f"connection refused: nothing listens on {self.where}",
-                f"check port:/scheme: in the inventory; on the host, create the {service} listener ({listener}) "
-                f"and allow the port ({firewall})",
+                fixes.refused(service=service, listener=listener, firewall=firewall),
             )
         if errors and all(isinstance(e, (TimeoutError, socket.timeout)) for e in errors):
             return Step(
@@ -76,15 +75,14 @@ class NetworkSteps(CheckBase):
                 False,
                 f"no answer from {self.where} within {self.timeout:g} s (the host is down, or a "
                 "firewall drops the packets)",
-                f"check that the host is up and reachable from here, and that its firewall allows TCP "
-                f"{self.port} ({firewall})",
+                fixes.silent(port=self.port, firewall=firewall),
             )
         detail = "; ".join(str(e.strerror or e) for e in errors) or "no address to connect to"
         return Step(
             "tcp",
             False,
             f"cannot connect to {self.where}: {detail}",
-            "check the route to the host (ping, traceroute) and any firewall in between",
+            fixes.ROUTE,
         )
 
     def _dropped(self, what: str) -> Step:
@@ -93,8 +91,7 @@ class NetworkSteps(CheckBase):
             False,
             f"{self.where} accepted the connection and then {what} before anything was "
             "said (the host is going down, or a firewall or proxy in between drops it)",
-            f"check that the host is up (a pending restart?) and that nothing between here and it "
-            f"filters TCP {self.port}",
+            fixes.dropped(port=self.port),
         )
 
     def tcp(self) -> str:
@@ -119,7 +116,7 @@ class NetworkSteps(CheckBase):
                         "tcp",
                         False,
                         f"{self.where} spoke first ({data[:40]!r}): that is not a WinRM listener",
-                        "check port: in the inventory (5985 is WinRM over HTTP, 5986 over HTTPS)",
+                        fixes.WINRM_PORT,
                     )
                 )
             return f"{sock.getpeername()[0]}:{self.port} accepts connections"
@@ -144,7 +141,7 @@ class NetworkSteps(CheckBase):
                     "tcp",
                     False,
                     f"{self.where} accepted the connection but sent no SSH banner within {self.timeout:g} s",
-                    "check port: in the inventory: it must be the host's sshd port",
+                    fixes.SSH_PORT,
                 )
             ) from None
         line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("ascii", "replace")
@@ -154,7 +151,7 @@ class NetworkSteps(CheckBase):
                     "tcp",
                     False,
                     f"{self.where} answered {line[:60]!r}, not an SSH banner",
-                    "check port: in the inventory: it must be the host's sshd port",
+                    fixes.SSH_PORT,
                 )
             )
         return f"{sock.getpeername()[0]}:{self.port} answers {line}"

@@ -45,7 +45,7 @@ class ReadingSteps(AuthSteps):
                     step,
                     False,
                     f"the diagnostics block failed on the host: {record.message}",
-                    "run the same script by hand to see why: provision render cannot show it; report this line",
+                    fixes.BLOCK_FAILED,
                 )
             )
         data = record.data if isinstance(record.data, dict) else {}
@@ -55,8 +55,7 @@ class ReadingSteps(AuthSteps):
                     step,
                     False,
                     f"the marker came back altered: sent {params.echo!r}, got {data.get('echo')!r}",
-                    "something re-encodes stdin or stdout between here and PowerShell: scripts are sent "
-                    "as UTF-8 and the bootstrap reads them as UTF-8 (protocol/bootstrap.py)",
+                    fixes.ENCODING,
                 )
             )
         return data, seconds
@@ -86,7 +85,7 @@ class ReadingSteps(AuthSteps):
                     "powershell",
                     False,
                     f"could not read $PSVersionTable.PSVersion (got {version!r})",
-                    "report this line",
+                    fixes.REPORT,
                 )
             )
         if numbers < _MIN_POWERSHELL:
@@ -96,8 +95,7 @@ class ReadingSteps(AuthSteps):
                     "powershell",
                     False,
                     f"Windows PowerShell {version} is older than 5.1, which the scripts are written for",
-                    'install Windows Management Framework 5.1 on the host (Microsoft Learn, "Install and '
-                    'configure WMF 5.1")',
+                    fixes.WMF,
                 )
             )
         return f"Windows PowerShell {version} ({edition} edition)"
@@ -115,10 +113,7 @@ class ReadingSteps(AuthSteps):
                 f"{user!r} does not run as an administrator on the host "
                 "(WindowsPrincipal.IsInRole(Administrator) is false): enabling features, "
                 "installing the engine and writing daemon.json need it",
-                f"add the account to Administrators (Add-LocalGroupMember -Group Administrators -Member "
-                f"{account}); if it is a member already, UAC filters local accounts' network logons: "
-                "New-ItemProperty -Path HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System "
-                "-Name LocalAccountTokenFilterPolicy -Value 1 -PropertyType DWord -Force (KB951016)",
+                fixes.administrator(account=account),
             )
         )
 
@@ -131,7 +126,7 @@ class ReadingSteps(AuthSteps):
                     "limits",
                     False,
                     f"could not read the WSMan: drive: {found['error']}",
-                    "run provision doctor with an administrator account",
+                    fixes.ADMIN_READ,
                 )
             )
         # (name, data key, needed, Windows' default, path on the WSMan: drive, winrm.cmd path, why needed)
@@ -173,7 +168,7 @@ class ReadingSteps(AuthSteps):
         for name, key, needed, default, path, winrm_path, why in checks:
             value = found.get(key)
             if not isinstance(value, int) or isinstance(value, bool):
-                problems.append((f"{name} could not be read (got {value!r})", "report this line"))
+                problems.append((f"{name} could not be read (got {value!r})", fixes.REPORT))
                 continue
             # 0 means no limit for the memory quota (Group Policy "Specify maximum amount of memory in
             # MB per Shell", WindowsRemoteShell.admx).
@@ -182,10 +177,7 @@ class ReadingSteps(AuthSteps):
             if value < needed and not unlimited:
                 # Back to Windows' default where that is enough, else to what provision needs.
                 wanted = max(needed, default)
-                fix = (
-                    f"Set-Item -Path {path} -Value {wanted} (or: winrm set {winrm_path} "
-                    f"'@{{{name}=\"{wanted}\"}}'; a value set by Group Policy must be changed there)"
-                )
+                fix = fixes.limit(name, path, winrm_path, wanted)
                 problems.append((f"{name} is {value}, below the {needed} provision needs ({why})", fix))
         if problems:
             raise Stop(Step("limits", False, "; ".join(p[0] for p in problems), "; ".join(p[1] for p in problems)))
@@ -201,27 +193,26 @@ def _script_failure(step: str, result: ScriptResult) -> Step:
             step,
             False,
             f"the host could not start powershell.exe: {first}",
-            "Windows PowerShell 5.1 must be on the account's PATH (C:\\Windows\\System32\\WindowsPowerShell\\v1.0)",
+            fixes.POWERSHELL_PATH,
         )
     if "ParserError" in stderr or "ParseException" in stderr or "At line:" in stderr:
         return Step(
             step,
             False,
             f"PowerShell could not parse the script: {first}",
-            "the scripts need Windows PowerShell 5.1; report this line with the host's $PSVersionTable",
+            fixes.PARSE,
         )
     if result.exit_code != 0:
         return Step(
             step,
             False,
             f"powershell.exe exited with {result.exit_code}" + (f": {first}" if first else ""),
-            "run powershell.exe -NoProfile -Command \"'ok'\" on the host as the same account to see why",
+            fixes.EXITED,
         )
     shown = result.stdout.strip()[:120]
     return Step(
         step,
         False,
         f"the script ran but printed no record (stdout: {shown!r})",
-        "something on the host prints instead of the script (a logon script, or an OpenSSH DefaultShell "
-        "that is not cmd.exe or PowerShell)",
+        fixes.PRINTS_INSTEAD,
     )

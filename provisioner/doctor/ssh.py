@@ -7,6 +7,7 @@ import hashlib
 
 import paramiko
 
+from provisioner.doctor import fixes
 from provisioner.doctor.results import Step, Stop
 from provisioner.doctor.tls import TlsSteps
 from provisioner.transport.ssh import known_hosts
@@ -43,7 +44,7 @@ class HostKeySteps(TlsSteps):
                         "hostkey",
                         False,
                         f"SSH handshake with {self.where} failed: {exc}",
-                        "check that the port is the host's sshd and that sshd is healthy (Get-Service -Name sshd)",
+                        fixes.SSHD,
                     )
                 ) from None
             key = transport.get_remote_server_key()
@@ -62,9 +63,7 @@ class HostKeySteps(TlsSteps):
                     "hostkey",
                     False,
                     f"host key {offered} of {self.where} is not in {known}{missing}",
-                    f"compare the fingerprint with the host's ({show} on the host), then add it: "
-                    f"ssh-keyscan {port}{self.settings.address} >> {known}; or set host_key_policy: "
-                    "accept_new to trust it on first use",
+                    fixes.unknown_host_key(show=show, port=port, address=self.settings.address, known=known),
                 )
             )
         expected = ours.get(key.get_name()) or next(iter(ours.values()))
@@ -75,9 +74,7 @@ class HostKeySteps(TlsSteps):
                     False,
                     f"host key of {self.where} CHANGED: {known} has "
                     f"{expected.get_name()} {_fingerprint(expected)}, the host offers {offered}",
-                    f"if the host was reinstalled, check the new fingerprint ({show} on the host) and "
-                    f"replace the entry: ssh-keygen -R '{lookup}' -f {known}; otherwise something may be "
-                    "impersonating the host: do not connect",
+                    fixes.changed_host_key(show=show, lookup=lookup, known=known),
                 )
             )
         return f"{offered} matches {known}"

@@ -51,7 +51,7 @@ class TlsSteps(NetworkSteps):
                         "tls",
                         False,
                         f"cannot load {trust_name}: {getattr(exc, 'strerror', None) or exc}",
-                        "point ca_bundle: at a readable PEM file of the CA that issued the host's certificate",
+                        fixes.CA_BUNDLE,
                     )
                 ) from None
         else:
@@ -74,7 +74,7 @@ class TlsSteps(NetworkSteps):
                     False,
                     f"{self.where} reset the connection during the TLS handshake",
                     # Ansible winrm, "TLS 1.2 Support": hosts before 2012 lack TLS 1.2.
-                    f"check that {self.port} is the HTTPS listener and that the host allows TLS 1.2",
+                    fixes.tls_reset(port=self.port),
                 )
             ) from None
         except TimeoutError:
@@ -83,7 +83,7 @@ class TlsSteps(NetworkSteps):
                     "tls",
                     False,
                     f"{self.where} did not finish the TLS handshake within {self.timeout:g} s",
-                    f"check that {self.port} is the HTTPS listener (scheme: https, port: 5986)",
+                    fixes.https_listener(port=self.port),
                 )
             ) from None
         except OSError as exc:
@@ -92,7 +92,7 @@ class TlsSteps(NetworkSteps):
                     "tls",
                     False,
                     f"TLS handshake with {self.where} failed: {exc.strerror or exc}",
-                    "check the network path to the host",
+                    fixes.NETWORK_PATH,
                 )
             ) from None
         finally:
@@ -108,17 +108,16 @@ class TlsSteps(NetworkSteps):
         cert = self._peer_certificate()
         about = _describe(cert) if cert else "(unreadable)"
         code = exc.verify_code
-        renew = "renew the certificate and point the listener at it: " + fixes.POINT_LISTENER
         if code in (9, 10):  # X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED
             if code == 10:
                 when = f"expired on {_utc(cert.not_valid_after_utc)}" if cert else "has expired"
-                return Step("tls", False, f"the listener's certificate {when} ({about})", renew)
+                return Step("tls", False, f"the listener's certificate {when} ({about})", fixes.RENEW)
             when = f"is not valid before {_utc(cert.not_valid_before_utc)}" if cert else "is not valid yet"
             return Step(
                 "tls",
                 False,
                 f"the listener's certificate {when} ({about})",
-                "check the clocks of this machine and the host (w32tm /resync on the host), or " + renew,
+                fixes.CLOCKS,
             )
         if code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
             names = ", ".join(_names(cert)) if cert else "other names"
@@ -126,10 +125,7 @@ class TlsSteps(NetworkSteps):
                 "tls",
                 False,
                 f"certificate name mismatch: the certificate ({about}) is for {names}, not {self.settings.address!r}",
-                f"set address: to a name the certificate holds ({names}), or give the listener a "
-                f"certificate whose subjectAltName holds {self.settings.address} "
-                f"(New-SelfSignedCertificate -DnsName <name> -CertStoreLocation Cert:\\LocalMachine\\My), "
-                f"then point the listener at it: {fixes.POINT_LISTENER}",
+                fixes.name_mismatch(names=names, address=self.settings.address),
             )
         if code in (2, 18, 19, 20, 21):
             # UNABLE_TO_GET_ISSUER_CERT, DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN,
@@ -139,23 +135,20 @@ class TlsSteps(NetworkSteps):
                     "tls",
                     False,
                     f"the listener's certificate is self-signed ({about}), and {trust_name} does not hold it",
-                    "set ca_bundle: to that certificate's PEM (a self-signed certificate is its own CA), or "
-                    f"give the listener one issued by your CA: {fixes.LISTENER_HTTPS}",
+                    fixes.SELF_SIGNED,
                 )
             issuer = cert.issuer.rfc4514_string() if cert else "its issuer"
             return Step(
                 "tls",
                 False,
                 f"certificate signed by an unknown CA: {about}, and {trust_name} does not hold {issuer!r}",
-                f"set ca_bundle: in the inventory to the PEM file of {issuer!r} (the issuing CA's "
-                f"certificate, exported from the host or your PKI), or give the listener a certificate "
-                f"from a CA you already trust: {fixes.LISTENER_HTTPS}",
+                fixes.unknown_ca(issuer=issuer),
             )
         return Step(
             "tls",
             False,
             f"certificate rejected: {exc.verify_message} ({about})",
-            "give the listener a valid Server Authentication certificate: " + fixes.LISTENER_HTTPS,
+            fixes.VALID_CERTIFICATE,
         )
 
     def _handshake_failure(self, exc: ssl.SSLError) -> Step:
@@ -169,14 +162,14 @@ class TlsSteps(NetworkSteps):
                 "tls",
                 False,
                 f"{self.where} did not answer in TLS ({reason}): it is probably the HTTP listener",
-                "use scheme: http for port 5985, or port: 5986 for HTTPS",
+                fixes.HTTP_LISTENER,
             )
         # Ansible winrm, "TLS 1.2 Support": Server 2008 R2 and Windows 7 need TLS 1.2 enabled by hand.
         return Step(
             "tls",
             False,
             f"TLS handshake with {self.where} failed: {reason}",
-            "enable TLS 1.2 on the host (SCHANNEL\\Protocols\\TLS 1.2\\Server: Enabled 1, DisabledByDefault 0)",
+            fixes.TLS12,
         )
 
 
