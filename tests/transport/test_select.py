@@ -44,20 +44,10 @@ def test_the_connector_builds_the_chosen_client() -> None:
     assert isinstance(reference, WinRMConnection)
 
 
-def test_winrm_client_option_reaches_the_connector(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    seen: list[Any] = []
-
-    class Recorder(Connector):
-        def __init__(self, ask_pass: Any = None, client: Any = None) -> None:
-            seen.append(client)
-            raise SystemExit(0)
-
-    monkeypatch.setattr(cli, "Connector", Recorder)
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text("all:\n  hosts:\n    h1: {address: 127.0.0.1, scheme: http, port: 1, user: u}\n")
-    with pytest.raises(SystemExit):
-        cli.run(["facts", "-i", str(inventory), "--winrm-client", "pywinrm"])
-    assert seen == ["pywinrm"]
+@pytest.mark.parametrize("argv", [["facts", "-i", "inventory.yml"], ["check", "site.yml"], ["apply", "site.yml"]])
+def test_winrm_client_option_reaches_the_connector(argv: list[str]) -> None:
+    assert cli._connector(cli._parser().parse_args(argv)).client is None
+    assert cli._connector(cli._parser().parse_args([*argv, "--winrm-client", "pywinrm"])).client == "pywinrm"
 
 
 def test_each_client_names_the_ca_store_it_validates_against(monkeypatch: pytest.MonkeyPatch) -> None:
