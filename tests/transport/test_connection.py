@@ -4,11 +4,16 @@ in-memory one (transport/memory.py) that the engine tests drive."""
 from __future__ import annotations
 
 import inspect
+import socket
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
 from provisioner.transport import Connection, ScriptResult, TransportError
 from provisioner.transport.memory import MemoryConnection
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.ssh import SSHConnection
 from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection
@@ -76,3 +81,44 @@ def test_a_closed_memory_connection_refuses_to_run() -> None:
     with pytest.raises(TransportError) as raised:
         conn.run("x", timeout=1)
     assert raised.value.kind == "reset"
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers (a hung WinRM service)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for sock in accepted:
+        sock.close()
+    listener.close()
+
+
+@pytest.mark.parametrize("cls", [LeanWinRMConnection, WinRMConnection], ids=lambda cls: cls.__name__)
+def test_connect_gives_up_within_its_timeout(
+    cls: type[LeanWinRMConnection | WinRMConnection], silent_listener: int
+) -> None:
+    """Without the bound, a log-on to a host that accepts and never answers waits for the clients'
+    usual 30-second read timeout."""
+    settings = ConnectionSettings(address="127.0.0.1", port=silent_listener, scheme="http", user="u")
+    conn = cls("h", settings, "pw")
+    started = time.monotonic()
+    with pytest.raises(TransportError) as raised:
+        conn.connect(timeout=1)
+    assert raised.value.kind == "timeout"
+    assert time.monotonic() - started < 10
+    conn.close()
