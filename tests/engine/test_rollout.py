@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from provisioner.engine.host import HostResult
@@ -105,3 +107,21 @@ def test_only_runs_the_named_hosts_and_every_result_reaches_the_sink(make_book: 
     assert statuses(results) == {"h2": "ok", "h4": "ok"}
     assert sorted(delivered) == ["h2", "h4"]
     assert not fleet.hosts["h1"].phases and not fleet.hosts["h3"].phases
+
+
+def test_a_host_blocked_in_a_call_past_host_timeout_is_abandoned(make_book: MakeBook) -> None:
+    # A socket read can outlast the runner's own deadline checks; the batch gives up on the host
+    # ABANDON_GRACE after its host_timeout instead of waiting for the call (DESIGN 4.7).
+    fleet = Fleet(["h1"])
+    release = threading.Event()
+
+    def hang(phase: str) -> None:
+        release.wait(30)  # the FACTS answer never comes back while the test runs
+
+    fleet.hosts["h1"].after = hang
+    try:
+        results = run_playbook(make_book(["h1"], rollout={"host_timeout": 0.3}), "check", fleet.connect)
+    finally:
+        release.set()
+    assert statuses(results) == {"h1": "failed"}
+    assert results[0].message == "host_timeout of 0.3 s reached with a call to the host still blocked; abandoned"
