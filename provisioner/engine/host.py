@@ -81,7 +81,6 @@ class HostRunner:
         on_event: Callable[[Event], None] = lambda event: None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        poll_interval: float | None = None,
         interrupt: threading.Event | None = None,
     ) -> None:
         self.target = target
@@ -91,8 +90,6 @@ class HostRunner:
         self.on_event = on_event
         self.clock = clock
         self.sleep = sleep
-        self.poll_interval = poll_interval
-        """The first reboot poll's delay when given, else the play's ``reboot.poll_interval``."""
         self.result = HostResult(target.name)
         self.deadline = clock() + target.play.rollout.host_timeout
         self.conn: Connection | None = None
@@ -279,7 +276,7 @@ class HostRunner:
         self.drop_connection()
         self.result.reboots += 1
         give_up = min(self.clock() + policy.timeout, self.deadline)
-        delay = self.poll_interval if self.poll_interval is not None else policy.poll_interval
+        delay = policy.poll_interval
         last = "no answer"
         while True:
             self.sleep(delay)

@@ -190,7 +190,6 @@ def run_playbook(
     interrupt: Interrupt | None = None,
     only: set[str] | None = None,
     forks: int | None = None,
-    poll_interval: float | None = None,
     sink: ResultSink | None = None,
 ) -> list[HostResult]:
     """Every play in order, its hosts in batches; a batch over its failure threshold halts the rest.
@@ -211,7 +210,6 @@ def run_playbook(
             connect,
             renderer=renderer,
             on_event=on_event,
-            poll_interval=poll_interval,
             interrupt=interrupt.stop,
         )
 
