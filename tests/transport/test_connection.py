@@ -8,8 +8,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from protocol.test_boundary import product_imports
 
 from provisioner.transport import Connection, ScriptResult, TransportError
 from provisioner.transport.memory import MemoryConnection
@@ -122,3 +124,12 @@ def test_connect_gives_up_within_its_timeout(
     assert raised.value.kind == "timeout"
     assert time.monotonic() - started < 10
     conn.close()
+
+
+def test_no_transport_imports_the_loader() -> None:
+    """ConnectionSettings lives in transport/settings.py: the transports build on the contract and
+    their settings, never on the inventory or playbook loader (issue 14 item 3)."""
+    package = Path(__file__).resolve().parents[2] / "provisioner" / "transport"
+    imports = set().union(*(product_imports(path) for path in package.glob("*.py")))
+    assert {m for m in imports if m.startswith(("provisioner.inventory", "provisioner.playbook"))} == set()
+    assert "provisioner.protocol.bootstrap" in imports
