@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provisioner.transport import POWERSHELL_COMMAND  # noqa: E402 (a constant module: no pywinrm)
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND  # noqa: E402 (a constant module: no pywinrm)
 
 NS = (
     'xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '

@@ -495,11 +495,16 @@ def _render(args: argparse.Namespace, target: Target, renderer: Renderer) -> int
     return EXIT_OK
 
 
+def _connector(args: argparse.Namespace) -> Connector:
+    """How a run opens its connections: the ``--ask-pass`` prompt and the ``--winrm-client`` choice."""
+    return Connector(_ask_pass(args.ask_pass), args.winrm_client)
+
+
 def _facts(args: argparse.Namespace) -> int:
     targets = facts_targets(args.inventory, args.limit, vault=_vault(args))
     _warn([], targets)
     renderer = Renderer(args.templates)
-    connector = Connector(_ask_pass(args.ask_pass), args.winrm_client)
+    connector = _connector(args)
     results = [gather_facts(target, connector, renderer) for target in targets]
     _lab_hint([targets[0].play.inventory], results)
     if args.json:
@@ -580,7 +585,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
             results = run_playbook(
                 book,
                 args.command,
-                Connector(_ask_pass(args.ask_pass), args.winrm_client),
+                _connector(args),
                 renderer=renderer,
                 on_event=on_event,
                 on_result=on_result,

@@ -27,10 +27,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from provisioner.errors import InputError, KeyPath, LoadError, closest
-from provisioner.inventory import ConnectionSettings, Host, Inventory, Origin, Vault, load_inventory, select_hosts
+from provisioner.inventory import Host, Inventory, Origin, Vault, load_inventory, select_hosts
 from provisioner.loadutil import paused_gc, validation_errors
 from provisioner.schema import PlaySchema
 from provisioner.spec import HostSpec, RebootPolicy, RolloutPolicy, VerifySpec
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.yamlsrc import Located, Unsafe, VaultText, load_yaml
 
 __all__ = [

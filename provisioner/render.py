@@ -9,7 +9,6 @@ literal of its params, and the block's begin marker carries the same params as J
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
@@ -18,14 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from pydantic import SerializeAsAny, SerializerFunctionWrapHandler, model_serializer
 
 from provisioner.plan import FactsRequest, Plan
-from provisioner.resources import BlockParams
+from provisioner.protocol.blocks import BlockParams, FactsParams, RebootParams
+from provisioner.protocol.markers import END, marker
 
 __all__ = [
-    "BEGIN",
-    "END",
     "PsCode",
     "PsLiteral",
     "RenderError",
@@ -33,9 +30,6 @@ __all__ = [
     "SINGLE_QUOTES",
     "ps_literal",
 ]
-
-BEGIN = "#@provision-begin "
-END = "#@provision-end "
 
 SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 """PowerShell treats all five as single quotes, so each is doubled inside a literal (DESIGN 4.9)."""
@@ -144,17 +138,6 @@ def _finalize(value: Any) -> str:
     raise RenderError(f"template interpolated {value!r} without the ps filter; every value must pass through `| ps`")
 
 
-def marker(
-    block_id: str, block_type: str, action: str, params: BlockParams | Mapping[str, Any], requires: Sequence[str] = ()
-) -> str:
-    """The begin marker line. ``ensure_ascii`` keeps it one line whatever the values hold."""
-    payload = params.model_dump(mode="json") if isinstance(params, BlockParams) else dict(params)
-    head: dict[str, Any] = {"id": block_id, "type": block_type, "action": action, "params": payload}
-    if requires:
-        head["requires"] = list(requires)
-    return BEGIN + json.dumps(head, ensure_ascii=True, separators=(",", ":"))
-
-
 class Renderer:
     """Renders FACTS, APPLY, VERIFY and REBOOT scripts from the templates."""
 
@@ -251,23 +234,3 @@ class Renderer:
 
     def reboot(self, host: str, reason: str) -> str:
         return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", RebootParams(reason=reason))])
-
-
-class FactsParams(BlockParams):
-    features: list[str]
-    services: list[str]
-    files: list[str]
-    engine_dir: str
-    extra: dict[str, SerializeAsAny[BlockParams]] = {}
-    """The engine type's own probes (plan.FactsRequest.extra), each under its own key in the marker and
-    ``$P`` (``desktop``), so a docker-ce host's FACTS script is what it was before Desktop existed."""
-
-    @model_serializer(mode="wrap")
-    def _flatten_extra(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        data.update(data.pop("extra", {}))
-        return data
-
-
-class RebootParams(BlockParams):
-    reason: str

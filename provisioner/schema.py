@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner.inventory import ANSIBLE_ALIASES, ConnectionSettings
+from provisioner.inventory import ANSIBLE_ALIASES
 from provisioner.spec import DAEMON_KEYS_WINDOWS, HostSpec, RebootPolicy, RolloutPolicy
+from provisioner.transport.settings import ConnectionSettings
 
 __all__ = ["SCHEMA_IDS", "inventory_schema", "playbook_schema", "render_schema"]
 

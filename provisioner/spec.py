@@ -539,7 +539,12 @@ class RebootPolicy(StrictModel):
     timeout: float = Field(default=1200.0, gt=0)
     """Seconds to wait for the host to come back with a new boot id."""
     poll_interval: float = Field(default=1.0, gt=0)
-    """Seconds before the first boot-id poll after a reboot; later polls back off 1.5x up to 15 s."""
+    """Seconds before the first boot-id poll after a reboot; later polls back off (``poll_backoff``,
+    ``poll_max``)."""
+    poll_backoff: float = Field(default=1.5, ge=1)
+    """Each boot-id poll waits this many times longer than the one before, up to ``poll_max``."""
+    poll_max: float = Field(default=15.0, gt=0)
+    """Seconds: the longest wait between two boot-id polls."""
     max_per_run: int = Field(default=3, ge=0)
 
 

@@ -18,15 +18,15 @@ from pydantic import ValidationError
 
 from provisioner.engine.outcome import HostFailure, Status
 from provisioner.facts import Facts
-from provisioner.inventory import ConnectionSettings
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Target
-from provisioner.records import Record, ScriptOutput, decode_clixml, parse_output
+from provisioner.protocol.records import Record, ScriptOutput, decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import DiffEntry
 from provisioner.resources.base import RecordData
 from provisioner.resources.registry import RESOURCES
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
+from provisioner.transport.settings import ConnectionSettings
 
 __all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
 
@@ -85,7 +85,6 @@ class HostRunner:
         on_event: Callable[[Event], None] = lambda event: None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        poll_interval: float | None = None,
         interrupt: threading.Event | None = None,
     ) -> None:
         self.target = target
@@ -95,8 +94,6 @@ class HostRunner:
         self.on_event = on_event
         self.clock = clock
         self.sleep = sleep
-        self.poll_interval = poll_interval
-        """The first reboot poll's delay when given, else the play's ``reboot.poll_interval``."""
         self.result = HostResult(target.name)
         self.deadline = clock() + target.play.rollout.host_timeout
         self.conn: Connection | None = None
@@ -297,7 +294,7 @@ class HostRunner:
         self.drop_connection()
         self.result.reboots += 1
         give_up = min(self.clock() + policy.timeout, self.deadline)
-        delay = self.poll_interval if self.poll_interval is not None else policy.poll_interval
+        delay = policy.poll_interval
         last = "no answer"
         while True:
             self.sleep(delay)
@@ -321,7 +318,7 @@ class HostRunner:
                 raise HostFailure(
                     "failed", f"did not come back within {policy.timeout:g} s after the reboot; last attempt: {last}"
                 )
-            delay = min(delay * 1.5, 15.0)
+            delay = min(delay * policy.poll_backoff, policy.poll_max)
 
     def verify(self, current: Plan) -> None:
         """Run the plan's VERIFY script (resources/base.py VerifyRun). The result is the single run's entry, or,

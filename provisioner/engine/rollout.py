@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from provisioner.engine.host import Event, HostResult, HostRunner
-from provisioner.inventory import ConnectionSettings
 from provisioner.playbook import Playbook, Target
 from provisioner.render import Renderer
 from provisioner.spec import RolloutPolicy
 from provisioner.transport import Connection
+from provisioner.transport.settings import ConnectionSettings
 
 __all__ = ["ABANDON_GRACE", "Interrupt", "ResultSink", "batches", "exit_code", "run_playbook"]
 
@@ -190,7 +190,6 @@ def run_playbook(
     interrupt: Interrupt | None = None,
     only: set[str] | None = None,
     forks: int | None = None,
-    poll_interval: float | None = None,
     sink: ResultSink | None = None,
 ) -> list[HostResult]:
     """Every play in order, its hosts in batches; a batch over its failure threshold halts the rest.
@@ -211,7 +210,6 @@ def run_playbook(
             connect,
             renderer=renderer,
             on_event=on_event,
-            poll_interval=poll_interval,
             interrupt=interrupt.stop,
         )
 

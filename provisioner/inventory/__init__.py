@@ -8,14 +8,13 @@ Ansible host patterns (patterns.py). ``provision inventory --list`` prints what 
 
 from provisioner.inventory.ansible import ANSIBLE_ALIASES, Resolved, describe_connection, normal_connection
 from provisioner.inventory.load import SECRET_KEYS, load_inventory
-from provisioner.inventory.model import ConnectionSettings, Group, Host, Inventory, Origin
+from provisioner.inventory.model import Group, Host, Inventory, Origin
 from provisioner.inventory.patterns import select_hosts, split_pattern
 from provisioner.inventory.vault import Vault, VaultError
 
 __all__ = [
     "ANSIBLE_ALIASES",
     "SECRET_KEYS",
-    "ConnectionSettings",
     "Group",
     "Host",
     "Inventory",

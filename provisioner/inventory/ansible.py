@@ -25,9 +25,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from provisioner.errors import InputError, LoadError
-from provisioner.inventory.model import ConnectionSettings, Host, Origin
+from provisioner.inventory.model import Host, Origin
 from provisioner.inventory.vault import Vault, VaultError
 from provisioner.loadutil import validation_errors
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.yamlsrc import Located, Unsafe, VaultText
 
 __all__ = [

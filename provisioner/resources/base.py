@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from provisioner.protocol.blocks import BlockParams
+
 if TYPE_CHECKING:
     from provisioner.facts import Facts
     from provisioner.spec import FeatureName, HostSpec
@@ -65,12 +67,6 @@ __all__ = [
     "no_findings",
     "service_diff",
 ]
-
-
-class BlockParams(BaseModel):
-    """Base of every block's params: what the begin marker carries and the block's script reads."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class NoParams(BlockParams):

@@ -1,35 +1,14 @@
-"""The narrow transport interface (DESIGN 4.8) and the PowerShell command line both transports use.
+"""The narrow transport interface (DESIGN 4.8): a Connection runs a whole script on stdin.
 
-Scripts travel on stdin, never on the command line: cmd.exe caps a command line at 8,191
-characters, which pywinrm's ``-EncodedCommand`` reaches near 3,000 script characters
-(winrm-protocol.md section 5). ``powershell.exe -Command -`` reads stdin one statement at a time
-as if typed at a prompt, so multi-line blocks would need blank lines after them and a blank line
-inside a string literal would end the statement (about_PowerShell_exe, PowerShell 5.1). We use
-Ansible's pattern instead (ansible/ansible executor/powershell/bootstrap_wrapper.ps1): a short
-fixed ``-EncodedCommand`` bootstrap reads all of stdin as UTF-8 and runs it as one script block.
+Both transports start every script under the same command line, ``protocol.bootstrap.POWERSHELL_COMMAND``.
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BOOTSTRAP", "Connection", "POWERSHELL_COMMAND", "ScriptResult", "TransportCounters", "TransportError"]
-
-BOOTSTRAP = (
-    "$ErrorActionPreference = 'Stop'; "
-    "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false); "
-    "$script = $stdin.ReadToEnd(); "
-    "& ([ScriptBlock]::Create($script))"
-)
-"""Reads the whole script from stdin as UTF-8 (whatever the console code page) and runs it."""
-
-POWERSHELL_COMMAND = (
-    "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
-    + base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
-)
-"""The one command line every script runs under, over WinRM and SSH alike."""
+__all__ = ["Connection", "ScriptResult", "TransportCounters", "TransportError"]
 
 
 @dataclass
@@ -68,10 +47,20 @@ class TransportError(Exception):
 
 
 class Connection(Protocol):
-    """One connection to one host; ``run`` sends a whole script on stdin."""
+    """One connection to one host; ``run`` sends a whole script on stdin.
+
+    Implemented by ``winrm.WinRMConnection`` (pywinrm), ``wsman.LeanWinRMConnection``,
+    ``ssh.SSHConnection`` and, for tests, ``memory.MemoryConnection``.
+    """
 
     counters: TransportCounters
     """Traffic of this connection so far."""
+
+    def connect(self, *, timeout: float) -> None:
+        """Reach the host and log on now, without running a script, within ``timeout`` seconds
+        (``provision doctor``'s auth step); raises the same one-line TransportError as ``run``, and a
+        later ``run`` reuses what was opened. ``run`` connects by itself when this was not called."""
+        ...
 
     def run(self, script: str, *, timeout: float) -> ScriptResult: ...
 

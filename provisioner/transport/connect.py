@@ -6,12 +6,13 @@ import os
 from collections.abc import Callable
 from typing import Literal
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.report.text import SECRETS
 from provisioner.transport import Connection, TransportError
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.wsman import LEAN_TRANSPORTS, LeanWinRMConnection
+from provisioner.transport.wsman import ca_trust as lean_ca_trust
 
-__all__ = ["Connector", "WinRMClient", "password_for", "winrm_client"]
+__all__ = ["Connector", "WinRMClient", "ca_trust", "open_connection", "password_for", "winrm_client"]
 
 WinRMClient = Literal["lean", "pywinrm"]
 
@@ -65,13 +66,30 @@ class Connector:
         self.client = client
 
     def __call__(self, host: str, settings: ConnectionSettings) -> Connection:
-        password = password_for(host, settings, self.ask_pass)
-        if settings.connection == "ssh":
-            from provisioner.transport.ssh import SSHConnection  # paramiko costs 0.2 s to import
+        return open_connection(host, settings, password_for(host, settings, self.ask_pass), self.client)
 
-            return SSHConnection(host, settings, password)
-        if winrm_client(settings, self.client) == "lean":
-            return LeanWinRMConnection(host, settings, password)
-        from provisioner.transport.winrm import WinRMConnection  # pywinrm and requests cost 0.3 s to import
 
-        return WinRMConnection(host, settings, password)
+def open_connection(
+    host: str, settings: ConnectionSettings, password: str | None, client: WinRMClient | None = None
+) -> Connection:
+    """The Connection a run uses for the host: SSH, or the WinRM client :func:`winrm_client` picks.
+    ``provision doctor`` logs on through it too, so it checks what a run will do."""
+    if settings.connection == "ssh":
+        from provisioner.transport.ssh import SSHConnection  # paramiko costs 0.2 s to import
+
+        return SSHConnection(host, settings, password)
+    if winrm_client(settings, client) == "lean":
+        return LeanWinRMConnection(host, settings, password)
+    from provisioner.transport.winrm import WinRMConnection  # pywinrm and requests cost 0.3 s to import
+
+    return WinRMConnection(host, settings, password)
+
+
+def ca_trust(settings: ConnectionSettings, client: WinRMClient | None = None) -> tuple[str | None, str]:
+    """The CA file or directory the WinRM client a run uses validates the host's certificate
+    against (None: the system's default store), and how to name it in a message."""
+    if winrm_client(settings, client) == "lean":
+        return lean_ca_trust(settings)
+    from provisioner.transport.winrm import ca_trust as pywinrm_ca_trust
+
+    return pywinrm_ca_trust(settings)

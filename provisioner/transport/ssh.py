@@ -27,10 +27,11 @@ from pathlib import Path
 
 import paramiko
 
-from provisioner.inventory import ConnectionSettings
-from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.transport import ScriptResult, TransportCounters, TransportError
+from provisioner.transport.settings import ConnectionSettings
 
-__all__ = ["SSHConnection", "remember_host_key"]
+__all__ = ["SSHConnection", "known_hosts", "remember_host_key"]
 
 try:
     import fcntl
@@ -106,6 +107,11 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
             ) from None
 
 
+def known_hosts(settings: ConnectionSettings) -> Path:
+    """The known_hosts file the connection checks host keys against: ``known_hosts``, else OpenSSH's."""
+    return Path(settings.known_hosts or "~/.ssh/known_hosts").expanduser()
+
+
 class SSHConnection:
     """A Connection over SSH; not thread-safe."""
 
@@ -123,9 +129,7 @@ class SSHConnection:
         settings = self.settings
         where = f"{settings.address}:{settings.effective_port}"
         client = paramiko.SSHClient()
-        known = (
-            Path(settings.known_hosts).expanduser() if settings.known_hosts else Path("~/.ssh/known_hosts").expanduser()
-        )
+        known = known_hosts(settings)
         if known.exists():
             client.load_host_keys(str(known))
         if settings.host_key_policy == "accept_new":
@@ -186,7 +190,7 @@ class SSHConnection:
 
     def connect(self, *, timeout: float) -> None:
         """Connect, check the host key and authenticate now, without running a script
-        (``provision doctor``); a later ``run`` reuses the connection."""
+        (``Connection.connect``), each within ``timeout``; a later ``run`` reuses the connection."""
         if self._client is None:
             self._client = self._connect(timeout)
 

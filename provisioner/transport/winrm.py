@@ -12,11 +12,14 @@ WinRMError subclasses (winrm-protocol.md section 9, item 10), so each is mapped 
 from __future__ import annotations
 
 import errno
+import math
+import os
 import socket
 import ssl
 import time
 from typing import Any
 
+import certifi
 import requests
 from winrm.exceptions import (
     InvalidCredentialsError,
@@ -27,11 +30,12 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from provisioner.inventory import ConnectionSettings
-from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
+from provisioner.transport.settings import ConnectionSettings
 
-__all__ = ["CHUNK_BYTES", "WinRMConnection", "describe"]
+__all__ = ["CHUNK_BYTES", "WinRMConnection", "ca_trust", "describe"]
 
 
 class _CountingProtocol(Protocol):
@@ -50,6 +54,22 @@ class _CountingProtocol(Protocol):
         if self.transport.session is not None:
             self.transport.session.trust_env = False
         return response
+
+
+def ca_trust(settings: ConnectionSettings) -> tuple[str, str]:
+    """The CA file or directory this client validates a host's certificate against, and its name.
+
+    pywinrm with ``ca_trust_path`` unset uses requests' choice: REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE, else certifi's bundle; requests does not read the system store (WP 6.1;
+    Ansible winrm, "HTTPS Certificate Validation").
+    """
+    if settings.ca_bundle:
+        return settings.ca_bundle, f"ca_bundle {settings.ca_bundle}"
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(variable)
+        if value:
+            return value, f"${variable} ({value})"
+    return certifi.where(), "certifi's CA bundle (requests' default; the system store is not used)"
 
 
 def describe(host: str, settings: ConnectionSettings, exc: BaseException) -> TransportError:
@@ -149,13 +169,23 @@ class WinRMConnection:
         except Exception:  # noqa: BLE001 - best effort: the fault being reported matters more
             pass
 
-    def connect(self) -> None:
-        """Authenticate and open the shell now, without running a script (``provision doctor``).
+    def connect(self, *, timeout: float) -> None:
+        """Authenticate and open the shell now, without running a script (``Connection.connect``).
 
-        Raises the same one-line TransportError as ``run``; a later ``run`` reuses the shell.
+        ``timeout`` bounds each HTTP exchange of the log-on and the Create (pywinrm's read timeout,
+        at most its usual one); a later ``run`` reuses the shell.
         """
-        if self._shell is None:
+        if self._shell is not None:
+            return
+        transport = self._protocol.transport
+        usual = transport.read_timeout_sec
+        # Whole seconds: pywinrm declares the read timeout an int.
+        bound = max(math.ceil(timeout), 1)
+        transport.read_timeout_sec = bound if usual is None else min(bound, usual)
+        try:
             self._shell = self._call(self._protocol.open_shell, codepage=65001)
+        finally:
+            transport.read_timeout_sec = usual
 
     def run(self, script: str, *, timeout: float) -> ScriptResult:
         deadline = time.monotonic() + timeout

@@ -25,6 +25,7 @@ with the same kinds and retry flags: the differential test (tests/transport) hol
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.client
 import os
@@ -35,6 +36,7 @@ import struct
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -42,14 +44,15 @@ from xml.sax.saxutils import escape
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from provisioner.inventory import ConnectionSettings
-from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
+from provisioner.transport.settings import ConnectionSettings
 
 if TYPE_CHECKING:
     import spnego
 
-__all__ = ["LEAN_TRANSPORTS", "LeanWinRMConnection"]
+__all__ = ["LEAN_TRANSPORTS", "LeanWinRMConnection", "ca_trust"]
 
 LEAN_TRANSPORTS = frozenset({"basic", "ntlm"})
 """The ``transport:`` values this client speaks; the others go to pywinrm."""
@@ -234,6 +237,14 @@ def _certificate_hash(der: bytes) -> bytes:
     return digest.finalize()
 
 
+def ca_trust(settings: ConnectionSettings) -> tuple[str | None, str]:
+    """The CA file this client validates a host's certificate against (None: the system's default
+    store, which ``ssl.create_default_context`` loads), and its name."""
+    if settings.ca_bundle:
+        return settings.ca_bundle, f"ca_bundle {settings.ca_bundle}"
+    return None, "the system's CA store (the lean WinRM client's default; REQUESTS_CA_BUNDLE is not used)"
+
+
 @functools.lru_cache(maxsize=16)
 def _ssl_context(ignore: bool, ca_bundle: str | None, stamp: int) -> ssl.SSLContext:
     """One TLS context per trust setting for the whole fleet: loading a CA store costs milliseconds,
@@ -277,6 +288,8 @@ class _Channel:
         self._stream_socket: socket.socket | None = None
         self._context: spnego.ContextProxy | None = None
         self.counters: TransportCounters | None = None
+        self._timeout: float = READ_TIMEOUT
+        """Socket timeout of the connections this channel opens (``bounded`` lowers it for a while)."""
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -294,6 +307,20 @@ class _Channel:
                 self.host, f"ca_bundle {ca_bundle!r} cannot be used: {exc.strerror or exc}", kind="certificate"
             ) from None
 
+    @contextlib.contextmanager
+    def bounded(self, timeout: float) -> Iterator[None]:
+        """Within the block, connections open and answers wait at most ``timeout`` seconds (never
+        more than READ_TIMEOUT); afterwards the open connection waits READ_TIMEOUT again."""
+        self._timeout = min(timeout, READ_TIMEOUT)
+        try:
+            if self._conn is not None and self._conn.sock is not None:
+                self._conn.sock.settimeout(self._timeout)
+            yield
+        finally:
+            self._timeout = READ_TIMEOUT
+            if self._conn is not None and self._conn.sock is not None:
+                self._conn.sock.settimeout(READ_TIMEOUT)
+
     def _open(self) -> HTTPConnection:
         settings = self.settings
         host, port = settings.address, settings.effective_port
@@ -301,11 +328,11 @@ class _Channel:
             host, port = self._proxy.hostname or "", self._proxy.port or 8080
         conn: HTTPConnection
         if self.secure:
-            conn = HTTPSConnection(host, port, timeout=READ_TIMEOUT, ssl_context=self._ssl_context())
+            conn = HTTPSConnection(host, port, timeout=self._timeout, ssl_context=self._ssl_context())
             if self._proxy is not None:
                 conn.set_tunnel(settings.address, settings.effective_port)
         else:
-            conn = HTTPConnection(host, port, timeout=READ_TIMEOUT)
+            conn = HTTPConnection(host, port, timeout=self._timeout)
         conn.connect()
         if self._ntlm:
             self._authenticate(conn)
@@ -578,9 +605,15 @@ class LeanWinRMConnection:
             raise TransportError(self.host, "WinRM error: the Create response names no ShellId", kind="http")
         return found.group(1).decode("ascii")
 
-    def connect(self) -> None:
-        """Authenticate and open the shell now, without running a script (``provision doctor``)."""
-        if self._shell is None:
+    def connect(self, *, timeout: float) -> None:
+        """Authenticate and open the shell now, without running a script (``Connection.connect``).
+
+        ``timeout`` bounds the TCP connect, the TLS handshake and each exchange of the log-on and the
+        Create (at most the usual read timeout); a later ``run`` reuses the connection and the shell.
+        """
+        if self._shell is not None:
+            return
+        with self._channel.bounded(timeout):
             self._shell = self._open_shell()
 
     def run(self, script: str, *, timeout: float) -> ScriptResult:

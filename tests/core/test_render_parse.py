@@ -8,7 +8,8 @@ import re
 import pytest
 import tree_sitter as ts
 
-from provisioner.render import BEGIN, END, Renderer, RenderError
+from provisioner.protocol.markers import BEGIN, END
+from provisioner.render import Renderer, RenderError
 
 from . import pstree
 from .data import (
@@ -108,7 +109,7 @@ def test_host_name_is_not_rendered() -> None:
 @pytest.mark.parametrize("bad_id", ["engine/docker\nInjected-Command", "engine/docker\rx", "a\u2028b", "a\x85b"])
 def test_block_ids_with_line_breaks_are_refused(bad_id: str) -> None:
     """The end marker is a comment line: a line break in the id would turn the rest into code."""
-    from provisioner.render import RebootParams
+    from provisioner.protocol.blocks import RebootParams
 
     with pytest.raises(RenderError):
         Renderer().block(bad_id, "reboot", "restart", RebootParams(reason="x"))

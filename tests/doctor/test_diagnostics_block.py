@@ -17,11 +17,12 @@ from provision_lab.profiles import make_host
 from provision_lab.server import LabServer
 from provision_lab.windows.host import WINRM_DEFAULTS
 from provision_lab.wsman import WinRSLimits
-from provisioner.doctor import REQUIRED_ENVELOPE_KB, DiagnosticsParams
-from provisioner.inventory import ConnectionSettings
-from provisioner.records import parse_output
+from provisioner.doctor import REQUIRED_ENVELOPE_KB
+from provisioner.protocol.blocks import DiagnosticsParams
+from provisioner.protocol.records import parse_output
 from provisioner.render import Renderer
 from provisioner.transport import TransportError
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.winrm import CHUNK_BYTES, WinRMConnection
 
 from .conftest import NETWORK
@@ -151,10 +152,10 @@ def test_the_endpoint_enforces_a_hosts_own_limits(small_lab: LabServer) -> None:
     it reports (WP 3.3, WP 4.2)."""
     settings = ConnectionSettings(address=f"{NETWORK}.240", port=55987, scheme="http", user="provision")
     holder = WinRMConnection("small", settings, "pw")
-    holder.connect()
+    holder.connect(timeout=30)
     second = WinRMConnection("small", settings, "pw")
     with pytest.raises(TransportError, match="quota"):
-        second.connect()
+        second.connect(timeout=30)
     second.close()
     holder.close()
     big = script(DiagnosticsParams(echo="y" * 200_000))

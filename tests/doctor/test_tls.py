@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import socket
 import ssl
 import threading
@@ -21,8 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from provisioner import cli
 from provisioner.doctor import Doctor, Step
-from provisioner.inventory import ConnectionSettings
+from provisioner.transport.settings import ConnectionSettings
 
 from .conftest import NETWORK
 
@@ -42,7 +44,9 @@ class Issued:
     """PEM of what the client should trust."""
 
 
-def issue(*, names: list[str], not_after: datetime.datetime, self_signed: bool = False) -> Issued:
+def issue(
+    *, names: list[str], not_after: datetime.datetime, self_signed: bool = False, common_name: str | None = None
+) -> Issued:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()
@@ -62,7 +66,7 @@ def issue(*, names: list[str], not_after: datetime.datetime, self_signed: bool =
             alt.append(x509.IPAddress(ipaddress.ip_address(name)))
         except ValueError:
             alt.append(x509.DNSName(name))
-    subject = _name(names[0])
+    subject = _name(common_name or names[0])
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -180,3 +184,24 @@ def test_expired(tls_server: tuple[int, Path], tmp_path: Path) -> None:
     assert not step.ok
     assert f"expired on {expired:%Y-%m-%d}" in step.text
     assert step.fix and "Set-WSManInstance" in step.fix and "CertificateThumbprint" in step.fix
+
+
+def test_host_text_in_the_doctors_lines_is_inert(
+    tls_server: tuple[int, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # F7 for doctor: its lines carry host text (here a certificate subject holding terminal escapes);
+    # `provision doctor` prints them escaped.
+    port, chain = tls_server
+    hostile = "w\x1b]0;pwned\x07\x1b[2J"
+    issued = issue(names=[ADDRESS], not_after=NOW + datetime.timedelta(days=5), common_name=hostile)
+    chain.write_bytes(issued.chain)
+    (tmp_path / "ca.pem").write_bytes(issued.ca)
+    inventory = tmp_path / "inventory.yml"
+    host = {"address": ADDRESS, "port": port, "user": "u", "password_env": "PROVISION_TEST_UNSET"}
+    host["ca_bundle"] = str(tmp_path / "ca.pem")
+    inventory.write_text(json.dumps({"all": {"hosts": {"w1": host}}}), encoding="utf-8")
+    assert cli.run(["doctor", "-i", str(inventory), "--timeout", "3"]) == 3
+    out = capsys.readouterr().out
+    tls = next(line for line in out.splitlines() if line.startswith("w1  tls "))
+    assert "ok: " in tls and "CN=w\\x1b]0\\;pwned\\x07\\x1b[2J issued by CN=test CA" in tls
+    assert "\x1b" not in out and "\x07" not in out

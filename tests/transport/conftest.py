@@ -24,7 +24,7 @@ import pytest
 from provision_lab.api import ExecResult, Faults
 from provision_lab.server import LabServer
 from provision_lab.wsman import WinRSLimits
-from provisioner.inventory import ConnectionSettings
+from provisioner.transport.settings import ConnectionSettings
 
 HTTP_PORT, HTTPS_PORT, SSH_PORT = 15985, 15986, 12222
 USER = "provision"

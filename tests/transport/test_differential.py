@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.transport import Connection, TransportError
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection
 from transport.conftest import AUTHS, NOWHERE, PASSWORD, ScriptedHost, ScriptedLab

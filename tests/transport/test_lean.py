@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.transport import TransportError
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.wsman import LeanWinRMConnection
 from transport.conftest import NOWHERE
 

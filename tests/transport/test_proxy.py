@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 from pydantic import ValidationError
 
-from provisioner.inventory import ConnectionSettings
 from provisioner.transport import Connection
+from provisioner.transport.settings import ConnectionSettings
 from provisioner.transport.ssh import SSHConnection
 from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection

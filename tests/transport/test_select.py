@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from provisioner import cli
-from provisioner.inventory import ConnectionSettings
-from provisioner.transport.connect import Connector, winrm_client
+from provisioner.transport.connect import Connector, ca_trust, open_connection, winrm_client
+from provisioner.transport.settings import ConnectionSettings
+from provisioner.transport.ssh import SSHConnection
 from provisioner.transport.winrm import WinRMConnection
 from provisioner.transport.wsman import LeanWinRMConnection
 
@@ -43,17 +44,30 @@ def test_the_connector_builds_the_chosen_client() -> None:
     assert isinstance(reference, WinRMConnection)
 
 
-def test_winrm_client_option_reaches_the_connector(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    seen: list[Any] = []
+@pytest.mark.parametrize("argv", [["facts", "-i", "inventory.yml"], ["check", "site.yml"], ["apply", "site.yml"]])
+def test_winrm_client_option_reaches_the_connector(argv: list[str]) -> None:
+    assert cli._connector(cli._parser().parse_args(argv)).client is None
+    assert cli._connector(cli._parser().parse_args([*argv, "--winrm-client", "pywinrm"])).client == "pywinrm"
 
-    class Recorder(Connector):
-        def __init__(self, ask_pass: Any = None, client: Any = None) -> None:
-            seen.append(client)
-            raise SystemExit(0)
 
-    monkeypatch.setattr(cli, "Connector", Recorder)
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text("all:\n  hosts:\n    h1: {address: 127.0.0.1, scheme: http, port: 1, user: u}\n")
-    with pytest.raises(SystemExit):
-        cli.run(["facts", "-i", str(inventory), "--winrm-client", "pywinrm"])
-    assert seen == ["pywinrm"]
+def test_each_client_names_the_ca_store_it_validates_against(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``provision doctor``'s tls step asks this, so it checks the store the run's client will use:
+    the lean client loads the system's store, pywinrm requests' choice (REQUESTS_CA_BUNDLE here)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/provision-test/ca.pem")
+    https = settings(scheme="https")
+    assert ca_trust(https) == (
+        None,
+        "the system's CA store (the lean WinRM client's default; REQUESTS_CA_BUNDLE is not used)",
+    )
+    assert ca_trust(https, "pywinrm") == (
+        "/etc/provision-test/ca.pem",
+        "$REQUESTS_CA_BUNDLE (/etc/provision-test/ca.pem)",
+    )
+    bundle = settings(scheme="https", ca_bundle="/srv/ca.pem")
+    assert ca_trust(bundle) == ca_trust(bundle, "pywinrm") == ("/srv/ca.pem", "ca_bundle /srv/ca.pem")
+
+
+def test_open_connection_gives_the_client_the_run_picks() -> None:
+    assert isinstance(open_connection("h", settings(), "pw"), LeanWinRMConnection)
+    assert isinstance(open_connection("h", settings(winrm_client="pywinrm"), "pw"), WinRMConnection)
+    assert isinstance(open_connection("h", settings(connection="ssh"), "pw"), SSHConnection)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from provisioner.records import RECORD_PREFIX, decode_clixml, parse_output
+from provisioner.protocol.records import RECORD_PREFIX, decode_clixml, parse_output
 
 
 def record(**fields: object) -> str:
