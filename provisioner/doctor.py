@@ -55,7 +55,7 @@ from provisioner.inventory import ConnectionSettings
 from provisioner.records import decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import BlockParams
-from provisioner.transport import ScriptResult, TransportError
+from provisioner.transport import ScriptResult, TransportError, language_refusal
 from provisioner.transport.connect import password_for
 from provisioner.transport.ssh import SSHConnection
 from provisioner.transport.winrm import CHUNK_BYTES, WinRMConnection
@@ -895,6 +895,14 @@ class _HostCheck:
         except TransportError as exc:
             raise _Stop(Step(step, False, exc.cause, _transport_fix(exc, self.port))) from None
         seconds = time.monotonic() - started
+        refusal = language_refusal(result)
+        if refusal is not None:
+            # The fix is the policy owner's to make (windows-audit.md F4).
+            fix = (
+                "ask the owner of the WDAC/AppLocker policy for a rule that lets this account's powershell.exe run "
+                "in FullLanguage (a WDAC supplemental policy, or an AppLocker allow rule), or leave this host out"
+            )
+            raise _Stop(Step(step, False, refusal, fix))
         record = parse_output(result.stdout).records.get("doctor")
         if record is None or result.exit_code != 0:
             raise _Stop(_script_failure(step, result))

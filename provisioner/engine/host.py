@@ -25,7 +25,7 @@ from provisioner.playbook import Target
 from provisioner.records import Record, ScriptOutput, decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import DiffEntry
-from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
+from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError, language_refusal
 
 __all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
 
@@ -145,6 +145,9 @@ class HostRunner:
                     self.sleep(min(2.0**attempt * 0.1, 5.0))
                     continue
                 raise
+        refusal = language_refusal(result)
+        if refusal is not None:
+            raise HostFailure("failed", f"{what}: {refusal}")
         output = parse_output(result.stdout)
         if result.exit_code != 0 and not output.records:
             stderr = decode_clixml(result.stderr).strip()

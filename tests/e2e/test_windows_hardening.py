@@ -98,3 +98,27 @@ def test_a_path_entry_with_a_trailing_backslash_counts_as_present(e2e_lab: Calla
 
     assert outcome.host("fresh").status == "changed", outcome.host("fresh").message
     assert registry_path(lab, "fresh") == ("ExpandString", raw + ";" + INSTALL_DIR + "\\")
+
+
+# -- F4: Constrained Language Mode ----------------------------------------------------------------------
+
+
+def test_constrained_language_stops_facts_apply_and_check_with_one_clear_message(
+    e2e_lab: Callable[..., E2ELab],
+) -> None:
+    # An enforced WDAC/AppLocker policy: the bootstrap died on its first New-Object and the host was reported
+    # as "facts script exited 1" with PowerShell's CLIXML text.
+    lab = e2e_lab({"locked": ("server2022", Faults(constrained_language=True))})
+    inventory = lab.inventory("ssh")
+    playbook = lab.playbook(inventory)
+
+    for mode in ("apply", "check"):
+        result = lab.run(playbook, mode).host("locked")
+        assert result.status == "failed"
+        assert result.message.startswith("facts: the host runs PowerShell in ConstrainedLanguage mode"), result.message
+        assert "WDAC" in result.message and "AppLocker" in result.message and "FullLanguage" in result.message
+        assert "\n" not in result.message
+    facts = lab.cli("facts", "-i", inventory)
+    assert facts.code == 3
+    assert "ConstrainedLanguage" in facts.out + facts.err
+    assert lab.snapshot("locked")["features"] == {"Containers": "Disabled", "Microsoft-Hyper-V": "Disabled"}
