@@ -50,6 +50,9 @@ class Plan:
     verify_due: bool = False
     """Docker Desktop under ``verify.when: changed``: never verified for this spec, so verify even
     when this run changed nothing (an earlier run ended pending_logon)."""
+    restart_first: str | None = None
+    """The pending-restart reasons (CBS, Windows Update) that must be cleared by a restart before the
+    planned feature changes can be installed (windows_feature.restart_first), or None."""
 
     @property
     def blocked(self) -> bool:
@@ -167,13 +170,15 @@ def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
         *docker_users.changes(spec, facts, requires=engine_ids),
         *desktop_config.changes(spec, facts, requires=engine_ids),
     ]
+    restart = windows_feature.restart_first(facts, feature_changes)
     if not isinstance(spec.engine, DockerDesktopSpec):
-        return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], verify)
+        return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], verify, restart_first=restart)
     return Plan(
         host,
         findings,
         [*feature_changes, *engine_changes, *daemon_changes],
         None,
+        restart_first=restart,
         pending=docker_desktop.pending(spec, facts, engine_needed=bool(desktop_runs)),
         desktop_verify=tuple(desktop_runs),
         desktop_record=desktop_verify.fingerprint(spec, desktop_runs) if desktop_runs else None,

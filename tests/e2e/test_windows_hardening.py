@@ -122,3 +122,55 @@ def test_constrained_language_stops_facts_apply_and_check_with_one_clear_message
     assert facts.code == 3
     assert "ConstrainedLanguage" in facts.out + facts.err
     assert lab.snapshot("locked")["features"] == {"Containers": "Disabled", "Microsoft-Hyper-V": "Disabled"}
+
+
+# -- F8: a reboot that really happened ---------------------------------------------------------------------
+
+
+def test_boot_time_jitter_before_the_shutdown_does_not_pass_for_a_reboot(e2e_lab: Callable[..., E2ELab]) -> None:
+    # LastBootUpTime drifts by a second on VMs without any reboot, and a real shutdown takes seconds: a poll
+    # that landed before the host went down read a "new boot id", so the run planned against a host going
+    # down (another reboot charged to max_per_run, or a transport error mid-apply).
+    lab = e2e_lab({"vm": ("server2022", Faults(boot_jitter=True, shutdown_seconds=1.0))})
+    playbook = lab.setup("winrm-ntlm-https")
+
+    outcome = lab.run(playbook)
+
+    result = outcome.host("vm")
+    assert result.status == "changed", result.message
+    assert result.reboots == 1
+    assert lab.counters("vm")["reboots"] == 1
+    assert lab.snapshot("vm")["features"] == {"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"}
+
+
+# -- F2: a restart another servicing operation left pending ----------------------------------------------
+
+
+def test_a_pending_servicing_restart_comes_before_any_feature_change(e2e_lab: Callable[..., E2ELab]) -> None:
+    # Patches left CBS RebootPending: Install-WindowsFeature refuses with FailedRestartRequired, so the plan
+    # restarts first instead of trying (and failing) the install.
+    lab = e2e_lab({"patched": ("server2022", Faults(restart_pending=True), {})})
+    playbook = lab.setup("winrm-ntlm-https")
+
+    outcome = lab.run(playbook)
+
+    result = outcome.host("patched")
+    assert result.status == "changed", result.message
+    kinds = [e.kind for e in outcome.events_of("patched") if e.kind in ("apply", "reboot")]
+    assert kinds[:2] == ["reboot", "apply"], kinds
+    assert any("pending" in e.message for e in outcome.events_of("patched", "preflight.warning"))
+    assert lab.snapshot("patched")["features"] == {"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"}
+
+
+def test_a_pending_servicing_restart_under_reboot_never_stops_in_preflight(e2e_lab: Callable[..., E2ELab]) -> None:
+    lab = e2e_lab({"patched": ("server2022", Faults(restart_pending=True), {})})
+    playbook = lab.setup("winrm-ntlm-https", reboot={"policy": "never"})
+
+    outcome = lab.run(playbook)
+
+    result = outcome.host("patched")
+    assert result.status == "failed"
+    assert result.message.startswith("preflight: a restart is pending from another servicing operation"), result.message
+    assert "reboot.policy is never" in result.message
+    assert result.reboots == 0 and lab.counters("patched")["reboots"] == 0
+    assert lab.snapshot("patched")["features"] == {"Containers": "Disabled", "Microsoft-Hyper-V": "Disabled"}

@@ -14,7 +14,7 @@ from typing import Any
 from provision_lab.powershell.api import Host, NetEnum, NetException, TypeSpec
 from provision_lab.powershell.cmdline import split_command_line
 from provision_lab.windows import errors, paths
-from provision_lab.windows.cmdlets.items import decode_text, file_item
+from provision_lab.windows.cmdlets.items import decode_text, file_item, registry_key_item
 from provision_lab.windows.machine import ENVIRONMENT_KEY
 from provision_lab.windows.objects import Bag
 from provision_lab.windows.session import Session, session_of
@@ -287,6 +287,46 @@ def _expand_variables(host: Host, args: Sequence[Any]) -> str:
         raise _argument_null("name")
     session = _session(host)
     return session.machine.expand(str(args[0]), session.environment())
+
+
+# -- Microsoft.Win32.Registry ----------------------------------------------------------------------
+
+
+def _registry_hive(host: Host, hive: str) -> Bag:
+    """``[Microsoft.Win32.Registry]::LocalMachine``: a RegistryKey whose CreateSubKey and OpenSubKey reach the
+    machine's registry (learn.microsoft.com Microsoft.Win32.RegistryKey.CreateSubKey / OpenSubKey)."""
+    session = _session(host)
+    registry = session.machine.registry
+
+    def create_sub_key(args: Sequence[Any]) -> Bag:
+        """CreateSubKey(name[, RegistryKeyPermissionCheck][, RegistryOptions]): "Creates a new subkey or opens
+        an existing subkey for write access"; RegistryOptions.Volatile: "The information is stored in memory
+        and is not preserved when the corresponding registry hive is unloaded" (gone after a restart, as
+        RegCreateKeyEx's REG_OPTION_VOLATILE). An existing key keeps what it was. Writing under HKLM needs an
+        administrator: UnauthorizedAccessException "Access to the registry key '...' is denied."."""
+        if not args or args[0] is None:
+            raise _argument_null("subkey")
+        path = hive + "\\" + str(args[0]).strip("\\")
+        if hive == "HKEY_LOCAL_MACHINE" and not session.elevated:
+            raise errors.net(
+                "System.UnauthorizedAccessException",
+                f"Access to the registry key '{path}' is denied.",
+                hresult=-2147024891,
+            )
+        volatile = any(isinstance(a, NetEnum) and a.type_name.endswith("RegistryOptions") and a.value & 1 for a in args)
+        return registry_key_item(session, registry.create(path, volatile=volatile), path)
+
+    def open_sub_key(args: Sequence[Any]) -> Bag | None:
+        """OpenSubKey(name[, writable]): the key, or null when it does not exist."""
+        if not args or args[0] is None:
+            raise _argument_null("name")
+        path = hive + "\\" + str(args[0]).strip("\\")
+        found = registry.key(path)
+        return None if found is None else registry_key_item(session, found, path)
+
+    key = registry.key(hive)
+    assert key is not None
+    return registry_key_item(session, key, hive, {"CreateSubKey": create_sub_key, "OpenSubKey": open_sub_key})
 
 
 # -- ServicePointManager -------------------------------------------------------------------------------
@@ -573,6 +613,12 @@ TYPES: tuple[TypeSpec, ...] = (
         },
     ),
     _enum("System.EnvironmentVariableTarget", _TARGETS),
+    TypeSpec(
+        "Microsoft.Win32.Registry",
+        static_properties={"LocalMachine": lambda host: _registry_hive(host, "HKEY_LOCAL_MACHINE")},
+    ),
+    _enum("Microsoft.Win32.RegistryKeyPermissionCheck", {"Default": 0, "ReadSubTree": 1, "ReadWriteSubTree": 2}),
+    _enum("Microsoft.Win32.RegistryOptions", {"None": 0, "Volatile": 1}, flags=True),
     TypeSpec(
         "System.Net.ServicePointManager",
         static_properties={"SecurityProtocol": lambda host: _protocol_enum(_session(host).security_protocol)},
