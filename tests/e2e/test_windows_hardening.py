@@ -174,3 +174,32 @@ def test_a_pending_servicing_restart_under_reboot_never_stops_in_preflight(e2e_l
     assert "reboot.policy is never" in result.message
     assert result.reboots == 0 and lab.counters("patched")["reboots"] == 0
     assert lab.snapshot("patched")["features"] == {"Containers": "Disabled", "Microsoft-Hyper-V": "Disabled"}
+
+
+# -- F12: daemon.json replaced in one call ----------------------------------------------------------------
+
+
+def test_a_daemon_json_change_that_cannot_finish_leaves_the_old_file(e2e_lab: Callable[..., E2ELab]) -> None:
+    # An on-access scan holds the freshly written staged file: Move-Item -Force deleted daemon.json, then
+    # could not move the staged file in, and dockerd restarted with no daemon.json at all. ReplaceFile fails
+    # before the old file goes.
+    lab = e2e_lab({"web1": ("server2022-converged", Faults(scan_seconds=30.0), {})})
+    machine = lab.host("web1").machine
+    machine.advance(60)  # the scans of the files the converged profile wrote are over
+    daemon_json = r"C:\ProgramData\docker\config\daemon.json"
+    old = machine.fs.read(daemon_json)
+    playbook = lab.setup("winrm-ntlm-https", spec={"daemon": {"log-level": "debug"}})
+
+    first = lab.run(playbook).host("web1")
+
+    assert first.status == "failed"
+    assert "Unable to move the replacement file" in first.message, first.message
+    assert machine.fs.read(daemon_json) == old
+
+    machine.faults.scan_seconds = 0.0  # the next run meets no scan...
+    machine.advance(60)  # ...and the last one is over
+    second = lab.run(playbook).host("web1")
+
+    assert second.status == "changed", second.message
+    assert b'"log-level": "debug"' in machine.fs.read(daemon_json)
+    assert machine.fs.read(daemon_json + ".provision-backup") == old

@@ -199,12 +199,12 @@ MUTATIONS = [
         "did not converge",
     ),
     Mutation(
-        "daemon-move-without-force",
+        "daemon-replace-arguments-swapped",
         R + "daemon_config.ps1.j2",
-        "Move-Item -Path $staged -Destination $P.path -Force",
-        "Move-Item -Path $staged -Destination $P.path",
+        "[System.IO.File]::Replace($staged, $P.path,",
+        "[System.IO.File]::Replace($P.path, $staged,",
         "change",
-        "already exists",
+        "did not converge",
     ),
     # -- container_verify.ps1.j2 ----------------------------------------------------------------
     Mutation(

@@ -133,16 +133,41 @@ def _copy(host: Host, args: Sequence[Any]) -> None:
     _session(host).machine.fs.copy_file(source, target, overwrite=len(args) > 2 and bool(args[2]))
 
 
+def _replace_error(code: int, message: str) -> NetException:
+    """ReplaceFile's failure as .NET raises it: an IOException with the Win32 error's text."""
+    return errors.net(
+        "System.IO.IOException",
+        message,
+        bases=("System.SystemException", "System.Exception"),
+        hresult=-2147024896 | code,
+    )
+
+
 def _replace(host: Host, args: Sequence[Any]) -> None:
-    """File.Replace(source, destination, backup): destination must exist; backup may be null."""
+    """File.Replace(source, destination, backup), one ReplaceFile call (learn.microsoft.com File.Replace and
+    ReplaceFileW): "Replaces the contents of a specified file with the contents of another file, deleting the
+    original file, and creating a backup of the replaced file". Both files must exist and be on one volume
+    (ERROR_NOT_SAME_DEVICE). A destination that cannot be removed (held open) fails before anything changes
+    (ERROR_UNABLE_TO_REMOVE_REPLACED); a replacement that cannot be renamed fails with the destination
+    keeping its name (ERROR_UNABLE_TO_MOVE_REPLACEMENT). An existing backup is overwritten."""
     source, target = _path(host, args, 0), _path(host, args, 1)
     fs = _session(host).machine.fs
     if not fs.is_file(source):
         raise errors.file_not_found(source)
     if not fs.is_file(target):
         raise errors.file_not_found(target)
-    if len(args) > 2 and args[2]:
-        backup = _path(host, args, 2)
+    backup = _path(host, args, 2) if len(args) > 2 and args[2] else None
+    if source[0].lower() != target[0].lower():
+        raise _replace_error(17, "The system cannot move the file to a different disk drive.")
+    if fs.holder(target) is not None:
+        raise _replace_error(1175, "Unable to remove the file to be replaced.")
+    if fs.holder(source) is not None:
+        raise _replace_error(
+            1176,
+            "Unable to move the replacement file to the file to be replaced. The file to be replaced has retained "
+            "its original name.",
+        )
+    if backup is not None:
         if fs.node(backup) is not None:
             fs.delete(backup)
         fs.move(target, backup)
