@@ -15,7 +15,7 @@ from provisioner.inventory import ConnectionSettings
 from provisioner.transport import Connection, ScriptResult, TransportCounters
 from provisioner.transport.connect import Connector
 
-from .conftest import DesktopLab
+from .conftest import DesktopLab, workstation_play
 
 _BLOCK_TYPES = re.compile(r'^#@provision-begin \{.*?"type":"([a-z_]+)"', re.MULTILINE)
 
@@ -43,7 +43,11 @@ def test_the_apply_script_with_both_installers_gets_their_timeouts_and_more(
     desktop_lab: Callable[..., DesktopLab],
 ) -> None:
     lab = desktop_lab({"ws1": "workstation-win11-23h2-pro"})
-    playbook = lab.setup("winrm-ntlm-https")
+    play = workstation_play()
+    # host_timeout is the user's hard deadline per host and caps every script: make it not the limit here.
+    play.update(inventory=str(lab.inventory("winrm-ntlm-https")), hosts="workstations")
+    play.update(rollout={"forks": 8, "host_timeout": 100_000}, reboot={**play["reboot"], "timeout": 10})
+    playbook = lab.write_playbook(play, name="ws-timeouts.yml")
     log: list[tuple[list[str], float]] = []
     connector = Connector()
 
