@@ -86,6 +86,9 @@ class RebootFacts(_Model):
     pending: bool
     reasons: list[str] = Field(default_factory=list)
     boot_id: str
+    restart_requested: bool = False
+    """The reboot block's volatile registry key is there: this is still the boot it asked to restart
+    (a volatile key does not survive a restart; windows-audit.md F8)."""
 
 
 class ServiceFacts(_Model):

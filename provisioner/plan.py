@@ -13,7 +13,8 @@ from typing import Any
 from provisioner.facts import Facts
 from provisioner.resources import engines, registry
 from provisioner.resources.base import BlockParams, Change, Finding, Resource, VerifyRun
-from provisioner.resources.windows_feature import DISM_NAMES, wanted
+from provisioner.resources.windows_feature import DISM_NAMES, restart_first, wanted
+from provisioner.resources.windows_feature import TYPE as FEATURE
 from provisioner.spec import FeatureName, HostSpec
 
 __all__ = ["SCRIPT_OVERHEAD", "FactsRequest", "Plan", "facts_request", "order_resources", "plan"]
@@ -39,6 +40,9 @@ class Plan:
     """The APPLY script's timeout: its blocks' declared timeouts and the overhead (resources/base.py)."""
     verify_timeout: float = SCRIPT_OVERHEAD
     """The VERIFY script's timeout, the same way."""
+    restart_first: str | None = None
+    """The pending-restart reasons (CBS, Windows Update) that must be cleared by a restart before the
+    planned feature changes can be installed (windows_feature.restart_first), or None."""
 
     @property
     def blocked(self) -> bool:
@@ -142,9 +146,11 @@ def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
                 raise TypeError(f"{resource.name}.changes made {change.type} {type(change.params).__name__}")
             changes.append(replace(change, may_reboot=resource.may_reboot, requires=requires))
             timeout += resource.timeout(change.params)
+    # windows-audit.md F2: a servicing restart another operation left pending blocks feature installs.
+    restart = restart_first(facts, [c for c in changes if c.type == FEATURE])
     engine = engines.engine_type(spec)
     if engine is None:
-        return Plan(host, findings, changes, apply_timeout=timeout)
+        return Plan(host, findings, changes, apply_timeout=timeout, restart_first=restart)
     verification = engine.verification(spec, facts)
     # A run's timeout does not depend on its nonce: the params are built with an empty one to read it.
     verify_timeout = SCRIPT_OVERHEAD + sum(engine.verify.timeout(run.params("")) for run in verification.runs)
@@ -157,4 +163,5 @@ def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
         verify_due=verification.due,
         apply_timeout=timeout,
         verify_timeout=verify_timeout,
+        restart_first=restart,
     )

@@ -222,6 +222,65 @@ def _http_url(value: str) -> str:
     return value
 
 
+# Folders an install_dir must not be: the engine block replaces its folder whole on every upgrade (security
+# review F1: ``install_dir: 'C:\Program Files'`` passed validate and would have been deleted on every host).
+# Compared without the drive letter, so D:\Windows is refused as well as C:\Windows.
+_SYSTEM_FOLDERS = {
+    "windows": "%SystemRoot%",
+    "program files": "%ProgramFiles%",
+    "program files (x86)": "%ProgramFiles(x86)%",
+    "programdata": "%ProgramData%",
+    "users": "the profiles folder",
+}
+# Windows refuses <>"|/: and C0 controls in names; C1 controls and U+2028/U+2029 are line breaks to
+# the record reader and to a log line, so they are refused too.
+_NOT_IN_FOLDER = re.compile(r'[*?\[\];<>"|/:\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def _install_dir(value: str) -> str:
+    """An absolute local folder of the engine's own, without a trailing backslash (security review F1).
+
+    Refused, each with its reason: a relative, UNC or device path; wildcard characters (``-Path``
+    expands ``*?[]``); ``;`` (the folder is added to the machine Path, where ``;`` separates entries);
+    characters Windows refuses in names; ``.``/``..``, empty segments, short (8.3) names and segments
+    ending in a dot or space (Windows drops those, so ``C:\\Program Files.`` *is* ``C:\\Program Files``);
+    a drive root, %SystemRoot% and anything in it, and %ProgramFiles%, %ProgramFiles(x86)%,
+    %ProgramData% and C:\\Users themselves.
+    """
+    if not re.match(r"^[A-Za-z]:\\", value):
+        raise ValueError(f"{value!r} is not an absolute local path (a drive letter, ':' and '\\', e.g. C:\\docker)")
+    folder = value.rstrip("\\")
+    bad = _NOT_IN_FOLDER.search(folder, 2)
+    if bad:
+        what = "a wildcard character" if bad.group() in "*?[]" else "a Path separator" if bad.group() == ";" else None
+        shown = repr(bad.group())
+        raise ValueError(
+            f"{value!r} holds {what or 'a character Windows refuses in a folder name, or a line break'} ({shown})"
+        )
+    segments = folder.split("\\")[1:]
+    if not segments:
+        raise ValueError(f"{value!r} is a drive root; the engine needs a folder of its own, e.g. C:\\docker")
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise ValueError(f"{value!r} has an empty, '.' or '..' segment; write the folder out in full")
+        if segment.endswith((".", " ")):
+            raise ValueError(f"{value!r}: Windows drops a trailing dot or space from {segment!r}; remove it")
+        if re.search(r"~\d", segment):
+            raise ValueError(f"{value!r}: {segment!r} looks like a short (8.3) name; write the long name")
+    top = segments[0].lower()
+    if top == "windows" or (len(segments) == 1 and top in _SYSTEM_FOLDERS):
+        where = "inside %SystemRoot%" if len(segments) > 1 else f"{_SYSTEM_FOLDERS[top]} itself"
+        raise ValueError(
+            f"{value!r} is {where}: the engine folder is replaced whole on every upgrade, so it must be a "
+            r"folder of its own, e.g. C:\Program Files\docker"
+        )
+    return folder
+
+
+InstallDir = Annotated[str, AfterValidator(_install_dir)]
+"""A folder of the engine's own (see _install_dir), stored without a trailing backslash."""
+
+
 Sha256 = Annotated[str, AfterValidator(_sha256)]
 """A SHA-256 in hex, stored in lower case."""
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
@@ -237,8 +296,10 @@ class EngineSpec(StrictModel):
     """Download URL; default: https://download.docker.com/win/static/stable/x86_64/docker-<version>.zip."""
     sha256: Sha256
     """SHA-256 of the zip. Required: Docker publishes no checksums for these zips [DD-BIN, DL-DOCKER]."""
-    install_dir: str = r"C:\Program Files\docker"
-    """Where the zip's docker\\ folder lands (Docker's documented layout, under %ProgramFiles%)."""
+    install_dir: InstallDir = r"C:\Program Files\docker"
+    """Where the zip's docker\\ folder lands (Docker's documented layout, under %ProgramFiles%). Provision
+    replaces this folder whole on upgrade, so only a folder it created (its marker file is there) is ever
+    replaced; validated at load (:func:`_install_dir`)."""
     service: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")] = "docker"
     """Windows service name of the engine (dockerd --register-service --service-name)."""
 

@@ -67,6 +67,14 @@ class Faults:
     """Another session keeps C:\\Program Files\\docker\\docker.exe open (``docker logs -f``; F1 (b))."""
     boot_jitter: bool = False
     """LastBootUpTime reads a second later on every other query, as on VMs (F8)."""
+    scan_seconds: float = 0.0
+    """An on-access antivirus scan opens each file written on the machine and keeps it open this many
+    seconds (machine clock), so it cannot be renamed or deleted meanwhile (F12). Defender scans a file
+    when it is written and closed; that the scan's handle blocks a rename is the lab's inference."""
+    shutdown_seconds: float | None = None
+    """How long the host keeps answering after a restart was asked for; None means the lab's moment
+    (WindowsHost.shutdown_delay). A real shutdown stops every service first, which takes seconds, and
+    a controller's first poll can land before it (F8)."""
     slow_installs: float = 1.0
     """Factor on the modelled time downloads, installs and pulls take on the machine's clock."""
     constrained_language: bool = False

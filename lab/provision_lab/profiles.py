@@ -14,7 +14,7 @@ Mode, not_admin (the account's network token is filtered, everywhere, not only i
 A ``<profile>-converged`` name (e.g. ``server2022-converged``) is the same machine after the lab
 playbook's spec was applied (:data:`CONVERGED_DEFAULTS`), reached through the machine's own state
 changes and programs (the engine zip extracted, ``dockerd --register-service`` run, daemon.json
-written, the service started), not written by hand.
+written, the service started, the tool's marker file beside the engine), not written by hand.
 
 :data:`WORKSTATION_PROFILES` are developer workstations for Docker Desktop: Windows 10/11 plus the
 WSL features (VirtualMachinePlatform and Microsoft-Windows-Subsystem-Linux, which Home has too,
@@ -283,6 +283,9 @@ CONVERGED_DEFAULTS: Mapping[str, Any] = MappingProxyType(
 
 _FIRST_BOOT = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 _INSTALL_DIR = r"C:\Program Files\docker"
+ENGINE_MARKER = ".provision-engine"
+"""The file the tool leaves in an engine folder it installed: a converged host has one, a folder
+installed by hand (Microsoft's install-docker-ce.ps1) does not."""
 
 
 def profile_names() -> list[str]:
@@ -337,12 +340,13 @@ def converge(host: WindowsHost, *, features: Sequence[str], engine_version: str,
         target = _INSTALL_DIR + "\\" + entry.filename.removeprefix("docker/").replace("/", "\\")
         machine.fs.make_dirs(_INSTALL_DIR)
         machine.fs.write(target, archive.read(entry))
+    # The tool's own file in a folder it installed (its engine block replaces only such a folder).
+    machine.fs.write(_INSTALL_DIR + "\\" + ENGINE_MARKER, b"provision\r\n")
     environment = machine.registry.key(ENVIRONMENT_KEY)
     assert environment is not None
     current = environment.get("Path")
-    environment.set(
-        "Path", "String", machine.expand(str(current.data if current else "")).rstrip(";") + ";" + _INSTALL_DIR
-    )
+    # Appended unexpanded, the value kept REG_EXPAND_SZ (windows-audit.md F10), as the tool writes it.
+    environment.set("Path", "ExpandString", str(current.data if current else "").rstrip(";") + ";" + _INSTALL_DIR)
     session = host.session()
     dockerd = machine.program_at(_INSTALL_DIR + r"\dockerd.exe")
     assert dockerd is not None

@@ -73,6 +73,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 BOOTSTRAP = (
+    "if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') { "
+    "'@@provision-language ' + $ExecutionContext.SessionState.LanguageMode; exit 3 }; "
     "$ErrorActionPreference = 'Stop'; "
     "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false); "
     "$script = $stdin.ReadToEnd(); "

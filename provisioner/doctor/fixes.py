@@ -19,6 +19,7 @@ __all__ = [
     "BASIC_OVER_HTTP",
     "BASIC_OVER_HTTP_500",
     "BLOCK_FAILED",
+    "LANGUAGE_MODE",
     "BUG",
     "CA_BUNDLE",
     "CLOCKS",
@@ -167,6 +168,11 @@ PARSE = "the scripts need Windows PowerShell 5.1; report this line with the host
 
 EXITED = "run powershell.exe -NoProfile -Command \"'ok'\" on the host as the same account to see why"
 
+LANGUAGE_MODE = (
+    # The fix is the policy owner's to make (windows-audit.md F4).
+    "ask the owner of the WDAC/AppLocker policy for a rule that lets this account's powershell.exe run "
+    "in FullLanguage (a WDAC supplemental policy, or an AppLocker allow rule), or leave this host out"
+)
 BLOCK_FAILED = "run the same script by hand to see why: provision render cannot show it; report this line"
 
 ENCODING = "something re-encodes stdin or stdout between here and PowerShell: scripts are sent as UTF-8 and the bootstrap reads them as UTF-8 (protocol/bootstrap.py)"

@@ -12,6 +12,7 @@ from provisioner.doctor.auth import AuthSteps
 from provisioner.doctor.needs import REQUIRED_ENVELOPE_KB, REQUIRED_MEMORY_PER_SHELL_MB, REQUIRED_SHELLS_PER_USER
 from provisioner.doctor.results import Step, Stop
 from provisioner.protocol.blocks import DiagnosticsParams
+from provisioner.protocol.bootstrap import language_refusal
 from provisioner.protocol.records import decode_clixml, parse_output
 from provisioner.transport import ScriptResult, TransportError
 from provisioner.transport.winrm import CHUNK_BYTES
@@ -36,6 +37,9 @@ class ReadingSteps(AuthSteps):
         except TransportError as exc:
             raise Stop(Step(step, False, exc.cause, fixes.transport(exc, self.port))) from None
         seconds = time.monotonic() - started
+        refusal = language_refusal(result.exit_code, result.stdout)
+        if refusal is not None:
+            raise Stop(Step(step, False, refusal, fixes.LANGUAGE_MODE))
         record = parse_output(result.stdout).records.get("doctor")
         if record is None or result.exit_code != 0:
             raise Stop(_script_failure(step, result))

@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -20,9 +20,10 @@ from provisioner.engine.outcome import HostFailure, Status
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.playbook import Target
+from provisioner.protocol.bootstrap import language_refusal
 from provisioner.protocol.records import Record, ScriptOutput, decode_clixml, parse_output
 from provisioner.render import Renderer
-from provisioner.resources import DiffEntry
+from provisioner.resources import DiffEntry, Finding
 from provisioner.resources.base import RecordData
 from provisioner.resources.registry import RESOURCES
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
@@ -146,6 +147,9 @@ class HostRunner:
                     self.sleep(min(2.0**attempt * 0.1, 5.0))
                     continue
                 raise
+        refusal = language_refusal(result.exit_code, result.stdout)
+        if refusal is not None:
+            raise HostFailure("failed", f"{what}: {refusal}")
         output = parse_output(result.stdout)
         if result.exit_code != 0 and not output.records:
             stderr = decode_clixml(result.stderr).strip()
@@ -188,6 +192,21 @@ class HostRunner:
 
     def make_plan(self, facts: Facts) -> Plan:
         result = plan(self.target.name, self.target.spec, facts)
+        if result.restart_first:
+            # windows-audit.md F2: restart first under if_required (converge does), stop here under never.
+            never = self.target.reboot.policy == "never"
+            finding = Finding(
+                "error" if never else "warning",
+                "reboot.pending",
+                f"a restart is pending from another servicing operation ({result.restart_first}) and "
+                "Install-WindowsFeature refuses to install until it happens (FailedRestartRequired); "
+                + (
+                    "reboot.policy is never: restart the host, then run again"
+                    if never
+                    else "the host restarts before the feature changes"
+                ),
+            )
+            result = replace(result, preflight=[*result.preflight, finding])
         self.result.preflight = [{"level": f.level, "code": f.code, "message": f.message} for f in result.preflight]
         for finding in result.preflight:
             self.emit(f"preflight.{finding.level}", finding.message, code=finding.code)
@@ -233,6 +252,9 @@ class HostRunner:
         changed = False
         applied: dict[str, ResourceResult] = {}
         previous: list[str] | None = None
+        if current.restart_first:
+            facts = self.reboot(facts, "pending")
+            current = self.make_plan(facts)
         while current.changes:
             ids = [c.id for c in current.changes]
             if ids == previous:
@@ -279,7 +301,7 @@ class HostRunner:
             self.verify(current)
         self.result.status = "changed" if changed else "ok"
 
-    def reboot(self, facts: Facts) -> Facts:
+    def reboot(self, facts: Facts, reason: str = "features") -> Facts:
         policy = self.target.reboot
         if self.result.reboots >= policy.max_per_run:
             raise HostFailure(
@@ -288,7 +310,7 @@ class HostRunner:
         old_boot = facts.reboot.boot_id
         self.emit("reboot", f"rebooting; waiting up to {policy.timeout:g} s for a new boot id")
         try:
-            self.run_script(self.renderer.reboot(self.target.name, "features"), "reboot", timeout=60)
+            self.run_script(self.renderer.reboot(self.target.name, reason), "reboot", timeout=60)
         except (TransportError, HostFailure):
             pass  # the host may drop the connection as it goes down; the boot id tells what happened
         self.drop_connection()
@@ -302,10 +324,17 @@ class HostRunner:
                 raise HostFailure("interrupted", "interrupted while waiting for the host to come back")
             try:
                 new = self.gather(quiet=True, retries=1)  # this loop is the retry
-                if new.reboot.boot_id != old_boot:
+                # A new boot needs both: the boot id moved (LastBootUpTime drifts without a reboot on VMs) and
+                # the reboot block's volatile key is gone (it lives until the restart; windows-audit.md F8).
+                # Only a reboot block that died before writing the key, with jitter too, could still mislead.
+                if new.reboot.boot_id != old_boot and not new.reboot.restart_requested:
                     self.emit("rebooted", f"back after reboot (boot id {new.reboot.boot_id})")
                     return new
-                last = f"it still answers with the boot id it had before ({old_boot})"
+                last = (
+                    "it has not restarted yet (the reboot block's volatile registry key is still there)"
+                    if new.reboot.restart_requested
+                    else f"it still answers with the boot id it had before ({old_boot})"
+                )
             except TransportError as exc:
                 self.drop_connection()
                 last = exc.cause

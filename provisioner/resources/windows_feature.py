@@ -24,7 +24,18 @@ from provisioner.resources.base import BlockParams, Change, DiffEntry, Finding, 
 from provisioner.resources.engines import engine_type
 from provisioner.spec import FeatureName, HostSpec
 
-__all__ = ["DISM_NAMES", "RESOURCE", "TYPE", "FeatureData", "FeatureParams", "changes", "preflight", "wanted"]
+__all__ = [
+    "DISM_NAMES",
+    "RESOURCE",
+    "SERVICING_REASONS",
+    "TYPE",
+    "FeatureData",
+    "FeatureParams",
+    "changes",
+    "preflight",
+    "restart_first",
+    "wanted",
+]
 
 TYPE = "windows_feature"
 
@@ -88,6 +99,26 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
         for f in wanted(spec)
         if facts.feature(DISM_NAMES[f]) == "Absent"
     ]
+
+
+SERVICING_REASONS = ("ComponentBasedServicing", "WindowsUpdate")
+"""Pending-restart reasons that make Server Manager refuse another install (FailedRestartRequired)."""
+
+
+def restart_first(facts: Facts, planned: list[Change]) -> str | None:
+    """Why the host must restart before its feature changes, or None (windows-audit.md F2).
+
+    Install-WindowsFeature refuses while another servicing change waits for a restart: "The computer must be
+    restarted to complete another installation" with exit code FailedRestartRequired [chocolatey-community/
+    boxstarter#224; ansible/ansible-modules-core#5078]. The evidence is for other roles; that Containers and
+    Hyper-V meet it too is the audit's inference from the same cmdlet, and DISM is assumed to behave alike.
+    A restart the host owes for provision's own staged features (EnablePending) is the normal reboot cycle,
+    not a reason to restart first; PendingFileRename and a rename do not block installs, so they do not count.
+    """
+    if not planned or any(state in ("EnablePending", "DisablePending") for state in facts.features.values()):
+        return None
+    reasons = [r for r in facts.reboot.reasons if r in SERVICING_REASONS]
+    return ", ".join(reasons) or None
 
 
 def changes(spec: HostSpec, facts: Facts) -> list[Change]:

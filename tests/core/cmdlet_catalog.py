@@ -174,14 +174,16 @@ CMDLETS: tuple[Command, ...] = (
         _MGMT + "get-itemproperty" + V51,
         "Path LiteralPath Name Filter Include Exclude Credential UseTransaction",
     ),
+    # -Type is the Registry provider's dynamic parameter (a RegistryValueKind name: String, ExpandString, ...),
+    # learn.microsoft.com about_Registry_Provider (5.1), "Type <Microsoft.Win32.RegistryValueKind>".
     _cmd(
-        "New-Item", _MGMT + "new-item" + V51, "Path Name ItemType Value Force Credential UseTransaction WhatIf Confirm"
+        "Set-ItemProperty",
+        _MGMT + "set-itemproperty" + V51,
+        "Path LiteralPath Name Value Type PassThru Force Filter Include Exclude InputObject Credential UseTransaction "
+        "WhatIf Confirm",
     ),
     _cmd(
-        "Copy-Item",
-        _MGMT + "copy-item" + V51,
-        "Path LiteralPath Destination Container Force Filter Include Exclude Recurse PassThru Credential "
-        "ToSession FromSession UseTransaction WhatIf Confirm",
+        "New-Item", _MGMT + "new-item" + V51, "Path Name ItemType Value Force Credential UseTransaction WhatIf Confirm"
     ),
     _cmd(
         "Move-Item",

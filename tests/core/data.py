@@ -34,6 +34,9 @@ ARGV_PAYLOAD = (
 """The same for ``verify.command``, whose elements docker.exe receives through Windows PowerShell 5.1's
 native argument passing: the load refuses a double quote, a control character and an empty or
 backslash-ended argument there (spec.py), so this payload tries PowerShell breakouts without them."""
+DIR_PAYLOAD = "x'\u2018\u2019\u201a\u201b $(Injected-Command) `n @' Injected-Command #"
+"""The same for ``engine.install_dir``, which the load limits to characters Windows allows in a folder
+name and refuses ``;`` and wildcards in (spec.py, security review F1): the breakouts that are left."""
 
 
 def facts_path(name: str) -> Path:
@@ -87,7 +90,7 @@ def hostile_spec() -> HostSpec:
                 "version": "27.3.1",
                 "sha256": "ab" * 32,
                 "url": "https://example.invalid/docker.zip?" + PAYLOAD,
-                "install_dir": "C:\\Program Files\\" + PAYLOAD,
+                "install_dir": "C:\\Program Files\\" + DIR_PAYLOAD,
                 "service": "docker-engine",  # validated at load: letters, digits, _ . - only
             },
             "daemon": {"labels": [PAYLOAD, "b=\u2019"], "log-level": PAYLOAD},

@@ -189,3 +189,60 @@ def test_desktop_users_with_line_breaks_or_controls_are_refused_at_load(user: st
         "o'brien",
         "CORP\\dev",
     ]
+
+
+@pytest.mark.parametrize(
+    ("install_dir", "says"),
+    [
+        ("C:\\Program Files", "is %ProgramFiles% itself"),
+        ("c:\\program files\\", "is %ProgramFiles% itself"),
+        ("C:\\Program Files (x86)", "is %ProgramFiles(x86)% itself"),
+        ("C:\\Windows", "is %SystemRoot% itself"),
+        ("D:\\WINDOWS\\System32", "is inside %SystemRoot%"),
+        ("C:\\ProgramData", "is %ProgramData% itself"),
+        ("C:\\", "is a drive root"),
+        ("docker", "is not an absolute local path"),
+        ("\\\\server\\share\\docker", "is not an absolute local path"),
+        ("C:\\Program Files\\*", "holds a wildcard character ('*')"),
+        ("C:\\Program Files\\dock[e]r", "holds a wildcard character ('[')"),
+        ("C:\\docker;C:\\Users\\Public", "holds a Path separator (';')"),
+        ("C:\\Program Files\\docker\\..", "has an empty, '.' or '..' segment"),
+        ("C:\\PROGRA~1", "looks like a short (8.3) name"),
+        ("C:\\Program Files.", "Windows drops a trailing dot or space"),
+        ("C:\\do\u2028cker", "a character Windows refuses in a folder name"),
+    ],
+)
+def test_an_install_dir_the_engine_block_must_not_replace_is_refused_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], install_dir: str, says: str
+) -> None:
+    # Security review F1: the engine block replaces install_dir whole on upgrade, and
+    # `install_dir: 'C:\Program Files'` passed validate; `;` added Path entries, `*` matched folders.
+    (tmp_path / "inv.yml").write_text("all:\n  hosts:\n    w1: {address: 127.0.0.1}\n")
+    book = tmp_path / "site.yml"
+    book.write_text(
+        "- name: p\n  hosts: all\n  inventory: inv.yml\n  spec:\n    engine:\n"
+        f'      version: "27.3.1"\n      sha256: "{SHA}"\n      install_dir: {json.dumps(install_dir)}\n',
+        encoding="utf-8",
+    )
+    code = cli.run(["validate", str(book)])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {book}:8:7: [0].spec.engine.install_dir: "), lines[0]
+    assert says in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("install_dir", "stored"),
+    [
+        ("C:\\Program Files\\docker", "C:\\Program Files\\docker"),
+        ("D:\\Tools\\Docker Engine\\", "D:\\Tools\\Docker Engine"),
+        ("C:\\Users\\svc\\docker", "C:\\Users\\svc\\docker"),
+    ],
+)
+def test_an_install_dir_of_its_own_loads_without_its_trailing_backslash(install_dir: str, stored: str) -> None:
+    # A trailing backslash would put the staging folder inside the engine folder ("...\docker\.provision-new").
+    spec = HostSpec.model_validate(
+        {**site_spec().model_dump(), "engine": {"version": "27.3.1", "sha256": SHA, "install_dir": install_dir}}
+    )
+    assert spec.engine is not None and spec.engine.install_dir == stored

@@ -38,6 +38,7 @@ HOSTS: Mapping[str, tuple[str, Faults]] = {
     "unreachable": ("server2022", Faults(unreachable=True)),
     "small-envelope": ("server2022", Faults(max_envelope_size_kb=150)),
     "standard-user": ("server2022", Faults(not_admin=True)),
+    "locked-down": ("server2022", Faults(constrained_language=True)),
 }
 
 

@@ -190,6 +190,14 @@ def test_not_admin(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     )
 
 
+def test_constrained_language_is_named_with_its_policy(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
+    # windows-audit.md F4: under an enforced WDAC or AppLocker policy powershell.exe runs in ConstrainedLanguage
+    # and the bootstrap died on its first New-Object, reported as "powershell.exe exited with 1".
+    outcome = run_doctor("-i", doctor_lab.inventory(), "--limit", "locked-down")
+    assert outcome.code == 3
+    assert_stopped_at(outcome, "locked-down", "roundtrip", "ConstrainedLanguage", "WDAC", "AppLocker", "FullLanguage")
+
+
 def test_ssh_unknown_host_key(doctor_lab: DoctorLab, run_doctor: RunDoctor) -> None:
     empty = doctor_lab.dir / "empty_known_hosts"
     empty.write_text("")
@@ -228,8 +236,14 @@ def test_fleet_exit_code_and_summary(doctor_lab: DoctorLab, run_doctor: RunDocto
     order = list(dict.fromkeys(line.split()[0] for line in outcome.out.splitlines()[:-1]))
     assert order == list(doctor_lab.hosts)
     summary = outcome.out.splitlines()[-1]
-    assert summary.startswith("doctor: 2 of 6 hosts ready; failed: ")
-    for failed in ("bad-credentials (auth)", "unreachable (tcp)", "small-envelope (limits)", "standard-user (admin)"):
+    assert summary.startswith("doctor: 2 of 7 hosts ready; failed: ")
+    for failed in (
+        "bad-credentials (auth)",
+        "unreachable (tcp)",
+        "small-envelope (limits)",
+        "standard-user (admin)",
+        "locked-down (roundtrip)",
+    ):
         assert failed in summary
 
 

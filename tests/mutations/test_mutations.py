@@ -156,7 +156,23 @@ MUTATIONS = [
         "apply",
         "reboot",
     ),
+    Mutation(
+        "reboot-marker-not-volatile",
+        R + "reboot.ps1.j2",
+        "[Microsoft.Win32.RegistryOptions]::Volatile)",
+        "[Microsoft.Win32.RegistryOptions]::None)",
+        "apply",
+        "volatile registry key is still there",
+    ),
     # -- container_engine.ps1.j2 ----------------------------------------------------------------
+    Mutation(
+        "engine-marker-test-inverted",
+        R + "container_engine.ps1.j2",
+        "-and -not (Test-Path -LiteralPath $marker -PathType Leaf)",
+        "-and (Test-Path -LiteralPath $marker -PathType Leaf)",
+        "upgrade",
+        "provision did not create it",
+    ),
     Mutation(
         "engine-upgrade-without-stopping-the-service",
         R + "container_engine.ps1.j2",
@@ -208,12 +224,12 @@ MUTATIONS = [
         "did not converge",
     ),
     Mutation(
-        "daemon-move-without-force",
+        "daemon-replace-arguments-swapped",
         R + "daemon_config.ps1.j2",
-        "Move-Item -Path $staged -Destination $P.path -Force",
-        "Move-Item -Path $staged -Destination $P.path",
+        "[System.IO.File]::Replace($staged, $P.path,",
+        "[System.IO.File]::Replace($P.path, $staged,",
         "change",
-        "already exists",
+        "did not converge",
     ),
     # -- container_verify.ps1.j2 ----------------------------------------------------------------
     Mutation(

@@ -52,6 +52,8 @@ class FileSystem:
         self.nodes: dict[str, Node] = {}
         self.held: dict[str, str] = {}
         """Key of a file -> the process holding it open (``dockerd.exe``), for the error texts' sake."""
+        self.on_written: Callable[[str], None] | None = None
+        """Called with the path of each file written (the machine's on-access scan)."""
         for letter in volumes:
             root = letter.upper() + ":\\"
             self.nodes[paths.key(root)] = Node(root, True, modified=clock())
@@ -142,6 +144,8 @@ class FileSystem:
             self.nodes[paths.key(path)] = node
         node.data = bytes(data)
         node.modified = self._clock()
+        if self.on_written is not None:
+            self.on_written(path)
         return node
 
     def delete(self, path: str) -> None:

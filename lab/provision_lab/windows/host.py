@@ -191,7 +191,8 @@ class WindowsHost:
 
     def _schedule_restart(self) -> None:
         seconds = self.faults.reboot_seconds if self.faults.reboot_seconds is not None else self.reboot_seconds
-        self._down_at = self._clock() + self.shutdown_delay + self.faults.latency_ms / 1000
+        delay = self.faults.shutdown_seconds if self.faults.shutdown_seconds is not None else self.shutdown_delay
+        self._down_at = self._clock() + delay + self.faults.latency_ms / 1000
         self._up_at = self._down_at + seconds
         self.counters["reboots"] += 1
 

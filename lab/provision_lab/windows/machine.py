@@ -264,6 +264,9 @@ class Machine:
         self.registry = Registry()
         self._install_windows()
         self._base_files = set(self.fs.nodes)
+        self._scans: dict[str, tuple[str, datetime]] = {}
+        """Files the on-access scan holds (``Faults.scan_seconds``): key -> (path, when it lets go)."""
+        self.fs.on_written = self._scan
 
     # -- the image --------------------------------------------------------------------------
 
@@ -460,9 +463,19 @@ class Machine:
         process.exits_at = self.now() + timedelta(seconds=linger)
         self.reap()
 
+    def _scan(self, path: str) -> None:
+        """The on-access scan of a file just written: held for ``Faults.scan_seconds``."""
+        if self.faults.scan_seconds > 0:
+            self.fs.hold(path, "MsMpEng.exe")
+            self._scans[path.lower()] = (path, self.now() + timedelta(seconds=self.faults.scan_seconds))
+
     def reap(self) -> None:
-        """Processes whose exit time has come are gone, and so are their open files."""
+        """Processes whose exit time has come are gone, and so are their open files (and scans done)."""
         now = self.now()
+        for key, (path, until) in list(self._scans.items()):
+            if until <= now:
+                del self._scans[key]
+                self.fs.release(path)
         for pid, process in list(self.processes.items()):
             if process.exits_at is not None and process.exits_at <= now:
                 del self.processes[pid]

@@ -29,6 +29,7 @@ class Session:
         self.machine = machine
         self.account = account
         machine.sessions_started += 1
+        machine.reap()  # what ended (a process, a scan) while no script ran
         admin = machine.is_admin(account)
         self._elevated = admin and not machine.faults.not_admin if elevated is None else elevated
         self._env = machine.user_environment(account)

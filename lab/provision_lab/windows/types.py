@@ -14,7 +14,7 @@ from typing import Any
 from provision_lab.powershell.api import Host, NetEnum, NetException, TypeSpec
 from provision_lab.powershell.cmdline import split_command_line
 from provision_lab.windows import errors, paths
-from provision_lab.windows.cmdlets.items import decode_text, file_item
+from provision_lab.windows.cmdlets.items import decode_text, file_item, registry_key_item
 from provision_lab.windows.machine import ENVIRONMENT_KEY
 from provision_lab.windows.objects import Bag
 from provision_lab.windows.session import Session, session_of
@@ -133,16 +133,41 @@ def _copy(host: Host, args: Sequence[Any]) -> None:
     _session(host).machine.fs.copy_file(source, target, overwrite=len(args) > 2 and bool(args[2]))
 
 
+def _replace_error(code: int, message: str) -> NetException:
+    """ReplaceFile's failure as .NET raises it: an IOException with the Win32 error's text."""
+    return errors.net(
+        "System.IO.IOException",
+        message,
+        bases=("System.SystemException", "System.Exception"),
+        hresult=-2147024896 | code,
+    )
+
+
 def _replace(host: Host, args: Sequence[Any]) -> None:
-    """File.Replace(source, destination, backup): destination must exist; backup may be null."""
+    """File.Replace(source, destination, backup), one ReplaceFile call (learn.microsoft.com File.Replace and
+    ReplaceFileW): "Replaces the contents of a specified file with the contents of another file, deleting the
+    original file, and creating a backup of the replaced file". Both files must exist and be on one volume
+    (ERROR_NOT_SAME_DEVICE). A destination that cannot be removed (held open) fails before anything changes
+    (ERROR_UNABLE_TO_REMOVE_REPLACED); a replacement that cannot be renamed fails with the destination
+    keeping its name (ERROR_UNABLE_TO_MOVE_REPLACEMENT). An existing backup is overwritten."""
     source, target = _path(host, args, 0), _path(host, args, 1)
     fs = _session(host).machine.fs
     if not fs.is_file(source):
         raise errors.file_not_found(source)
     if not fs.is_file(target):
         raise errors.file_not_found(target)
-    if len(args) > 2 and args[2]:
-        backup = _path(host, args, 2)
+    backup = _path(host, args, 2) if len(args) > 2 and args[2] else None
+    if source[0].lower() != target[0].lower():
+        raise _replace_error(17, "The system cannot move the file to a different disk drive.")
+    if fs.holder(target) is not None:
+        raise _replace_error(1175, "Unable to remove the file to be replaced.")
+    if fs.holder(source) is not None:
+        raise _replace_error(
+            1176,
+            "Unable to move the replacement file to the file to be replaced. The file to be replaced has retained "
+            "its original name.",
+        )
+    if backup is not None:
         if fs.node(backup) is not None:
             fs.delete(backup)
         fs.move(target, backup)
@@ -287,6 +312,46 @@ def _expand_variables(host: Host, args: Sequence[Any]) -> str:
         raise _argument_null("name")
     session = _session(host)
     return session.machine.expand(str(args[0]), session.environment())
+
+
+# -- Microsoft.Win32.Registry ----------------------------------------------------------------------
+
+
+def _registry_hive(host: Host, hive: str) -> Bag:
+    """``[Microsoft.Win32.Registry]::LocalMachine``: a RegistryKey whose CreateSubKey and OpenSubKey reach the
+    machine's registry (learn.microsoft.com Microsoft.Win32.RegistryKey.CreateSubKey / OpenSubKey)."""
+    session = _session(host)
+    registry = session.machine.registry
+
+    def create_sub_key(args: Sequence[Any]) -> Bag:
+        """CreateSubKey(name[, RegistryKeyPermissionCheck][, RegistryOptions]): "Creates a new subkey or opens
+        an existing subkey for write access"; RegistryOptions.Volatile: "The information is stored in memory
+        and is not preserved when the corresponding registry hive is unloaded" (gone after a restart, as
+        RegCreateKeyEx's REG_OPTION_VOLATILE). An existing key keeps what it was. Writing under HKLM needs an
+        administrator: UnauthorizedAccessException "Access to the registry key '...' is denied."."""
+        if not args or args[0] is None:
+            raise _argument_null("subkey")
+        path = hive + "\\" + str(args[0]).strip("\\")
+        if hive == "HKEY_LOCAL_MACHINE" and not session.elevated:
+            raise errors.net(
+                "System.UnauthorizedAccessException",
+                f"Access to the registry key '{path}' is denied.",
+                hresult=-2147024891,
+            )
+        volatile = any(isinstance(a, NetEnum) and a.type_name.endswith("RegistryOptions") and a.value & 1 for a in args)
+        return registry_key_item(session, registry.create(path, volatile=volatile), path)
+
+    def open_sub_key(args: Sequence[Any]) -> Bag | None:
+        """OpenSubKey(name[, writable]): the key, or null when it does not exist."""
+        if not args or args[0] is None:
+            raise _argument_null("name")
+        path = hive + "\\" + str(args[0]).strip("\\")
+        found = registry.key(path)
+        return None if found is None else registry_key_item(session, found, path)
+
+    key = registry.key(hive)
+    assert key is not None
+    return registry_key_item(session, key, hive, {"CreateSubKey": create_sub_key, "OpenSubKey": open_sub_key})
 
 
 # -- ServicePointManager -------------------------------------------------------------------------------
@@ -573,6 +638,12 @@ TYPES: tuple[TypeSpec, ...] = (
         },
     ),
     _enum("System.EnvironmentVariableTarget", _TARGETS),
+    TypeSpec(
+        "Microsoft.Win32.Registry",
+        static_properties={"LocalMachine": lambda host: _registry_hive(host, "HKEY_LOCAL_MACHINE")},
+    ),
+    _enum("Microsoft.Win32.RegistryKeyPermissionCheck", {"Default": 0, "ReadSubTree": 1, "ReadWriteSubTree": 2}),
+    _enum("Microsoft.Win32.RegistryOptions", {"None": 0, "Volatile": 1}, flags=True),
     TypeSpec(
         "System.Net.ServicePointManager",
         static_properties={"SecurityProtocol": lambda host: _protocol_enum(_session(host).security_protocol)},

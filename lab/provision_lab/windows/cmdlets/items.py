@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from provision_lab.powershell.api import CommandContext, CommandSpec, ErrorRecord, NetException
@@ -134,8 +134,10 @@ def registry_value(session: Session, key: RegKey, name: str, *, expand: bool = T
     return value.data
 
 
-def _registry_key_item(session: Session, key: RegKey, shown: str) -> Bag:
-    """Microsoft.Win32.RegistryKey as Get-Item shows it."""
+def registry_key_item(
+    session: Session, key: RegKey, shown: str, more: Mapping[str, Callable[[Any], Any]] | None = None
+) -> Bag:
+    """Microsoft.Win32.RegistryKey as Get-Item shows it; ``more`` adds methods (a hive's CreateSubKey)."""
     reg = session.machine.registry
 
     def get_value(args: Any) -> Any:
@@ -163,6 +165,10 @@ def _registry_key_item(session: Session, key: RegKey, shown: str) -> Bag:
             "GetValueNames": lambda args: [v.name for v in key.values.values()],
             "GetSubKeyNames": lambda args: [k.path.rpartition("\\")[2] for k in reg.subkeys(key.path)],
             "GetValueKind": value_kind,
+            # The handle is the process's; the lab keeps none, so closing has nothing to release.
+            "Close": lambda args: None,
+            "Dispose": lambda args: None,
+            **(more or {}),
         },
         text=shown,
     )
@@ -213,7 +219,7 @@ def _get_item_at(session: Session, target: ProviderPath) -> Any:
         return None if node is None else file_item(session, node)
     if target.provider == "Registry":
         key = machine.registry.key(_registry_path(session, target.path))
-        return None if key is None else _registry_key_item(session, key, target.path)
+        return None if key is None else registry_key_item(session, key, target.path)
     _wsman_access(session)
     return _wsman_leaf(session, target.path)
 
@@ -291,7 +297,7 @@ def _get_child_item(context: CommandContext, params: Mapping[str, Any]) -> Itera
                 context.write_error(errors.item_not_found(target.path))
                 continue
             for sub in machine.registry.subkeys(key.path):
-                yield _registry_key_item(session, sub, target.path + "\\" + sub.path.rpartition("\\")[2])
+                yield registry_key_item(session, sub, target.path + "\\" + sub.path.rpartition("\\")[2])
             continue
         node = machine.fs.node(target.path)
         if node is None:
@@ -523,7 +529,7 @@ def _new_item(context: CommandContext, params: Mapping[str, Any]) -> Iterable[An
             key = machine.registry.create(path)
             if "Value" in params and params.get("Value") is not None:
                 key.set("(default)", "String", context.to_string(params["Value"]))
-            yield _registry_key_item(session, key, target.path)
+            yield registry_key_item(session, key, target.path)
             continue
         if target.provider != "FileSystem":
             raise errors.terminating(
