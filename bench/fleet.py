@@ -172,12 +172,23 @@ def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int, cli
 
 def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str) -> dict[str, float]:
     samples = []
+    # The run history, as a user's runs have it: a store of the bench's own (never the user's, which
+    # other runs on the machine may be writing), created before the first timed run.
+    history = Path(tempfile.mkdtemp(prefix="provision-bench-state-"))
+    state = {"PROVISION_STATE": str(history / "history.db")}
+    subprocess.run(
+        [sys.executable, "-m", "provisioner.cli", "history"],
+        env={**os.environ, **state, "PYTHONPATH": str(REPO)},
+        check=True,
+        capture_output=True,
+    )
     for run in range(runs):
         folder = Path(tempfile.mkdtemp(prefix="provision-bench-"))
         lab_dir = folder / "lab"
         lab_dir.mkdir()
         env = {
             **os.environ,
+            **state,
             "PROVISION_LAB_DIR": str(lab_dir),
             "PROVISION_LAB_PASSWORD": "bench-password",
             "PYTHONPATH": str(REPO),
@@ -205,6 +216,7 @@ def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str) -
             lab.send_signal(signal.SIGTERM)
             lab.wait(timeout=60)
             shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(history, ignore_errors=True)
     return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
 
 
