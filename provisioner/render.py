@@ -216,13 +216,7 @@ class Renderer:
         return self._prelude(phase) + "\n" + "\n".join(blocks)
 
     def facts(self, host: str, request: FactsRequest) -> str:
-        params = FactsParams(
-            features=request.features,
-            services=request.services,
-            files=request.files,
-            engine_dir=request.engine_dir,
-            desktop=request.desktop,
-        )
+        params = _facts_params(request)
         key = params.model_dump_json()
         script = self._facts_scripts.get(key)
         if script is None:
@@ -231,8 +225,17 @@ class Renderer:
             )
         return script
 
-    def apply(self, plan: Plan) -> str:
+    def apply(self, plan: Plan, *, verify: VerifyParams | None = None, facts: FactsRequest | None = None) -> str:
+        """The plan's changes; then, when given, the verify block (run only when every change
+        succeeded and none waits for a reboot: it requires them all) and the FACTS block, whose
+        record the next plan is made from. One script instead of three (issue 18): the blocks are
+        the same, so are their records."""
         blocks = [self.block(c.id, c.type, "set", c.params, c.requires) for c in plan.changes]
+        if verify is not None:
+            blocks.append(self.block("verify", VERIFY_TYPE, "test", verify, [c.id for c in plan.changes]))
+        if facts is not None:
+            # Requires nothing: the state after the changes is wanted whatever they did.
+            blocks.append(self.block("facts", "facts", "get", _facts_params(facts)))
         return self.script(plan.host, "apply", blocks)
 
     def verify(self, plan: Plan, nonce: str, docker: str) -> str:
@@ -259,6 +262,16 @@ class Renderer:
 
     def reboot(self, host: str, reason: str) -> str:
         return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", RebootParams(reason=reason))])
+
+
+def _facts_params(request: FactsRequest) -> FactsParams:
+    return FactsParams(
+        features=request.features,
+        services=request.services,
+        files=request.files,
+        engine_dir=request.engine_dir,
+        desktop=request.desktop,
+    )
 
 
 class FactsParams(BlockParams):
