@@ -25,6 +25,7 @@ from provisioner.playbook import Target
 from provisioner.records import Record, ScriptOutput, decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import DiffEntry
+from provisioner.resources.container_verify import VerifyChoice, VerifyParams
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
 
 __all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
@@ -164,7 +165,11 @@ class HostRunner:
         if not quiet:
             self.emit("facts", "gathering facts")
         script = self.renderer.facts(self.target.name, facts_request(self.target.spec))
-        record = self.record(self.run_script(script, "facts", retries=retries), "facts", "facts")
+        return self.read_facts(self.run_script(script, "facts", retries=retries))
+
+    def read_facts(self, output: ScriptOutput) -> Facts:
+        """The facts block's record of a script (a FACTS script, or an apply script's last block)."""
+        record = self.record(output, "facts", "facts")
         if not record.ok:
             raise HostFailure("failed", f"facts: {record.message}")
         try:
@@ -221,12 +226,23 @@ class HostRunner:
         changed = False
         applied: dict[str, ResourceResult] = {}
         previous: list[str] | None = None
+        verified: tuple[VerifyChoice, Record] | None = None
+        """The verify run in the last apply script, and its record: the result when the plan made
+        from that script's facts is empty and would verify with the same choice."""
         while current.changes:
             ids = [c.id for c in current.changes]
             if ids == previous:
                 raise HostFailure("failed", f"did not converge: {', '.join(ids)} still differ after being applied")
             self.emit("apply", f"applying {', '.join(ids)}")
-            output = self.run_script(self.renderer.apply(current), "apply")
+            # One script does what used to take three (issue 18): the changes, then the verify run
+            # and the facts the next plan is made from. Not when a change may reboot the host: the
+            # next plan comes from the facts after the reboot, and the verify waits for it.
+            may_reboot = any(c.may_reboot for c in current.changes)
+            choice = current.verify if self._verifies(current) and not may_reboot else None
+            verify = self._verify_params(choice) if choice is not None else None
+            request = None if may_reboot else facts_request(self.target.spec)
+            timeout = 600.0 + (choice.timeout if choice is not None else 0.0)
+            output = self.run_script(self.renderer.apply(current, verify=verify, facts=request), "apply", timeout)
             # An attempt lost to a transport error (HTTP 500 on Receive, a reset after the command)
             # may have made the changes, so the retry's blocks find them done and say unchanged.
             redone = self.attempts > 1
@@ -244,6 +260,7 @@ class HostRunner:
                 changed |= did
                 reboot_needed |= record.reboot_required
             self.result.resources = list(applied.values())
+            verified = None
             if reboot_needed:
                 if self.target.reboot.policy == "never":
                     self.result.status = "reboot_required"
@@ -253,15 +270,20 @@ class HostRunner:
                 previous = None
             else:
                 previous = ids
-                facts = self.gather()
+                if choice is not None:
+                    verified = (choice, self.record(output, "verify", "verify"))
+                facts = self.read_facts(output) if request is not None else self.gather()
             current = self.make_plan(facts)
         if current.pending:
             # Docker Desktop: done what a remote session can do; the rest needs a user's logon (DESIGN 4.5).
             self.result.status, self.result.message = "pending_logon", current.pending
             return
-        verify = self.target.spec.verify.when
-        if verify == "always" or (verify == "changed" and (changed or current.verify_due)):
-            self.verify(current)
+        when = self.target.spec.verify.when
+        if when == "always" or (when == "changed" and (changed or current.verify_due)):
+            if verified is not None and verified[0] == current.verify:
+                self._verify_result(*verified)
+            else:
+                self.verify(current)
         self.result.status = "changed" if changed else "ok"
 
     def reboot(self, facts: Facts) -> Facts:
@@ -305,19 +327,39 @@ class HostRunner:
                 )
             delay = min(delay * 1.5, 15.0)
 
+    def _verifies(self, current: Plan) -> bool:
+        """Whether an apply of ``current`` may carry the verify run: docker-ce's, under a spec that
+        verifies after a change (Docker Desktop verifies in its own script, engine/desktop.py)."""
+        return (
+            current.verify is not None
+            and not current.desktop_verify
+            and self.target.spec.engine is not None
+            and self.target.spec.verify.when in ("changed", "always")
+        )
+
+    def _docker(self) -> str:
+        engine = self.target.spec.engine
+        return (engine.install_dir if engine is not None else "").rstrip("\\") + "\\docker.exe"
+
+    def _verify_params(self, choice: VerifyChoice) -> VerifyParams:
+        self.emit("verify", f"running {choice.image} with {choice.isolation} isolation")
+        return choice.params(f"provision-{secrets.token_hex(8)}", self._docker())
+
     def verify(self, current: Plan) -> None:
         if current.desktop_verify:
             verify_desktop(self, current)
             return
         choice = current.verify
-        engine = self.target.spec.engine
-        if choice is None or engine is None:
+        if choice is None or self.target.spec.engine is None:
             return
         nonce = f"provision-{secrets.token_hex(8)}"
-        docker = engine.install_dir.rstrip("\\") + "\\docker.exe"
         self.emit("verify", f"running {choice.image} with {choice.isolation} isolation")
-        output = self.run_script(self.renderer.verify(current, nonce, docker), "verify", timeout=choice.timeout + 60)
-        record = self.record(output, "verify", "verify")
+        output = self.run_script(
+            self.renderer.verify(current, nonce, self._docker()), "verify", timeout=choice.timeout + 60
+        )
+        self._verify_result(choice, self.record(output, "verify", "verify"))
+
+    def _verify_result(self, choice: VerifyChoice, record: Record) -> None:
         self.result.verify = {
             "image": choice.image,
             "isolation": choice.isolation,
