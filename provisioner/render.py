@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -177,6 +178,11 @@ class Renderer:
         # renders race harmlessly: they store the same text.
         self._preludes: dict[str, str] = {}
         self._facts_scripts: dict[str, str] = {}
+        self.nonce = f"provision-{secrets.token_hex(8)}"
+        """What the verify containers echo: one per renderer, that is per run, so every host with the
+        same plan gets the same VERIFY (or apply+verify) text, as it gets the same FACTS script. Unknown
+        before the run, which is all the proof needs: the echo comes from a container run now (issue
+        18: a nonce per host made every apply script unique, and the lab compiles a script once per text)."""
         if templates is not None:
             self._check_templates(templates)
 

@@ -10,7 +10,6 @@ engine under ``engines``.
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from provisioner.engine.outcome import HostFailure
@@ -28,7 +27,6 @@ SWITCH_SECONDS = SWITCH_POLLS * 2 + 30
 
 def verify_desktop(runner: HostRunner, current: Plan) -> None:
     runs = current.desktop_verify
-    nonce = f"provision-{secrets.token_hex(8)}"
     runner.emit(
         "verify",
         "running "
@@ -37,7 +35,9 @@ def verify_desktop(runner: HostRunner, current: Plan) -> None:
         ),
     )
     timeout = sum(c.timeout for c in runs) + SWITCH_SECONDS * len(runs) + 60
-    output = runner.run_script(runner.renderer.desktop_verify(current, nonce), "verify", timeout=timeout)
+    output = runner.run_script(
+        runner.renderer.desktop_verify(current, runner.renderer.nonce), "verify", timeout=timeout
+    )
     engines: list[dict[str, Any]] = []
     failure = ""
     for choice in runs:

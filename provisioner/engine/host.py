@@ -7,7 +7,6 @@ an HTTP 500 or a dropped connection is safe.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -343,7 +342,7 @@ class HostRunner:
 
     def _verify_params(self, choice: VerifyChoice) -> VerifyParams:
         self.emit("verify", f"running {choice.image} with {choice.isolation} isolation")
-        return choice.params(f"provision-{secrets.token_hex(8)}", self._docker())
+        return choice.params(self.renderer.nonce, self._docker())
 
     def verify(self, current: Plan) -> None:
         if current.desktop_verify:
@@ -352,10 +351,9 @@ class HostRunner:
         choice = current.verify
         if choice is None or self.target.spec.engine is None:
             return
-        nonce = f"provision-{secrets.token_hex(8)}"
         self.emit("verify", f"running {choice.image} with {choice.isolation} isolation")
         output = self.run_script(
-            self.renderer.verify(current, nonce, self._docker()), "verify", timeout=choice.timeout + 60
+            self.renderer.verify(current, self.renderer.nonce, self._docker()), "verify", timeout=choice.timeout + 60
         )
         self._verify_result(choice, self.record(output, "verify", "verify"))
 
