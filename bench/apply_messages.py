@@ -25,7 +25,9 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import re
+import resource
 import sys
+import time
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -95,7 +97,8 @@ def lab_process(conn: multiprocessing.connection.Connection, lab_dir: str, count
         while True:
             command = conn.recv()
             if command == "counters":
-                conn.send({m.name: dict(m.counters) for m in models})
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                conn.send(({m.name: dict(m.counters) for m in models}, usage.ru_utime + usage.ru_stime))
             elif command == "stop":
                 break
     finally:
@@ -167,10 +170,12 @@ def main() -> None:
                 return Recording(connector(host, settings), logs.setdefault(host, []))
 
             ours.send("counters")
-            before = ours.recv()
+            before, lab_before = ours.recv()
+            started, cpu = time.monotonic(), time.process_time()
             results = run_playbook(book, "apply", connect)
+            wall, cpu = time.monotonic() - started, time.process_time() - cpu
             ours.send("counters")
-            after = ours.recv()
+            after, lab_after = ours.recv()
         finally:
             ours.send("stop")
             process.join(30)
@@ -193,6 +198,7 @@ def main() -> None:
             f"{scenario:<13} {lab('scripts'):>10.2f}|{tool_scripts:<10.2f} {lab('wsman.messages'):>12.2f}|"
             f"{tool_messages:<12.2f} {lab('wsman.Create'):>11.2f} {reboots:>7.2f}"
         )
+    print(f"wall {wall:.2f} s, controller CPU {cpu:.2f} s, lab CPU {lab_after - lab_before:.2f} s")
     for scenario in SCENARIOS:
         first = host_names(scenario, args.hosts)[0]
         print(f"\n{first}: " + "\n  then ".join(logs.get(first, [])))
