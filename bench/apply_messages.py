@@ -27,8 +27,8 @@ import os
 import re
 import resource
 import sys
-import time
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 

@@ -225,9 +225,9 @@ class HostRunner:
         changed = False
         applied: dict[str, ResourceResult] = {}
         previous: list[str] | None = None
+        # The verify run of the last apply script, and its record: the result when the plan made
+        # from that script's facts is empty and would verify with the same choice.
         verified: tuple[VerifyChoice, Record] | None = None
-        """The verify run in the last apply script, and its record: the result when the plan made
-        from that script's facts is empty and would verify with the same choice."""
         while current.changes:
             ids = [c.id for c in current.changes]
             if ids == previous:
