@@ -13,6 +13,9 @@ For ``check``, bench/floor.py (prebuilt envelopes over http.client keep-alive, p
 section 2) checks the same converged lab in the same run, the two in alternating order, and the
 ratio provision / floor of wall time and whole-process CPU is printed with each cell. The medians
 are of each column apart, the ratios are medians of the per-run ratios.
+
+provision records each run in its history (a store of the bench's own, created before the first
+timed run, so a run pays what a user's later runs pay); ``--no-state`` measures it without.
 """
 
 from __future__ import annotations
@@ -116,7 +119,9 @@ def run_floor(folder: Path, env: dict[str, str], auth: str, forks: int) -> dict[
     return {"floor_wall_s": wall, "floor_cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int, client: str) -> dict[str, float]:
+def run_controller(
+    mode: str, folder: Path, env: dict[str, str], forks: int, client: str, extra: list[str]
+) -> dict[str, float]:
     report = folder / f"report-{mode}.json"
     start = time.monotonic()
     process = subprocess.Popen(
@@ -134,6 +139,7 @@ def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int, cli
             str(report),
             "--winrm-client",
             client,
+            *extra,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -170,14 +176,25 @@ def run_controller(mode: str, folder: Path, env: dict[str, str], forks: int, cli
     }
 
 
-def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str) -> dict[str, float]:
+def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str, extra: list[str]) -> dict[str, float]:
     samples = []
+    # The run history, as a user's runs have it: a store of the bench's own (never the user's, which
+    # other runs on the machine may be writing), created before the first timed run.
+    history = Path(tempfile.mkdtemp(prefix="provision-bench-state-"))
+    state = {"PROVISION_STATE": str(history / "history.db")}
+    subprocess.run(
+        [sys.executable, "-m", "provisioner.cli", "history"],
+        env={**os.environ, **state, "PYTHONPATH": str(REPO)},
+        check=True,
+        capture_output=True,
+    )
     for run in range(runs):
         folder = Path(tempfile.mkdtemp(prefix="provision-bench-"))
         lab_dir = folder / "lab"
         lab_dir.mkdir()
         env = {
             **os.environ,
+            **state,
             "PROVISION_LAB_DIR": str(lab_dir),
             "PROVISION_LAB_PASSWORD": "bench-password",
             "PYTHONPATH": str(REPO),
@@ -188,14 +205,14 @@ def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str) -
         (folder / "addresses.txt").write_text("".join(f"{address_for(i)}\n" for i in range(1, count + 1)))
         try:
             if mode != "check":
-                samples.append(run_controller(mode, folder, env, forks, client))
+                samples.append(run_controller(mode, folder, env, forks, client, extra))
                 continue
             # Side by side on the same converged lab, in alternating order so neither always runs first.
             if run % 2:
                 floor = run_floor(folder, env, auth, forks)
-                sample = run_controller(mode, folder, env, forks, client)
+                sample = run_controller(mode, folder, env, forks, client, extra)
             else:
-                sample = run_controller(mode, folder, env, forks, client)
+                sample = run_controller(mode, folder, env, forks, client, extra)
                 floor = run_floor(folder, env, auth, forks)
             sample.update(floor)
             sample["wall_ratio"] = sample["wall_s"] / floor["floor_wall_s"]
@@ -205,6 +222,7 @@ def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str) -
             lab.send_signal(signal.SIGTERM)
             lab.wait(timeout=60)
             shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(history, ignore_errors=True)
     return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
 
 
@@ -218,7 +236,11 @@ def main() -> None:
     parser.add_argument(
         "--clients", nargs="+", default=["lean"], choices=["lean", "pywinrm"], help="provision's --winrm-client"
     )
+    parser.add_argument(
+        "--no-state", action="store_true", help="pass --no-state: no run history (the floor records none)"
+    )
     args = parser.parse_args()
+    extra = ["--no-state"] if args.no_state else []
     # What an installed package has: bytecode. This environment sets PYTHONDONTWRITEBYTECODE, so an
     # editable checkout would recompile provisioner/ on every start (about 65 ms, perf-measured.md).
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "provisioner")], check=True)
@@ -229,14 +251,15 @@ def main() -> None:
     )
     print(
         f"median of {args.runs} run(s), forks {args.forks}, lab in its own process on this machine; "
-        "check: the floor client (bench/floor.py) on the same lab in the same run, 'x' = provision / floor"
+        "check: the floor client (bench/floor.py) on the same lab in the same run, 'x' = provision / floor; "
+        + ("no run history (--no-state)" if args.no_state else "run history recorded (a store of the bench's own)")
     )
     print(header)
     for count in args.hosts:
         for auth in args.auth:
             for mode in args.modes:
                 for client in args.clients:
-                    r = cell(count, auth, mode, args.runs, args.forks, client)
+                    r = cell(count, auth, mode, args.runs, args.forks, client, extra)
                     floor = (
                         f" {r['floor_wall_s']:>12.2f} {r['floor_cpu_s']:>11.2f} {r['wall_ratio']:>6.2f} "
                         f"{r['cpu_ratio']:>6.2f}"

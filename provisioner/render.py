@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -164,6 +165,11 @@ class Renderer:
         # renders race harmlessly: they store the same text.
         self._preludes: dict[str, str] = {}
         self._facts_scripts: dict[str, str] = {}
+        self.nonce = f"provision-{secrets.token_hex(8)}"
+        """What the verify containers echo: one per renderer, that is per run, so every host with the
+        same plan gets the same VERIFY (or apply+verify) text, as it gets the same FACTS script. Unknown
+        before the run, which is all the proof needs: the echo comes from a container run now (issue
+        18: a nonce per host made every apply script unique, and the lab compiles a script once per text)."""
         if templates is not None:
             self._check_templates(templates)
 
@@ -203,13 +209,7 @@ class Renderer:
         return self._prelude(phase) + "\n" + "\n".join(blocks)
 
     def facts(self, host: str, request: FactsRequest) -> str:
-        params = FactsParams(
-            features=request.features,
-            services=request.services,
-            files=request.files,
-            engine_dir=request.engine_dir,
-            extra=request.extra,
-        )
+        params = _facts_params(request)
         key = params.model_dump_json()
         script = self._facts_scripts.get(key)
         if script is None:
@@ -218,19 +218,41 @@ class Renderer:
             )
         return script
 
-    def apply(self, plan: Plan) -> str:
+    def apply(self, plan: Plan, *, verify: bool = False, facts: FactsRequest | None = None) -> str:
+        """The plan's changes; then, when asked, the verify runs (each requires every change, so they run
+        only when all succeeded and none waits for a reboot) and the FACTS block, whose record the next
+        plan is made from. One script instead of three (issue 18): the blocks are the same, so are their
+        records."""
         blocks = [self.block(c.id, c.type, "set", c.params, c.requires) for c in plan.changes]
+        if verify:
+            blocks += self._verify_blocks(plan, self.nonce, tuple(c.id for c in plan.changes))
+        if facts is not None:
+            # Requires nothing: the state after the changes is wanted whatever they did.
+            blocks.append(self.block("facts", "facts", "get", _facts_params(facts)))
         return self.script(plan.host, "apply", blocks)
 
     def verify(self, plan: Plan, nonce: str) -> str:
         """The VERIFY script: a block per run (resources/base.py VerifyRun), each after the ones before it."""
+        return self.script(plan.host, "verify", self._verify_blocks(plan, nonce, ()))
+
+    def _verify_blocks(self, plan: Plan, nonce: str, before: tuple[str, ...]) -> list[str]:
         if not plan.verify:
             raise RenderError(f"{plan.host}: nothing to verify")
-        blocks, before = [], ()  # type: list[str], tuple[str, ...]
+        blocks = []
         for run in plan.verify:
             blocks.append(self.block(run.block_id, run.type, "test", run.params(nonce), before))
             before = (*before, run.block_id)
-        return self.script(plan.host, "verify", blocks)
+        return blocks
 
     def reboot(self, host: str, reason: str) -> str:
         return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", RebootParams(reason=reason))])
+
+
+def _facts_params(request: FactsRequest) -> FactsParams:
+    return FactsParams(
+        features=request.features,
+        services=request.services,
+        files=request.files,
+        engine_dir=request.engine_dir,
+        extra=request.extra,
+    )

@@ -7,7 +7,6 @@ an HTTP 500 or a dropped connection is safe.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -180,7 +179,11 @@ class HostRunner:
         if not quiet:
             self.emit("facts", "gathering facts")
         script = self.renderer.facts(self.target.name, facts_request(self.target.spec))
-        record = self.record(self.run_script(script, "facts", retries=retries), "facts", "facts")
+        return self.read_facts(self.run_script(script, "facts", retries=retries))
+
+    def read_facts(self, output: ScriptOutput) -> Facts:
+        """The facts block's record of a script (a FACTS script, or an apply script's last block)."""
+        record = self.record(output, "facts", "facts")
         if not record.ok:
             raise HostFailure("failed", f"facts: {record.message}")
         try:
@@ -241,46 +244,47 @@ class HostRunner:
         facts = self.gather()
         current = self.make_plan(facts)
         if self.mode == "check":
-            self.result.resources = [ResourceResult(c.id, c.type, "drift", c.diff) for c in current.changes]
-            self.result.status = "drift" if current.changes else "ok"
-            if not current.changes and current.pending:  # Docker Desktop waits for a user (DESIGN 4.5)
-                self.result.status, self.result.message = "pending_logon", current.pending
-                return
-            if self.target.spec.verify.when == "always" and not current.pending:
-                self.verify(current)
+            self.check(current)
+        else:
+            self.apply(facts, current)
+
+    def check(self, current: Plan) -> None:
+        self.result.resources = [ResourceResult(c.id, c.type, "drift", c.diff) for c in current.changes]
+        self.result.status = "drift" if current.changes else "ok"
+        if not current.changes and current.pending:  # Docker Desktop waits for a user (DESIGN 4.5)
+            self.result.status, self.result.message = "pending_logon", current.pending
             return
+        if self.target.spec.verify.when == "always" and not current.pending:
+            self.verify(current)
+
+    def apply(self, facts: Facts, current: Plan) -> None:
         changed = False
         applied: dict[str, ResourceResult] = {}
         previous: list[str] | None = None
         if current.restart_first:
             facts = self.reboot(facts, "pending")
             current = self.make_plan(facts)
+        # The verify runs of the last apply script, and that script's output: the result when the plan made
+        # from its facts is empty and verifies with the same runs.
+        verified: tuple[list[dict[str, Any]], ScriptOutput] | None = None
         while current.changes:
             ids = [c.id for c in current.changes]
             if ids == previous:
                 raise HostFailure("failed", f"did not converge: {', '.join(ids)} still differ after being applied")
             self.emit("apply", f"applying {', '.join(ids)}")
-            output = self.run_script(self.renderer.apply(current), "apply", timeout=current.apply_timeout)
-            # An attempt lost to a transport error (HTTP 500 on Receive, a reset after the command)
-            # may have made the changes, so the retry's blocks find them done and say unchanged.
-            redone = self.attempts > 1
-            reboot_needed = False
-            for change in current.changes:
-                record = self.record(output, change.id, "apply")
-                if not record.ok:
-                    applied[change.id] = ResourceResult(change.id, change.type, "failed", change.diff, record.message)
-                    self.result.resources = list(applied.values())
-                    raise HostFailure("failed", f"{change.id}: {record.message}")
-                if record.skipped:
-                    continue  # waits for a reboot; planned again afterwards
-                did = record.changed or redone
-                data = self.read_data(change.type, record, "apply")
-                applied[change.id] = ResourceResult(
-                    change.id, change.type, "changed" if did else "ok", change.diff, data=data
-                )
-                changed |= did
-                reboot_needed |= record.reboot_required
-            self.result.resources = list(applied.values())
+            # One script does what used to take three (issue 18): the changes, then the verify runs and the
+            # facts the next plan is made from. Not when a change may reboot the host: the next plan comes
+            # from the facts after the reboot, and the verify waits for it.
+            may_reboot = any(c.may_reboot for c in current.changes)
+            with_verify = bool(current.verify) and self._verifies_after_change() and not may_reboot
+            request = None if may_reboot else facts_request(self.target.spec)
+            timeout = current.apply_timeout + (current.verify_timeout if with_verify else 0.0)
+            if with_verify:
+                self.emit("verify", "running " + ", ".join(run.headline() for run in current.verify))
+            output = self.run_script(self.renderer.apply(current, verify=with_verify, facts=request), "apply", timeout)
+            did, reboot_needed = self.read_changes(current, output, applied)
+            changed |= did
+            verified = None
             if reboot_needed:
                 if self.target.reboot.policy == "never":
                     self.result.status = "reboot_required"
@@ -290,16 +294,59 @@ class HostRunner:
                 previous = None
             else:
                 previous = ids
-                facts = self.gather()
+                if with_verify:
+                    verified = ([run.to_json() for run in current.verify], output)
+                facts = self.read_facts(output) if request is not None else self.gather()
             current = self.make_plan(facts)
         if current.pending:
             # Docker Desktop: done what a remote session can do; the rest needs a user's logon (DESIGN 4.5).
             self.result.status, self.result.message = "pending_logon", current.pending
             return
-        verify = self.target.spec.verify.when
-        if verify == "always" or (verify == "changed" and (changed or current.verify_due)):
-            self.verify(current)
+        when = self.target.spec.verify.when
+        if when == "always" or (when == "changed" and (changed or current.verify_due)):
+            runs = [run.to_json() for run in current.verify]
+            if verified is not None and verified[0] == runs and self._verify_ran(current, verified[1]):
+                self.verify_result(current, verified[1])
+            else:
+                self.verify(current)
         self.result.status = "changed" if changed else "ok"
+
+    def read_changes(
+        self, current: Plan, output: ScriptOutput, applied: dict[str, ResourceResult]
+    ) -> tuple[bool, bool]:
+        """Each change's record into ``applied`` (and the result); whether any changed, and whether any
+        asked for a reboot. A failed block fails the host."""
+        # An attempt lost to a transport error (HTTP 500 on Receive, a reset after the command)
+        # may have made the changes, so the retry's blocks find them done and say unchanged.
+        redone = self.attempts > 1
+        changed = reboot_needed = False
+        for change in current.changes:
+            record = self.record(output, change.id, "apply")
+            if not record.ok:
+                applied[change.id] = ResourceResult(change.id, change.type, "failed", change.diff, record.message)
+                self.result.resources = list(applied.values())
+                raise HostFailure("failed", f"{change.id}: {record.message}")
+            if record.skipped:
+                continue  # waits for a reboot; planned again afterwards
+            did = record.changed or redone
+            data = self.read_data(change.type, record, "apply")
+            applied[change.id] = ResourceResult(
+                change.id, change.type, "changed" if did else "ok", change.diff, data=data
+            )
+            changed |= did
+            reboot_needed |= record.reboot_required
+        self.result.resources = list(applied.values())
+        return changed, reboot_needed
+
+    def _verifies_after_change(self) -> bool:
+        return self.target.spec.verify.when in ("changed", "always")
+
+    @staticmethod
+    def _verify_ran(current: Plan, output: ScriptOutput) -> bool:
+        """Whether every verify run of an apply script ran (none skipped for a change it required)."""
+        return all(
+            run.block_id in output.records and not output.records[run.block_id].skipped for run in current.verify
+        )
 
     def reboot(self, facts: Facts, reason: str = "features") -> Facts:
         policy = self.target.reboot
@@ -356,9 +403,15 @@ class HostRunner:
         runs = current.verify
         if not runs:
             return
-        nonce = f"provision-{secrets.token_hex(8)}"
         self.emit("verify", "running " + ", ".join(run.headline() for run in runs))
-        output = self.run_script(self.renderer.verify(current, nonce), "verify", timeout=current.verify_timeout)
+        output = self.run_script(
+            self.renderer.verify(current, self.renderer.nonce), "verify", timeout=current.verify_timeout
+        )
+        self.verify_result(current, output)
+
+    def verify_result(self, current: Plan, output: ScriptOutput) -> None:
+        """The host's verify result from the records of the plan's runs (a VERIFY script's, or an apply's)."""
+        runs = current.verify
         entries: list[dict[str, Any]] = []
         failure = ""
         for run in runs:

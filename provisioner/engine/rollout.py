@@ -107,6 +107,8 @@ def _run_batch(
         pending.put(target)
     results: dict[str, HostResult] = {}
     started: dict[str, tuple[float, HostRunner]] = {}
+    running: dict[str, tuple[float, HostRunner]] = {}
+    """The started hosts not yet claimed: at most ``forks``, so the deadline scan does not walk the batch."""
     lock = threading.Lock()
 
     claimed: set[str] = set()
@@ -116,6 +118,7 @@ def _run_batch(
             if result.name in claimed:
                 return  # abandoned at its deadline already
             claimed.add(result.name)
+            running.pop(result.name, None)
         # Handed on before the batch counts it done: the batch (and the run) must not end while
         # the last result is still being recorded or displayed.
         on_result(result)
@@ -131,7 +134,7 @@ def _run_batch(
             runner = make_runner(target)
             runner.result.batch = number
             with lock:
-                started[target.name] = (time.monotonic(), runner)
+                started[target.name] = running[target.name] = (time.monotonic(), runner)
             try:
                 result = runner.run()
             except Exception as exc:  # noqa: BLE001 - a bug in one host's run must not end the others'
@@ -150,8 +153,8 @@ def _run_batch(
         with lock:
             overdue = [
                 runner
-                for name, (since, runner) in started.items()
-                if name not in claimed and now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE
+                for since, runner in running.values()
+                if now - since > runner.target.play.rollout.host_timeout + ABANDON_GRACE
             ]
         for runner in overdue:
             timeout = runner.target.play.rollout.host_timeout

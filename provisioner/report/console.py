@@ -17,16 +17,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Literal, TextIO
-
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from provisioner.engine.host import Event, HostResult
 from provisioner.facts import Facts
 from provisioner.report.text import SECRETS, inert
+
+if TYPE_CHECKING:
+    from rich.console import Group
 
 __all__ = ["Display", "make_display", "print_facts_table", "print_json_summary", "print_results"]
 
@@ -124,6 +122,12 @@ class RichDisplay(Display):
     """A progress bar over hosts, the batch, counts by status and the slowest hosts in flight."""
 
     def __init__(self, out: TextIO, total: int) -> None:
+        # Imported here: rich is about 50 ms of start-up, and plain and JSON output (cron, CI,
+        # bench/) never need it.
+        from rich.console import Console
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         super().__init__(out, total)
         self.console = Console(file=out)
         self.progress = Progress(
@@ -140,6 +144,9 @@ class RichDisplay(Display):
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, get_renderable=self._render)
 
     def _render(self) -> Group:
+        from rich.console import Group
+        from rich.table import Table
+
         status = "  ".join(f"{name} {count}" for name, count in sorted(self.counts.items())) or "starting"
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
         table.add_column("slowest in flight")

@@ -130,10 +130,10 @@ def _open(args: argparse.Namespace) -> Store:
 def start_run(args: argparse.Namespace, book: Playbook) -> StoreSink | None:
     """Open the store and write the run's row (None with ``--no-state``); before any host is
     contacted, so a store that cannot be opened or written raises StateError with nothing run."""
+    if args.no_state:
+        return None  # before the import: --no-state runs start without SQLAlchemy
     from provisioner.state.recorder import StoreSink
 
-    if args.no_state:
-        return None
     if args.retention_days < 0:
         raise StateError(f"--retention-days {args.retention_days}: expected 0 (keep everything) or more")
     store = _open(args)

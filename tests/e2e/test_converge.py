@@ -12,7 +12,7 @@ from provisioner.resources.container_engine import EngineData
 from provisioner.resources.daemon_config import DaemonData
 from provisioner.resources.windows_feature import FeatureData
 
-from .conftest import DOCKER_VERSION, PASSWORD, E2ELab, canonical_daemon_json
+from .conftest import DOCKER_VERSION, PASSWORD, E2ELab, block_markers, canonical_daemon_json
 
 INSTALL_DIR = r"C:\Program Files\docker"
 
@@ -66,6 +66,13 @@ def test_fresh_server2022_converges_and_a_second_apply_is_one_script(
     # The report's transport counters cover the whole run, not only the connection opened last
     # (the reboot's own answer may be lost as the host goes down).
     assert spent["scripts"] - 1 <= host["transport"]["scripts"] <= spent["scripts"], (host["transport"], spent)
+    # Issue 18: facts, apply, reboot, facts (one per poll until the new boot answers), then the
+    # rest of the changes with the verify run and the facts that confirm convergence, in one script.
+    sent = [[m["id"] for m in block_markers(s)] for s in lab.scripts["web1"]]
+    apply = ["feature/Containers", "feature/Microsoft-Hyper-V", "engine/docker", "daemon/config"]
+    assert sent[:3] == [["facts"], apply, ["reboot"]], sent
+    assert sent[-1] == ["engine/docker", "daemon/config", "verify", "facts"], sent
+    assert all(blocks == ["facts"] for blocks in sent[3:-1]) and len(sent) >= 5, sent
     assert "web1: changed" in first.out
     assert PASSWORD not in first.out + first.err + json.dumps(first.report)
 
@@ -128,3 +135,37 @@ def test_each_apply_record_reaches_the_result_as_its_resources_data_model(e2e_la
     for feature in ("Containers", "Microsoft-Hyper-V"):
         # The record of the block that enabled it, before the reboot finished it (DESIGN 4.4).
         assert data[f"feature/{feature}"] == FeatureData(before="Disabled", after="EnablePending")
+
+
+def test_an_apply_without_a_reboot_is_facts_then_one_script_with_the_changes_verify_and_facts(
+    e2e_lab: Callable[..., E2ELab], transport: str
+) -> None:
+    # Issue 18, item 4: the changes, the verify run and the facts the next plan is made from travel
+    # in one script (it was apply, facts, verify: three); the next check still finds the host in state.
+    lab = e2e_lab({"web1": "server2022"})
+    playbook = lab.setup(transport)
+    assert lab.run(playbook).host("web1").status == "changed"
+    lab.host("web1").set_daemon_key("log-level", json.dumps("debug"))
+    seen = len(lab.scripts["web1"])
+    before = lab.counters("web1")
+
+    repair = lab.run(playbook)
+
+    result = repair.host("web1")
+    assert result.status == "changed", result.message
+    assert [(r.id, r.status) for r in result.resources] == [("daemon/config", "changed")]
+    assert result.verify is not None and result.verify["ok"] is True, result.verify
+    sent = [[m["id"] for m in block_markers(s)] for s in lab.scripts["web1"][seen:]]
+    assert sent == [["facts"], ["daemon/config", "verify", "facts"]]
+    verify = next(m for m in block_markers(lab.scripts["web1"][-1]) if m["id"] == "verify")
+    assert verify["requires"] == ["daemon/config"]  # no container run unless the change succeeded
+    spent = delta(lab.counters("web1"), before)
+    assert spent["scripts"] == 2 and result.counters.scripts == 2, spent
+    if transport.startswith("winrm"):
+        assert spent["wsman.messages"] <= 8, spent  # Create, 2 x (Command, Send, Receive), Delete
+    assert [e.kind for e in repair.events_of("web1")] == ["facts", "apply", "verify", "done"]
+    state = lab.snapshot("web1")
+    assert json.loads(state["files"][DAEMON_JSON]["content"])["log-level"] == "warn"
+
+    check = lab.run(playbook, "check")
+    assert check.host("web1").status == "ok" and check.host("web1").resources == []
