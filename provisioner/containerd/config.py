@@ -26,22 +26,24 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-
-from pydantic import Field, field_validator
+from typing import TYPE_CHECKING, Any
 
 from provisioner.containerd.versions import parse
 from provisioner.errors import closest
-from provisioner.spec import StrictModel
+
+if TYPE_CHECKING:
+    from provisioner.spec import ContainerdSettings
 
 __all__ = [
     "CNI_PRESETS",
     "CRI_V1",
     "IMAGES",
     "RUNTIME",
-    "ContainerdSettings",
     "KeyChange",
     "Rendered",
+    "check_duration",
+    "check_registry_host",
+    "cni_paths",
     "config_version",
     "diff",
     "hosts_files",
@@ -257,62 +259,17 @@ _REGISTRY_HOST = re.compile(
 )
 
 
-class CniPaths(StrictModel):
-    bin_dir: Annotated[str, Field(min_length=1)]
-    conf_dir: Annotated[str, Field(min_length=1)]
+def check_duration(value: str) -> str:
+    """A Go duration (``10m0s``, ``90s``, ``1h``), as containerd parses ``image_pull_progress_timeout``."""
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a Go duration (e.g. 10m0s, 90s, 1h)")
+    return value
 
 
-class RegistrySettings(StrictModel):
-    """``registry.config_path`` and the mirrors written below it as hosts.toml files."""
-
-    config_path: Annotated[str, Field(min_length=1)] = r"C:\ProgramData\containerd\certs.d"
-    """nerdctl's Windows default (cs §1.5); containerd documents none for Windows, so it is always set."""
-    mirrors: dict[str, list[Annotated[str, Field(pattern=r"^https?://\S+$")]]] = Field(default_factory=dict)
-    """Registry host (``docker.io``, ``registry.example.com:5000``) -> mirror URLs, tried in order."""
-
-    @field_validator("mirrors")
-    @classmethod
-    def _hosts(cls, mirrors: dict[str, list[str]]) -> dict[str, list[str]]:
-        for host, urls in mirrors.items():
-            if not _REGISTRY_HOST.match(host):
-                raise ValueError(f"{host!r} is not a registry host (e.g. docker.io or registry.example.com:5000)")
-            if not urls:
-                raise ValueError(f"{host}: give at least one mirror URL")
-        return mirrors
-
-
-class ContainerdSettings(StrictModel):
-    """The spec's ``containerd:`` section: config.toml keys by name, for any containerd version."""
-
-    sandbox_image: str | None = None
-    """The pause image; Kubernetes recommends registry.k8s.io/pause:3.6 or Microsoft's signed
-    mcr.microsoft.com/oss/kubernetes/pause:3.6 for production (cs §1.1 [K8S-WIN])."""
-    cni: Literal["containerd", "kubernetes-sigs"] | CniPaths | None = None
-    """CNI binaries and configs: a preset (containerd's own paths, or SIG Windows' c:/opt/cni/bin and
-    c:/etc/cni/net.d) or both paths; None leaves containerd's default."""
-    default_runtime: Literal["runhcs-wcow-process", "runhcs-wcow-hypervisor"] | None = None
-    registry: RegistrySettings | None = None
-    image_pull_progress_timeout: str | None = None
-    """A Go duration (``10m0s``); containerd's default is 5 minutes, short for Windows images (cs §1.5)."""
-    max_concurrent_downloads: Annotated[int, Field(ge=1, le=64)] | None = None
-    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Further keys of the CRI plugins, by plugin URI, exactly as in config.toml; checked against the
-    engine's version (key_problems)."""
-
-    @field_validator("image_pull_progress_timeout")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None and not _DURATION.match(value):
-            raise ValueError(f"{value!r} is not a Go duration (e.g. 10m0s, 90s, 1h)")
-        return value
-
-    @property
-    def cni_paths(self) -> tuple[str, str] | None:
-        if self.cni is None:
-            return None
-        if isinstance(self.cni, CniPaths):
-            return self.cni.bin_dir, self.cni.conf_dir
-        return CNI_PRESETS[self.cni]
+def check_registry_host(host: str) -> str:
+    if not _REGISTRY_HOST.match(host):
+        raise ValueError(f"{host!r} is not a registry host (e.g. docker.io or registry.example.com:5000)")
+    return host
 
 
 # ------------------------------------------------------------------------------------------------
@@ -326,6 +283,15 @@ class Rendered:
     path: str
     text: str
     document: dict[str, Any]
+
+
+def cni_paths(settings: ContainerdSettings) -> tuple[str, str] | None:
+    """(bin dir, conf dir) the settings ask for: a preset's or the given pair; None to leave containerd's."""
+    if settings.cni is None:
+        return None
+    if isinstance(settings.cni, str):
+        return CNI_PRESETS[settings.cni]
+    return settings.cni.bin_dir, settings.cni.conf_dir
 
 
 def document(settings: ContainerdSettings, version: str) -> dict[str, Any]:
@@ -343,7 +309,7 @@ def document(settings: ContainerdSettings, version: str) -> dict[str, Any]:
     images, runtime = (CRI_V1, CRI_V1) if major < 2 else (IMAGES, RUNTIME)
     if settings.sandbox_image is not None:
         put(images, ("sandbox_image",) if major < 2 else ("pinned_images", "sandbox"), settings.sandbox_image)
-    paths = settings.cni_paths
+    paths = cni_paths(settings)
     if paths is not None:
         if major >= 2 and parse(version)[1] >= 1:
             put(runtime, ("cni", "bin_dirs"), [paths[0]])

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from provisioner.containerd.config import (
     IMAGES,
     RUNTIME,
-    ContainerdSettings,
     config_version,
     diff,
     document,
@@ -19,6 +18,7 @@ from provisioner.containerd.config import (
     key_problems,
     render,
 )
+from provisioner.spec import ContainerdSettings
 
 HOME = r"C:\Program Files\containerd"
 SETTINGS = ContainerdSettings(
