@@ -16,6 +16,9 @@ from provisioner.resources import (
     Finding,
     container_engine,
     container_verify,
+    containerd_config,
+    containerd_engine,
+    containerd_verify,
     daemon_config,
     desktop_config,
     desktop_verify,
@@ -26,10 +29,12 @@ from provisioner.resources import (
     wsl_package,
 )
 from provisioner.resources.container_verify import VerifyChoice
+from provisioner.resources.containerd_engine import ContainerdProbe
+from provisioner.resources.containerd_verify import ContainerdVerifyChoice
 from provisioner.resources.desktop_verify import DesktopVerifyChoice
 from provisioner.resources.docker_desktop import DesktopProbe
 from provisioner.resources.windows_feature import DISM_NAMES
-from provisioner.spec import DockerDesktopSpec, FeatureName, HostSpec
+from provisioner.spec import ContainerdEngineSpec, DockerDesktopSpec, FeatureName, HostSpec
 
 __all__ = ["FactsRequest", "Plan", "facts_request", "plan"]
 
@@ -39,7 +44,7 @@ class Plan:
     host: str
     preflight: list[Finding]
     changes: list[Change]
-    verify: VerifyChoice | None
+    verify: VerifyChoice | ContainerdVerifyChoice | None
     pending: str | None = None
     """Docker Desktop: what a user has to do before the host can be finished (docker_desktop.pending);
     with no changes left, the host ends ``pending_logon`` with this as its message (DESIGN 4.5)."""
@@ -107,6 +112,8 @@ class FactsRequest:
     extra: dict[str, Any] = field(default_factory=dict)
     desktop: DesktopProbe | None = None
     """Docker Desktop's probe (facts.DesktopFacts), for docker-desktop specs only."""
+    containerd: ContainerdProbe | None = None
+    """containerd's probe (facts.ContainerdFacts), for containerd specs only."""
 
 
 PROBED_FEATURES: tuple[FeatureName, ...] = ("Containers", "Hyper-V")
@@ -127,6 +134,16 @@ def facts_request(spec: HostSpec) -> FactsRequest:
             engine_dir=r"C:\Program Files\docker",
             desktop=docker_desktop.probe(engine),
         )
+    if isinstance(engine, ContainerdEngineSpec):
+        # The files provision owns (their text, for the key-level diff) and the vendor config.toml.
+        owned = containerd_config.managed_files(engine, spec.containerd) if spec.containerd is not None else {}
+        return FactsRequest(
+            features=features,
+            services=[engine.service],
+            files=sorted({engine.install_dir + r"\config.toml", *owned}),
+            engine_dir=engine.install_dir,
+            containerd=containerd_engine.probe(engine),
+        )
     return FactsRequest(
         features=features,
         services=[engine.service if engine else "docker"],
@@ -137,12 +154,16 @@ def facts_request(spec: HostSpec) -> FactsRequest:
 
 def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
     """The preflight verdicts, the ordered changes and the verify choice for one host."""
+    verify: VerifyChoice | ContainerdVerifyChoice | None
     verify, verify_findings = container_verify.choose(spec, facts)
+    if isinstance(spec.engine, ContainerdEngineSpec):
+        verify, verify_findings = containerd_verify.choose(spec, facts)
     desktop_runs, desktop_findings = desktop_verify.choose(spec, facts)
     findings = [
         *virtualization.preflight(spec, facts),
         *windows_feature.preflight(spec, facts),
         *container_engine.preflight(spec, facts),
+        *containerd_engine.preflight(spec, facts),
         *docker_users.preflight(spec, facts),
         *wsl_package.preflight(spec, facts),
         *verify_findings,
@@ -159,6 +180,7 @@ def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
     engine_changes = [
         *wsl_changes,
         *container_engine.changes(spec, facts, requires=feature_ids),
+        *containerd_engine.changes(spec, facts, requires=feature_ids),
         *docker_desktop.changes(spec, facts, requires=before_engine),
     ]
     engine_ids = feature_ids + tuple(c.id for c in engine_changes)
@@ -166,6 +188,7 @@ def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
         *daemon_config.changes(spec, facts, requires=engine_ids),
         *docker_users.changes(spec, facts, requires=engine_ids),
         *desktop_config.changes(spec, facts, requires=engine_ids),
+        *containerd_config.changes(spec, facts, requires=engine_ids),
     ]
     if not isinstance(spec.engine, DockerDesktopSpec):
         return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], verify)

@@ -22,8 +22,7 @@ from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from provisioner.plan import FactsRequest, Plan
 from provisioner.resources import BlockParams
-from provisioner.resources.container_verify import TYPE as VERIFY_TYPE
-from provisioner.resources.container_verify import VerifyParams
+from provisioner.resources.containerd_engine import ContainerdProbe
 from provisioner.resources.desktop_verify import TYPE as DESKTOP_VERIFY_TYPE
 from provisioner.resources.docker_desktop import DesktopProbe
 
@@ -222,6 +221,7 @@ class Renderer:
             files=request.files,
             engine_dir=request.engine_dir,
             desktop=request.desktop,
+            containerd=request.containerd,
         )
         key = params.model_dump_json()
         script = self._facts_scripts.get(key)
@@ -240,8 +240,8 @@ class Renderer:
             return self.desktop_verify(plan, nonce)
         if plan.verify is None:
             raise RenderError(f"{plan.host}: nothing to verify")
-        params: VerifyParams = plan.verify.params(nonce, docker)
-        return self.script(plan.host, "verify", [self.block("verify", VERIFY_TYPE, "test", params)])
+        params: BlockParams = plan.verify.params(nonce, docker)
+        return self.script(plan.host, "verify", [self.block("verify", plan.verify.block_type, "test", params)])
 
     def desktop_verify(self, plan: Plan, nonce: str) -> str:
         """Docker Desktop's VERIFY script: one block per engine (``verify/linux``, ``verify/windows``),
@@ -269,12 +269,15 @@ class FactsParams(BlockParams):
     desktop: DesktopProbe | None = None
     """Docker Desktop's probe; left out of the marker and ``$P`` when None, so a docker-ce host's FACTS
     script is what it was before Desktop existed."""
+    containerd: ContainerdProbe | None = None
+    """containerd's probe, left out the same way."""
 
     @model_serializer(mode="wrap")
     def _omit_absent_probe(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("desktop") is None:
-            data.pop("desktop", None)
+        for probe in ("desktop", "containerd"):
+            if data.get(probe) is None:
+                data.pop(probe, None)
         return data
 
 

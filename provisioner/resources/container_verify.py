@@ -8,6 +8,7 @@ messages with the fix by the block (error texts in windows-facts.md section 6).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from provisioner import compat
 from provisioner.facts import Facts
@@ -34,6 +35,7 @@ class VerifyParams(BlockParams):
 class VerifyChoice:
     """What the verify run will use on this host."""
 
+    block_type: ClassVar[str] = TYPE
     image: str
     isolation: compat.Isolation
     command: list[str]
