@@ -12,10 +12,19 @@ import hashlib
 
 from provisioner.containerd import config as containerd_config
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry
+from provisioner.resources.base import BlockParams, Change, DiffEntry, RecordData, Resource
+from provisioner.resources.containerd_engine import containerd
 from provisioner.spec import ContainerdEngineSpec, ContainerdSettings, HostSpec
 
-__all__ = ["ContainerdConfigParams", "ManagedFile", "TYPE", "changes", "managed_files"]
+__all__ = [
+    "RESOURCE",
+    "TYPE",
+    "ContainerdConfigData",
+    "ContainerdConfigParams",
+    "ManagedFile",
+    "changes",
+    "managed_files",
+]
 
 TYPE = "containerd_config"
 
@@ -34,6 +43,12 @@ class ContainerdConfigParams(BlockParams):
     files: list[ManagedFile]
 
 
+class ContainerdConfigData(RecordData):
+    written: list[str] = []
+    """The files the block wrote (before the validation that could put them back)."""
+    restarted: bool = False
+
+
 def managed_files(engine: ContainerdEngineSpec, settings: ContainerdSettings) -> dict[str, str]:
     """Path -> text of every file provision owns for these settings: the config file, then hosts.toml files."""
     rendered = containerd_config.render(settings, engine.version, engine.install_dir)
@@ -44,9 +59,9 @@ def _file(path: str, text: str) -> ManagedFile:
     return ManagedFile(path=path, content=text, sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
-def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
-    engine, settings = spec.engine, spec.containerd
-    if not isinstance(engine, ContainerdEngineSpec) or settings is None:
+def changes(spec: HostSpec, facts: Facts) -> list[Change]:
+    engine, settings = containerd(spec), spec.containerd
+    if settings is None:
         return []
     files = managed_files(engine, settings)
     config_path = next(iter(files))
@@ -56,7 +71,12 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         if found is not None and found.exists and found.sha256 == hashlib.sha256(text.encode()).hexdigest():
             continue
         current = found.content if found is not None and found.exists else None
-        if path == config_path:
+        if found is not None and found.exists and current is None:
+            # FACTS sends a file's text only up to 64 KiB: a larger one differs by its hash alone.
+            diff.append(
+                DiffEntry(f"containerd.file.{path}", f"<a larger file with sha256 {found.sha256}>", "provision's")
+            )
+        elif path == config_path:
             wanted = containerd_config.document(settings, engine.version)
             diff += [
                 DiffEntry(f"containerd.config.{change.path}", change.before, change.after)
@@ -72,4 +92,14 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         service=engine.service,
         files=[_file(path, text) for path, text in files.items()],
     )
-    return [Change(id="containerd/config", type=TYPE, params=params, diff=diff, requires=requires)]
+    return [Change(id="containerd/config", type=TYPE, params=params, diff=diff)]
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=ContainerdConfigParams,
+    data=ContainerdConfigData,
+    changes=changes,
+    # Validated with the installed containerd.exe, and the restart needs its service.
+    requires=("containerd_engine",),
+)

@@ -16,15 +16,43 @@ from datetime import UTC, date, datetime
 
 from provisioner.containerd import versions
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding, service_diff
+from provisioner.resources.base import (
+    BlockParams,
+    Change,
+    DiffEntry,
+    Finding,
+    RecordData,
+    Resource,
+    service_diff,
+)
 from provisioner.spec import ContainerdEngineSpec, HostSpec
 
-__all__ = ["ContainerdEngineParams", "ContainerdProbe", "TYPE", "changes", "image_path", "preflight", "probe"]
+__all__ = [
+    "RESOURCE",
+    "TYPE",
+    "ContainerdEngineData",
+    "ContainerdEngineParams",
+    "ContainerdProbe",
+    "changes",
+    "containerd",
+    "probe",
+    "image_path",
+    "preflight",
+]
 
 TYPE = "containerd_engine"
 
 KUBERNETES_NODE_BUILDS = (20348, 26100)
 """Windows Server 2022 and 2025: the nodes Kubernetes supports (cs §1.1 [K8S-WIN], release-1.36)."""
+
+
+def containerd(spec: HostSpec) -> ContainerdEngineSpec:
+    """The spec's containerd engine: the containerd engine type's resources run only for such specs
+    (engines.py), so anything else here is a registry error."""
+    engine = spec.engine
+    if not isinstance(engine, ContainerdEngineSpec):
+        raise TypeError(f"a containerd resource was planned for engine {engine!r}")
+    return engine
 
 
 class CrictlParams(BlockParams):
@@ -48,8 +76,20 @@ class ContainerdEngineParams(BlockParams):
     crictl: CrictlParams | None = None
 
 
+class ContainerdEngineData(RecordData):
+    before: str | None
+    """The version containerd.exe reported before the block, None when there was none."""
+    migrated: bool = False
+    """``config migrate`` rewrote config.toml (crossing 1.x -> 2.x)."""
+    image_path_before: str | None = None
+    """The service's ImagePath before the block (None: no service)."""
+    after: str
+    service: str
+    """The service's status after the block."""
+
+
 class ContainerdProbe(BlockParams):
-    """What the FACTS block asks about containerd (facts.ContainerdFacts)."""
+    """What the FACTS block asks about containerd (facts.ContainerdFacts), under ``containerd``."""
 
     install_dir: str
     service: str
@@ -114,10 +154,9 @@ def params_for(engine: ContainerdEngineSpec) -> ContainerdEngineParams:
 
 def preflight(spec: HostSpec, facts: Facts, today: date | None = None) -> list[Finding]:
     """Kubernetes nodes are Server 2022 or 2025 (a warning elsewhere), containers need the Containers
-    feature, tar.exe needs build 17134+; containerd's matrix and lifecycle warnings (cs §1.2)."""
-    engine = spec.engine
-    if not isinstance(engine, ContainerdEngineSpec):
-        return []
+    feature, tar.exe needs build 17134+; containerd's matrix and lifecycle warnings (cs §1.2), on the
+    controller's date unless ``today`` is given."""
+    engine = containerd(spec)
     build = facts.os.build
     findings: list[Finding] = []
     if build < 17134:
@@ -155,10 +194,8 @@ def preflight(spec: HostSpec, facts: Facts, today: date | None = None) -> list[F
     return findings
 
 
-def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
-    engine = spec.engine
-    if not isinstance(engine, ContainerdEngineSpec):
-        return []
+def changes(spec: HostSpec, facts: Facts) -> list[Change]:
+    engine = containerd(spec)
     found = facts.containerd
     diff: list[DiffEntry] = []
     if found is None or not found.installed:
@@ -177,4 +214,21 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         diff.append(DiffEntry("engine.crictl", None, engine.crictl.version))
     if not diff:
         return []
-    return [Change(id=f"engine/{engine.service}", type=TYPE, params=params_for(engine), diff=diff, requires=requires)]
+    return [Change(id=f"engine/{engine.service}", type=TYPE, params=params_for(engine), diff=diff)]
+
+
+def _timeout(params: ContainerdEngineParams) -> float:
+    """A download of ~40 MB, an extract and a restart; more when crictl comes too."""
+    return 900.0 if params.crictl is None else 1200.0
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=ContainerdEngineParams,
+    data=ContainerdEngineData,
+    changes=changes,
+    preflight=preflight,
+    # containerd runs containers only once the Containers feature is Enabled (vmcompute).
+    requires=("windows_feature",),
+    timeout=_timeout,
+)
