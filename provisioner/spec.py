@@ -465,6 +465,15 @@ class ContainerdSettings(StrictModel):
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Further keys of the CRI plugins, by plugin URI, as in config.toml; checked against the engine's version."""
 
+    @field_validator("cni", mode="before")
+    @classmethod
+    def _preset(cls, value: Any) -> Any:
+        """One clear error for a preset name that is none (not one per member of the union)."""
+        if isinstance(value, str) and value not in containerd_config.CNI_PRESETS:
+            presets = " or ".join(sorted(containerd_config.CNI_PRESETS))
+            raise ValueError(f"{value!r} is not a CNI preset: use {presets}, or give bin_dir and conf_dir")
+        return value
+
 
 def _engine_type(value: Any) -> str:
     """The engine's tag: its ``type``, ``docker-ce`` when left out (the type docker-ce specs were written without)."""
