@@ -95,6 +95,11 @@ def test_check_finds_config_drift_by_key_and_service_flag_drift_and_apply_repair
     check = lab.run(playbook, "check")
     assert check.code == 2
     drift = {d.path: (d.before, d.after) for r in check.host("node").resources for d in r.diff}
+    said = lab.cli("check", playbook)
+    assert said.code == 2
+    assert (
+        f"containerd/config: containerd.config.plugins.{IMAGES}.image_pull_progress_timeout: 5m0s -> 15m0s" in said.out
+    ), said.out
     assert drift[f"containerd.config.plugins.{IMAGES}.image_pull_progress_timeout"] == ("5m0s", "15m0s")
     assert drift["engine.service.command_line"][0] == f'"{HOME}\\bin\\containerd.exe" --run-service'
     repaired = lab.run(playbook)
