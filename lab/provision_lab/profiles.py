@@ -87,6 +87,15 @@ _WS2022 = {
     "product_type": 3,
     "installation_type": "Server",
 }
+_WS2025 = {
+    "caption": "Microsoft Windows Server 2025 Datacenter",
+    "build": 26100,
+    "ubr": 2314,
+    "display_version": "24H2",
+    "edition_id": "ServerDatacenter",
+    "product_type": 3,
+    "installation_type": "Server Core",
+}
 _PHYSICAL = {"vt_firmware_enabled": True, "vm_monitor_mode_extensions": True, "slat": True, "platform": "physical"}
 _BOTH = ("Containers", "Microsoft-Hyper-V")
 
@@ -145,15 +154,7 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             "features": _BOTH,
         },
         "server2025": {
-            "os": {
-                "caption": "Microsoft Windows Server 2025 Datacenter",
-                "build": 26100,
-                "ubr": 2314,
-                "display_version": "24H2",
-                "edition_id": "ServerDatacenter",
-                "product_type": 3,
-                "installation_type": "Server Core",
-            },
+            "os": _WS2025,
             "hardware": {"memory_gb": 32.0, "logical_processors": 16, **_PHYSICAL},
             "features": _BOTH,
         },
@@ -271,15 +272,7 @@ K8S_NODE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "k8s-node-2022": {**_guest("azure", nested=False), "os": {**_WS2022, "installation_type": "Server Core"}},
         "k8s-node-2025": {
             **_guest("azure", nested=False, memory_gb=16.0),
-            "os": {
-                "caption": "Microsoft Windows Server 2025 Datacenter",
-                "build": 26100,
-                "ubr": 2314,
-                "display_version": "24H2",
-                "edition_id": "ServerDatacenter",
-                "product_type": 3,
-                "installation_type": "Server Core",
-            },
+            "os": _WS2025,
         },
     }
 )

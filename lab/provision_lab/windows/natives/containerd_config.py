@@ -302,6 +302,17 @@ def _parse(raw: bytes, path: str, version: str) -> dict[str, Any]:
 
 
 _V1_NAMES = {"cri": CRI_V1}
+_APPENDED = ("imports", "disabled_plugins", "required_plugins")
+"""Lists a later file adds to (mergo ``WithAppendSlice`` in ``mergeConfig``), the defaults' included."""
+_TO_IMAGES = (
+    "registry",
+    "image_decryption",
+    "max_concurrent_downloads",
+    "image_pull_progress_timeout",
+    "image_pull_with_sync_fs",
+    "stats_collect_period",
+)
+"""Version 2 CRI keys that 2.x moves to the images plugin as they are (plugins/cri/images/plugin.go)."""
 
 
 def _migrate(document: dict[str, Any], version: str, warnings: list[str]) -> dict[str, Any]:
@@ -322,31 +333,14 @@ def _migrate(document: dict[str, Any], version: str, warnings: list[str]) -> dic
         runtime = dict(plugins.get(RUNTIME) or {})
         if "sandbox_image" in cri:
             images.setdefault("pinned_images", {})["sandbox"] = cri["sandbox_image"]
-        for key in (
-            "registry",
-            "image_decryption",
-            "max_concurrent_downloads",
-            "image_pull_progress_timeout",
-            "image_pull_with_sync_fs",
-            "stats_collect_period",
-        ):
+        for key in _TO_IMAGES:
             if key in cri:
                 images[key] = cri[key]
         engine = cri.get("containerd") if isinstance(cri.get("containerd"), dict) else {}
         for key in ("snapshotter", "disable_snapshot_annotations", "discard_unpacked_layers"):
             if key in engine:
                 images[key] = engine[key]
-        moved = set(_STREAMING) | {
-            "cni",
-            "containerd",
-            "sandbox_image",
-            "registry",
-            "image_decryption",
-            "max_concurrent_downloads",
-            "image_pull_progress_timeout",
-            "image_pull_with_sync_fs",
-            "stats_collect_period",
-        }
+        moved = set(_STREAMING) | {"cni", "containerd", "sandbox_image", *_TO_IMAGES}
         for key, value in cri.items():
             if key not in moved:
                 runtime.setdefault(key, value)
@@ -411,7 +405,8 @@ def load(path: str, version: str, read: FileReader, lister: FolderLister, *, exp
                 document = _migrate(document, version, loaded.warnings)
         document = {key: value for key, value in document.items() if key in _TOP_LEVEL}
         plugins = {**dict(merged.get("plugins") or {}), **dict(document.get("plugins") or {})}
-        merged = {**merged, **document, "plugins": plugins}
+        appended = {key: [*merged.get(key, []), *document[key]] for key in _APPENDED if key in document}
+        merged = {**merged, **document, **appended, "plugins": plugins}
         merged["version"] = document.get("version", merged.get("version"))
         seen.add(current.lower())
         loaded.files.append(current)
@@ -427,7 +422,9 @@ def load(path: str, version: str, read: FileReader, lister: FolderLister, *, exp
         )
     config = loaded.config
     for key, value in merged.items():
-        if key != "plugins":
+        if key in _APPENDED:
+            config[key] = [*config.get(key, []), *value]
+        elif key != "plugins":
             config[key] = value
     for uri, table in dict(merged.get("plugins") or {}).items():
         schema = schemas(version).get(uri)
