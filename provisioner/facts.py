@@ -112,6 +112,8 @@ class ContainerdFacts(_Model):
     """The service's ImagePath (``HKLM:\\SYSTEM\\CurrentControlSet\\Services\\<name>``): the flags it runs with."""
     crictl: bool = False
     """``bin\\crictl.exe`` is there."""
+    nerdctl: bool = False
+    """``bin\\nerdctl.exe`` is there."""
 
 
 class FileFacts(_Model):

@@ -373,13 +373,15 @@ def _install_dir(value: str) -> str:
 InstallDir = Annotated[str, AfterValidator(_install_dir)]
 
 
-class CrictlPin(StrictModel):
-    """crictl from kubernetes-sigs/cri-tools, pinned: the verify's ``crictl info`` needs it."""
+class ToolPin(StrictModel):
+    """A client tool beside containerd, pinned: crictl (kubernetes-sigs/cri-tools; the verify's ``crictl
+    info`` needs it) or nerdctl (containerd/nerdctl, whose releases publish SHA256SUMS)."""
 
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
     sha256: Sha256
+    """SHA-256 of the release tarball."""
     url: HttpUrl | None = None
-    """Default: https://github.com/kubernetes-sigs/cri-tools/releases/download/v<V>/crictl-v<V>-windows-<arch>.tar.gz."""
+    """Default: the upstream release for the engine's arch (ContainerdEngineSpec.tool_url)."""
 
 
 class ContainerdEngineSpec(StrictModel):
@@ -401,7 +403,8 @@ class ContainerdEngineSpec(StrictModel):
     log_level: Literal["trace", "debug", "info", "warn", "error", "fatal", "panic"] | None = "info"
     kubernetes_version: str | None = None
     """The cluster's Kubernetes version: the version is checked against containerd's support matrix."""
-    crictl: CrictlPin | None = None
+    crictl: ToolPin | None = None
+    nerdctl: ToolPin | None = None
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -421,14 +424,18 @@ class ContainerdEngineSpec(StrictModel):
             f"containerd-{self.version}-windows-{self.arch}.tar.gz"
         )
 
-    @property
-    def crictl_url(self) -> str | None:
-        if self.crictl is None:
-            return None
-        version = self.crictl.version
-        return self.crictl.url or (
-            f"https://github.com/kubernetes-sigs/cri-tools/releases/download/v{version}/"
-            f"crictl-v{version}-windows-{self.arch}.tar.gz"
+    def tool_url(self, name: Literal["crictl", "nerdctl"], pin: ToolPin) -> str:
+        """The pin's URL, else the upstream release tarball (research/containerd-scaleout-history.md 1.6)."""
+        if pin.url is not None:
+            return pin.url
+        if name == "crictl":
+            return (
+                f"https://github.com/kubernetes-sigs/cri-tools/releases/download/v{pin.version}/"
+                f"crictl-v{pin.version}-windows-{self.arch}.tar.gz"
+            )
+        return (
+            f"https://github.com/containerd/nerdctl/releases/download/v{pin.version}/"
+            f"nerdctl-{pin.version}-windows-{self.arch}.tar.gz"
         )
 
 

@@ -13,7 +13,7 @@ does not pay for the protocol stack):
   profiles; :class:`Faults` are injected per host; :class:`ExecResult` is one script's outcome.
 - :class:`Lab` is a lab inventory's hosts with their state kept in a lab directory
   (:func:`default_lab_dir`, :func:`lab_password`, :func:`read_lab_inventory`).
-- :func:`engine_sha256`, :func:`containerd_sha256`, :func:`crictl_sha256`, :func:`desktop_sha256`, :func:`wsl_url` and :func:`wsl_sha256` name the
+- :func:`engine_sha256`, :func:`containerd_sha256`, :func:`crictl_sha256`, :func:`nerdctl_sha256`, :func:`desktop_sha256`, :func:`wsl_url` and :func:`wsl_sha256` name the
   lab's own download stand-ins, which an inventory pins.
 """
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         crictl_sha256,
         desktop_sha256,
         engine_sha256,
+        nerdctl_sha256,
         wsl_sha256,
         wsl_url,
     )
@@ -49,6 +50,7 @@ __all__ = [
     "engine_sha256",
     "containerd_sha256",
     "crictl_sha256",
+    "nerdctl_sha256",
     "lab_password",
     "make_host",
     "parse_profiles",
@@ -69,6 +71,7 @@ _HOME = {
     "engine_sha256": "windows.natives",
     "containerd_sha256": "windows.natives",
     "crictl_sha256": "windows.natives",
+    "nerdctl_sha256": "windows.natives",
     "lab_password": "runtime",
     "make_host": "profiles",
     "parse_profiles": "fleet",

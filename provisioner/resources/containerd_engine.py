@@ -25,7 +25,7 @@ from provisioner.resources.base import (
     Resource,
     service_diff,
 )
-from provisioner.spec import ContainerdEngineSpec, HostSpec
+from provisioner.spec import ContainerdEngineSpec, HostSpec, ToolPin
 
 __all__ = [
     "RESOURCE",
@@ -33,6 +33,7 @@ __all__ = [
     "ContainerdEngineData",
     "ContainerdEngineParams",
     "ContainerdProbe",
+    "ToolParams",
     "changes",
     "containerd",
     "probe",
@@ -55,7 +56,10 @@ def containerd(spec: HostSpec) -> ContainerdEngineSpec:
     return engine
 
 
-class CrictlParams(BlockParams):
+class ToolParams(BlockParams):
+    """A pinned client tool: its tarball holds ``<name>.exe``, which goes to ``bin\\``."""
+
+    name: str
     version: str
     url: str
     sha256: str
@@ -73,7 +77,8 @@ class ContainerdEngineParams(BlockParams):
     """The ImagePath that registration makes (compared with the registered one)."""
     migrate: bool
     """Run ``config migrate`` when the installed containerd is 1.x (and this one 2.x)."""
-    crictl: CrictlParams | None = None
+    tools: list[ToolParams] = []
+    """crictl and nerdctl when pinned: installed when ``<name>.exe --version`` is another version."""
 
 
 class ContainerdEngineData(RecordData):
@@ -135,10 +140,16 @@ def image_path(engine: ContainerdEngineSpec) -> str:
     return " ".join(_escape(part) for part in [exe, "--run-service", *register_arguments(engine)])
 
 
+def _tool(name: str, pin: ToolPin, url: str) -> ToolParams:
+    return ToolParams(name=name, version=pin.version, url=url, sha256=pin.sha256)
+
+
 def params_for(engine: ContainerdEngineSpec) -> ContainerdEngineParams:
-    crictl = None
-    if engine.crictl is not None and engine.crictl_url is not None:
-        crictl = CrictlParams(version=engine.crictl.version, url=engine.crictl_url, sha256=engine.crictl.sha256)
+    tools = []
+    if engine.crictl is not None:
+        tools.append(_tool("crictl", engine.crictl, engine.tool_url("crictl", engine.crictl)))
+    if engine.nerdctl is not None:
+        tools.append(_tool("nerdctl", engine.nerdctl, engine.tool_url("nerdctl", engine.nerdctl)))
     return ContainerdEngineParams(
         version=engine.version,
         url=engine.download_url,
@@ -148,7 +159,7 @@ def params_for(engine: ContainerdEngineSpec) -> ContainerdEngineParams:
         register_arguments=register_arguments(engine),
         image_path=image_path(engine),
         migrate=versions.parse(engine.version)[0] >= 2,
-        crictl=crictl,
+        tools=tools,
     )
 
 
@@ -210,16 +221,19 @@ def changes(spec: HostSpec, facts: Facts) -> list[Change]:
         wanted = image_path(engine)
         if found is not None and found.image_path != wanted:
             diff.append(DiffEntry("engine.service.command_line", found.image_path, wanted))
-    if engine.crictl is not None and found is not None and found.installed and not found.crictl:
-        diff.append(DiffEntry("engine.crictl", None, engine.crictl.version))
+    if found is not None and found.installed:
+        if engine.crictl is not None and not found.crictl:
+            diff.append(DiffEntry("engine.crictl", None, engine.crictl.version))
+        if engine.nerdctl is not None and not found.nerdctl:
+            diff.append(DiffEntry("engine.nerdctl", None, engine.nerdctl.version))
     if not diff:
         return []
     return [Change(id=f"engine/{engine.service}", type=TYPE, params=params_for(engine), diff=diff)]
 
 
 def _timeout(params: ContainerdEngineParams) -> float:
-    """A download of ~40 MB, an extract and a restart; more when crictl comes too."""
-    return 900.0 if params.crictl is None else 1200.0
+    """A download of ~40 MB, an extract and a restart; five minutes more per client tool."""
+    return 900.0 + 300.0 * len(params.tools)
 
 
 RESOURCE = Resource(

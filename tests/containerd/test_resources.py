@@ -61,6 +61,30 @@ def test_an_old_install_differs_by_version_and_by_the_flags_its_service_runs_wit
     assert diff["engine.version"] == ("1.7.28", "2.3.0")
     assert diff["engine.service.command_line"] == (f'"{HOME}\\bin\\containerd.exe" --run-service', image_path(engine()))
     assert isinstance(install.params, containerd_engine.ContainerdEngineParams) and install.params.migrate
+    assert [(t.name, t.version, t.url) for t in install.params.tools] == [
+        (
+            "crictl",
+            "1.34.0",
+            "https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-windows-amd64.tar.gz",
+        )
+    ]
+    pinned = spec_with(
+        k8s_spec(),
+        engine={
+            **engine().model_dump(mode="json"),
+            "arch": "arm64",
+            "nerdctl": {"version": "2.3.5", "sha256": "ab" * 32},
+        },
+    )
+    tools = next(
+        c for c in plan("n", pinned, load_facts("k8s-node-2022-containerd17")).changes if c.type == "containerd_engine"
+    )
+    assert isinstance(tools.params, containerd_engine.ContainerdEngineParams)
+    assert tools.params.url.endswith("/v2.3.0/containerd-2.3.0-windows-arm64.tar.gz")
+    assert [t.url for t in tools.params.tools][1] == (
+        "https://github.com/containerd/nerdctl/releases/download/v2.3.5/nerdctl-2.3.5-windows-arm64.tar.gz"
+    )
+    assert ("engine.nerdctl", None, "2.3.5") in [(d.path, d.before, d.after) for d in tools.diff]
 
 
 def test_the_drop_in_diff_is_key_by_key_and_a_large_file_differs_by_hash() -> None:

@@ -264,6 +264,12 @@ NATIVE_VIA_VARIABLE: dict[str, Native] = {
         "https://github.com/containerd/containerd/blob/main/cmd/containerd/command/service_windows.go",
         frozenset({"--version", "--register-service", "--unregister-service", "--service-name", "--config"}),
     ),
+    "$toolExe": Native(
+        "$toolExe",
+        "crictl.exe or nerdctl.exe",
+        "https://github.com/containerd/nerdctl/blob/main/docs/command-reference.md",
+        frozenset({"--version"}),
+    ),
     "$crictl": Native(
         "$crictl",
         "crictl.exe",

@@ -186,6 +186,7 @@ def test_catalog_entries_cite_microsoft_learn() -> None:
     sources = (
         "https://docs.docker.com/reference/cli/",
         "https://github.com/containerd/containerd/",
+        "https://github.com/containerd/nerdctl/",
         "https://github.com/kubernetes-sigs/cri-tools/",
         "https://learn.microsoft.com/windows-server/administration/windows-commands/",
     )

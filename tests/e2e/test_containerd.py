@@ -11,7 +11,7 @@ from typing import Any
 
 from labfixtures import merge, play_of
 
-from provision_lab import containerd_sha256, crictl_sha256
+from provision_lab import containerd_sha256, crictl_sha256, nerdctl_sha256
 
 from .conftest import E2ELab
 
@@ -47,7 +47,7 @@ def test_nodes_converge_to_a_verified_containerd_and_a_second_apply_is_one_scrip
     e2e_lab: Callable[..., E2ELab],
 ) -> None:
     lab = e2e_lab({"node22": "k8s-node-2022", "node25": "k8s-node-2025"})
-    playbook = k8s_playbook(lab)
+    playbook = k8s_playbook(lab, engine={"nerdctl": {"version": "2.3.5", "sha256": nerdctl_sha256("2.3.5")}})
     first = lab.run(playbook)
     assert {r.name: r.status for r in first.results} == {"node22": "changed", "node25": "changed"}, [
         (r.name, r.message) for r in first.results
@@ -72,6 +72,8 @@ def test_nodes_converge_to_a_verified_containerd_and_a_second_apply_is_one_scrip
         hosts_toml = tomllib.loads(read(lab, name, r"C:\ProgramData\containerd\certs.d\docker.io\hosts.toml") or "")
         assert list(hosts_toml["host"]) == ["https://mirror.gcr.io"]
         assert "starting containerd" in (read(lab, name, r"C:\ProgramData\containerd\containerd.log") or "")
+        for tool in ("crictl.exe", "nerdctl.exe", "ctr.exe"):
+            assert machine.fs.is_file(HOME + "\\bin\\" + tool), tool
     before = {name: lab.counters(name)["scripts"] for name in lab.hosts}
     second = lab.run(playbook)
     assert {r.name: r.status for r in second.results} == {"node22": "ok", "node25": "ok"}

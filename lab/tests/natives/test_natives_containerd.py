@@ -12,6 +12,7 @@ import pytest
 
 from provision_lab.windows.machine import DEFAULT_CATALOG, OsInfo, ServiceStartError
 from provision_lab.windows.natives import containerd_archive, containerd_url, crictl_archive
+from provision_lab.windows.natives.files import nerdctl_archive
 
 from .conftest import Box
 
@@ -75,6 +76,11 @@ def test_the_release_tarball_its_sha256sum_file_and_what_tar_extracts(tar_box: C
     box.view.write_file(r"C:\Temp\crictl.tar.gz", crictl_archive("1.34.0"))
     assert box.run(r"C:\Windows\System32\tar.exe", "-xf", r"C:\Temp\crictl.tar.gz", "-C", HOME).exit_code == 0
     assert box.run(HOME + r"\crictl.exe", "--version").stdout == "crictl version v1.34.0\n"
+    box.view.write_file(r"C:\Temp\nerdctl.tar.gz", nerdctl_archive("2.3.5"))
+    assert box.run(r"C:\Windows\System32\tar.exe", "-xf", r"C:\Temp\nerdctl.tar.gz", "-C", HOME).exit_code == 0
+    assert box.run(HOME + r"\nerdctl.exe", "--version").stdout == "nerdctl version 2.3.5\n"
+    # nerdctl's containers need a CNI config the lab does not model: nothing else pretends to work.
+    assert box.run(HOME + r"\nerdctl.exe", "run", "--rm", NANO_2022).exit_code == 1
 
 
 def test_register_service_copies_every_other_flag_and_loads_the_config_first(tar_box: Callable[..., Box]) -> None:

@@ -21,7 +21,7 @@ from provision_lab.powershell.api import Host, NativeProgram, NativeResult
 from provision_lab.windows import programs
 from provision_lab.windows.machine import DEFAULT_CATALOG, Machine, Service
 from provision_lab.windows.natives import desktop
-from provision_lab.windows.natives.containerd import Containerd, Crictl, Ctr
+from provision_lab.windows.natives.containerd import Containerd, Crictl, Ctr, Nerdctl
 from provision_lab.windows.natives.desktop import DesktopApp, DesktopInstaller, DesktopPlugin, DesktopService
 from provision_lab.windows.natives.docker import Docker
 from provision_lab.windows.natives.dockerd import Dockerd
@@ -45,6 +45,7 @@ from provision_lab.windows.natives.files import (
     engine_archive,
     engine_sha256,
     engine_url,
+    nerdctl_sha256,
     wsl_msi,
     wsl_sha256,
     wsl_url,
@@ -70,6 +71,7 @@ __all__ = [
     "crictl_archive",
     "crictl_sha256",
     "crictl_url",
+    "nerdctl_sha256",
     "desktop",
     "desktop_installer",
     "desktop_sha256",
@@ -120,6 +122,7 @@ def build(name: str, version: str, path: str, machine: NativeMachine) -> NativeP
         "containerd": lambda: Containerd(path, version, machine),
         "ctr": lambda: Ctr(path, version, machine),
         "crictl": lambda: Crictl(path, version, machine),
+        "nerdctl": lambda: Nerdctl(path, version),
         # bsdtar 3.3.2 shipped with 1803 and Server 2019; Windows 11 has 3.5.2 (bsdtar --version there).
         "tar": lambda: Tar(path, "3.5.2" if machine.os_build >= 22000 else "3.3.2", machine),
     }

@@ -19,6 +19,8 @@ Read from containerd's code at the tags the lab serves (containerd/containerd; `
   ``images ls``, ``run [--rm] [--isolated] IMAGE ID [COMMAND...]`` (``--isolated``: "Run the container
   with vm isolation", ``run_windows.go``); errors ``ctr: <err>``, exit 1; ``run`` exits with the
   container's code. 2.x first stats the pipe ("cannot access socket ..."), 1.7 dials until it times out.
+* ``nerdctl.exe`` (containerd/nerdctl): ``--version`` (``nerdctl version <V>``) only; its containers
+  need a CNI config (cs §1.7), which the lab does not model, so every other command fails plainly.
 * ``crictl.exe`` (kubernetes-sigs/cri-tools): ``--runtime-endpoint/-r`` (``CONTAINER_RUNTIME_ENDPOINT``),
   ``info``, ``version``, ``pull``; a fatal error is a logrus ``level=fatal`` line, exit 1.
 
@@ -40,7 +42,7 @@ from provision_lab.windows.natives import containerd_config as cfg
 from provision_lab.windows.natives.engines import image_builds, pipe_name, process_isolation_allowed, split_reference
 from provision_lab.windows.natives.machine import NativeMachine
 
-__all__ = ["CONTAINERD_REVISIONS", "Containerd", "Crictl", "Ctr", "containerd_on"]
+__all__ = ["CONTAINERD_REVISIONS", "Containerd", "Crictl", "Ctr", "Nerdctl", "containerd_on"]
 
 CONTAINERD_REVISIONS = {
     # `containerd --version` prints the release's commit: the tags' commits in containerd/containerd.
@@ -566,3 +568,16 @@ class Crictl:
             else "cni config load failed: no network config found in "
             f"{conf_dir}: cni plugin not initialized: failed to load cni config",
         }
+
+
+class Nerdctl:
+    """One nerdctl.exe file: its version (module docstring)."""
+
+    def __init__(self, path: str, version: str) -> None:
+        self.path = path
+        self.version = version
+
+    def run(self, argv: Sequence[str], stdin: str | None, host: Host) -> NativeResult:
+        if list(argv[1:]) in (["--version"], ["-v"]):
+            return NativeResult(0, f"nerdctl version {self.version}\n")
+        return _fatal(f"the lab models only 'nerdctl --version', not {' '.join(argv[1:])!r}")

@@ -31,6 +31,10 @@ __all__ = [
     "crictl_archive",
     "crictl_sha256",
     "crictl_url",
+    "nerdctl_archive",
+    "nerdctl_sha256",
+    "nerdctl_url",
+    "NERDCTL_VERSIONS",
     "WSL_RELEASES",
     "PROGRAMS",
     "desktop_installer",
@@ -60,6 +64,8 @@ CONTAINERD_VERSIONS: tuple[str, ...] = ("1.7.28", "2.0.7", "2.1.5", "2.2.1", "2.
 """containerd releases the lab serves (their tags' commits are in natives/containerd.py)."""
 CRICTL_VERSIONS: tuple[str, ...] = ("1.34.0",)
 """cri-tools releases the lab serves."""
+NERDCTL_VERSIONS: tuple[str, ...] = ("2.3.5",)
+"""nerdctl releases the lab serves (the latest tag in cs's header)."""
 CONTAINERD_BINARIES = ("containerd.exe", "ctr.exe", "containerd-shim-runhcs-v1.exe", "containerd-stress.exe")
 """``bin\\`` of the Windows release tarball (``Makefile.windows``: the binaries plus ``WINDOWS_SHIM``, cs §1.4).
 The shim and containerd-stress declare programs the lab does not model: they do not start."""
@@ -83,6 +89,7 @@ PROGRAMS = {
     "containerd": "containerd.exe of a containerd release",
     "ctr": "ctr.exe of a containerd release",
     "crictl": "crictl.exe of cri-tools",
+    "nerdctl": "nerdctl.exe of a nerdctl release",
     "wsl": "the inbox wsl.exe",
 }
 """Every program natives registers. ``wsl-msi`` (the WSL package) is a file msiexec reads, not a program."""
@@ -201,6 +208,23 @@ def crictl_sha256(version: str, arch: str = "amd64") -> str:
     return hashlib.sha256(crictl_archive(version, arch)).hexdigest()
 
 
+def nerdctl_url(version: str, arch: str = "amd64") -> str:
+    """``https://github.com/containerd/nerdctl/releases/download/v<V>/nerdctl-<V>-windows-<arch>.tar.gz`` (cs §1.6)."""
+    return f"https://github.com/containerd/nerdctl/releases/download/v{version}/nerdctl-{version}-windows-{arch}.tar.gz"
+
+
+@cache
+def nerdctl_archive(version: str, arch: str = "amd64") -> bytes:
+    """The lab's nerdctl tarball: ``nerdctl.exe`` at its top level."""
+    if version not in NERDCTL_VERSIONS:
+        raise KeyError(f"the lab has no nerdctl {version}; it has {', '.join(NERDCTL_VERSIONS)}")
+    return _tar_gz({"nerdctl.exe": programs.image("nerdctl", version)})
+
+
+def nerdctl_sha256(version: str, arch: str = "amd64") -> str:
+    return hashlib.sha256(nerdctl_archive(version, arch)).hexdigest()
+
+
 def download_catalog() -> dict[str, bytes]:
     """Every URL the lab's web serves a program at, with the bytes it serves (MACHINE's
     Invoke-WebRequest reads this; anything else is a 404)."""
@@ -217,4 +241,7 @@ def download_catalog() -> dict[str, bytes]:
     for version in CRICTL_VERSIONS:
         for arch in ("amd64", "arm64"):
             catalog[crictl_url(version, arch)] = crictl_archive(version, arch)
+    for version in NERDCTL_VERSIONS:
+        for arch in ("amd64", "arm64"):
+            catalog[nerdctl_url(version, arch)] = nerdctl_archive(version, arch)
     return catalog
