@@ -104,6 +104,21 @@ class EngineFacts(_Model):
     service: ServiceFacts = ServiceFacts(exists=False)
 
 
+class ContainerdFacts(_Model):
+    """Engine type containerd: what ``bin\\containerd.exe --version`` says and how its service is registered
+    (research/containerd-scaleout-history.md section 1.4); only when the spec's engine is containerd."""
+
+    installed: bool
+    version: str | None = None
+    service: ServiceFacts = ServiceFacts(exists=False)
+    image_path: str | None = None
+    """The service's ImagePath (``HKLM:\\SYSTEM\\CurrentControlSet\\Services\\<name>``): the flags it runs with."""
+    crictl: bool = False
+    """``bin\\crictl.exe`` is there."""
+    nerdctl: bool = False
+    """``bin\\nerdctl.exe`` is there."""
+
+
 class FileFacts(_Model):
     exists: bool
     sha256: str | None = None
@@ -172,6 +187,8 @@ class Facts(_Model):
     files: dict[str, FileFacts] = Field(default_factory=dict)
     desktop: DesktopFacts | None = None
     """Only when the spec's engine is docker-desktop (facts_request asks for it)."""
+    containerd: ContainerdFacts | None = None
+    """Only when the spec's engine is containerd (facts_request asks for it)."""
 
     def feature(self, name: str) -> FeatureState:
         return self.features.get(name, "Absent")

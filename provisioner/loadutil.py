@@ -49,22 +49,28 @@ def _tag_of(model: type[BaseModel]) -> str | None:
     return str(values[0]) if len(values) == 1 else None
 
 
-def _union_tags(model: type[BaseModel]) -> set[str]:
-    """Tags pydantic puts in error locations for the tagged unions under ``model`` (e.g. "docker-desktop")."""
-    tags: set[str] = set()
-    seen: set[type[BaseModel]] = set()
-    stack = [model]
-    while stack:
-        current = stack.pop()
-        if current in seen:
+def _without_tags(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without the tag pydantic puts right after a field holding a tagged union (engine:
+    "docker-desktop"), which is no YAML key. Only there: a key spelt like a tag elsewhere (the spec's
+    ``containerd:`` beside ``engine.type: containerd``) is a key."""
+    out: list[Any] = []
+    current: Any = model
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        out.append(part)
+        is_model = isinstance(current, type) and issubclass(current, BaseModel)
+        field = current.model_fields.get(str(part)) if is_model else None
+        if field is None:
+            current = None  # a list index or a mapping key: no field of a model below it is followed
             continue
-        seen.add(current)
-        for field in current.model_fields.values():
-            members = _models_in(field.annotation)
-            if len(members) > 1:
-                tags |= {tag for tag in map(_tag_of, members) if tag}
-            stack += members
-    return tags
+        candidates = _models_in(field.annotation)
+        tagged = {_tag_of(c): c for c in candidates} if len(candidates) > 1 else {}
+        if parts and parts[0] in tagged:
+            current = tagged[parts.pop(0)]
+        else:
+            current = candidates[0] if candidates else None
+    return tuple(out)
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -128,14 +134,13 @@ def validation_errors(
     """One LoadError per pydantic error, placed at the YAML key it concerns."""
     errors: list[LoadError] = []
     seen: set[tuple[KeyPath, str]] = set()
-    union_tags = _union_tags(model)
     for item in exc.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if p != "[key]" and not (isinstance(p, str) and p.startswith("function-")))
         # Drop the tag pydantic adds for union members (e.g. "int", "str", "constrained-str").
         loc = tuple(p for p in loc if not (isinstance(p, str) and ("constrained" in p or p in {"int", "str", "list"})))
         tagged_loc = loc
         # ... and the tag of a tagged union's member (engine: "docker-desktop"), which is no YAML key.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p in union_tags))
+        loc = _without_tags(model, loc)
         path: KeyPath = base + tuple(loc)
         if any(isinstance(part, str) and "password" in part for part in path):
             item = {**item, "input": "<hidden>"}  # never echo a secret, even a malformed one

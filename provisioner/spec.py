@@ -20,13 +20,18 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from provisioner.containerd import config as containerd_config
+from provisioner.containerd import versions as containerd_versions
 from provisioner.errors import closest
 
 __all__ = [
+    "ContainerdEngineSpec",
+    "ContainerdSettings",
     "DAEMON_KEYS_REFUSED",
     "DAEMON_KEYS_WINDOWS",
     "DESKTOP_BUILDS",
@@ -415,6 +420,129 @@ class DockerDesktopSpec(StrictModel):
         return int(major), int(minor), int(patch)
 
 
+# -- containerd (issue 15; the rules are in provisioner/containerd/, research/containerd-scaleout-history.md §1)
+
+
+def _install_dir(value: str) -> str:
+    """A folder for the engine's files: absolute on a drive, not a drive's root, nothing a command line
+    or a path join could misread (the ImagePath quotes it; a quote inside would end the quoting)."""
+    if not re.fullmatch(r"[A-Za-z]:\\[^\x00-\x1f\"*?<>|:]+", value) or ".." in value.split("\\"):
+        raise ValueError(f"{_cut(value)!r} is not an absolute folder on a drive (e.g. C:\\Program Files\\containerd)")
+    return value.rstrip("\\")
+
+
+InstallDir = Annotated[str, AfterValidator(_install_dir)]
+
+
+class ToolPin(StrictModel):
+    """A client tool beside containerd, pinned: crictl (kubernetes-sigs/cri-tools; the verify's ``crictl
+    info`` needs it) or nerdctl (containerd/nerdctl, whose releases publish SHA256SUMS)."""
+
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    sha256: Sha256
+    """SHA-256 of the release tarball."""
+    url: HttpUrl | None = None
+    """Default: the upstream release for the engine's arch (ContainerdEngineSpec.tool_url)."""
+
+
+class ContainerdEngineSpec(StrictModel):
+    """containerd for Kubernetes Windows nodes: the release tarball, pinned and SHA-256 verified."""
+
+    type: Literal["containerd"]
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    """A containerd release, e.g. 2.1.5 (github.com/containerd/containerd/releases)."""
+    sha256: Sha256
+    """SHA-256 of the tarball: the first word of the release's ``.tar.gz.sha256sum`` file."""
+    url: HttpUrl | None = None
+    """Default: the upstream release for ``arch``; an internal mirror for air-gapped sites."""
+    arch: Literal["amd64", "arm64"] = "amd64"
+    install_dir: InstallDir = r"C:\Program Files\containerd"
+    """containerd's own default folder: config.toml lives here, the binaries in its bin\\."""
+    service: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")] = "containerd"
+    log_file: Annotated[str, AfterValidator(_native_argument)] | None = r"C:\ProgramData\containerd\containerd.log"
+    """--log-file: without it a containerd service keeps no log at all (section 1.4)."""
+    log_level: Literal["trace", "debug", "info", "warn", "error", "fatal", "panic"] | None = "info"
+    kubernetes_version: str | None = None
+    """The cluster's Kubernetes version: the version is checked against containerd's support matrix."""
+    crictl: ToolPin | None = None
+    nerdctl: ToolPin | None = None
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _supported(cls, value: str | None, info: ValidationInfo) -> str | None:
+        version = info.data.get("version")
+        if value is None or version is None:
+            return value
+        for note in containerd_versions.kubernetes_notes(version, value):
+            if note.level == "error":
+                raise ValueError(note.message)
+        return value
+
+    @property
+    def download_url(self) -> str:
+        return self.url or (
+            f"https://github.com/containerd/containerd/releases/download/v{self.version}/"
+            f"containerd-{self.version}-windows-{self.arch}.tar.gz"
+        )
+
+    def tool_url(self, name: Literal["crictl", "nerdctl"], pin: ToolPin) -> str:
+        """The pin's URL, else the upstream release tarball (research/containerd-scaleout-history.md 1.6)."""
+        if pin.url is not None:
+            return pin.url
+        if name == "crictl":
+            return (
+                f"https://github.com/kubernetes-sigs/cri-tools/releases/download/v{pin.version}/"
+                f"crictl-v{pin.version}-windows-{self.arch}.tar.gz"
+            )
+        return (
+            f"https://github.com/containerd/nerdctl/releases/download/v{pin.version}/"
+            f"nerdctl-{pin.version}-windows-{self.arch}.tar.gz"
+        )
+
+
+class CniPaths(StrictModel):
+    bin_dir: Annotated[str, Field(min_length=1)]
+    conf_dir: Annotated[str, Field(min_length=1)]
+
+
+class RegistrySettings(StrictModel):
+    """``registry.config_path`` and the mirrors written below it as hosts.toml files."""
+
+    config_path: InstallDir = r"C:\ProgramData\containerd\certs.d"
+    """nerdctl's Windows default (section 1.5); containerd documents none for Windows, so it is always set."""
+    mirrors: dict[
+        Annotated[str, AfterValidator(containerd_config.check_registry_host)],
+        Annotated[list[Annotated[str, Field(pattern=r"^https?://[^\s\"]+$")]], Field(min_length=1)],
+    ] = Field(default_factory=dict)
+    """Registry host (``docker.io``, ``registry.example.com:5000``) -> mirror URLs, tried in order."""
+
+
+class ContainerdSettings(StrictModel):
+    """``containerd:``: config.toml keys by name for any containerd version (provisioner/containerd/config.py)."""
+
+    sandbox_image: Annotated[str, AfterValidator(_image)] | None = None
+    """The pause image; Kubernetes recommends Microsoft's signed mcr.microsoft.com/oss/kubernetes/pause:3.6
+    for production (section 1.1 [K8S-WIN])."""
+    cni: Literal["containerd", "kubernetes-sigs"] | CniPaths | None = None
+    """A preset (containerd's own paths, or SIG Windows' c:/opt/cni/bin and c:/etc/cni/net.d) or both paths."""
+    default_runtime: Literal["runhcs-wcow-process", "runhcs-wcow-hypervisor"] | None = None
+    registry: RegistrySettings | None = None
+    image_pull_progress_timeout: Annotated[str, AfterValidator(containerd_config.check_duration)] | None = None
+    """containerd's default is 5 minutes, short for Windows images (section 1.5)."""
+    max_concurrent_downloads: Annotated[int, Field(ge=1, le=64)] | None = None
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Further keys of the CRI plugins, by plugin URI, as in config.toml; checked against the engine's version."""
+
+    @field_validator("cni", mode="before")
+    @classmethod
+    def _preset(cls, value: Any) -> Any:
+        """One clear error for a preset name that is none (not one per member of the union)."""
+        if isinstance(value, str) and value not in containerd_config.CNI_PRESETS:
+            presets = " or ".join(sorted(containerd_config.CNI_PRESETS))
+            raise ValueError(f"{value!r} is not a CNI preset: use {presets}, or give bin_dir and conf_dir")
+        return value
+
+
 def _engine_type(value: Any) -> str:
     """The engine's tag: its ``type``, ``docker-ce`` when left out (the type docker-ce specs were written without)."""
     if isinstance(value, dict):
@@ -423,10 +551,12 @@ def _engine_type(value: Any) -> str:
 
 
 AnyEngine = Annotated[
-    Annotated[EngineSpec, Tag("docker-ce")] | Annotated[DockerDesktopSpec, Tag("docker-desktop")],
+    Annotated[EngineSpec, Tag("docker-ce")]
+    | Annotated[DockerDesktopSpec, Tag("docker-desktop")]
+    | Annotated[ContainerdEngineSpec, Tag("containerd")],
     Discriminator(_engine_type),
 ]
-"""``engine:``: Docker CE (the default type) or Docker Desktop, told apart by ``type``."""
+"""``engine:``: Docker CE (the default type), Docker Desktop or containerd, told apart by ``type``."""
 
 
 def _daemon_key(key: str) -> str:
@@ -562,7 +692,22 @@ class HostSpec(StrictModel):
     """Written to C:\\ProgramData\\docker\\config\\daemon.json (docker-ce), or to each engine.users
     member's %USERPROFILE%\\.docker\\windows-daemon.json (docker-desktop, which rewrites the ProgramData
     file itself); None leaves the file alone."""
+    containerd: ContainerdSettings | None = None
+    """containerd's config.toml keys (engine type containerd), rendered for the engine's version."""
     verify: VerifySpec = VerifySpec()
+
+    @field_validator("containerd")
+    @classmethod
+    def _known_to_the_version(cls, value: ContainerdSettings | None, info: ValidationInfo) -> ContainerdSettings | None:
+        """Keys the engine's version does not have are refused here: containerd would ignore them."""
+        engine = info.data.get("engine")
+        if value is None or not isinstance(engine, ContainerdEngineSpec):
+            return value
+        document = containerd_config.document(value, engine.version)
+        problems = containerd_config.key_problems(document["plugins"], engine.version)
+        if problems:
+            raise ValueError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        return value
 
     @field_validator("features")
     @classmethod
@@ -590,6 +735,10 @@ class HostSpec(StrictModel):
             raise ValueError("verify needs an engine: add `engine:` or set verify.when: never")
         if self.daemon is not None and self.engine is None:
             raise ValueError("daemon settings need an engine: add `engine:`")
+        if self.containerd is not None and not isinstance(self.engine, ContainerdEngineSpec):
+            raise ValueError("containerd settings need `engine: {type: containerd, ...}`")
+        if self.daemon is not None and isinstance(self.engine, ContainerdEngineSpec):
+            raise ValueError("daemon.json is Docker's: containerd reads config.toml, set it under `containerd:`")
         return self
 
 

@@ -13,7 +13,7 @@ does not pay for the protocol stack):
   profiles; :class:`Faults` are injected per host; :class:`ExecResult` is one script's outcome.
 - :class:`Lab` is a lab inventory's hosts with their state kept in a lab directory
   (:func:`default_lab_dir`, :func:`lab_password`, :func:`read_lab_inventory`).
-- :func:`engine_sha256`, :func:`desktop_sha256`, :func:`wsl_url` and :func:`wsl_sha256` name the
+- :func:`engine_sha256`, :func:`containerd_sha256`, :func:`crictl_sha256`, :func:`nerdctl_sha256`, :func:`desktop_sha256`, :func:`wsl_url` and :func:`wsl_sha256` name the
   lab's own download stand-ins, which an inventory pins.
 """
 
@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from provision_lab.profiles import make_host
     from provision_lab.runtime import Lab, LabSettings, default_lab_dir, lab_password, read_lab_inventory
     from provision_lab.server import LabServer
-    from provision_lab.windows.natives import desktop_sha256, engine_sha256, wsl_sha256, wsl_url
+    from provision_lab.windows.natives import (
+        containerd_sha256,
+        crictl_sha256,
+        desktop_sha256,
+        engine_sha256,
+        nerdctl_sha256,
+        wsl_sha256,
+        wsl_url,
+    )
 
 __all__ = [
     "ExecResult",
@@ -40,6 +48,9 @@ __all__ = [
     "default_lab_dir",
     "desktop_sha256",
     "engine_sha256",
+    "containerd_sha256",
+    "crictl_sha256",
+    "nerdctl_sha256",
     "lab_password",
     "make_host",
     "parse_profiles",
@@ -58,6 +69,9 @@ _HOME = {
     "default_lab_dir": "runtime",
     "desktop_sha256": "windows.natives",
     "engine_sha256": "windows.natives",
+    "containerd_sha256": "windows.natives",
+    "crictl_sha256": "windows.natives",
+    "nerdctl_sha256": "windows.natives",
     "lab_password": "runtime",
     "make_host": "profiles",
     "parse_profiles": "fleet",

@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
     up = commands.add_parser("up", help="start a background lab and write its inventory")
-    up.add_argument("--hosts", type=_host_count, default=7, help="number of hosts (default 7)")
+    up.add_argument("--hosts", type=_host_count, default=9, help="number of hosts (default 9)")
     up.add_argument("--profiles", default=DEFAULT_LAB_PROFILES, help="profile mix: NAME, NAME:COUNT,..., or mixed")
     up.add_argument("--faults", help="faults as data, e.g. 'lab-0003=http_500_rate:0.3;vm-no-nested=latency_ms:50'")
     up.add_argument("--seed", type=int, default=1)

@@ -23,7 +23,7 @@ from typing import Any
 
 from provision_lab.api import Faults
 from provision_lab.fleet import build_fleet, parse_profiles
-from provision_lab.profiles import WORKSTATION_PROFILES
+from provision_lab.profiles import K8S_NODE_PROFILES, WORKSTATION_PROFILES
 from provision_lab.runtime import (
     LAB_USER,
     PASSWORD_ENV,
@@ -36,7 +36,9 @@ from provision_lab.windows.natives import engine_sha256
 
 __all__ = ["DEFAULT_LAB_PROFILES", "LabError", "apply_drift", "request", "start_daemon", "write_inventory"]
 
-DEFAULT_LAB_PROFILES = "server2022:2,server2025,server2019,win11-23h2-pro,vm-nested,workstation-win11-23h2-pro"
+DEFAULT_LAB_PROFILES = (
+    "server2022:2,server2025,server2019,win11-23h2-pro,vm-nested,workstation-win11-23h2-pro,k8s-node-2022,k8s-node-2025"
+)
 """``provision-lab up``'s fleet: exactly the hosts of the committed inventories/lab.yml."""
 
 _DAEMON_FILE = "daemon.json"
@@ -63,6 +65,22 @@ def _workstation_vars() -> list[str]:
         '        wsl_version: "2.5.10"',
         f'        wsl_url: "{wsl_url("2.5.10")}"',
         f'        wsl_sha256: "{wsl_sha256("2.5.10")}"',
+    ]
+
+
+def _k8s_vars() -> list[str]:
+    """The k8s_nodes group's vars: the lab's containerd and crictl tarballs, as playbooks/k8s-nodes.yml uses them."""
+    from provision_lab.windows.natives import containerd_sha256, crictl_sha256
+
+    return [
+        "      # Kubernetes Windows worker nodes for engine type containerd (playbooks/k8s-nodes.yml).",
+        "      vars:",
+        '        kubernetes_version: "1.36"',
+        '        containerd_version: "2.3.0"',
+        "        # The lab's own tarballs (lab/provision_lab/windows/natives/files.py), not containerd's or cri-tools'.",
+        f'        containerd_sha256: "{containerd_sha256("2.3.0")}"',
+        '        crictl_version: "1.34.0"',
+        f'        crictl_sha256: "{crictl_sha256("1.34.0")}"',
     ]
 
 
@@ -121,11 +139,14 @@ def write_inventory(
         extra = f", lab_faults: {json.dumps(changed)}" if changed else ""
         # Workstation profiles (Docker Desktop) go to their own group, which playbooks/site.yml does not target.
         group = "workstations" if profile in WORKSTATION_PROFILES else "windows"
+        if profile in K8S_NODE_PROFILES:
+            group = "k8s_nodes"
         groups.setdefault(group, []).append(
             f"        {host.name}: {{ address: {host.address}, lab_profile: {profile}{extra} }}"
         )
+    group_vars = {"workstations": workstation_vars, "k8s_nodes": _k8s_vars()}
     for group, entries in groups.items():
-        lines += [f"    {group}:", *(workstation_vars if group == "workstations" else []), "      hosts:", *entries]
+        lines += [f"    {group}:", *group_vars.get(group, []), "      hosts:", *entries]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return fleet

@@ -40,6 +40,7 @@ from provision_lab.windows.machine import ENVIRONMENT_KEY, Hardware, Machine, Os
 __all__ = [
     "CONVERGED_DEFAULTS",
     "CONVERGED_SUFFIX",
+    "K8S_NODE_PROFILES",
     "PLATFORMS",
     "PROFILES",
     "WORKSTATION_PROFILES",
@@ -85,6 +86,15 @@ _WS2022 = {
     "edition_id": "ServerDatacenter",
     "product_type": 3,
     "installation_type": "Server",
+}
+_WS2025 = {
+    "caption": "Microsoft Windows Server 2025 Datacenter",
+    "build": 26100,
+    "ubr": 2314,
+    "display_version": "24H2",
+    "edition_id": "ServerDatacenter",
+    "product_type": 3,
+    "installation_type": "Server Core",
 }
 _PHYSICAL = {"vt_firmware_enabled": True, "vm_monitor_mode_extensions": True, "slat": True, "platform": "physical"}
 _BOTH = ("Containers", "Microsoft-Hyper-V")
@@ -144,15 +154,7 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             "features": _BOTH,
         },
         "server2025": {
-            "os": {
-                "caption": "Microsoft Windows Server 2025 Datacenter",
-                "build": 26100,
-                "ubr": 2314,
-                "display_version": "24H2",
-                "edition_id": "ServerDatacenter",
-                "product_type": 3,
-                "installation_type": "Server Core",
-            },
+            "os": _WS2025,
             "hardware": {"memory_gb": 32.0, "logical_processors": 16, **_PHYSICAL},
             "features": _BOTH,
         },
@@ -265,6 +267,20 @@ WORKSTATION_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
 )
 """Developer workstations for Docker Desktop (module docstring)."""
 
+K8S_NODE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "k8s-node-2022": {**_guest("azure", nested=False), "os": {**_WS2022, "installation_type": "Server Core"}},
+        "k8s-node-2025": {
+            **_guest("azure", nested=False, memory_gb=16.0),
+            "os": _WS2025,
+        },
+    }
+)
+"""Kubernetes Windows worker nodes: Server Core 2022 and 2025, the two releases Kubernetes supports as
+nodes (cs §1.1 [K8S-WIN]; ``cs`` is research/containerd-scaleout-history.md), as cloud VMs without
+nested virtualization (Kubernetes does not run Hyper-V isolated containers, cs §1.7), for engine type
+containerd (playbooks/k8s-nodes.yml). They are not in the ``mixed`` fleet's draw."""
+
 CONVERGED_SUFFIX = "-converged"
 
 CONVERGED_DEFAULTS: Mapping[str, Any] = MappingProxyType(
@@ -292,11 +308,11 @@ def profile_names() -> list[str]:
     """Every profile name make_host accepts, converged variants included. A converged variant of a
     machine where the apply would fail (the engine does not run on win10-home or server2016)
     raises ValueError unless the ``features`` and ``engine_version`` given to make_host make it possible."""
-    return [*PROFILES, *(name + CONVERGED_SUFFIX for name in PROFILES), *WORKSTATION_PROFILES]
+    return [*PROFILES, *(name + CONVERGED_SUFFIX for name in PROFILES), *WORKSTATION_PROFILES, *K8S_NODE_PROFILES]
 
 
 def _machine(profile: str, name: str, index: int, faults: Faults) -> Machine:
-    data = PROFILES[profile] if profile in PROFILES else WORKSTATION_PROFILES[profile]
+    data = PROFILES.get(profile) or WORKSTATION_PROFILES.get(profile) or K8S_NODE_PROFILES[profile]
     hardware = dict(data["hardware"])
     platform = PLATFORMS[hardware.pop("platform")]
     # Hosts of one fleet booted at different times; the boot id is LastBootUpTime (DESIGN 4.2).
@@ -391,7 +407,7 @@ def make_host(
     base, converged = profile, profile.endswith(CONVERGED_SUFFIX)
     if converged:
         base = profile[: -len(CONVERGED_SUFFIX)]
-    if base not in PROFILES and (converged or base not in WORKSTATION_PROFILES):
+    if base not in PROFILES and (converged or (base not in WORKSTATION_PROFILES and base not in K8S_NODE_PROFILES)):
         raise KeyError(f"unknown lab profile {profile!r}; known: {', '.join(profile_names())}")
     if not converged and (engine_version, daemon, features) != (None, None, None):
         raise ValueError(f"{profile} is a fresh profile; use {profile}{CONVERGED_SUFFIX} for an engine and daemon.json")

@@ -16,7 +16,7 @@ def test_default_lab_up_writes_the_committed_inventory(
     monkeypatch.delenv("PROVISION_LAB_DIR", raising=False)
     written = tmp_path / "lab.yml"
     write_inventory(
-        written, count=7, profiles=DEFAULT_LAB_PROFILES, seed=1, reboot_seconds=3.0, lab_dir=default_lab_dir()
+        written, count=9, profiles=DEFAULT_LAB_PROFILES, seed=1, reboot_seconds=3.0, lab_dir=default_lab_dir()
     )
     assert written.read_text() == (repo / "inventories" / "lab.yml").read_text()
     # The CA path follows PROVISION_LAB_DIR instead of naming one machine's home directory.

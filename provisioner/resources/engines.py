@@ -10,6 +10,9 @@ from __future__ import annotations
 from provisioner.resources import (
     container_engine,
     container_verify,
+    containerd_config,
+    containerd_engine,
+    containerd_verify,
     daemon_config,
     desktop_config,
     desktop_verify,
@@ -20,7 +23,7 @@ from provisioner.resources import (
 from provisioner.resources.base import EngineProbe, EngineType
 from provisioner.spec import HostSpec
 
-__all__ = ["DOCKER_CE", "DOCKER_DESKTOP", "ENGINES", "engine_type", "probe"]
+__all__ = ["CONTAINERD", "DOCKER_CE", "DOCKER_DESKTOP", "ENGINES", "engine_type", "probe"]
 
 
 def _docker_ce_probe(spec: HostSpec) -> EngineProbe:
@@ -37,6 +40,19 @@ def _docker_desktop_probe(spec: HostSpec) -> EngineProbe:
         files=[daemon_config.DEFAULT_PATH, desktop_verify.RECORD],
         engine_dir=container_engine.DEFAULT_DIR,
         extra={"desktop": docker_desktop.probe(docker_desktop.docker_desktop(spec))},
+    )
+
+
+def _containerd_probe(spec: HostSpec) -> EngineProbe:
+    """containerd's service, the files provision owns (their text, for config.toml's key-level diff) and the
+    vendor config.toml, and its own probe under ``containerd`` (facts.ContainerdFacts)."""
+    engine = containerd_engine.containerd(spec)
+    owned = containerd_config.managed_files(engine, spec.containerd) if spec.containerd is not None else {}
+    return EngineProbe(
+        services=[engine.service],
+        files=sorted({engine.install_dir + r"\config.toml", *owned}),
+        engine_dir=engine.install_dir,
+        extra={"containerd": containerd_engine.probe(engine)},
     )
 
 
@@ -61,7 +77,16 @@ DOCKER_DESKTOP = EngineType(
     workstation=True,
 )
 
-ENGINES: dict[str, EngineType] = {engine.name: engine for engine in (DOCKER_CE, DOCKER_DESKTOP)}
+CONTAINERD = EngineType(
+    name="containerd",
+    resources=(containerd_engine.RESOURCE, containerd_config.RESOURCE),
+    verify=containerd_verify.RESOURCE,
+    verification=containerd_verify.verification,
+    probe=_containerd_probe,
+)
+"""Kubernetes Windows nodes (issue 15): the containerd release, config.toml by key, a verified CRI."""
+
+ENGINES: dict[str, EngineType] = {engine.name: engine for engine in (DOCKER_CE, DOCKER_DESKTOP, CONTAINERD)}
 """Every engine type by ``engine.type``."""
 
 

@@ -258,6 +258,34 @@ NATIVE_VIA_VARIABLE: dict[str, Native] = {
         "https://docs.docker.com/reference/cli/dockerd/",
         frozenset({"--version", "--register-service", "--service-name", "--validate", "--config-file"}),
     ),
+    # containerd's binaries (research/containerd-scaleout-history.md section 1.4; the code of
+    # cmd/containerd/command/main.go, service_windows.go and config.go at the tags the lab serves).
+    "$containerdExe": Native(
+        "$containerdExe",
+        "containerd.exe",
+        "https://github.com/containerd/containerd/blob/main/cmd/containerd/command/service_windows.go",
+        frozenset({"--version", "--register-service", "--unregister-service", "--service-name", "--config"}),
+    ),
+    "$toolExe": Native(
+        "$toolExe",
+        "crictl.exe or nerdctl.exe",
+        "https://github.com/containerd/nerdctl/blob/main/docs/command-reference.md",
+        frozenset({"--version"}),
+    ),
+    "$crictl": Native(
+        "$crictl",
+        "crictl.exe",
+        "https://github.com/kubernetes-sigs/cri-tools/blob/master/docs/crictl.md",
+        frozenset({"--version", "--runtime-endpoint"}),
+    ),
+    # tar.exe is bsdtar (Windows 10 1803 / Server 2019 and later): extract a file into a folder.
+    "$tar": Native(
+        "$tar",
+        "tar.exe",
+        "https://learn.microsoft.com/windows-server/administration/windows-commands/tar",
+    ),
+    # ctr.exe, like docker.exe, gets all of its arguments from one array variable ($arguments).
+    "$ctr": Native("$ctr", "ctr.exe", "https://github.com/containerd/containerd/blob/main/docs/getting-started.md"),
     # docker.exe gets all of its arguments from one array variable ($arguments), built from literals.
     "$docker": Native("$docker", "docker.exe", "https://docs.docker.com/reference/cli/docker/container/run/"),
 }

@@ -65,12 +65,20 @@ def desktop_spec() -> HostSpec:
     return load_spec("desktop-spec")
 
 
+def k8s_spec() -> HostSpec:
+    return load_spec("k8s-spec")
+
+
 WORKSTATION_PREFIX = "workstation-"
 """Fixtures of developer workstations: their golden files are rendered under the desktop spec."""
+K8S_PREFIX = "k8s-"
+"""Fixtures of Kubernetes nodes: their golden files are rendered under the containerd spec."""
 
 
 def spec_for(fixture: str) -> HostSpec:
     """The spec a fixture's golden files use: Docker Desktop on workstations, the site spec elsewhere."""
+    if fixture.startswith(K8S_PREFIX):
+        return k8s_spec()
     return desktop_spec() if fixture.startswith(WORKSTATION_PREFIX) else site_spec()
 
 
@@ -129,6 +137,33 @@ def hostile_desktop_spec() -> HostSpec:
     )
 
 
+def hostile_k8s_spec() -> HostSpec:
+    """The containerd spec with the payload in every free-text field its validation lets through."""
+    return HostSpec.model_validate(
+        {
+            "features": ["Containers"],
+            "engine": {
+                "type": "containerd",
+                "version": "2.1.5",
+                "sha256": "ef" * 32,
+                "url": "https://example.invalid/containerd.tar.gz?" + PAYLOAD,
+                "install_dir": "C:\\Program Files\\" + ARGV_PAYLOAD,
+                "log_file": "C:\\logs\\" + ARGV_PAYLOAD,
+                "crictl": {"version": "1.34.0", "sha256": "ab" * 32, "url": "https://example.invalid/c?" + PAYLOAD},
+            },
+            "containerd": {
+                "cni": {"bin_dir": PAYLOAD, "conf_dir": PAYLOAD},
+                "registry": {
+                    "config_path": "C:\\certs\\" + ARGV_PAYLOAD,
+                    "mirrors": {"docker.io": ["https://m/" + "x'’$(Injected-Command)"]},
+                },
+                "plugins": {"io.containerd.cri.v1.images": {"pinned_images": {"sandbox": PAYLOAD}}},
+            },
+            "verify": {"command": ["cmd", "/c", "echo", "<nonce>", ARGV_PAYLOAD]},
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Rendered:
     fixture: str
@@ -169,6 +204,8 @@ def all_rendered() -> tuple[Rendered, ...]:
         "hostile": hostile_spec(),
         "desktop": desktop_spec(),
         "hostile-desktop": hostile_desktop_spec(),
+        "k8s": k8s_spec(),
+        "hostile-k8s": hostile_k8s_spec(),
     }
     for name in FACT_NAMES:
         facts = load_facts(name)

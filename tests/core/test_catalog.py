@@ -184,8 +184,15 @@ def test_catalog_entries_cite_microsoft_learn() -> None:
         assert entry.url.startswith("https://learn.microsoft.com/powershell/module/"), entry.name
         assert entry.url.split("?")[0].endswith("/" + entry.name.lower()), entry.name
         assert entry.parameters, entry.name
+    sources = (
+        "https://docs.docker.com/reference/cli/",
+        "https://github.com/containerd/containerd/",
+        "https://github.com/containerd/nerdctl/",
+        "https://github.com/kubernetes-sigs/cri-tools/",
+        "https://learn.microsoft.com/windows-server/administration/windows-commands/",
+    )
     for native in NATIVE_VIA_VARIABLE.values():
-        assert native.url.startswith("https://docs.docker.com/reference/cli/"), native.variable
+        assert native.url.startswith(sources), native.variable
 
 
 def test_powershell7_only_parameters_are_not_catalogued() -> None:

@@ -138,6 +138,7 @@ def test_fixture_uses_design_field_names(fixture_name: str) -> None:
         "engine",
         "files",
         *(["desktop"] if workstation else []),
+        *(["containerd"] if fixture_name.startswith("k8s-") else []),
     }
     for section, fields in DESIGN_FIELDS.items():
         assert set(data[section]) == fields, section
@@ -307,6 +308,8 @@ EXPECTED_FINDINGS: dict[str, tuple[set[str], set[str]]] = {
     "workstation-win11-23h2-pro": (set(), set()),
     "workstation-win11-23h2-pro-logged-on": (set(), set()),
     "workstation-win11-23h2-home": ({"desktop.edition.home", "feature.absent"}, set()),
+    "k8s-node-2022": (set(), set()),
+    "k8s-node-2022-containerd17": (set(), set()),
 }
 
 

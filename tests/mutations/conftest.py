@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from labfixtures import REPO, AddressBlock, LabRun, StartLab, make_hosts, merge, play_of
 
-from provision_lab import desktop_sha256, engine_sha256, wsl_sha256, wsl_url
+from provision_lab import containerd_sha256, crictl_sha256, desktop_sha256, engine_sha256, wsl_sha256, wsl_url
 
 TEMPLATES = REPO / "provisioner" / "templates"
 HTTP_PORT, HTTPS_PORT, SSH_PORT = 15985, 15986, 12222
@@ -83,6 +83,11 @@ class MutationLab(LabRun):
             "wsl_version": "2.5.10",
             "wsl_url": wsl_url("2.5.10"),
             "wsl_sha256": wsl_sha256("2.5.10"),
+            "kubernetes_version": "1.36",
+            "containerd_version": "2.3.0",
+            "containerd_sha256": containerd_sha256("2.3.0"),
+            "crictl_version": "1.34.0",
+            "crictl_sha256": crictl_sha256("1.34.0"),
         }
         return self.write_inventory(values, name=f"inventory-{group}.yml", group=group)
 

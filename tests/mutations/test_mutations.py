@@ -12,7 +12,9 @@ assertion that catches it (``caught_by``):
   or a newer engine is applied with the mutated ones and fails;
 - ``desktop``: the first apply of workstations.yml on a fresh Windows 11 Pro fails;
 - ``desktop-logon``: that apply ends pending a logon; after the developer logs on, the next apply fails;
-- ``doctor``: ``provision doctor`` reports the host unhealthy.
+- ``doctor``: ``provision doctor`` reports the host unhealthy;
+- ``k8s``: the first apply of k8s-nodes.yml on a fresh Kubernetes node (Server 2022) fails;
+- ``k8s-upgrade``: containerd 1.7 is applied with the shipped templates, then the upgrade to 2.3 fails.
 
 The first two tests prove the flows pass with the shipped templates, so a mutation's failure is its own.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from provision_lab import engine_sha256
+from provision_lab import containerd_sha256, engine_sha256
 from provision_lab.control import apply_drift
 
 from .conftest import MutationLab
@@ -37,6 +39,9 @@ CHANGES = {
     "upgrade": {"engine": {"version": "27.4.1", "sha256": engine_sha256("27.4.1")}},
 }
 WORKSTATION = {"ws1": "workstation-win11-23h2-pro"}
+NODE = {"node1": "k8s-node-2022"}
+OLD_CONTAINERD = {"engine": {"version": "1.7.28", "sha256": containerd_sha256("1.7.28"), "kubernetes_version": "1.34"}}
+"""What ``k8s-upgrade`` installs with the shipped templates before the mutated ones upgrade it to 2.3.0."""
 
 
 @dataclass(frozen=True)
@@ -350,6 +355,81 @@ MUTATIONS = [
         "desktop",
         "Exception calling",
     ),
+    # -- containerd_engine.ps1.j2 ---------------------------------------------------------------
+    Mutation(
+        "containerd-sha256-test-inverted",
+        R + "containerd_engine.ps1.j2",
+        "if ($actual -ne $P.sha256) {",
+        "if ($actual -eq $P.sha256) {",
+        "k8s",
+        "SHA-256 mismatch",
+    ),
+    Mutation(
+        "containerd-tar-target-flag-wrong",
+        R + "containerd_engine.ps1.j2",
+        "& $tar '-xf' $archive '-C' $staging 2>&1",
+        "& $tar '-xf' $archive '-c' $staging 2>&1",
+        "k8s",
+        "tar.exe could not extract",
+    ),
+    Mutation(
+        "containerd-bin-folder-misnamed",
+        R + "containerd_engine.ps1.j2",
+        "Move-Item -Path (Join-Path -Path $staging -ChildPath 'bin') -Destination $bin",
+        "Move-Item -Path (Join-Path -Path $staging -ChildPath 'bins') -Destination $bin",
+        "k8s",
+        "because it does not exist",
+    ),
+    Mutation(
+        "containerd-migrate-subcommand-misspelt",
+        R + "containerd_engine.ps1.j2",
+        "--config $config 'config' 'migrate' 2> $null",
+        "--config $config 'config' 'migrat' 2> $null",
+        "k8s-upgrade",
+        "could not migrate",
+    ),
+    # -- containerd_config.ps1.j2 ---------------------------------------------------------------
+    Mutation(
+        "containerd-config-dump-misspelt",
+        R + "containerd_config.ps1.j2",
+        "--config $P.config 'config' 'dump' 2>&1",
+        "--config $P.config 'config' 'dumb' 2>&1",
+        "k8s",
+        "refused the new configuration",
+    ),
+    Mutation(
+        "containerd-config-unknown-key-test-inverted",
+        R + "containerd_config.ps1.j2",
+        "Where-Object { $_ -match 'Ignoring unknown key' }",
+        "Where-Object { $_ -notmatch 'Ignoring unknown key' }",
+        "k8s",
+        "would ignore keys",
+    ),
+    # -- containerd_verify.ps1.j2 ---------------------------------------------------------------
+    Mutation(
+        "containerd-verify-pulls-into-the-default-namespace",
+        R + "containerd_verify.ps1.j2",
+        "$arguments = @('-n', 'k8s.io', 'images', 'pull', $P.image)",
+        "$arguments = @('images', 'pull', $P.image)",
+        "k8s",
+        "not found",
+    ),
+    Mutation(
+        "containerd-verify-isolation-inverted",
+        R + "containerd_verify.ps1.j2",
+        "if ($P.isolated) { $arguments += '--isolated' }",
+        "if (-not $P.isolated) { $arguments += '--isolated' }",
+        "k8s",
+        "Hyper-V isolation needs a running hypervisor",
+    ),
+    Mutation(
+        "containerd-verify-crictl-runtime-ready-inverted",
+        R + "containerd_verify.ps1.j2",
+        """$info -notmatch '"type":\\s*"RuntimeReady",\\s*"status":\\s*true'""",
+        """$info -notmatch '"type":\\s*"RuntimeReady",\\s*"status":\\s*false'""",
+        "k8s",
+        "crictl info",
+    ),
 ]
 
 
@@ -361,6 +441,17 @@ def _server(lab: MutationLab, mutation: Mutation) -> None:
     first = lab.cli("apply", site)
     assert first.code == 3 and first.host("web1")["status"] == "failed", first.out + first.err
     assert mutation.caught_by in first.text("web1"), first.text("web1")
+
+
+def _node(lab: MutationLab, mutation: Mutation) -> None:
+    book = lab.playbook("k8s-nodes.yml", "k8s_nodes")
+    if mutation.flow == "k8s-upgrade":
+        assert (
+            lab.cli("apply", lab.playbook("k8s-nodes.yml", "k8s_nodes", spec=OLD_CONTAINERD), mutated=False).code == 0
+        )
+    first = lab.cli("apply", book)
+    assert first.code == 3 and first.host("node1")["status"] == "failed", first.out + first.err
+    assert mutation.caught_by in first.text("node1"), first.text("node1")
 
 
 def _desktop(lab: MutationLab, mutation: Mutation) -> None:
@@ -388,6 +479,14 @@ def test_the_server_flows_pass_with_the_shipped_templates(mutation_lab: Callable
     assert code == 0, said
 
 
+def test_the_k8s_flows_pass_with_the_shipped_templates(mutation_lab: Callable[..., MutationLab]) -> None:
+    lab = mutation_lab(NODE, None)
+    assert lab.cli("apply", lab.playbook("k8s-nodes.yml", "k8s_nodes", spec=OLD_CONTAINERD)).code == 0
+    book = lab.playbook("k8s-nodes.yml", "k8s_nodes")
+    assert lab.cli("apply", book).code == 0
+    assert lab.cli("check", book).code == 0
+
+
 def test_the_desktop_flows_pass_with_the_shipped_templates(mutation_lab: Callable[..., MutationLab]) -> None:
     lab = mutation_lab(WORKSTATION, None)
     book = lab.playbook("workstations.yml", "workstations")
@@ -409,8 +508,13 @@ def test_every_template_has_at_least_two_mutations() -> None:
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.id for m in MUTATIONS])
 def test_mutation_breaks_the_run(mutation_lab: Callable[..., MutationLab], mutation: Mutation) -> None:
     desktop = mutation.flow.startswith("desktop")
-    lab = mutation_lab(WORKSTATION if desktop else SERVER, (mutation.file, mutation.old, mutation.new))
-    if mutation.flow == "doctor":
+    node = mutation.flow.startswith("k8s")
+    lab = mutation_lab(
+        WORKSTATION if desktop else NODE if node else SERVER, (mutation.file, mutation.old, mutation.new)
+    )
+    if node:
+        _node(lab, mutation)
+    elif mutation.flow == "doctor":
         code, said = lab.doctor(lab.playbook("site.yml", "windows"))
         assert code != 0 and mutation.caught_by in said, said
     elif desktop:

@@ -1,4 +1,5 @@
-"""Native programs of the lab's Windows machines: ``dockerd.exe``, ``docker.exe``, the Docker Desktop
+"""Native programs of the lab's Windows machines: ``dockerd.exe``, ``docker.exe``, ``containerd.exe``,
+``ctr.exe``, ``crictl.exe``, the Docker Desktop
 installer, ``Docker Desktop.exe`` and com.docker.service, ``msiexec.exe``, ``wsl.exe``,
 ``hostname.exe``, ``cmd.exe``, ``tar.exe`` and ``whoami.exe``.
 
@@ -20,14 +21,23 @@ from provision_lab.powershell.api import Host, NativeProgram, NativeResult
 from provision_lab.windows import programs
 from provision_lab.windows.machine import DEFAULT_CATALOG, Machine, Service
 from provision_lab.windows.natives import desktop
+from provision_lab.windows.natives.containerd import Containerd, Crictl, Ctr, Nerdctl
 from provision_lab.windows.natives.desktop import DesktopApp, DesktopInstaller, DesktopPlugin, DesktopService
 from provision_lab.windows.natives.docker import Docker
 from provision_lab.windows.natives.dockerd import Dockerd
 from provision_lab.windows.natives.files import (
+    CONTAINERD_VERSIONS,
+    CRICTL_VERSIONS,
     DESKTOP_RELEASES,
     ENGINE_VERSIONS,
     PROGRAMS,
     WSL_RELEASES,
+    containerd_archive,
+    containerd_sha256,
+    containerd_url,
+    crictl_archive,
+    crictl_sha256,
+    crictl_url,
     desktop_installer,
     desktop_sha256,
     desktop_url,
@@ -35,6 +45,7 @@ from provision_lab.windows.natives.files import (
     engine_archive,
     engine_sha256,
     engine_url,
+    nerdctl_sha256,
     wsl_msi,
     wsl_sha256,
     wsl_url,
@@ -44,6 +55,8 @@ from provision_lab.windows.natives.system import Cmd, Hostname, Msiexec, Tar, Wh
 from provision_lab.windows.natives.view import MachineView
 
 __all__ = [
+    "CONTAINERD_VERSIONS",
+    "CRICTL_VERSIONS",
     "DESKTOP_RELEASES",
     "ENGINE_VERSIONS",
     "PROGRAMS",
@@ -52,6 +65,13 @@ __all__ = [
     "NativeMachine",
     "ServiceProgram",
     "build",
+    "containerd_archive",
+    "containerd_sha256",
+    "containerd_url",
+    "crictl_archive",
+    "crictl_sha256",
+    "crictl_url",
+    "nerdctl_sha256",
     "desktop",
     "desktop_installer",
     "desktop_sha256",
@@ -70,7 +90,7 @@ class _AsService:
     """A program that can be a service's process, in the shape the machine's SCM calls:
     ``service_start(arguments after the executable, machine, service) -> reason or None``."""
 
-    def __init__(self, program: Dockerd | DesktopService) -> None:
+    def __init__(self, program: Dockerd | DesktopService | Containerd) -> None:
         self.program: ServiceProgram = program
         self.command: NativeProgram = program
         self.path = program.path
@@ -99,11 +119,15 @@ def build(name: str, version: str, path: str, machine: NativeMachine) -> NativeP
         "hostname": lambda: Hostname(path, machine),
         "cmd": lambda: Cmd(path, machine),
         "whoami": lambda: Whoami(path),
+        "containerd": lambda: Containerd(path, version, machine),
+        "ctr": lambda: Ctr(path, version, machine),
+        "crictl": lambda: Crictl(path, version, machine),
+        "nerdctl": lambda: Nerdctl(path, version),
         # bsdtar 3.3.2 shipped with 1803 and Server 2019; Windows 11 has 3.5.2 (bsdtar --version there).
         "tar": lambda: Tar(path, "3.5.2" if machine.os_build >= 22000 else "3.3.2", machine),
     }
     program = makers[name]()
-    return _AsService(program) if isinstance(program, Dockerd | DesktopService) else program
+    return _AsService(program) if isinstance(program, Dockerd | DesktopService | Containerd) else program
 
 
 def _factory(name: str) -> programs.ProgramFactory:

@@ -11,16 +11,30 @@ can be pinned in inventories.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
+import tarfile
 import zipfile
 from functools import cache
 
 from provision_lab.windows import programs
 
 __all__ = [
+    "CONTAINERD_VERSIONS",
+    "CRICTL_VERSIONS",
     "DESKTOP_RELEASES",
     "ENGINE_VERSIONS",
+    "containerd_archive",
+    "containerd_sha256",
+    "containerd_url",
+    "crictl_archive",
+    "crictl_sha256",
+    "crictl_url",
+    "nerdctl_archive",
+    "nerdctl_sha256",
+    "nerdctl_url",
+    "NERDCTL_VERSIONS",
     "WSL_RELEASES",
     "PROGRAMS",
     "desktop_installer",
@@ -46,6 +60,15 @@ DESKTOP_RELEASES: dict[str, tuple[int, str]] = {
     "4.84.0": (234817, "29.1.0"),
 }
 WSL_RELEASES: tuple[str, ...] = ("2.1.5", "2.5.10")
+CONTAINERD_VERSIONS: tuple[str, ...] = ("1.7.28", "2.0.7", "2.1.5", "2.2.1", "2.3.0")
+"""containerd releases the lab serves (their tags' commits are in natives/containerd.py)."""
+CRICTL_VERSIONS: tuple[str, ...] = ("1.34.0",)
+"""cri-tools releases the lab serves."""
+NERDCTL_VERSIONS: tuple[str, ...] = ("2.3.5",)
+"""nerdctl releases the lab serves (the latest tag in cs's header)."""
+CONTAINERD_BINARIES = ("containerd.exe", "ctr.exe", "containerd-shim-runhcs-v1.exe", "containerd-stress.exe")
+"""``bin\\`` of the Windows release tarball (``Makefile.windows``: the binaries plus ``WINDOWS_SHIM``, cs §1.4).
+The shim and containerd-stress declare programs the lab does not model: they do not start."""
 """WSL versions whose MSI the lab serves (2.1.5 is Docker Desktop's minimum [DD-WIN])."""
 
 
@@ -63,6 +86,10 @@ PROGRAMS = {
     "whoami": "whoami.exe",
     "tar": "tar.exe (bsdtar)",
     "msiexec": "msiexec.exe",
+    "containerd": "containerd.exe of a containerd release",
+    "ctr": "ctr.exe of a containerd release",
+    "crictl": "crictl.exe of cri-tools",
+    "nerdctl": "nerdctl.exe of a nerdctl release",
     "wsl": "the inbox wsl.exe",
 }
 """Every program natives registers. ``wsl-msi`` (the WSL package) is a file msiexec reads, not a program."""
@@ -135,10 +162,86 @@ def wsl_sha256(version: str) -> str:
     return hashlib.sha256(wsl_msi(version)).hexdigest()
 
 
+def containerd_url(version: str, arch: str = "amd64") -> str:
+    """``https://github.com/containerd/containerd/releases/download/v<V>/containerd-<V>-windows-<arch>.tar.gz``
+    (cs §1.6 [CTRD-MK] ``RELEASE=containerd-$(VERSION:v%=%)-${GOOS}-${GOARCH}``)."""
+    return f"https://github.com/containerd/containerd/releases/download/v{version}/containerd-{version}-windows-{arch}.tar.gz"
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    """A gzip'd tar with fixed times (byte-for-byte stable, so its SHA-256 can be pinned)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 1_735_689_600, 0o755
+            archive.addfile(info, io.BytesIO(data))
+    return gzip.compress(buffer.getvalue(), mtime=0)
+
+
+@cache
+def containerd_archive(version: str, arch: str = "amd64") -> bytes:
+    """The lab's ``containerd-<V>-windows-<arch>.tar.gz``: ``bin/`` with the release's binaries."""
+    if version not in CONTAINERD_VERSIONS:
+        raise KeyError(f"the lab has no containerd {version}; it has {', '.join(CONTAINERD_VERSIONS)}")
+    return _tar_gz({f"bin/{name}": programs.image(name.removesuffix(".exe"), version) for name in CONTAINERD_BINARIES})
+
+
+def containerd_sha256(version: str, arch: str = "amd64") -> str:
+    return hashlib.sha256(containerd_archive(version, arch)).hexdigest()
+
+
+def crictl_url(version: str, arch: str = "amd64") -> str:
+    """``https://github.com/kubernetes-sigs/cri-tools/releases/download/v<V>/crictl-v<V>-windows-<arch>.tar.gz`` [SWT-IC]."""
+    return f"https://github.com/kubernetes-sigs/cri-tools/releases/download/v{version}/crictl-v{version}-windows-{arch}.tar.gz"
+
+
+@cache
+def crictl_archive(version: str, arch: str = "amd64") -> bytes:
+    """The lab's crictl tarball: ``crictl.exe`` at its top level."""
+    if version not in CRICTL_VERSIONS:
+        raise KeyError(f"the lab has no crictl {version}; it has {', '.join(CRICTL_VERSIONS)}")
+    return _tar_gz({"crictl.exe": programs.image("crictl", version)})
+
+
+def crictl_sha256(version: str, arch: str = "amd64") -> str:
+    return hashlib.sha256(crictl_archive(version, arch)).hexdigest()
+
+
+def nerdctl_url(version: str, arch: str = "amd64") -> str:
+    """``https://github.com/containerd/nerdctl/releases/download/v<V>/nerdctl-<V>-windows-<arch>.tar.gz`` (cs §1.6)."""
+    return f"https://github.com/containerd/nerdctl/releases/download/v{version}/nerdctl-{version}-windows-{arch}.tar.gz"
+
+
+@cache
+def nerdctl_archive(version: str, arch: str = "amd64") -> bytes:
+    """The lab's nerdctl tarball: ``nerdctl.exe`` at its top level."""
+    if version not in NERDCTL_VERSIONS:
+        raise KeyError(f"the lab has no nerdctl {version}; it has {', '.join(NERDCTL_VERSIONS)}")
+    return _tar_gz({"nerdctl.exe": programs.image("nerdctl", version)})
+
+
+def nerdctl_sha256(version: str, arch: str = "amd64") -> str:
+    return hashlib.sha256(nerdctl_archive(version, arch)).hexdigest()
+
+
 def download_catalog() -> dict[str, bytes]:
     """Every URL the lab's web serves a program at, with the bytes it serves (MACHINE's
     Invoke-WebRequest reads this; anything else is a 404)."""
     catalog = {engine_url(v): engine_archive(v) for v in ENGINE_VERSIONS}
     catalog.update({desktop_url(v): desktop_installer(v) for v in DESKTOP_RELEASES})
     catalog.update({wsl_url(v): wsl_msi(v) for v in WSL_RELEASES})
+    for version in CONTAINERD_VERSIONS:
+        for arch in ("amd64", "arm64"):
+            url = containerd_url(version, arch)
+            catalog[url] = containerd_archive(version, arch)
+            # `sha256sum $(RELEASE).tar.gz > $(RELEASE).tar.gz.sha256sum` [CTRD-MK]: "<hex>  <name>\n".
+            name = url.rsplit("/", 1)[1]
+            catalog[url + ".sha256sum"] = f"{containerd_sha256(version, arch)}  {name}\n".encode()
+    for version in CRICTL_VERSIONS:
+        for arch in ("amd64", "arm64"):
+            catalog[crictl_url(version, arch)] = crictl_archive(version, arch)
+    for version in NERDCTL_VERSIONS:
+        for arch in ("amd64", "arm64"):
+            catalog[nerdctl_url(version, arch)] = nerdctl_archive(version, arch)
     return catalog

@@ -72,6 +72,10 @@ class NativeMachine(Protocol):
         """The file's bytes, or None when there is no such file."""
         ...
 
+    def list_files(self, folder: str) -> list[str]:
+        """Names of the files (not folders) directly in ``folder``; empty when there is no such folder."""
+        ...
+
     def write_file(self, path: str, data: bytes) -> None:
         """Create or replace a file, creating its folders (as an installer does). Raises
         :class:`provision_lab.powershell.api.NetException` with Windows' text when the file is

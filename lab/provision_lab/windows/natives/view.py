@@ -60,6 +60,12 @@ class MachineView:
         node = self.machine.fs.node(path)
         return None if node is None or node.is_dir else node.data
 
+    def list_files(self, folder: str) -> list[str]:
+        folder = folder.replace("/", "\\")
+        if not self.machine.fs.is_dir(folder):
+            return []
+        return [paths.leaf(node.path) for node in self.machine.fs.children(folder) if not node.is_dir]
+
     def write_file(self, path: str, data: bytes) -> None:
         folder = paths.parent(path)
         if folder is not None:
