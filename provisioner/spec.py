@@ -423,17 +423,6 @@ class DockerDesktopSpec(StrictModel):
 # -- containerd (issue 15; the rules are in provisioner/containerd/, research/containerd-scaleout-history.md §1)
 
 
-def _install_dir(value: str) -> str:
-    """A folder for the engine's files: absolute on a drive, not a drive's root, nothing a command line
-    or a path join could misread (the ImagePath quotes it; a quote inside would end the quoting)."""
-    if not re.fullmatch(r"[A-Za-z]:\\[^\x00-\x1f\"*?<>|:]+", value) or ".." in value.split("\\"):
-        raise ValueError(f"{_cut(value)!r} is not an absolute folder on a drive (e.g. C:\\Program Files\\containerd)")
-    return value.rstrip("\\")
-
-
-InstallDir = Annotated[str, AfterValidator(_install_dir)]
-
-
 class ToolPin(StrictModel):
     """A client tool beside containerd, pinned: crictl (kubernetes-sigs/cri-tools; the verify's ``crictl
     info`` needs it) or nerdctl (containerd/nerdctl, whose releases publish SHA256SUMS)."""

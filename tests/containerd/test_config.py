@@ -21,12 +21,14 @@ from provisioner.containerd.config import (
 from provisioner.spec import ContainerdSettings
 
 HOME = r"C:\Program Files\containerd"
-SETTINGS = ContainerdSettings(
-    sandbox_image="mcr.microsoft.com/oss/kubernetes/pause:3.6",
-    cni="kubernetes-sigs",
-    default_runtime="runhcs-wcow-process",
-    registry={"mirrors": {"docker.io": ["https://mirror.example.net"]}},
-    image_pull_progress_timeout="10m0s",
+SETTINGS = ContainerdSettings.model_validate(
+    {
+        "sandbox_image": "mcr.microsoft.com/oss/kubernetes/pause:3.6",
+        "cni": "kubernetes-sigs",
+        "default_runtime": "runhcs-wcow-process",
+        "registry": {"mirrors": {"docker.io": ["https://mirror.example.net"]}},
+        "image_pull_progress_timeout": "10m0s",
+    }
 )
 
 
@@ -93,16 +95,16 @@ def test_settings_refuse_bad_values_at_load() -> None:
     with pytest.raises(ValidationError, match="Go duration"):
         ContainerdSettings(image_pull_progress_timeout="ten minutes")
     with pytest.raises(ValidationError, match="not a registry host"):
-        ContainerdSettings(registry={"mirrors": {"https://docker.io": ["https://m"]}})
+        ContainerdSettings.model_validate({"registry": {"mirrors": {"https://docker.io": ["https://m"]}}})
     with pytest.raises(ValidationError):
-        ContainerdSettings(cni="flannel")
+        ContainerdSettings.model_validate({"cni": "flannel"})
     with pytest.raises(ValidationError):
-        ContainerdSettings(bogus=1)
+        ContainerdSettings.model_validate({"bogus": 1})
 
 
 def test_hosts_toml_per_mirrored_registry_with_containerd_s_directory_names() -> None:
-    settings = ContainerdSettings(
-        registry={"mirrors": {"docker.io": ["https://m1", "https://m2"], "registry.local:5000": ["http://r"]}}
+    settings = ContainerdSettings.model_validate(
+        {"registry": {"mirrors": {"docker.io": ["https://m1", "https://m2"], "registry.local:5000": ["http://r"]}}}
     )
     files = hosts_files(settings)
     docker = tomllib.loads(files[r"C:\ProgramData\containerd\certs.d\docker.io\hosts.toml"])

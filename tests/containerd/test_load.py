@@ -44,7 +44,7 @@ ENGINE = f"    engine:\n      type: containerd\n      version: '2.0.7'\n      sh
         (ENGINE + "    daemon: {debug: true}\n", ["daemon.json is Docker's"]),
         (
             ENGINE.replace("C:", "") + "      install_dir: relative\\dir\n",
-            ["spec.engine.install_dir", "absolute folder"],
+            ["spec.engine.install_dir", "not an absolute local path"],
         ),
     ],
 )

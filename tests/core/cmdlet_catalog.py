@@ -186,6 +186,12 @@ CMDLETS: tuple[Command, ...] = (
         "New-Item", _MGMT + "new-item" + V51, "Path Name ItemType Value Force Credential UseTransaction WhatIf Confirm"
     ),
     _cmd(
+        "Copy-Item",
+        _MGMT + "copy-item" + V51,
+        "Path LiteralPath Destination Container Force Filter Include Exclude Recurse PassThru Credential "
+        "ToSession FromSession UseTransaction WhatIf Confirm",
+    ),
+    _cmd(
         "Move-Item",
         _MGMT + "move-item" + V51,
         "Path LiteralPath Destination Force Filter Include Exclude PassThru Credential UseTransaction WhatIf Confirm",

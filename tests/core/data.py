@@ -147,14 +147,14 @@ def hostile_k8s_spec() -> HostSpec:
                 "version": "2.1.5",
                 "sha256": "ef" * 32,
                 "url": "https://example.invalid/containerd.tar.gz?" + PAYLOAD,
-                "install_dir": "C:\\Program Files\\" + ARGV_PAYLOAD,
+                "install_dir": "C:\\Program Files\\" + DIR_PAYLOAD,
                 "log_file": "C:\\logs\\" + ARGV_PAYLOAD,
                 "crictl": {"version": "1.34.0", "sha256": "ab" * 32, "url": "https://example.invalid/c?" + PAYLOAD},
             },
             "containerd": {
                 "cni": {"bin_dir": PAYLOAD, "conf_dir": PAYLOAD},
                 "registry": {
-                    "config_path": "C:\\certs\\" + ARGV_PAYLOAD,
+                    "config_path": "C:\\certs\\" + DIR_PAYLOAD,
                     "mirrors": {"docker.io": ["https://m/" + "x'’$(Injected-Command)"]},
                 },
                 "plugins": {"io.containerd.cri.v1.images": {"pinned_images": {"sandbox": PAYLOAD}}},

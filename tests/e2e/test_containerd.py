@@ -123,7 +123,8 @@ def test_an_upgrade_from_1_7_to_2_3_keeps_the_settings(e2e_lab: Callable[..., E2
     new = k8s_playbook(lab, "2.3.0")
     upgraded = lab.run(new)
     assert upgraded.host("node").status == "changed", upgraded.host("node").message
-    assert upgraded.host("node").verify is not None and upgraded.host("node").verify["ok"]
+    verify = upgraded.host("node").verify
+    assert verify is not None and verify["ok"], verify
     # config migrate rewrote the 1.x file (the old one kept aside) and the drop-in holds provision's keys.
     migrated = tomllib.loads(read(lab, "node", HOME + r"\config.toml") or "")
     assert migrated["version"] == 4

@@ -315,6 +315,44 @@ _TO_IMAGES = (
 """Version 2 CRI keys that 2.x moves to the images plugin as they are (plugins/cri/images/plugin.go)."""
 
 
+def _cri_to_images_and_runtime(plugins: dict[str, Any], version: str) -> None:
+    """Version 2 -> 3: the CRI plugin's image keys move to the images plugin and its runtime keys to the
+    runtime plugin; only the streaming keys stay (plugins/cri/images and plugins/cri/runtime)."""
+    cri = copy.deepcopy(plugins[CRI_V1])
+    images = dict(plugins.get(IMAGES) or {})
+    runtime = dict(plugins.get(RUNTIME) or {})
+    if "sandbox_image" in cri:
+        images.setdefault("pinned_images", {})["sandbox"] = cri["sandbox_image"]
+    for key in _TO_IMAGES:
+        if key in cri:
+            images[key] = cri[key]
+    engine = cri.get("containerd") if isinstance(cri.get("containerd"), dict) else {}
+    for key in ("snapshotter", "disable_snapshot_annotations", "discard_unpacked_layers"):
+        if key in engine:
+            images[key] = engine[key]
+    moved = set(_STREAMING) | {"cni", "containerd", "sandbox_image", *_TO_IMAGES}
+    for key, value in cri.items():
+        if key not in moved:
+            runtime.setdefault(key, value)
+    if isinstance(cri.get("cni"), dict):
+        cni = dict(runtime.get("cni") or {})
+        for key, value in cri["cni"].items():
+            if key == "bin_dir" and major_minor(version) >= (2, 1):
+                if not cni.get("bin_dirs"):
+                    cni["bin_dirs"] = [value]
+            else:
+                cni.setdefault(key, value)
+        runtime["cni"] = cni
+    if engine:
+        kept = dict(runtime.get("containerd") or {})
+        for key, value in engine.items():
+            if key not in ("snapshotter", "disable_snapshot_annotations", "discard_unpacked_layers"):
+                kept.setdefault(key, value)
+        runtime["containerd"] = kept
+    plugins[IMAGES], plugins[RUNTIME] = images, runtime
+    plugins[CRI_V1] = {key: value for key, value in cri.items() if key in _STREAMING}
+
+
 def _migrate(document: dict[str, Any], version: str, warnings: list[str]) -> dict[str, Any]:
     """2.x: bring an older file up to the version's own config version (module docstring)."""
     current = int(document.get("version") or 1)
@@ -328,44 +366,28 @@ def _migrate(document: dict[str, Any], version: str, warnings: list[str]) -> dic
             for name, value in plugins.items()
         }
     if current < 3 and isinstance(plugins.get(CRI_V1), dict):
-        cri = copy.deepcopy(plugins[CRI_V1])
-        images = dict(plugins.get(IMAGES) or {})
-        runtime = dict(plugins.get(RUNTIME) or {})
-        if "sandbox_image" in cri:
-            images.setdefault("pinned_images", {})["sandbox"] = cri["sandbox_image"]
-        for key in _TO_IMAGES:
-            if key in cri:
-                images[key] = cri[key]
-        engine = cri.get("containerd") if isinstance(cri.get("containerd"), dict) else {}
-        for key in ("snapshotter", "disable_snapshot_annotations", "discard_unpacked_layers"):
-            if key in engine:
-                images[key] = engine[key]
-        moved = set(_STREAMING) | {"cni", "containerd", "sandbox_image", *_TO_IMAGES}
-        for key, value in cri.items():
-            if key not in moved:
-                runtime.setdefault(key, value)
-        if isinstance(cri.get("cni"), dict):
-            cni = dict(runtime.get("cni") or {})
-            for key, value in cri["cni"].items():
-                if key == "bin_dir" and major_minor(version) >= (2, 1):
-                    if not cni.get("bin_dirs"):
-                        cni["bin_dirs"] = [value]
-                else:
-                    cni.setdefault(key, value)
-            runtime["cni"] = cni
-        if engine:
-            kept = dict(runtime.get("containerd") or {})
-            for key, value in engine.items():
-                if key not in ("snapshotter", "disable_snapshot_annotations", "discard_unpacked_layers"):
-                    kept.setdefault(key, value)
-            runtime["containerd"] = kept
-        plugins[IMAGES], plugins[RUNTIME] = images, runtime
-        plugins[CRI_V1] = {key: value for key, value in cri.items() if key in _STREAMING}
+        _cri_to_images_and_runtime(plugins, version)
     migrated = {**document, "plugins": plugins, "version": target}
     warnings.append(
         _warning(f"Configuration migrated from version {current}, use `containerd config migrate` to avoid migration")
     )
     return migrated
+
+
+def _unknown_keys(document: dict[str, Any], raw: bytes, file: str) -> list[str]:
+    """2.x's warnings for top-level keys it does not know (1.7 ignores them silently)."""
+    return [
+        _warning(
+            "Ignoring unknown key in TOML",
+            column=1,
+            error="strict mode: fields in the document are missing in the target struct",
+            file=file,
+            key=key,
+            row=_row_of(raw, key),
+        )
+        for key in document
+        if key not in _TOP_LEVEL
+    ]
 
 
 def load(path: str, version: str, read: FileReader, lister: FolderLister, *, explicit: bool) -> Loaded:
@@ -389,18 +411,7 @@ def load(path: str, version: str, read: FileReader, lister: FolderLister, *, exp
             raise ConfigError(f"open {current}: The system cannot find the file specified.")
         document = _parse(raw, current, version)
         if major_minor(version) >= (2, 0):
-            for key in document:
-                if key not in _TOP_LEVEL:
-                    loaded.warnings.append(
-                        _warning(
-                            "Ignoring unknown key in TOML",
-                            column=1,
-                            error="strict mode: fields in the document are missing in the target struct",
-                            file=current,
-                            key=key,
-                            row=_row_of(raw, key),
-                        )
-                    )
+            loaded.warnings += _unknown_keys(document, raw, current)
             if int(document.get("version") or 1) <= highest:
                 document = _migrate(document, version, loaded.warnings)
         document = {key: value for key, value in document.items() if key in _TOP_LEVEL}
