@@ -71,6 +71,9 @@ class Faults:
     """Factor on the modelled time downloads, installs and pulls take on the machine's clock."""
     constrained_language: bool = False
     """A WDAC policy is enforced: powershell.exe runs in ConstrainedLanguage (F4)."""
+    desktop_helpers_exit: bool = False
+    """Docker Desktop.exe's helper processes (same image name, an Electron app's renderers) come and
+    go: each listing of Win32_Process shows one more that has exited by the next call (F9)."""
     service_exit_seconds: float = 0.5
     """How long (modelled seconds) a stopped service's process keeps its image open after Stop-Service
     returns: the SCM reports Stopped before the process has gone (windows-audit.md F1 (b)). The 0.5 s

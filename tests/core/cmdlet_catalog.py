@@ -219,6 +219,13 @@ CMDLETS: tuple[Command, ...] = (
         "CNotLike Match CMatch NotMatch CNotMatch Contains CContains NotContains CNotContains In CIn NotIn CNotIn "
         "Is IsNot",
     ),
+    # Microsoft.PowerShell.Diagnostics
+    _cmd(
+        "Get-WinEvent",
+        LEARN + "microsoft.powershell.diagnostics/get-winevent" + V51,
+        "ListLog LogName ListProvider ProviderName Path MaxEvents ComputerName Credential FilterXPath Force Oldest "
+        "FilterHashtable FilterXml",
+    ),
     # Microsoft.PowerShell.Management: processes
     _cmd(
         "Get-Process",
