@@ -257,8 +257,10 @@ class Renderer:
             before = (*before, block_id)
         return self.script(plan.host, "verify", blocks)
 
-    def reboot(self, host: str, reason: str) -> str:
-        return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", RebootParams(reason=reason))])
+    def reboot(self, host: str, reason: str, warn_seconds: int = 0) -> str:
+        comment = reboot_comment(warn_seconds) if warn_seconds else ""
+        params = RebootParams(reason=reason, warn_seconds=warn_seconds, comment=comment)
+        return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", params)])
 
 
 class FactsParams(BlockParams):
@@ -278,5 +280,16 @@ class FactsParams(BlockParams):
         return data
 
 
+def reboot_comment(warn_seconds: int) -> str:
+    """What the signed-in users read in the restart warning (shutdown.exe /c, at most 512 characters)."""
+    return (
+        f"provision restarts this computer in {warn_seconds} seconds to finish installing Windows features. "
+        "Save your work now."
+    )
+
+
 class RebootParams(BlockParams):
     reason: str
+    warn_seconds: int = 0
+    """Above 0: shutdown.exe warns the signed-in users for this long, then restarts (windows-audit.md F14)."""
+    comment: str = ""

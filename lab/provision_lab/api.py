@@ -48,6 +48,11 @@ class Faults:
     """Downtime of a restart; None means the lab-wide default."""
     download_failure: bool = False
     """The engine download fails (the URL answers 404 from the host's point of view)."""
+    download_proxy: str | None = None
+    """``http://host:port`` of the only way out of the host's network: downloads without ``-Proxy`` (or
+    through another proxy) fail as a firewalled network fails them (windows-audit.md F13)."""
+    download_proxy_credentials: str | None = None
+    """``USER:PASSWORD`` the download proxy requires; other or no credentials get its 407."""
     not_admin: bool = False
     """The account logs on without administrator rights (a standard user, or a local administrator
     whose network logon UAC filters): WindowsPrincipal.IsInRole(Administrator) reads False."""

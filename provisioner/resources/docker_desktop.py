@@ -133,10 +133,13 @@ class DesktopParams(BlockParams):
     service_automatic: bool
     success_codes: list[int]
     reboot_codes: list[int]
+    proxy: str | None = None
+    """spec.downloads.proxy (windows-audit.md F13)."""
 
 
-def params_for(engine: DockerDesktopSpec) -> DesktopParams:
+def params_for(engine: DockerDesktopSpec, proxy: str | None = None) -> DesktopParams:
     return DesktopParams(
+        proxy=proxy,
         version=engine.version,
         build=engine.build,
         url=engine.download_url,
@@ -207,7 +210,15 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         diff += service_diff("desktop.service", service.exists, service.status, service.start_type)
     if not diff:
         return []
-    return [Change(id="engine/docker-desktop", type=TYPE, params=params_for(engine), diff=diff, requires=requires)]
+    return [
+        Change(
+            id="engine/docker-desktop",
+            type=TYPE,
+            params=params_for(engine, spec.downloads.proxy),
+            diff=diff,
+            requires=requires,
+        )
+    ]
 
 
 def _names(accounts: list[str]) -> str:

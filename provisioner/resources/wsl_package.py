@@ -45,6 +45,8 @@ class WslParams(BlockParams):
     timeout: float
     success_codes: list[int]
     reboot_codes: list[int]
+    proxy: str | None = None
+    """spec.downloads.proxy (windows-audit.md F13)."""
 
 
 def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
@@ -84,6 +86,7 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         timeout=engine.install_timeout,
         success_codes=[0],
         reboot_codes=[3010, 1641],
+        proxy=spec.downloads.proxy,
     )
     return [
         Change(

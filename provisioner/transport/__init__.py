@@ -7,29 +7,51 @@ as if typed at a prompt, so multi-line blocks would need blank lines after them 
 inside a string literal would end the statement (about_PowerShell_exe, PowerShell 5.1). We use
 Ansible's pattern instead (ansible/ansible executor/powershell/bootstrap_wrapper.ps1): a short
 fixed ``-EncodedCommand`` bootstrap reads all of stdin as UTF-8 and runs it as one script block.
+
+Secrets (a download proxy's credentials, windows-audit.md F13) never enter a script's text, a
+template or a command line: stdin's first line carries them (:func:`stdin_for`), the bootstrap
+keeps that line in ``$global:ProvisionSecrets`` and runs the rest, the script.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BOOTSTRAP", "Connection", "POWERSHELL_COMMAND", "ScriptResult", "TransportCounters", "TransportError"]
+__all__ = [
+    "BOOTSTRAP",
+    "POWERSHELL_COMMAND",
+    "Connection",
+    "ScriptResult",
+    "TransportCounters",
+    "TransportError",
+    "stdin_for",
+]
 
 BOOTSTRAP = (
     "$ErrorActionPreference = 'Stop'; "
     "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false); "
+    "$global:ProvisionSecrets = $stdin.ReadLine(); "
     "$script = $stdin.ReadToEnd(); "
     "& ([ScriptBlock]::Create($script))"
 )
-"""Reads the whole script from stdin as UTF-8 (whatever the console code page) and runs it."""
+"""Reads stdin as UTF-8 (whatever the console code page): the secrets line, then the script, which it runs."""
 
 POWERSHELL_COMMAND = (
     "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
     + base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
 )
 """The one command line every script runs under, over WinRM and SSH alike."""
+
+
+def stdin_for(script: str, secrets: Mapping[str, str] | None = None) -> bytes:
+    """What a script's process reads on stdin: one line of secrets (base64 of their UTF-8 JSON, empty
+    when there are none), then the script, as UTF-8."""
+    line = base64.b64encode(json.dumps(dict(secrets), separators=(",", ":")).encode()).decode() if secrets else ""
+    return (line + "\n" + script).encode("utf-8")
 
 
 @dataclass
@@ -73,6 +95,8 @@ class Connection(Protocol):
     counters: TransportCounters
     """Traffic of this connection so far."""
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult: ...
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
+        """Run ``script``; ``secrets`` reach it as ``$global:ProvisionSecrets`` (:func:`stdin_for`)."""
+        ...
 
     def close(self) -> None: ...

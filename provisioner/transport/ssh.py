@@ -22,13 +22,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import paramiko
 
 from provisioner.inventory import ConnectionSettings
-from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError, stdin_for
 
 __all__ = ["SSHConnection", "remember_host_key"]
 
@@ -190,7 +190,7 @@ class SSHConnection:
         if self._client is None:
             self._client = self._connect(timeout)
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         deadline = time.monotonic() + timeout
         if self._client is None:
             self._client = self._connect(min(timeout, 30.0))
@@ -198,7 +198,7 @@ class SSHConnection:
             channel = self._client.get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
             channel.settimeout(max(deadline - time.monotonic(), 0.1))
             channel.exec_command(POWERSHELL_COMMAND)
-            data = script.encode("utf-8")
+            data = stdin_for(script, secrets)
             channel.sendall(data)
             channel.shutdown_write()
             self.counters.messages += 1

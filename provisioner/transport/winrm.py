@@ -15,6 +15,7 @@ import errno
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -28,7 +29,7 @@ from winrm.exceptions import (
 from winrm.protocol import Protocol
 
 from provisioner.inventory import ConnectionSettings
-from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError
+from provisioner.transport import POWERSHELL_COMMAND, ScriptResult, TransportCounters, TransportError, stdin_for
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
 
 __all__ = ["CHUNK_BYTES", "WinRMConnection", "describe"]
@@ -157,7 +158,7 @@ class WinRMConnection:
         if self._shell is None:
             self._shell = self._call(self._protocol.open_shell, codepage=65001)
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         deadline = time.monotonic() + timeout
         if self._shell is None:
             # UTF-8 stdin and output: the shell's code page is what WinRS decodes stdin with (Ansible also
@@ -165,7 +166,7 @@ class WinRMConnection:
             self._shell = self._call(self._protocol.open_shell, codepage=65001)
         shell = self._shell
         command = self._call(self._protocol.run_command, shell, POWERSHELL_COMMAND, console_mode_stdin=False)
-        data = script.encode("utf-8")
+        data = stdin_for(script, secrets)
         for start in range(0, max(len(data), 1), CHUNK_BYTES):
             chunk = data[start : start + CHUNK_BYTES]
             self._call(self._protocol.send_command_input, shell, command, chunk, end=start + CHUNK_BYTES >= len(data))

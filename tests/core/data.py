@@ -14,7 +14,7 @@ from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.render import Renderer
 from provisioner.resources.docker_desktop import docker_cli
-from provisioner.spec import DockerDesktopSpec, HostSpec
+from provisioner.spec import DockerDesktopSpec, HostSpec, RebootPolicy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FACTS_DIR = FIXTURES / "facts"
@@ -156,7 +156,9 @@ def render_phases(host: str, spec: HostSpec, facts: Facts, renderer: Renderer | 
     scripts = {
         "facts": renderer.facts(host, facts_request(spec)),
         "apply": renderer.apply(the_plan),
-        "reboot": renderer.reboot(host, "feature/Containers needs a reboot to finish"),
+        "reboot": renderer.reboot(
+            host, "feature/Containers needs a reboot to finish", RebootPolicy().warn_for(facts.os.is_client)
+        ),
     }
     if the_plan.verify is not None or the_plan.desktop_verify:
         scripts["verify"] = renderer.verify(the_plan, VERIFY_NONCE, docker_exe(spec))

@@ -184,7 +184,10 @@ def test_catalog_entries_cite_microsoft_learn() -> None:
         assert entry.url.split("?")[0].endswith("/" + entry.name.lower()), entry.name
         assert entry.parameters, entry.name
     for native in NATIVE_VIA_VARIABLE.values():
-        assert native.url.startswith("https://docs.docker.com/reference/cli/"), native.variable
+        # Docker's programs cite Docker's reference; Windows' own, Microsoft Learn's windows-commands.
+        assert native.url.startswith(
+            ("https://docs.docker.com/reference/cli/", "https://learn.microsoft.com/windows-server/administration/")
+        ), native.variable
 
 
 def test_powershell7_only_parameters_are_not_catalogued() -> None:
@@ -205,7 +208,8 @@ def test_powershell7_only_parameters_are_not_catalogued() -> None:
 
 def _prelude_functions() -> dict[str, tuple[set[str], bool]]:
     """Functions the prelude defines: name -> (declared parameters, advanced?)."""
-    prelude = Renderer().env.get_template("prelude.ps1.j2").render(host="h", phase="facts")
+    # The apply prelude: the others lack only Get-ProvisionProxy, which only apply scripts call.
+    prelude = Renderer().env.get_template("prelude.ps1.j2").render(host="h", phase="apply")
     found = {}
     for node in pstree.walk(pstree.parse(prelude).root_node):
         if node.type != "function_statement":

@@ -305,7 +305,7 @@ class Machine:
         # The inbox programs a script may start; NATIVES registers what each one does.
         # tar.exe (bsdtar) ships from Windows 10 1803 (17134) and Server 2019 on ("Tar and Curl Come to
         # Windows!", Microsoft, 2017-12-19); the inbox wsl.exe from 1709 (16299).
-        inbox = {"hostname": 0, "cmd": 0, "msiexec": 0, "whoami": 0, "tar": 17134, "wsl": 16299}
+        inbox = {"hostname": 0, "cmd": 0, "msiexec": 0, "whoami": 0, "shutdown": 0, "tar": 17134, "wsl": 16299}
         for name in (name for name, since in inbox.items() if os.build >= since):
             fs.write(rf"C:\Windows\System32\{name}.exe", programs.image(name, f"10.0.{os.build}.{os.ubr}"))
         fs.write(

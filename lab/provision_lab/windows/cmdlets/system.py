@@ -25,7 +25,7 @@ from provision_lab.powershell.api import (
 from provision_lab.windows import cim, errors
 from provision_lab.windows.cmdlets.common import P, as_list, switch
 from provision_lab.windows.machine import LOCAL_TZ, Account, Group, Machine
-from provision_lab.windows.objects import Bag, enum
+from provision_lab.windows.objects import Bag, Credential, enum
 from provision_lab.windows.session import session_of
 
 __all__ = ["COMMANDS", "TLS12"]
@@ -342,11 +342,15 @@ def _get_win_event(context: CommandContext, params: Mapping[str, Any]) -> Iterab
 # Downloads
 
 
-def _web_error(message: str, target: Any, *, status: int | None = None) -> ErrorRecord:
+def _web_error(
+    message: str, target: Any, *, status: int | None = None, failure: str = "NameResolutionFailure"
+) -> ErrorRecord:
     """Invoke-WebRequest's failures in Windows PowerShell 5.1: a System.Net.WebException with its
     text ("The remote server returned an error: (404) Not Found.", "The remote name could not be
-    resolved: 'x'", "The underlying connection was closed: ..."), WebCmdletWebResponseException."""
-    extra = {"Status": "ProtocolError" if status else "NameResolutionFailure"}
+    resolved: 'x'", "The underlying connection was closed: ...", "Unable to connect to the remote
+    server"), WebCmdletWebResponseException; its Status is ProtocolError for an HTTP answer, else
+    ``failure`` (WebExceptionStatus)."""
+    extra = {"Status": "ProtocolError" if status else failure}
     return errors.record(
         errors.net(
             "System.Net.WebException",
@@ -358,6 +362,30 @@ def _web_error(message: str, target: Any, *, status: int | None = None) -> Error
         "InvalidOperation",
         target,
     )
+
+
+def _through_proxy(context: CommandContext, machine: Machine, params: Mapping[str, Any], uri: str) -> None:
+    """The network's way out (Faults.download_proxy, windows-audit.md F13). Only that proxy is known to
+    the host's DNS (another name "could not be resolved", as on a host whose DNS does not know it: the
+    lab's reading); with one, a direct request cannot connect, and the proxy answers 407 unless
+    -ProxyCredential holds the credentials it wants (-ProxyUseDefaultCredentials is not modelled)."""
+    proxy, network = params.get("Proxy"), machine.faults.download_proxy
+    if proxy is None:
+        if network is not None:
+            raise TerminatingError(_web_error("Unable to connect to the remote server", uri, failure="ConnectFailure"))
+        return
+    named = urlsplit(context.to_string(proxy))
+    if network is None or (named.hostname, named.port) != (urlsplit(network).hostname, urlsplit(network).port):
+        name = named.hostname or context.to_string(proxy)
+        raise TerminatingError(_web_error(f"The remote name could not be resolved: '{name}'", uri))
+    wanted = machine.faults.download_proxy_credentials
+    if wanted is None:
+        return
+    given = params.get("ProxyCredential")
+    if not isinstance(given, Credential) or f"{given.user}:{given.password}" != wanted:
+        raise TerminatingError(
+            _web_error("The remote server returned an error: (407) Proxy Authentication Required.", uri, status=407)
+        )
 
 
 def _invoke_web_request(context: CommandContext, params: Mapping[str, Any]) -> Iterable[Any]:
@@ -390,12 +418,7 @@ def _invoke_web_request(context: CommandContext, params: Mapping[str, Any]) -> I
             uri,
         )
     hosts = {urlsplit(u).hostname for u in machine.catalog.files}
-    proxy = params.get("Proxy")
-    if proxy is not None:
-        # The lab's network has no proxy: a named one cannot be resolved, as on a host whose DNS does
-        # not know it (the lab's reading; a reachable proxy is not modelled).
-        name = urlsplit(context.to_string(proxy)).hostname or context.to_string(proxy)
-        raise TerminatingError(_web_error(f"The remote name could not be resolved: '{name}'", uri))
+    _through_proxy(context, machine, params, uri)
     if parts.hostname not in hosts:
         raise TerminatingError(_web_error(f"The remote name could not be resolved: '{parts.hostname}'", uri))
     if parts.scheme == "https" and not session.security_protocol & TLS12:
@@ -557,6 +580,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
             P("UseBasicParsing", "switch"),
             P("TimeoutSec", "int"),
             P("Proxy", "string"),
+            P("ProxyCredential", "object"),
             P("PassThru", "switch"),
         ),
         "Microsoft.PowerShell.Commands.InvokeWebRequestCommand",

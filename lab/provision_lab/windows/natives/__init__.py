@@ -1,6 +1,6 @@
 """Native programs of the lab's Windows machines: ``dockerd.exe``, ``docker.exe``, the Docker Desktop
 installer, ``Docker Desktop.exe`` and com.docker.service, ``msiexec.exe``, ``wsl.exe``,
-``hostname.exe``, ``cmd.exe``, ``tar.exe`` and ``whoami.exe``.
+``hostname.exe``, ``cmd.exe``, ``tar.exe``, ``shutdown.exe`` and ``whoami.exe``.
 
 The machine finds an executable file on its disk (PATH, PATHEXT) and builds the program the file's
 bytes declare (:mod:`provision_lab.windows.programs`): importing this package registers a factory
@@ -40,7 +40,7 @@ from provision_lab.windows.natives.files import (
     wsl_url,
 )
 from provision_lab.windows.natives.machine import NativeMachine, ServiceProgram
-from provision_lab.windows.natives.system import Cmd, Hostname, Msiexec, Tar, Whoami, Wsl
+from provision_lab.windows.natives.system import Cmd, Hostname, Msiexec, Shutdown, Tar, Whoami, Wsl
 from provision_lab.windows.natives.view import MachineView
 
 __all__ = [
@@ -99,6 +99,7 @@ def build(name: str, version: str, path: str, machine: NativeMachine) -> NativeP
         "hostname": lambda: Hostname(path, machine),
         "cmd": lambda: Cmd(path, machine),
         "whoami": lambda: Whoami(path),
+        "shutdown": lambda: Shutdown(path, machine),
         # bsdtar 3.3.2 shipped with 1803 and Server 2019; Windows 11 has 3.5.2 (bsdtar --version there).
         "tar": lambda: Tar(path, "3.5.2" if machine.os_build >= 22000 else "3.3.2", machine),
     }

@@ -61,6 +61,7 @@ PROGRAMS = {
     "hostname": "hostname.exe",
     "cmd": "cmd.exe",
     "whoami": "whoami.exe",
+    "shutdown": "shutdown.exe",
     "tar": "tar.exe (bsdtar)",
     "msiexec": "msiexec.exe",
     "wsl": "the inbox wsl.exe",
