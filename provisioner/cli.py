@@ -402,11 +402,8 @@ def _print_plan(result: Plan) -> None:
             print(f"    {entry.path}: {json.dumps(entry.before)} -> {json.dumps(entry.after)}")
     if not result.changes and not result.blocked:
         print("  in state: nothing to change")
-    if result.verify:
-        print(f"  verify: {result.verify.image} with {result.verify.isolation} isolation")
-    for run in result.desktop_verify:  # Docker Desktop: one run per engine
-        how = f"{run.isolation} isolation" if run.isolation else "--platform linux"
-        print(f"  verify: {run.image} on the {run.os} engine ({how})")
+    for run in result.verify:
+        print(f"  verify: {run.describe()}")
     if result.pending:
         print(f"  pending_logon: {result.pending}")
 
@@ -469,8 +466,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             if args.phase == "apply":
                 print(renderer.apply(result), end="")
             else:
-                docker = target.spec.engine.install_dir.rstrip("\\") + "\\docker.exe" if target.spec.engine else ""
-                print(renderer.verify(result, "<nonce>", docker), end="")
+                print(renderer.verify(result, "<nonce>"), end="")
             return EXIT_OK
     except InputError as exc:
         for error in exc.errors:

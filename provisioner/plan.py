@@ -7,31 +7,19 @@ here from data, so all of it is testable without a host.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from provisioner.facts import Facts
-from provisioner.resources import (
-    Change,
-    Finding,
-    container_engine,
-    container_verify,
-    daemon_config,
-    desktop_config,
-    desktop_verify,
-    docker_desktop,
-    docker_users,
-    virtualization,
-    windows_feature,
-    wsl_package,
-)
-from provisioner.resources.container_verify import VerifyChoice
-from provisioner.resources.desktop_verify import DesktopVerifyChoice
-from provisioner.resources.docker_desktop import DesktopProbe
-from provisioner.resources.windows_feature import DISM_NAMES
-from provisioner.spec import DockerDesktopSpec, FeatureName, HostSpec
+from provisioner.resources import engines, registry
+from provisioner.resources.base import BlockParams, Change, Finding, Resource, VerifyRun
+from provisioner.resources.windows_feature import DISM_NAMES, wanted
+from provisioner.spec import FeatureName, HostSpec
 
-__all__ = ["FactsRequest", "Plan", "facts_request", "plan"]
+__all__ = ["SCRIPT_OVERHEAD", "FactsRequest", "Plan", "facts_request", "order_resources", "plan"]
+
+SCRIPT_OVERHEAD = 60.0
+"""Seconds a script may take beyond its blocks' own: PowerShell's start, the prelude, the transport."""
 
 
 @dataclass(frozen=True)
@@ -39,17 +27,18 @@ class Plan:
     host: str
     preflight: list[Finding]
     changes: list[Change]
-    verify: VerifyChoice | None
+    verify: tuple[VerifyRun, ...] = ()
+    """The VERIFY script's runs, in order (resources/base.py VerifyRun); none when there is nothing to verify."""
     pending: str | None = None
-    """Docker Desktop: what a user has to do before the host can be finished (docker_desktop.pending);
+    """What a user has to do before the host can be finished (Docker Desktop: docker_desktop.pending);
     with no changes left, the host ends ``pending_logon`` with this as its message (DESIGN 4.5)."""
-    desktop_verify: tuple[DesktopVerifyChoice, ...] = ()
-    """Docker Desktop: the runs that prove its engines (resources/desktop_verify.py), Linux first."""
-    desktop_record: str | None = None
-    """Docker Desktop: what a successful verify records (desktop_verify.fingerprint)."""
     verify_due: bool = False
-    """Docker Desktop under ``verify.when: changed``: never verified for this spec, so verify even
-    when this run changed nothing (an earlier run ended pending_logon)."""
+    """Under ``verify.when: changed``: verify even when this run changes nothing (Docker Desktop: never
+    verified for this spec, as when an earlier run ended pending_logon)."""
+    apply_timeout: float = SCRIPT_OVERHEAD
+    """The APPLY script's timeout: its blocks' declared timeouts and the overhead (resources/base.py)."""
+    verify_timeout: float = SCRIPT_OVERHEAD
+    """The VERIFY script's timeout, the same way."""
 
     @property
     def blocked(self) -> bool:
@@ -61,6 +50,9 @@ class Plan:
         return not self.blocked and not self.changes
 
     def to_json(self) -> dict[str, Any]:
+        # A host with one engine shows its run under "verify"; runs that name their engines (Docker Desktop)
+        # are listed under "desktop_verify" with "pending" and "verify_due", the keys `plan --json` has had.
+        per_engine = any(run.engine is not None for run in self.verify)
         return {
             "host": self.host,
             "preflight": [{"level": f.level, "code": f.code, "message": f.message} for f in self.preflight],
@@ -74,23 +66,14 @@ class Plan:
                 }
                 for c in self.changes
             ],
-            "verify": None
-            if self.verify is None
-            else {
-                "image": self.verify.image,
-                "isolation": self.verify.isolation,
-                "command": self.verify.command,
-            },
+            "verify": self.verify[0].to_json() if self.verify and not per_engine else None,
             **(
                 {}
-                if not (self.desktop_verify or self.pending)
+                if not (per_engine or self.pending)
                 else {
                     "pending": self.pending,
                     "verify_due": self.verify_due,
-                    "desktop_verify": [
-                        {"os": c.os, "image": c.image, "isolation": c.isolation, "command": c.command}
-                        for c in self.desktop_verify
-                    ],
+                    "desktop_verify": [run.to_json() for run in self.verify],
                 }
             ),
         }
@@ -104,9 +87,8 @@ class FactsRequest:
     services: list[str]
     files: list[str]
     engine_dir: str
-    extra: dict[str, Any] = field(default_factory=dict)
-    desktop: DesktopProbe | None = None
-    """Docker Desktop's probe (facts.DesktopFacts), for docker-desktop specs only."""
+    extra: dict[str, BlockParams] = field(default_factory=dict)
+    """The engine type's own probes, each under its key in the params (``desktop``: facts.DesktopFacts)."""
 
 
 PROBED_FEATURES: tuple[FeatureName, ...] = ("Containers", "Hyper-V")
@@ -116,66 +98,63 @@ PROBED_FEATURES: tuple[FeatureName, ...] = ("Containers", "Hyper-V")
 def facts_request(spec: HostSpec) -> FactsRequest:
     """Probe every feature, service and file any resource may need, whatever the spec enables,
     so a facts table and a drift report can say what the host has, not only what was asked."""
-    engine = spec.engine
-    features = sorted({DISM_NAMES[f] for f in (*PROBED_FEATURES, *windows_feature.wanted(spec))})
-    if isinstance(engine, DockerDesktopSpec):
-        # The docker-ce probes stay (an old static engine beside Desktop shows in the facts table).
-        return FactsRequest(
-            features=features,
-            services=["docker"],
-            files=[daemon_config.DEFAULT_PATH, desktop_verify.RECORD],
-            engine_dir=r"C:\Program Files\docker",
-            desktop=docker_desktop.probe(engine),
-        )
+    features = sorted({DISM_NAMES[f] for f in (*PROBED_FEATURES, *wanted(spec))})
+    probe = engines.probe(spec)
     return FactsRequest(
         features=features,
-        services=[engine.service if engine else "docker"],
-        files=[daemon_config.DEFAULT_PATH],
-        engine_dir=engine.install_dir if engine else r"C:\Program Files\docker",
+        services=probe.services,
+        files=probe.files,
+        engine_dir=probe.engine_dir,
+        extra=probe.extra,
     )
 
 
+def order_resources(resources: tuple[Resource[Any], ...]) -> list[tuple[Resource[Any], frozenset[str]]]:
+    """The resources in ``requires`` order (ties keep the given order), each with every type it requires,
+    transitively: a block must wait for a reboot its requirement's requirement left pending."""
+    known = {r.name for r in resources}
+    needs: dict[str, frozenset[str]] = {}
+    order: list[Resource[Any]] = []
+    left = list(resources)
+    while left:
+        ready = next((r for r in left if all(name in needs for name in r.requires)), None)
+        if ready is None:
+            missing = {name for r in left for name in r.requires} - known
+            what = f"unknown types {sorted(missing)}" if missing else "a cycle"
+            raise ValueError(f"resources {[r.name for r in left]} cannot be ordered: their requires name {what}")
+        needs[ready.name] = frozenset(ready.requires).union(*(needs[name] for name in ready.requires))
+        order.append(ready)
+        left.remove(ready)
+    return [(r, needs[r.name]) for r in order]
+
+
 def plan(host: str, spec: HostSpec, facts: Facts) -> Plan:
-    """The preflight verdicts, the ordered changes and the verify choice for one host."""
-    verify, verify_findings = container_verify.choose(spec, facts)
-    desktop_runs, desktop_findings = desktop_verify.choose(spec, facts)
-    findings = [
-        *virtualization.preflight(spec, facts),
-        *windows_feature.preflight(spec, facts),
-        *container_engine.preflight(spec, facts),
-        *docker_users.preflight(spec, facts),
-        *wsl_package.preflight(spec, facts),
-        *verify_findings,
-        *desktop_findings,
-    ]
-    feature_changes = windows_feature.changes(spec, facts)
-    # The engine starts only once the Containers feature is Enabled (dockerd checks vmcompute/hns),
-    # so engine blocks wait for the feature blocks and for their reboot. Docker Desktop's installer
-    # waits for them too (enabling features inside it fails on some hosts: windows_feature).
-    feature_ids = tuple(c.id for c in feature_changes)
-    # The WSL package goes in after the features' reboot and before Desktop's installer (docker-desktop.md 7.2).
-    wsl_changes = wsl_package.changes(spec, facts, requires=feature_ids)
-    before_engine = feature_ids + tuple(c.id for c in wsl_changes)
-    engine_changes = [
-        *wsl_changes,
-        *container_engine.changes(spec, facts, requires=feature_ids),
-        *docker_desktop.changes(spec, facts, requires=before_engine),
-    ]
-    engine_ids = feature_ids + tuple(c.id for c in engine_changes)
-    daemon_changes = [
-        *daemon_config.changes(spec, facts, requires=engine_ids),
-        *docker_users.changes(spec, facts, requires=engine_ids),
-        *desktop_config.changes(spec, facts, requires=engine_ids),
-    ]
-    if not isinstance(spec.engine, DockerDesktopSpec):
-        return Plan(host, findings, [*feature_changes, *engine_changes, *daemon_changes], verify)
+    """The preflight verdicts, the ordered changes and the verify runs for one host, from the declarations of
+    its resources (resources/registry.py) and its engine type's verify."""
+    resources = registry.for_spec(spec)
+    findings = [f for r in resources for f in r.preflight(spec, facts)]
+    changes: list[Change] = []
+    timeout = SCRIPT_OVERHEAD
+    for resource, needs in order_resources(resources):
+        requires = tuple(c.id for c in changes if c.type in needs)
+        for change in resource.changes(spec, facts):
+            if change.type != resource.name or not isinstance(change.params, resource.params):
+                raise TypeError(f"{resource.name}.changes made {change.type} {type(change.params).__name__}")
+            changes.append(replace(change, may_reboot=resource.may_reboot, requires=requires))
+            timeout += resource.timeout(change.params)
+    engine = engines.engine_type(spec)
+    if engine is None:
+        return Plan(host, findings, changes, apply_timeout=timeout)
+    verification = engine.verification(spec, facts)
+    # A run's timeout does not depend on its nonce: the params are built with an empty one to read it.
+    verify_timeout = SCRIPT_OVERHEAD + sum(engine.verify.timeout(run.params("")) for run in verification.runs)
     return Plan(
         host,
-        findings,
-        [*feature_changes, *engine_changes, *daemon_changes],
-        None,
-        pending=docker_desktop.pending(spec, facts, engine_needed=bool(desktop_runs)),
-        desktop_verify=tuple(desktop_runs),
-        desktop_record=desktop_verify.fingerprint(spec, desktop_runs) if desktop_runs else None,
-        verify_due=spec.verify.when == "changed" and desktop_verify.verify_due(spec, facts, desktop_runs),
+        [*findings, *verification.findings],
+        changes,
+        verification.runs,
+        pending=verification.pending,
+        verify_due=verification.due,
+        apply_timeout=timeout,
+        verify_timeout=verify_timeout,
     )

@@ -18,14 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from pydantic import SerializerFunctionWrapHandler, model_serializer
+from pydantic import SerializeAsAny, SerializerFunctionWrapHandler, model_serializer
 
 from provisioner.plan import FactsRequest, Plan
 from provisioner.resources import BlockParams
-from provisioner.resources.container_verify import TYPE as VERIFY_TYPE
-from provisioner.resources.container_verify import VerifyParams
-from provisioner.resources.desktop_verify import TYPE as DESKTOP_VERIFY_TYPE
-from provisioner.resources.docker_desktop import DesktopProbe
 
 __all__ = [
     "BEGIN",
@@ -221,7 +217,7 @@ class Renderer:
             services=request.services,
             files=request.files,
             engine_dir=request.engine_dir,
-            desktop=request.desktop,
+            extra=request.extra,
         )
         key = params.model_dump_json()
         script = self._facts_scripts.get(key)
@@ -235,26 +231,14 @@ class Renderer:
         blocks = [self.block(c.id, c.type, "set", c.params, c.requires) for c in plan.changes]
         return self.script(plan.host, "apply", blocks)
 
-    def verify(self, plan: Plan, nonce: str, docker: str) -> str:
-        if plan.desktop_verify:
-            return self.desktop_verify(plan, nonce)
-        if plan.verify is None:
-            raise RenderError(f"{plan.host}: nothing to verify")
-        params: VerifyParams = plan.verify.params(nonce, docker)
-        return self.script(plan.host, "verify", [self.block("verify", VERIFY_TYPE, "test", params)])
-
-    def desktop_verify(self, plan: Plan, nonce: str) -> str:
-        """Docker Desktop's VERIFY script: one block per engine (``verify/linux``, ``verify/windows``),
-        each after the one before; the last records the fingerprint (resources/desktop_verify.py)."""
-        if not plan.desktop_verify or plan.desktop_record is None:
+    def verify(self, plan: Plan, nonce: str) -> str:
+        """The VERIFY script: a block per run (resources/base.py VerifyRun), each after the ones before it."""
+        if not plan.verify:
             raise RenderError(f"{plan.host}: nothing to verify")
         blocks, before = [], ()  # type: list[str], tuple[str, ...]
-        last = len(plan.desktop_verify) - 1
-        for index, choice in enumerate(plan.desktop_verify):
-            block_id = f"verify/{choice.os}"
-            params = choice.params(nonce, plan.desktop_record if index == last else None)
-            blocks.append(self.block(block_id, DESKTOP_VERIFY_TYPE, "test", params, before))
-            before = (*before, block_id)
+        for run in plan.verify:
+            blocks.append(self.block(run.block_id, run.type, "test", run.params(nonce), before))
+            before = (*before, run.block_id)
         return self.script(plan.host, "verify", blocks)
 
     def reboot(self, host: str, reason: str, warn_seconds: int = 0) -> str:
@@ -268,15 +252,14 @@ class FactsParams(BlockParams):
     services: list[str]
     files: list[str]
     engine_dir: str
-    desktop: DesktopProbe | None = None
-    """Docker Desktop's probe; left out of the marker and ``$P`` when None, so a docker-ce host's FACTS
-    script is what it was before Desktop existed."""
+    extra: dict[str, SerializeAsAny[BlockParams]] = {}
+    """The engine type's own probes (plan.FactsRequest.extra), each under its own key in the marker and
+    ``$P`` (``desktop``), so a docker-ce host's FACTS script is what it was before Desktop existed."""
 
     @model_serializer(mode="wrap")
-    def _omit_absent_probe(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _flatten_extra(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("desktop") is None:
-            data.pop("desktop", None)
+        data.update(data.pop("extra", {}))
         return data
 
 

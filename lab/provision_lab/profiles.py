@@ -94,6 +94,16 @@ _WS2022 = {
     "product_type": 3,
     "installation_type": "Server",
 }
+_WIN11_PRO = {
+    # Windows 11 23H2 is build 22631 (wf §1.1); the registry ProductName still says Windows 10 (wf §2).
+    "caption": "Microsoft Windows 11 Pro",
+    "build": 22631,
+    "ubr": 4460,
+    "display_version": "23H2",
+    "edition_id": "Professional",
+    "product_type": 1,
+    "installation_type": "Client",
+}
 _PHYSICAL = {"vt_firmware_enabled": True, "vm_monitor_mode_extensions": True, "slat": True, "platform": "physical"}
 _BOTH = ("Containers", "Microsoft-Hyper-V")
 
@@ -180,31 +190,14 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             "features": _BOTH,
         },
         "win11-23h2-pro": {
-            # Windows 11 23H2 is build 22631 (wf §1.1); the registry ProductName still says Windows 10 (wf §2).
-            "os": {
-                "caption": "Microsoft Windows 11 Pro",
-                "build": 22631,
-                "ubr": 4460,
-                "display_version": "23H2",
-                "edition_id": "Professional",
-                "product_type": 1,
-                "installation_type": "Client",
-            },
+            "os": _WIN11_PRO,
             "hardware": {"memory_gb": 31.73, "logical_processors": 12, **_PHYSICAL},
             "features": _BOTH,
         },
         "win11-23h2-pro-amd": {
             # The same Windows 11 Pro on an AMD CPU (Win32_Processor.Manufacturer AuthenticAMD): cross-version
             # process isolation has a known failure there (windows-audit.md F15, microsoft/Windows-Containers#197).
-            "os": {
-                "caption": "Microsoft Windows 11 Pro",
-                "build": 22631,
-                "ubr": 4460,
-                "display_version": "23H2",
-                "edition_id": "Professional",
-                "product_type": 1,
-                "installation_type": "Client",
-            },
+            "os": _WIN11_PRO,
             "hardware": {
                 "memory_gb": 31.73,
                 "logical_processors": 16,

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from provisioner.engine.desktop import verify_desktop
 from provisioner.engine.outcome import HostFailure, Status
 from provisioner.facts import Facts
 from provisioner.inventory import ConnectionSettings
@@ -26,6 +25,8 @@ from provisioner.playbook import Target
 from provisioner.records import Record, ScriptOutput, decode_clixml, parse_output
 from provisioner.render import Renderer
 from provisioner.resources import DiffEntry
+from provisioner.resources.base import RecordData
+from provisioner.resources.registry import RESOURCES
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
 
 __all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
@@ -44,6 +45,9 @@ class ResourceResult:
     status: Literal["ok", "changed", "drift", "failed", "skipped"]
     diff: list[DiffEntry] = field(default_factory=list)
     message: str = ""
+    data: RecordData | None = None
+    """What the block's record returned, as its resource's data model; None unless the block ran and
+    succeeded."""
 
 
 @dataclass
@@ -185,6 +189,17 @@ class HostRunner:
             raise HostFailure("failed", f"{what}: block {block_id} wrote no record{cause}")
         return found
 
+    @staticmethod
+    def read_data(block_type: str, record: Record, what: str) -> RecordData:
+        """A record's ``data`` as its resource declares it (resources/base.py): a block that returns what its
+        model does not describe fails the host, as facts this version cannot read do."""
+        try:
+            return RESOURCES[block_type].read(record.data)
+        except ValidationError as exc:
+            raise HostFailure(
+                "failed", f"{what}: block {record.id} returned data this version cannot read: {exc}"
+            ) from None
+
     def gather(self, *, quiet: bool = False, retries: int = RETRIES) -> Facts:
         if not quiet:
             self.emit("facts", "gathering facts")
@@ -251,7 +266,12 @@ class HostRunner:
             if ids == previous:
                 raise HostFailure("failed", f"did not converge: {', '.join(ids)} still differ after being applied")
             self.emit("apply", f"applying {', '.join(ids)}")
-            output = self.run_script(self.renderer.apply(current), "apply", credentials=self.download_secrets())
+            output = self.run_script(
+                self.renderer.apply(current),
+                "apply",
+                timeout=current.apply_timeout,
+                credentials=self.download_secrets(),
+            )
             # An attempt lost to a transport error (HTTP 500 on Receive, a reset after the command)
             # may have made the changes, so the retry's blocks find them done and say unchanged.
             redone = self.attempts > 1
@@ -265,7 +285,10 @@ class HostRunner:
                 if record.skipped:
                     continue  # waits for a reboot; planned again afterwards
                 did = record.changed or redone
-                applied[change.id] = ResourceResult(change.id, change.type, "changed" if did else "ok", change.diff)
+                data = self.read_data(change.type, record, "apply")
+                applied[change.id] = ResourceResult(
+                    change.id, change.type, "changed" if did else "ok", change.diff, data=data
+                )
                 changed |= did
                 reboot_needed |= record.reboot_required
             self.result.resources = list(applied.values())
@@ -336,26 +359,35 @@ class HostRunner:
             delay = min(delay * 1.5, 15.0)
 
     def verify(self, current: Plan) -> None:
-        if current.desktop_verify:
-            verify_desktop(self, current)
-            return
-        choice = current.verify
-        engine = self.target.spec.engine
-        if choice is None or engine is None:
+        """Run the plan's VERIFY script (resources/base.py VerifyRun). The result is the single run's entry, or,
+        when the runs name the engines they prove (Docker Desktop), the last run's image and isolation, the
+        first failure, and every engine's entry (DESIGN 4.6's keys either way)."""
+        runs = current.verify
+        if not runs:
             return
         nonce = f"provision-{secrets.token_hex(8)}"
-        docker = engine.install_dir.rstrip("\\") + "\\docker.exe"
-        self.emit("verify", f"running {choice.image} with {choice.isolation} isolation")
-        output = self.run_script(self.renderer.verify(current, nonce, docker), "verify", timeout=choice.timeout + 60)
-        record = self.record(output, "verify", "verify")
-        self.result.verify = {
-            "image": choice.image,
-            "isolation": choice.isolation,
-            "ok": record.ok,
-            "message": record.message,
-        }
-        if not record.ok:
-            raise HostFailure("failed", f"verify: {record.message}")
+        self.emit("verify", "running " + ", ".join(run.headline() for run in runs))
+        output = self.run_script(self.renderer.verify(current, nonce), "verify", timeout=current.verify_timeout)
+        entries: list[dict[str, Any]] = []
+        failure = ""
+        for run in runs:
+            record = self.record(output, run.block_id, "verify")
+            entries.append(run.entry(record.ok, record.message, self.read_data(run.type, record, "verify")))
+            if not record.ok and not failure:
+                failure = f"{run.engine} engine: {record.message}" if run.engine else record.message
+        if len(runs) == 1 and runs[0].engine is None:
+            self.result.verify = entries[0]
+        else:
+            last = entries[-1]
+            self.result.verify = {
+                "image": last["image"],
+                "isolation": last["isolation"],
+                "ok": not failure,
+                "message": failure,
+                "engines": entries,
+            }
+        if failure:
+            raise HostFailure("failed", f"verify: {failure}")
 
 
 def gather_facts(

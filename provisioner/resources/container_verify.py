@@ -8,13 +8,24 @@ messages with the fix by the block (error texts in windows-facts.md section 6).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from provisioner import compat
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Finding
-from provisioner.spec import EngineSpec, HostSpec
+from provisioner.resources.base import BlockParams, Finding, RecordData, Resource, Verification
+from provisioner.resources.container_engine import docker_ce
+from provisioner.spec import HostSpec
 
-__all__ = ["NONCE_PLACEHOLDER", "TYPE", "VerifyChoice", "VerifyParams", "choose"]
+__all__ = [
+    "NONCE_PLACEHOLDER",
+    "RESOURCE",
+    "TYPE",
+    "VerifyChoice",
+    "VerifyData",
+    "VerifyParams",
+    "choose",
+    "verification",
+]
 
 TYPE = "container_verify"
 NONCE_PLACEHOLDER = "<nonce>"
@@ -30,16 +41,30 @@ class VerifyParams(BlockParams):
     docker: str
 
 
+class VerifyData(RecordData):
+    """What the run printed; on a failed record only what it got to (the defaults otherwise)."""
+
+    exit_code: int | None = None
+    output: str = ""
+
+
 @dataclass(frozen=True)
 class VerifyChoice:
-    """What the verify run will use on this host."""
+    """What the verify run will use on this host: a :class:`~provisioner.resources.base.VerifyRun`."""
 
     image: str
     isolation: compat.Isolation
     command: list[str]
     timeout: float
+    docker: str
+    """The engine's docker.exe, in its install folder."""
 
-    def params(self, nonce: str, docker: str) -> VerifyParams:
+    block_id = "verify"
+    type = TYPE
+    engine = None
+    """A docker-ce host has one engine."""
+
+    def params(self, nonce: str) -> VerifyParams:
         command = [part.replace(NONCE_PLACEHOLDER, nonce) for part in self.command]
         expect = nonce if any(NONCE_PLACEHOLDER in part for part in self.command) else None
         return VerifyParams(
@@ -48,14 +73,33 @@ class VerifyChoice:
             command=command,
             expect=expect,
             timeout=self.timeout,
-            docker=docker,
+            docker=self.docker,
         )
+
+    def describe(self) -> str:
+        return self.headline()
+
+    def headline(self) -> str:
+        return f"{self.image} with {self.isolation} isolation"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"image": self.image, "isolation": self.isolation, "command": self.command}
+
+    def entry(self, ok: bool, message: str, data: RecordData) -> dict[str, Any]:
+        return {"image": self.image, "isolation": self.isolation, "ok": ok, "message": message}
+
+
+def verification(spec: HostSpec, facts: Facts) -> Verification:
+    """The docker-ce engine type's verify: one run, or the plan errors that say why none fits."""
+    choice, findings = choose(spec, facts)
+    return Verification(runs=() if choice is None else (choice,), findings=tuple(findings))
 
 
 def choose(spec: HostSpec, facts: Facts) -> tuple[VerifyChoice | None, list[Finding]]:
     """The image and isolation for this host, or the plan errors that say why none fits."""
-    if not isinstance(spec.engine, EngineSpec) or spec.verify.when == "never" or spec.verify.linux:
-        return None, []  # Docker Desktop: resources/desktop_verify.py; verify.linux on docker-ce: virtualization.py
+    engine = docker_ce(spec)
+    if spec.verify.when == "never" or spec.verify.linux:
+        return None, []  # verify.linux on docker-ce is LCOW: container_engine.lcow_preflight
     verify, build, client = spec.verify, facts.os.build, facts.os.is_client
     if verify.image == "auto":
         image = compat.auto_image(build)
@@ -101,4 +145,13 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[VerifyChoice | None, list[Find
     if amd:
         findings.append(Finding("warning", "verify.amd_process", amd))
     command = verify.command or ["cmd", "/c", "echo", NONCE_PLACEHOLDER]
-    return VerifyChoice(image, isolation, command, verify.timeout), findings
+    docker = engine.install_dir.rstrip("\\") + "\\docker.exe"
+    return VerifyChoice(image, isolation, command, verify.timeout, docker), findings
+
+
+def _timeout(params: VerifyParams) -> float:
+    return params.timeout
+
+
+RESOURCE = Resource(name=TYPE, params=VerifyParams, data=VerifyData, timeout=_timeout)
+"""The verify block: no changes of its own; its runs come from :func:`verification`."""

@@ -13,10 +13,21 @@ import json
 from typing import Any
 
 from provisioner.facts import Facts, FileFacts
-from provisioner.resources import BlockParams, Change, DiffEntry
-from provisioner.spec import EngineSpec, HostSpec
+from provisioner.resources.base import BlockParams, Change, DiffEntry, RecordData, Resource
+from provisioner.resources.container_engine import docker_ce
+from provisioner.spec import HostSpec
 
-__all__ = ["CONTENT_LIMIT", "DEFAULT_PATH", "DaemonParams", "TYPE", "canonical_json", "changes", "settings_diff"]
+__all__ = [
+    "CONTENT_LIMIT",
+    "DEFAULT_PATH",
+    "RESOURCE",
+    "TYPE",
+    "DaemonData",
+    "DaemonParams",
+    "canonical_json",
+    "changes",
+    "settings_diff",
+]
 
 TYPE = "daemon_config"
 DEFAULT_PATH = r"C:\ProgramData\docker\config\daemon.json"
@@ -37,6 +48,14 @@ class DaemonParams(BlockParams):
     dockerd: str
     validate_config: bool
     """Run ``dockerd --validate`` first: the flag exists from Engine 23.0 [CLI-DOCKERD]."""
+
+
+class DaemonData(RecordData):
+    before_sha256: str | None
+    """SHA-256 of the file before the block; None when there was none."""
+    after_sha256: str
+    restarted: bool = False
+    """The engine's service was restarted to read the new file."""
 
 
 def canonical_json(settings: dict[str, Any]) -> str:
@@ -79,16 +98,15 @@ def settings_diff(found: FileFacts | None, desired: dict[str, Any], where: str) 
     return diff
 
 
-def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
-    if spec.daemon is None or not isinstance(spec.engine, EngineSpec):
-        return []  # Docker Desktop keeps its settings per user: resources/desktop_config.py
+def changes(spec: HostSpec, facts: Facts) -> list[Change]:
+    engine = docker_ce(spec)  # Docker Desktop keeps its settings per user: resources/desktop_config.py
+    if spec.daemon is None:
+        return []
     desired = spec.daemon
     diff = settings_diff(facts.files.get(DEFAULT_PATH), desired, "daemon")
     if not diff:
         return []
     content = canonical_json(desired)
-    engine = spec.engine
-    assert isinstance(engine, EngineSpec)
     params = DaemonParams(
         path=DEFAULT_PATH,
         content=content,
@@ -97,4 +115,14 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         dockerd=engine.install_dir.rstrip("\\") + "\\dockerd.exe",
         validate_config=engine.major_minor >= (23, 0),
     )
-    return [Change(id="daemon/config", type=TYPE, params=params, diff=diff, requires=requires)]
+    return [Change(id="daemon/config", type=TYPE, params=params, diff=diff)]
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=DaemonParams,
+    data=DaemonData,
+    changes=changes,
+    # Validated with the installed dockerd, and the restart needs the engine's service.
+    requires=("container_engine",),
+)

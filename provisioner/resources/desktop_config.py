@@ -21,12 +21,12 @@ from __future__ import annotations
 import hashlib
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change
+from provisioner.resources.base import BlockParams, Change, RecordData, Resource
 from provisioner.resources.daemon_config import canonical_json, settings_diff
-from provisioner.resources.docker_desktop import USER_DAEMON_JSON, desktop_facts
-from provisioner.spec import DockerDesktopSpec, HostSpec
+from provisioner.resources.docker_desktop import USER_DAEMON_JSON, desktop_facts, docker_desktop
+from provisioner.spec import HostSpec
 
-__all__ = ["TYPE", "DesktopConfigParams", "changes", "user_daemon_path"]
+__all__ = ["RESOURCE", "TYPE", "DesktopConfigData", "DesktopConfigParams", "changes", "user_daemon_path"]
 
 TYPE = "desktop_config"
 
@@ -38,13 +38,19 @@ class DesktopConfigParams(BlockParams):
     sha256: str
 
 
+class DesktopConfigData(RecordData):
+    before_sha256: str | None
+    """SHA-256 of the user's file before the block; None when there was none."""
+    after_sha256: str
+
+
 def user_daemon_path(profile: str) -> str:
     return profile.rstrip("\\") + "\\" + USER_DAEMON_JSON
 
 
-def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
-    engine = spec.engine
-    if not isinstance(engine, DockerDesktopSpec) or spec.daemon is None:
+def changes(spec: HostSpec, facts: Facts) -> list[Change]:
+    engine = docker_desktop(spec)
+    if spec.daemon is None:
         return []
     found = desktop_facts(facts)
     desired = spec.daemon
@@ -63,5 +69,14 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
             content=content,
             sha256=hashlib.sha256(content.encode("utf-8")).hexdigest(),
         )
-        result.append(Change(id=f"desktop/config/{user}", type=TYPE, params=params, diff=diff, requires=requires))
+        result.append(Change(id=f"desktop/config/{user}", type=TYPE, params=params, diff=diff))
     return result
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=DesktopConfigParams,
+    data=DesktopConfigData,
+    changes=changes,
+    requires=("docker_desktop",),  # Desktop's own settings: written once Desktop is installed
+)

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from provisioner import compat
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Finding
+from provisioner.resources.base import BlockParams, Finding, RecordData, Resource, Verification
 from provisioner.resources.container_verify import NONCE_PLACEHOLDER
 from provisioner.resources.daemon_config import canonical_json
 from provisioner.resources.docker_desktop import (
@@ -37,18 +37,24 @@ from provisioner.resources.docker_desktop import (
     SERVER_OS_FORMAT,
     WINDOWS_PIPE,
     docker_cli,
+    docker_desktop,
+    pending,
 )
-from provisioner.spec import DockerDesktopSpec, HostSpec
+from provisioner.spec import HostSpec
 
 __all__ = [
     "LINUX_COMMAND",
     "LINUX_IMAGE",
     "RECORD",
+    "RESOURCE",
+    "SWITCH_SECONDS",
     "TYPE",
     "DesktopVerifyChoice",
+    "DesktopVerifyData",
     "DesktopVerifyParams",
     "choose",
     "fingerprint",
+    "verification",
     "verify_due",
 ]
 
@@ -61,6 +67,8 @@ LINUX_EXPECT = "Linux"
 """``uname -a`` prints the kernel name first: ``Linux <host> <release>-microsoft-standard-WSL2 ...`` (docker-desktop.md 5)."""
 SWITCH_POLLS = 60
 """Polls, two seconds apart, for an engine to answer after ``docker desktop engine use``."""
+SWITCH_SECONDS = SWITCH_POLLS * 2 + 30
+"""What one engine switch may take: the block's polls, two seconds apart, and the switch itself."""
 
 
 class DesktopVerifyParams(BlockParams):
@@ -79,8 +87,21 @@ class DesktopVerifyParams(BlockParams):
     record_content: str | None = None
 
 
+class DesktopVerifyData(RecordData):
+    """What the block did and printed; on a failed record only what it got to (the defaults otherwise)."""
+
+    switched: bool = False
+    """The block switched Desktop to this engine (``docker desktop engine use``)."""
+    exit_code: int | None = None
+    output: str = ""
+    recorded: bool = False
+    """The block wrote :data:`RECORD` (the last run, after a success)."""
+
+
 @dataclass(frozen=True)
 class DesktopVerifyChoice:
+    """One engine's run: a :class:`~provisioner.resources.base.VerifyRun`."""
+
     os: Literal["windows", "linux"]
     image: str
     isolation: compat.Isolation | None
@@ -88,6 +109,18 @@ class DesktopVerifyChoice:
     timeout: float
     docker: str
     """Desktop's docker.exe (docker_desktop.docker_cli)."""
+    record: str | None = None
+    """What the run writes to :data:`RECORD` after a success (:func:`fingerprint`): set on the last run."""
+
+    type = TYPE
+
+    @property
+    def block_id(self) -> str:
+        return f"verify/{self.os}"
+
+    @property
+    def engine(self) -> str:
+        return self.os
 
     @property
     def run_options(self) -> list[str]:
@@ -95,7 +128,29 @@ class DesktopVerifyChoice:
             return ["--platform", "linux"]
         return ["--isolation=" + str(self.isolation)]
 
-    def params(self, nonce: str, record: str | None) -> DesktopVerifyParams:
+    def describe(self) -> str:
+        how = f"{self.isolation} isolation" if self.isolation else "--platform linux"
+        return f"{self.image} on the {self.os} engine ({how})"
+
+    def headline(self) -> str:
+        return f"{self.image} on the {self.os} engine" + (f" ({self.isolation} isolation)" if self.isolation else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"os": self.os, "image": self.image, "isolation": self.isolation, "command": self.command}
+
+    def entry(self, ok: bool, message: str, data: RecordData) -> dict[str, Any]:
+        found = data if isinstance(data, DesktopVerifyData) else DesktopVerifyData()
+        return {
+            "os": self.os,
+            "image": self.image,
+            "isolation": self.isolation or "linux",
+            "ok": ok,
+            "message": message,
+            "output": found.output,
+            "switched": found.switched,
+        }
+
+    def params(self, nonce: str) -> DesktopVerifyParams:
         command = [part.replace(NONCE_PLACEHOLDER, nonce) for part in self.command]
         if self.os == "linux":
             expect: str | None = LINUX_EXPECT
@@ -113,15 +168,29 @@ class DesktopVerifyChoice:
             command=command,
             expect=expect,
             timeout=self.timeout,
-            record_path=RECORD if record is not None else None,
-            record_content=record,
+            record_path=RECORD if self.record is not None else None,
+            record_content=self.record,
         )
+
+
+def verification(spec: HostSpec, facts: Facts) -> Verification:
+    """The docker-desktop engine type's verify: a run per engine, the last recording what was proved; what a
+    user must do first (docker_desktop.pending); and whether an unchanged host is still due a verify."""
+    runs, findings = choose(spec, facts)
+    if runs:
+        runs[-1] = replace(runs[-1], record=fingerprint(spec, runs))
+    return Verification(
+        runs=tuple(runs),
+        findings=tuple(findings),
+        pending=pending(spec, facts, engine_needed=bool(runs)),
+        due=spec.verify.when == "changed" and verify_due(spec, facts, runs),
+    )
 
 
 def choose(spec: HostSpec, facts: Facts) -> tuple[list[DesktopVerifyChoice], list[Finding]]:
     """The runs for this host (Linux first), or the plan errors that say why a Windows run cannot fit."""
-    engine, verify = spec.engine, spec.verify
-    if not isinstance(engine, DockerDesktopSpec) or verify.when == "never":
+    engine, verify = docker_desktop(spec), spec.verify
+    if verify.when == "never":
         return [], []
     choices: list[DesktopVerifyChoice] = []
     findings: list[Finding] = []
@@ -171,8 +240,7 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[list[DesktopVerifyChoice], lis
 
 def fingerprint(spec: HostSpec, choices: list[DesktopVerifyChoice]) -> str:
     """What a successful verify proved, as the canonical JSON written to :data:`RECORD`."""
-    engine = spec.engine
-    assert isinstance(engine, DockerDesktopSpec)
+    engine = docker_desktop(spec)
     daemon = None if spec.daemon is None else hashlib.sha256(canonical_json(spec.daemon).encode()).hexdigest()
     return canonical_json(
         {
@@ -198,3 +266,12 @@ def verify_due(spec: HostSpec, facts: Facts, choices: list[DesktopVerifyChoice])
         return bool(json.loads(found.content.lstrip("\ufeff")) != json.loads(fingerprint(spec, choices)))
     except ValueError:
         return True
+
+
+def _timeout(params: DesktopVerifyParams) -> float:
+    """The container run, and a switch to its engine."""
+    return params.timeout + SWITCH_SECONDS
+
+
+RESOURCE = Resource(name=TYPE, params=DesktopVerifyParams, data=DesktopVerifyData, timeout=_timeout)
+"""The verify block: no changes of its own; its runs come from :func:`verification`."""

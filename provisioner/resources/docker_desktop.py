@@ -41,22 +41,38 @@ from __future__ import annotations
 
 import subprocess
 
-from provisioner.facts import DesktopFacts, Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, service_diff
-from provisioner.spec import DockerDesktopSpec, HostSpec
+from provisioner.compat import Build
+from provisioner.facts import EDUCATION_EDITIONS, HOME_EDITIONS, DesktopFacts, Facts
+from provisioner.resources.base import (
+    DEFAULT_TIMEOUT,
+    BlockParams,
+    Change,
+    DiffEntry,
+    Finding,
+    RecordData,
+    Resource,
+    service_diff,
+)
+from provisioner.spec import DESKTOP_BUILDS, DockerDesktopSpec, FeatureName, HostSpec
 
 __all__ = [
     "DEFAULT_DIR",
     "GROUP",
+    "LICENSE_TERMS",
     "LINUX_PIPE",
+    "RESOURCE",
     "SERVICE",
     "TYPE",
     "UNINSTALL_KEY",
     "WINDOWS_PIPE",
+    "DesktopData",
     "DesktopParams",
     "DesktopProbe",
     "changes",
+    "desktop_features",
+    "desktop_preflight",
     "docker_cli",
+    "docker_desktop",
     "install_command_line",
     "pending",
     "probe",
@@ -83,6 +99,38 @@ USER_DAEMON_JSON = r".docker\windows-daemon.json"
 """The Windows engine's settings as Desktop keeps them, under the user's profile (docker-desktop.md 3)."""
 SUCCESS_CODES = (0, 3)
 REBOOT_CODES = (3010, 1641)
+
+
+def docker_desktop(spec: HostSpec) -> DockerDesktopSpec:
+    """The spec's Docker Desktop engine. The docker-desktop engine type's resources (engines.py) run only for
+    specs whose ``engine.type`` is docker-desktop, so anything else here is a registry error."""
+    engine = spec.engine
+    if not isinstance(engine, DockerDesktopSpec):
+        raise TypeError(f"a Docker Desktop resource was planned for engine {engine!r}")
+    return engine
+
+
+def desktop_features(spec: HostSpec) -> list[FeatureName]:
+    """What Docker Desktop needs before its installer runs (docker-desktop.md sections 1.6 and 6), enabled
+    by windows_feature with the reboot cycle of DESIGN 4.4, since enabling them inside the installer fails
+    on some hosts (0x800f0819, "EnableFeaturesAction failed: Call cancelled": docker/for-win#15040, #14830):
+
+    - Windows containers: Microsoft-Hyper-V and Containers ("Turn on Hyper-V and Containers Windows
+      features" [DD-WIN]; client Windows containers default to Hyper-V isolation [MS-SETUP], so
+      switching to them fails without Hyper-V even with WSL 2 for Linux [docker/for-win#12955]);
+    - the Hyper-V backend: Microsoft-Hyper-V (the DockerDesktopVM) [DD-WIN; MS-HV];
+    - the WSL 2 backend: VirtualMachinePlatform and Microsoft-Windows-Subsystem-Linux (Docker's own
+      checklist lists both [DD-TS]; so does Microsoft's manual WSL install [WSL-DOCS install-manual.md]).
+    """
+    engine = docker_desktop(spec)
+    needed: list[FeatureName] = []
+    if engine.windows_containers:
+        needed += ["Containers", "Hyper-V"]
+    if engine.backend == "hyperv" and "Hyper-V" not in needed:
+        needed.append("Hyper-V")
+    if engine.backend == "wsl2":
+        needed += ["VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"]
+    return needed
 
 
 def docker_cli(engine: DockerDesktopSpec) -> str:
@@ -194,11 +242,156 @@ def desktop_facts(facts: Facts) -> DesktopFacts:
     return facts.desktop if facts.desktop is not None else DesktopFacts(installed=False)
 
 
-def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
+LICENSE_TERMS = (
+    "Docker Desktop's installer accepts the Docker Subscription Service Agreement "
+    "(https://www.docker.com/legal/docker-subscription-service-agreement) on the user's behalf (--accept-license) "
+    "[DD-WIN]: set engine.accept_license: true once your organisation has accepted it. Commercial use in larger "
+    "enterprises (more than 250 employees OR more than USD 10 million annual revenue) and by government entities "
+    "requires a paid subscription (Pro, Team or Business) [DD-WIN; DD-LIC]"
+)
+
+
+def desktop_preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
+    """Docker Desktop's rules about the machine (the engine type's machine_rules, reported first):
+
+    - Windows Server: unsupported ("Docker Desktop is not supported on server versions of Windows"
+      [DD-WIN]; "Can I run Docker Desktop on Windows Server? No" [DD-FAQW]): use docker-ce there.
+    - Builds: Windows 10 22H2 (19045) and Windows 11 23H2 (22631) or later [DD-WIN].
+    - Editions: "To run Windows containers, you need Windows 10 or Windows 11 Professional or
+      Enterprise edition. Windows Home or Education editions only allow you to run Linux containers"
+      [DD-WIN]; Home has no Hyper-V for the hyperv backend [MS-HV-ENABLE]; Docker's current table
+      lists Enterprise, Pro and Education only, where an older one listed Home for WSL 2 [DD-WIN-OLD],
+      so Home with WSL 2 is a warning.
+    - Licence: the installer's --accept-license accepts the Docker Subscription Service Agreement
+      for the user [DD-WIN], so it takes an explicit ``accept_license: true``; commercial use in
+      organisations of more than 250 employees or USD 10 million revenue needs a paid subscription
+      [DD-WIN; DD-LIC] (inference: the tool never defaults it, docker-desktop.md 1.7).
+    - VMs: supported for Docker Business customers on VMware ESXi or Azure, nested virtualization on [DD-VDI].
+    - Both backends need CPU virtualization (SLAT, VT on in firmware) [DD-WIN], so the firmware and
+      nested checks apply to every Docker Desktop host.
+    """
+    engine = docker_desktop(spec)
+    os, hw = facts.os, facts.hardware
+    findings: list[Finding] = []
+    if not os.is_client:
+        findings.append(
+            Finding(
+                "error",
+                "desktop.server",
+                f"Docker Desktop is not supported on {os.family}: 'Docker Desktop is not supported on server versions of "
+                "Windows, such as Windows Server 2019 or Windows Server 2022' [DD-WIN; DD-FAQW]; use engine.type: "
+                "docker-ce (Docker CE static binaries) on servers",
+            )
+        )
+    else:
+        if os.build < Build.WIN11_21H2 and os.build < Build.WIN10_22H2:
+            findings.append(
+                Finding(
+                    "error",
+                    "desktop.build",
+                    f"Docker Desktop needs Windows 10 22H2 (build 19045) or later [DD-WIN]; this host is build {os.build}: "
+                    "install the Windows 10 22H2 feature update or move to Windows 11 23H2",
+                )
+            )
+        elif Build.WIN11_21H2 <= os.build < Build.WIN11_23H2:
+            findings.append(
+                Finding(
+                    "error",
+                    "desktop.build",
+                    f"Docker Desktop needs Windows 11 23H2 (build 22631) or later [DD-WIN]; this host is build {os.build} "
+                    f"({os.family}): install the Windows 11 23H2 (or newer) feature update",
+                )
+            )
+        edition = os.edition_id
+        if edition in HOME_EDITIONS or edition in EDUCATION_EDITIONS:
+            kind = "Home" if edition in HOME_EDITIONS else "Education"
+            if engine.windows_containers:
+                findings.append(
+                    Finding(
+                        "error",
+                        f"desktop.edition.{kind.lower()}",
+                        f"{os.family} {kind} ({edition}) cannot run Windows containers under Docker Desktop: 'Windows Home "
+                        "or Education editions only allow you to run Linux containers' [DD-WIN]; set "
+                        "engine.windows_containers: false (Linux containers on WSL 2), or upgrade the edition to Pro or "
+                        "Enterprise",
+                    )
+                )
+            if kind == "Home" and engine.backend == "hyperv":
+                findings.append(
+                    Finding(
+                        "error",
+                        "desktop.edition.home",
+                        f"{os.family} Home ({edition}) has no Hyper-V ('can't be installed on Windows 10 Home or Windows 11 "
+                        "Home' [MS-HV-ENABLE]), so the hyperv backend cannot run; use backend: wsl2",
+                    )
+                )
+            if kind == "Home" and not engine.windows_containers and engine.backend == "wsl2":
+                findings.append(
+                    Finding(
+                        "warning",
+                        "desktop.edition.home",
+                        "Docker's current system requirements list Enterprise, Pro and Education only [DD-WIN] (an older "
+                        "version listed Home for the WSL 2 backend [DD-WIN-OLD]): Linux containers on Home may work but "
+                        "are outside Docker's support",
+                    )
+                )
+    if not engine.accept_license:
+        findings.append(Finding("error", "desktop.license", LICENSE_TERMS))
+    known = DESKTOP_BUILDS.get(engine.version)
+    if known is not None and known != engine.build:
+        findings.append(
+            Finding(
+                "error",
+                "desktop.build_pin",
+                f"Docker Desktop {engine.version} is build {known} in Docker's release notes [DD-RN], not {engine.build}; "
+                "fix engine.build (the installer and checksums.txt URLs carry it)",
+            )
+        )
+    if hw.is_vm:
+        findings.append(
+            Finding(
+                "warning",
+                "desktop.vm",
+                "Docker Desktop in a VM is supported only for Docker Business customers, on VMware ESXi or Azure VMs, with "
+                "nested virtualization on; non-persistent VDI is not supported [DD-VDI]",
+            )
+        )
+    if spec.daemon is not None and not engine.users:
+        findings.append(
+            Finding(
+                "error",
+                "desktop.daemon_users",
+                "under Docker Desktop the Windows engine's settings live in each user's "
+                "%USERPROFILE%\\.docker\\windows-daemon.json (Desktop rewrites C:\\ProgramData\\docker\\config\\daemon.json "
+                "before every start [docker/for-win#473, #5936]): list the developers in engine.users",
+            )
+        )
+    if spec.verify.linux and engine.windows_containers and engine.version_tuple < (4, 39, 0):
+        findings.append(
+            Finding(
+                "warning",
+                "desktop.engine_switch",
+                f"verify.linux switches Docker Desktop between its engines with `docker desktop engine use`, which "
+                f"exists by 4.39 (its first version is not documented) [DD-CLI; docker/for-win#14675]; {engine.version} "
+                "may not have it",
+            )
+        )
+    return findings
+
+
+class DesktopData(RecordData):
+    before: str | None
+    """DisplayVersion before the block; None when Docker Desktop was not installed."""
+    exit_code: int | None = None
+    """The installer's exit code, when it ran."""
+    service: str | None = None
+    """com.docker.service's status after the block, when the engine needs it."""
+    after: str
+
+
+def changes(spec: HostSpec, facts: Facts) -> list[Change]:
     """Install or upgrade when the installed version differs; the service Automatic and running when needed."""
-    engine = spec.engine
-    if not isinstance(engine, DockerDesktopSpec):
-        return []
+    engine = docker_desktop(spec)
     found = desktop_facts(facts)
     diff: list[DiffEntry] = []
     if not found.installed:
@@ -210,15 +403,7 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         diff += service_diff("desktop.service", service.exists, service.status, service.start_type)
     if not diff:
         return []
-    return [
-        Change(
-            id="engine/docker-desktop",
-            type=TYPE,
-            params=params_for(engine, spec.downloads.proxy),
-            diff=diff,
-            requires=requires,
-        )
-    ]
+    return [Change(id="engine/docker-desktop", type=TYPE, params=params_for(engine, spec.downloads.proxy), diff=diff)]
 
 
 def _names(accounts: list[str]) -> str:
@@ -234,9 +419,7 @@ def pending(spec: HostSpec, facts: Facts, *, engine_needed: bool) -> str | None:
     does not start by itself after installation [DD-WIN], and docker-users membership applies at
     the next logon ("Docker Desktop - Access Denied" otherwise [DD-TS; DD-WIN]).
     """
-    engine = spec.engine
-    if not isinstance(engine, DockerDesktopSpec):
-        return None
+    engine = docker_desktop(spec)
     found = desktop_facts(facts)
     if not found.installed:
         return None
@@ -272,3 +455,21 @@ def pending(spec: HostSpec, facts: Facts, *, engine_needed: bool) -> str | None:
     if not steps:
         return None
     return "waiting for a user: " + "; ".join(steps) + "; then run apply again to finish and verify"
+
+
+def _timeout(params: DesktopParams) -> float:
+    """The installer's own limit, plus the download and the service around it."""
+    return params.timeout + DEFAULT_TIMEOUT
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=DesktopParams,
+    data=DesktopData,
+    changes=changes,
+    # The features' reboot first (enabling them inside the installer fails on some hosts: desktop_features),
+    # then the pinned WSL package the installer finds (docker-desktop.md 7.2).
+    requires=("windows_feature", "wsl_package"),
+    may_reboot=True,  # installer exit 3010/1641 (REBOOT_CODES)
+    timeout=_timeout,
+)

@@ -14,11 +14,11 @@ block takes as in state, so a retried block changes nothing.
 from __future__ import annotations
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding
-from provisioner.resources.docker_desktop import GROUP, desktop_facts
-from provisioner.spec import DockerDesktopSpec, HostSpec
+from provisioner.resources.base import BlockParams, Change, DiffEntry, Finding, RecordData, Resource
+from provisioner.resources.docker_desktop import GROUP, desktop_facts, docker_desktop
+from provisioner.spec import HostSpec
 
-__all__ = ["TYPE", "UsersParams", "changes", "preflight"]
+__all__ = ["RESOURCE", "TYPE", "UsersData", "UsersParams", "changes", "preflight"]
 
 TYPE = "docker_users"
 
@@ -29,9 +29,14 @@ class UsersParams(BlockParams):
     """The accounts to add, as the spec names them (NAME or DOMAIN\\NAME)."""
 
 
+class UsersData(RecordData):
+    added: list[str]
+    """The members the block added (the others were members already)."""
+
+
 def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
-    engine = spec.engine
-    if not isinstance(engine, DockerDesktopSpec) or not engine.users or not facts.os.is_client:
+    engine = docker_desktop(spec)
+    if not engine.users or not facts.os.is_client:
         return []  # on a server, virtualization's desktop.server error is the one that matters
     found = desktop_facts(facts)
     findings = []
@@ -56,9 +61,9 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
     return findings
 
 
-def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
-    engine = spec.engine
-    if not isinstance(engine, DockerDesktopSpec) or not engine.users:
+def changes(spec: HostSpec, facts: Facts) -> list[Change]:
+    engine = docker_desktop(spec)
+    if not engine.users:
         return []
     found = desktop_facts(facts)
     if found.installed and found.group_exists and found.group_members is None:
@@ -73,6 +78,15 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
             type=TYPE,
             params=UsersParams(group=GROUP, members=missing),
             diff=diff,
-            requires=requires,
         )
     ]
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=UsersParams,
+    data=UsersData,
+    changes=changes,
+    preflight=preflight,
+    requires=("docker_desktop",),  # the installer creates docker-users
+)

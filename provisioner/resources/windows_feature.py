@@ -11,11 +11,10 @@ not use them). Facts key features by their DISM name on every SKU, since the DIS
 cmdlets also work on Server (windows-facts.md section 3). ``EnablePending`` means a reboot is
 still needed, never "in state".
 
-Docker Desktop adds the features of its backend (:func:`wanted`), enabled with the reboot cycle of
-DESIGN 4.4 before its installer runs, since enabling them inside the installer fails on some hosts
-(0x800f0819, "EnableFeaturesAction failed: Call cancelled": docker/for-win#15040, #14830; docker-
-desktop.md section 6). VirtualMachinePlatform and Microsoft-Windows-Subsystem-Linux always go
-through DISM [WSL-DOCS install-manual.md].
+An engine type adds the features it needs (EngineType.features: Docker Desktop's backend, enabled
+with the reboot cycle of DESIGN 4.4 before its installer runs: docker_desktop.desktop_features).
+VirtualMachinePlatform and Microsoft-Windows-Subsystem-Linux always go through DISM [WSL-DOCS
+install-manual.md].
 """
 
 from __future__ import annotations
@@ -23,10 +22,11 @@ from __future__ import annotations
 from typing import Literal
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding
-from provisioner.spec import DockerDesktopSpec, FeatureName, HostSpec
+from provisioner.resources.base import BlockParams, Change, DiffEntry, Finding, RecordData, Resource
+from provisioner.resources.engines import engine_type
+from provisioner.spec import FeatureName, HostSpec
 
-__all__ = ["DISM_NAMES", "FeatureParams", "TYPE", "changes", "desktop_features", "preflight", "wanted"]
+__all__ = ["DISM_NAMES", "RESOURCE", "TYPE", "FeatureData", "FeatureParams", "changes", "preflight", "wanted"]
 
 TYPE = "windows_feature"
 
@@ -42,31 +42,12 @@ ROLES: frozenset[FeatureName] = frozenset({"Containers"})
 """Features Server installs with Install-WindowsFeature; Hyper-V and the WSL ones always go through DISM."""
 
 
-def desktop_features(engine: DockerDesktopSpec) -> list[FeatureName]:
-    """What Docker Desktop needs before its installer runs (docker-desktop.md sections 1.6 and 6):
-
-    - Windows containers: Microsoft-Hyper-V and Containers ("Turn on Hyper-V and Containers Windows
-      features" [DD-WIN]; client Windows containers default to Hyper-V isolation [MS-SETUP], so
-      switching to them fails without Hyper-V even with WSL 2 for Linux [docker/for-win#12955]);
-    - the Hyper-V backend: Microsoft-Hyper-V (the DockerDesktopVM) [DD-WIN; MS-HV];
-    - the WSL 2 backend: VirtualMachinePlatform and Microsoft-Windows-Subsystem-Linux (Docker's own
-      checklist lists both [DD-TS]; so does Microsoft's manual WSL install [WSL-DOCS install-manual.md]).
-    """
-    needed: list[FeatureName] = []
-    if engine.windows_containers:
-        needed += ["Containers", "Hyper-V"]
-    if engine.backend == "hyperv" and "Hyper-V" not in needed:
-        needed.append("Hyper-V")
-    if engine.backend == "wsl2":
-        needed += ["VirtualMachinePlatform", "Microsoft-Windows-Subsystem-Linux"]
-    return needed
-
-
 def wanted(spec: HostSpec) -> list[FeatureName]:
     """spec.features, then what the engine needs that it does not list, in that order."""
     result = list(spec.features)
-    if isinstance(spec.engine, DockerDesktopSpec):
-        result += [f for f in desktop_features(spec.engine) if f not in result]
+    engine = engine_type(spec)
+    if engine is not None:
+        result += [f for f in engine.features(spec) if f not in result]
     return result
 
 
@@ -78,6 +59,12 @@ class FeatureParams(BlockParams):
     role: str | None = None
 
 
+class FeatureData(RecordData):
+    before: str
+    """The feature's state before the block (Get-WindowsOptionalFeature)."""
+    after: str
+
+
 def params_for(feature: FeatureName, facts: Facts) -> FeatureParams:
     """The cmdlet and names for one feature on this host's SKU."""
     dism = DISM_NAMES[feature]
@@ -87,9 +74,11 @@ def params_for(feature: FeatureName, facts: Facts) -> FeatureParams:
 
 
 def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
-    """A wanted feature that this edition does not have at all cannot be enabled. (Docker Desktop on a
-    server is refused as such by virtualization's desktop.server; its features are not listed again.)"""
-    if isinstance(spec.engine, DockerDesktopSpec) and not facts.os.is_client:
+    """A wanted feature that this edition does not have at all cannot be enabled. (A workstation engine on a
+    server is refused as such by its machine rules, e.g. Docker Desktop's desktop.server; its features are
+    not listed again.)"""
+    engine = engine_type(spec)
+    if engine is not None and engine.workstation and not facts.os.is_client:
         return []
     return [
         Finding(
@@ -115,7 +104,16 @@ def changes(spec: HostSpec, facts: Facts) -> list[Change]:
                 type=TYPE,
                 params=params,
                 diff=[DiffEntry(f"features.{params.name}", state, "Enabled")],
-                may_reboot=True,
             )
         )
     return result
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=FeatureParams,
+    data=FeatureData,
+    changes=changes,
+    preflight=preflight,
+    may_reboot=True,  # EnablePending, RestartNeeded, FailedRestartRequired
+)

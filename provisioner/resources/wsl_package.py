@@ -19,11 +19,11 @@ that reading is UNCONFIRMED, so a mismatch after an install is reported, not ret
 from __future__ import annotations
 
 from provisioner.facts import Facts
-from provisioner.resources import BlockParams, Change, DiffEntry, Finding
-from provisioner.resources.docker_desktop import WSL_EXE, desktop_facts
-from provisioner.spec import DockerDesktopSpec, HostSpec
+from provisioner.resources.base import DEFAULT_TIMEOUT, BlockParams, Change, DiffEntry, Finding, RecordData, Resource
+from provisioner.resources.docker_desktop import REBOOT_CODES, WSL_EXE, desktop_facts, docker_desktop
+from provisioner.spec import HostSpec
 
-__all__ = ["MSIEXEC", "TYPE", "WslParams", "changes", "preflight", "product_version"]
+__all__ = ["MSIEXEC", "RESOURCE", "TYPE", "WslData", "WslParams", "changes", "preflight", "product_version"]
 
 TYPE = "wsl_package"
 MSIEXEC = r"C:\Windows\System32\msiexec.exe"
@@ -49,11 +49,19 @@ class WslParams(BlockParams):
     """spec.downloads.proxy (windows-audit.md F13)."""
 
 
+class WslData(RecordData):
+    before: str | None
+    """wsl.exe's file version before the block; None without the WSL package."""
+    exit_code: int | None = None
+    """msiexec's exit code, when it ran."""
+    after: str | None
+
+
 def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
     """Without a pin, a WSL older than 2.1.5 (or only the inbox one) is a warning: Desktop will not start its
     Linux engine on it [DD-WIN]."""
-    engine = spec.engine
-    if not isinstance(engine, DockerDesktopSpec) or engine.backend != "wsl2" or engine.wsl is not None:
+    engine = docker_desktop(spec)
+    if engine.backend != "wsl2" or engine.wsl is not None:
         return []
     found = desktop_facts(facts).wsl_version
     if found is not None and tuple(int(p) for p in found.split(".")[:3]) >= (2, 1, 5):
@@ -68,9 +76,9 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
     ]
 
 
-def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Change]:
-    engine = spec.engine
-    if not isinstance(engine, DockerDesktopSpec) or engine.wsl is None:
+def changes(spec: HostSpec, facts: Facts) -> list[Change]:
+    engine = docker_desktop(spec)
+    if engine.wsl is None:
         return []
     pin = engine.wsl
     found = desktop_facts(facts).wsl_version
@@ -85,7 +93,7 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
         msiexec=MSIEXEC,
         timeout=engine.install_timeout,
         success_codes=[0],
-        reboot_codes=[3010, 1641],
+        reboot_codes=list(REBOOT_CODES),
         proxy=spec.downloads.proxy,
     )
     return [
@@ -94,6 +102,23 @@ def changes(spec: HostSpec, facts: Facts, requires: tuple[str, ...]) -> list[Cha
             type=TYPE,
             params=params,
             diff=[DiffEntry("desktop.wsl_version", found, product_version(pin.version))],
-            requires=requires,
         )
     ]
+
+
+def _timeout(params: WslParams) -> float:
+    """msiexec's own limit, plus the download around it."""
+    return params.timeout + DEFAULT_TIMEOUT
+
+
+RESOURCE = Resource(
+    name=TYPE,
+    params=WslParams,
+    data=WslData,
+    changes=changes,
+    preflight=preflight,
+    # After the features' reboot, before Desktop's installer (docker-desktop.md 7.2).
+    requires=("windows_feature",),
+    may_reboot=True,  # msiexec 3010/1641
+    timeout=_timeout,
+)

@@ -13,8 +13,7 @@ import yaml
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.render import Renderer
-from provisioner.resources.docker_desktop import docker_cli
-from provisioner.spec import DockerDesktopSpec, HostSpec, RebootPolicy
+from provisioner.spec import HostSpec, RebootPolicy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FACTS_DIR = FIXTURES / "facts"
@@ -127,13 +126,6 @@ def hostile_desktop_spec() -> HostSpec:
     )
 
 
-def docker_exe(spec: HostSpec) -> str:
-    assert spec.engine is not None
-    if isinstance(spec.engine, DockerDesktopSpec):
-        return docker_cli(spec.engine)
-    return spec.engine.install_dir.rstrip("\\") + "\\docker.exe"
-
-
 @dataclass(frozen=True)
 class Rendered:
     fixture: str
@@ -160,8 +152,8 @@ def render_phases(host: str, spec: HostSpec, facts: Facts, renderer: Renderer | 
             host, "feature/Containers needs a reboot to finish", RebootPolicy().warn_for(facts.os.is_client)
         ),
     }
-    if the_plan.verify is not None or the_plan.desktop_verify:
-        scripts["verify"] = renderer.verify(the_plan, VERIFY_NONCE, docker_exe(spec))
+    if the_plan.verify:
+        scripts["verify"] = renderer.verify(the_plan, VERIFY_NONCE)
     return {phase: scripts[phase] for phase in PHASES if phase in scripts}
 
 

@@ -16,9 +16,8 @@ import pytest
 from provision_lab.powershell.cmdline import split_command_line
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
-from provisioner.resources.desktop_verify import RECORD, fingerprint
-from provisioner.resources.docker_desktop import install_arguments, install_command_line
-from provisioner.resources.windows_feature import desktop_features
+from provisioner.resources.desktop_verify import RECORD, DesktopVerifyChoice, fingerprint
+from provisioner.resources.docker_desktop import DesktopProbe, desktop_features, install_arguments, install_command_line
 from provisioner.spec import DockerDesktopSpec, HostSpec
 
 from .data import desktop_spec, facts_path, load_facts, spec_with
@@ -51,6 +50,13 @@ def facts_of(name: str, **changes: Any) -> Facts:
 
 def codes(p: Plan, level: str = "error") -> set[str]:
     return {f.code for f in p.preflight if f.level == level}
+
+
+def runs(p: Plan) -> list[DesktopVerifyChoice]:
+    """The plan's verify runs, each Docker Desktop's."""
+    found = [run for run in p.verify if isinstance(run, DesktopVerifyChoice)]
+    assert len(found) == len(p.verify), p.verify
+    return found
 
 
 def message(p: Plan, code: str) -> str:
@@ -174,7 +180,7 @@ def test_linux_containers_on_docker_ce_are_lcow_removed_in_23() -> None:
     text = message(p, "lcow")
     assert "was removed in Docker Engine 23.0" in text and "[CLI-DEPR]" in text
     assert "Docker Desktop with the WSL 2 backend on a workstation" in text and "a Linux node" in text
-    assert p.verify is None
+    assert p.verify == ()
 
 
 def test_lcow_on_an_old_engine_says_deprecated_then_removed() -> None:
@@ -203,7 +209,7 @@ def test_features_per_backend(backend: str, windows: bool, expected: list[str]) 
     extra: dict[str, Any] = {"wsl": None} if backend == "hyperv" else {}
     spec = desktop(backend=backend, windows_containers=windows, **extra)
     assert isinstance(spec.engine, DockerDesktopSpec)
-    assert desktop_features(spec.engine) == expected
+    assert desktop_features(spec) == expected
     p = plan("w", spec, load_facts(WS))
     dism = {"Hyper-V": "Microsoft-Hyper-V"}
     assert [c.id for c in p.changes if c.type == "windows_feature"] == [f"feature/{dism.get(f, f)}" for f in expected]
@@ -228,7 +234,7 @@ def test_fresh_workstation_plans_features_wsl_install_users_and_settings_in_orde
     assert install.requires[-1] == "engine/wsl"
     assert [d.path for d in install.diff] == ["desktop.version"]
     assert p.changes[6].requires[-1] == "engine/docker-desktop"
-    assert p.verify is None and p.pending is None  # not installed yet: nothing to wait for
+    assert p.pending is None  # not installed yet: nothing to wait for
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,11 +292,12 @@ def installed(**desktop_changes: Any) -> Facts:
 def test_converged_logged_on_workstation_has_no_changes_but_is_due_a_verify() -> None:
     p = plan("w", desktop_spec(), load_facts(LOGGED_ON))
     assert p.changes == [] and p.pending is None and p.verify_due
-    assert [(v.os, v.image, v.isolation) for v in p.desktop_verify] == [
+    assert [(v.os, v.image, v.isolation) for v in runs(p)] == [
         ("linux", "busybox", None),
         ("windows", "mcr.microsoft.com/windows/nanoserver:ltsc2022", "process"),
     ]
-    assert p.desktop_record is not None
+    # Only the last run records what was verified.
+    assert [v.record is not None for v in runs(p)] == [False, True]
 
 
 def test_another_installed_version_is_upgraded_and_a_stopped_service_started() -> None:
@@ -378,16 +385,17 @@ def test_pending_logon_says_what_the_user_has_to_do() -> None:
 def test_nothing_to_verify_means_nothing_to_wait_for() -> None:
     spec = spec_with(desktop(users=["dev"]), daemon=None, verify={"when": "never"})
     p = plan("w", spec, installed(sessions=[], running_for=[], engines={"windows": False, "linux": False}))
-    assert p.pending is None and p.desktop_verify == ()
+    assert p.pending is None and p.verify == ()
 
 
 def test_verify_is_due_until_the_record_matches_this_spec() -> None:
     spec = desktop_spec()
     p = plan("w", spec, load_facts(LOGGED_ON))
-    assert p.verify_due and p.desktop_record == fingerprint(spec, list(p.desktop_verify))
+    record = runs(p)[-1].record
+    assert p.verify_due and record == fingerprint(spec, runs(p))
     recorded = {
         **load_facts(LOGGED_ON).model_dump()["files"],
-        RECORD: {"exists": True, "sha256": "x", "content": p.desktop_record},
+        RECORD: {"exists": True, "sha256": "x", "content": record},
     }
     assert not plan("w", spec, facts_of(LOGGED_ON, files=recorded)).verify_due
     assert plan("w", desktop(version="4.84.0", build=234817), facts_of(LOGGED_ON, files=recorded)).verify_due
@@ -398,13 +406,13 @@ def test_verify_is_due_until_the_record_matches_this_spec() -> None:
 def test_without_windows_containers_the_linux_engine_is_verified_anyway() -> None:
     spec = spec_with(desktop(windows_containers=False), verify={"linux": False})
     p = plan("w", spec, load_facts(WS))
-    assert [v.os for v in p.desktop_verify] == ["linux"]
+    assert [v.os for v in runs(p)] == ["linux"]
 
 
 def test_windows_10_verifies_with_hyperv_isolation() -> None:
     win10 = facts_of(WS, os={"build": 19045, "display_version": "22H2", "caption": "Microsoft Windows 10 Pro"})
     p = plan("w", desktop_spec(), win10)
-    assert [(v.image, v.isolation) for v in p.desktop_verify if v.os == "windows"] == [
+    assert [(v.image, v.isolation) for v in runs(p) if v.os == "windows"] == [
         ("mcr.microsoft.com/windows/nanoserver:1809", "hyperv")
     ]
 
@@ -441,7 +449,8 @@ def test_facts_request_for_desktop_probes_its_features_record_and_users() -> Non
         "Microsoft-Windows-Subsystem-Linux",
         "VirtualMachinePlatform",
     ]
-    assert RECORD in request.files and request.desktop is not None and request.desktop.users == ["dev"]
+    probe = request.extra["desktop"]
+    assert RECORD in request.files and isinstance(probe, DesktopProbe) and probe.users == ["dev"]
 
 
 def test_plan_json_of_a_desktop_host_lists_the_engines_and_the_wait() -> None:

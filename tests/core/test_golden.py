@@ -33,7 +33,7 @@ def expected_files() -> dict[Path, str]:
         sent = {"facts", "reboot"}
         if not the_plan.blocked:
             sent |= {"apply"} if the_plan.changes else set()
-            sent |= {"verify"} if the_plan.verify is not None or the_plan.desktop_verify else set()
+            sent |= {"verify"} if the_plan.verify else set()
         for phase, script in render_phases(name, spec_for(name), load_facts(name)).items():
             if phase in sent:
                 files[GOLDEN_DIR / name / f"{phase}.ps1"] = script

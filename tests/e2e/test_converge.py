@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
 
 from provision_lab.windows.host import DAEMON_JSON
+from provisioner.resources.container_engine import EngineData
+from provisioner.resources.daemon_config import DaemonData
+from provisioner.resources.windows_feature import FeatureData
 
 from .conftest import DOCKER_VERSION, PASSWORD, E2ELab, canonical_daemon_json
 
@@ -103,3 +107,24 @@ def test_second_apply_through_the_cli_reports_ok_with_zero_changes(e2e_lab: Call
     assert host["transport"]["scripts"] == 1 and host["transport"]["messages"] <= 5, host["transport"]
     spent = delta(lab.counters("web1"), before)
     assert spent["scripts"] == 1 and spent["wsman.messages"] <= 5, spent
+
+
+def test_each_apply_record_reaches_the_result_as_its_resources_data_model(e2e_lab: Callable[..., E2ELab]) -> None:
+    """The controller reads every block's record ``data`` (resources/base.py), typed by the resource's model,
+    with what the lab's Windows really did: the engine had no version before, daemon.json no file."""
+    lab = e2e_lab({"web1": "server2022"})
+    playbook = lab.setup("winrm-ntlm-https")
+    spec = lab.load(playbook).targets[0].spec
+    assert spec.daemon is not None
+
+    result = lab.run(playbook).host("web1")
+
+    assert result.status == "changed", result.message
+    data = {r.id: r.data for r in result.resources}
+    assert data["engine/docker"] == EngineData(before=None, after=DOCKER_VERSION, service="Running")
+    want_sha = hashlib.sha256(canonical_daemon_json(spec.daemon).encode("utf-8")).hexdigest()
+    daemon = data["daemon/config"]
+    assert isinstance(daemon, DaemonData) and (daemon.before_sha256, daemon.after_sha256) == (None, want_sha)
+    for feature in ("Containers", "Microsoft-Hyper-V"):
+        # The record of the block that enabled it, before the reboot finished it (DESIGN 4.4).
+        assert data[f"feature/{feature}"] == FeatureData(before="Disabled", after="EnablePending")

@@ -189,6 +189,15 @@ MUTATIONS = [
         "apply",
         "does not exist",
     ),
+    Mutation(
+        # The record's data is read into the result by the resource's data model (resources/base.py).
+        "engine-misspelt-data-key",
+        R + "container_engine.ps1.j2",
+        "$Data['after'] = $P.version",
+        "$Data['aftr'] = $P.version",
+        "apply",
+        "block engine/docker returned data this version cannot read",
+    ),
     # -- daemon_config.ps1.j2 -------------------------------------------------------------------
     Mutation(
         "daemon-misspelt-param-key",
