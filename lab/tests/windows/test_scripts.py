@@ -183,3 +183,55 @@ def test_device_guard_reports_vbs_in_its_own_namespace() -> None:
     )
     assert run(make_host("server2022-vbs", "lab-0001", "127.77.0.1"), query) == (["2", "True"], "")
     assert run(make_host("server2022", "lab-0001", "127.77.0.1"), query) == (["0", "False"], "")
+
+
+def test_shutdown_exe_warns_the_signed_in_users_then_restarts_and_refuses_what_it_does_not_model() -> None:
+    host = make_host("workstation-win11-23h2-pro", "lab-0001", "127.77.0.1")
+    host.machine.spawn("explorer.exe", r"C:\Windows\explorer.exe", "explorer.exe", "LAB-0001\\dev", session_id=1)
+    before = host.machine.reboot_requests
+    out, err = run(
+        host,
+        "& shutdown.exe /r /t 60 /d p:4:1 /c 'save your work'; $LASTEXITCODE\n& shutdown.exe /s /t 0; $LASTEXITCODE\n",
+    )
+    assert out[0] == "0" and out[-1] == "87", (out, err)
+    assert host.machine.reboot_requests == before + 1
+    assert host.machine.extensions["shutdown.exe"] == [
+        {"users": ["LAB-0001\\dev"], "seconds": 60, "comment": "save your work"}
+    ]
+    standard = make_host("server2022", "lab-0002", "127.77.0.2", faults=Faults(not_admin=True))
+    out, _ = run(standard, "& shutdown.exe /r /t 5 2>&1 | Out-Null; $LASTEXITCODE\n")
+    assert out == ["5"] and standard.machine.reboot_requests == 0
+
+
+def test_downloads_go_out_only_through_the_networks_proxy_with_its_credentials() -> None:
+    proxy = "http://proxy.lab.example:3128"
+    host = make_host(
+        "server2022",
+        "lab-0001",
+        "127.77.0.1",
+        faults=Faults(download_proxy=proxy, download_proxy_credentials="u:p"),
+    )
+    url = "https://download.docker.com/win/static/stable/x86_64/docker-27.3.1.zip"
+    fetch = (
+        "[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12\n"
+        "try {{ Invoke-WebRequest -Uri '{url}' -OutFile 'C:\\d.zip' -UseBasicParsing {extra}; 'ok' }}"
+        " catch {{ $_.Exception.Message }}\n"
+    )
+    credential = (
+        "-Proxy '{proxy}' -ProxyCredential (New-Object System.Management.Automation.PSCredential -ArgumentList"
+        " 'u', (New-Object System.Net.NetworkCredential -ArgumentList '', '{password}').SecurePassword)"
+    )
+    said = {
+        "direct": run(host, fetch.format(url=url, extra=""))[0],
+        "other proxy": run(host, fetch.format(url=url, extra="-Proxy 'http://elsewhere:8080'"))[0],
+        "no log-on": run(host, fetch.format(url=url, extra=f"-Proxy '{proxy}'"))[0],
+        "wrong log-on": run(host, fetch.format(url=url, extra=credential.format(proxy=proxy, password="x")))[0],
+        "log-on": run(host, fetch.format(url=url, extra=credential.format(proxy=proxy, password="p")))[0],
+    }
+    assert said == {
+        "direct": ["Unable to connect to the remote server"],
+        "other proxy": ["The remote name could not be resolved: 'elsewhere'"],
+        "no log-on": ["The remote server returned an error: (407) Proxy Authentication Required."],
+        "wrong log-on": ["The remote server returned an error: (407) Proxy Authentication Required."],
+        "log-on": ["ok"],
+    }
