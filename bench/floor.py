@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provisioner.protocol.bootstrap import POWERSHELL_COMMAND  # noqa: E402 (a constant module: no pywinrm)
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND, stdin_for  # noqa: E402 (a constant module: no pywinrm)
 
 NS = (
     'xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
@@ -47,7 +47,8 @@ def head(action: str, selector: bool) -> str:
 
 
 def templates(script: bytes) -> dict[str, str]:
-    data = base64.b64encode(script).decode()
+    # stdin as the tool sends it: the (empty) secrets line the bootstrap reads first, then the script.
+    data = base64.b64encode(stdin_for(script.decode("utf-8"))).decode()
     return {
         "create": head("http://schemas.xmlsoap.org/ws/2004/09/transfer/Create", False)
         + '<w:OptionSet><w:Option Name="WINRS_CODEPAGE">65001</w:Option></w:OptionSet></env:Header><env:Body>'

@@ -17,6 +17,7 @@ __all__ = [
     "IsolationChoice",
     "auto_image",
     "choose_isolation",
+    "cross_version_warning",
     "image_build",
     "isolation_allowed",
 ]
@@ -163,3 +164,25 @@ def choose_isolation(host_build: int, image: int | None, *, client: bool, hyperv
             f"or use an image built for {host_build}",
         )
     return IsolationChoice("hyperv", f"{process_problem}; Hyper-V isolation runs it")
+
+
+def cross_version_warning(
+    host_build: int, image: int | None, isolation: Isolation, *, client: bool, cpu_manufacturer: str
+) -> str | None:
+    """Why a cross-version process-isolated run on Windows 11 with an AMD CPU may not prove much, or None.
+
+    Microsoft calls an older image under process isolation on Windows 11 "a preview of cross version
+    support", with a known failure: processes fail with -2147023829 in TLS scenarios on AMD CPUs
+    ("For a production scenario, please use matching versions") [microsoft/Windows-Containers#197;
+    windows-audit.md F15]. ``cmd /c echo`` passes there anyway, so the verify cannot show it.
+    """
+    if not (client and host_build >= Build.WIN11_21H2 and isolation == "process"):
+        return None
+    if image is None or image == host_build or cpu_manufacturer != "AuthenticAMD":
+        return None
+    return (
+        f"process isolation of a build {image} image on Windows 11 (build {host_build}) is a preview of cross-version "
+        "support, and on AMD CPUs processes in it fail with -2147023829 in TLS scenarios "
+        "[microsoft/Windows-Containers#197]; the verify's echo passes anyway: set verify.isolation: hyperv, or "
+        "run containers with --isolation=hyperv on this host"
+    )

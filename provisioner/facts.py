@@ -71,6 +71,16 @@ class HardwareFacts(_Model):
     hypervisor_present: bool
     is_vm: bool
     vm_platform: str | None = None
+    """Hyper-V, VMware, ..., or ``unknown`` for a hypervisor no SMBIOS table names (windows-audit.md F5)."""
+    cpu_manufacturer: str = ""
+    """Win32_Processor.Manufacturer: GenuineIntel, AuthenticAMD, ..."""
+    hypervisor_launch_failed: bool | None = None
+    """Whether the hypervisor logged a launch failure (System event 41) since the last boot; None when the
+    log could not be read (windows-audit.md F6)."""
+
+    @property
+    def amd(self) -> bool:
+        return self.cpu_manufacturer == "AuthenticAMD"
 
     @property
     def firmware_vt(self) -> Tristate:
@@ -199,17 +209,24 @@ class Facts(_Model):
 
         There is no in-guest API (Azure/iotedge-eflow issue #207), and every guest reads
         HypervisorPresent True (the parent's hypervisor), so that reading says nothing here.
-        Heuristic (windows-facts.md section 2, UNCONFIRMED there): Hyper-V already Enabled in the
-        guest means it launched, which needs exposed extensions (and DISM refuses to enable it
-        otherwise: Azure/AzureStackHCI-EvalGuide issue #56); no VM Monitor Mode Extensions
-        visible means not exposed; VMX visible with firmware VT on means exposed. Anything else
-        is unknown rather than a guess.
+        Heuristic (windows-facts.md section 2, UNCONFIRMED there): Hyper-V Enabled in the guest with
+        no hypervisor launch failure logged since the boot means it launched, which needs exposed
+        extensions. Enabled alone proves nothing: DISM enables it where the hypervisor cannot start
+        (an inference in windows-audit.md F6, from Virtualization-Documentation issue #1975), so a
+        log that could not be read says unknown, and with a failure logged the readings (not hidden
+        then) say no or unknown. No VM Monitor Mode Extensions visible means not exposed; VMX visible with firmware
+        VT on means exposed. Anything else is unknown rather than a guess.
         """
         hw = self.hardware
         if not hw.is_vm:
             return None
         if self.feature("Microsoft-Hyper-V") == "Enabled":
-            return "yes"
+            if hw.hypervisor_launch_failed is None:
+                return "unknown"  # a running hypervisor hides the readings, and the log could not say
+            if not hw.hypervisor_launch_failed:
+                return "yes"
+            # It did not launch, so nothing hides the readings.
+            return "no" if hw.vm_monitor_mode_extensions is False else "unknown"
         if hw.vm_monitor_mode_extensions is False:
             return "no"
         if hw.vm_monitor_mode_extensions and hw.vt_firmware_enabled:

@@ -30,7 +30,7 @@ from provisioner.errors import InputError, KeyPath, LoadError, closest
 from provisioner.inventory import Host, Inventory, Origin, Vault, load_inventory, select_hosts
 from provisioner.loadutil import paused_gc, validation_errors
 from provisioner.schema import PlaySchema
-from provisioner.spec import HostSpec, RebootPolicy, RolloutPolicy, VerifySpec
+from provisioner.spec import DownloadSpec, HostSpec, RebootPolicy, RolloutPolicy, VerifySpec
 from provisioner.transport.settings import ConnectionSettings
 from provisioner.yamlsrc import Located, Unsafe, VaultText, load_yaml
 
@@ -258,9 +258,17 @@ def secret_names(inventory: Inventory) -> frozenset[str]:
     return frozenset(names)
 
 
-def password_envs(inventory: Inventory) -> frozenset[str]:
-    """Every environment variable a ``password_env`` names: templates may never read them."""
-    found = {host.vars.get("password_env") for host in inventory.hosts.values()}
+def password_envs(inventory: Inventory, spec: Any = None) -> frozenset[str]:
+    """Every environment variable a ``password_env`` or a proxy's credentials name (in the inventory, or
+    in the play's ``spec``): templates may never read them."""
+    found = {
+        host.vars.get(var)
+        for host in inventory.hosts.values()
+        for var in ("password_env", "download_proxy_credentials_env")
+    }
+    downloads = spec.get("downloads") if isinstance(spec, dict) else None
+    if isinstance(downloads, dict):
+        found.add(downloads.get("proxy_credentials_env"))
     return frozenset(name for name in found if isinstance(name, str) and name)
 
 
@@ -379,7 +387,7 @@ class _PlaybookLoader:
         if not isinstance(play_vars, dict):
             self.errors.append(self.doc.error(base + ("vars",), "expected a mapping of variables"))
             return
-        templater = Templater(self.doc, denied_env=password_envs(inv), secrets=secret_names(inv))
+        templater = Templater(self.doc, denied_env=password_envs(inv, raw_play.get("spec")), secrets=secret_names(inv))
         rollout = _validate(
             RolloutPolicy,
             raw_play.get("rollout"),
@@ -508,7 +516,37 @@ class _PlaybookLoader:
                         break  # the same error for every host: report it once
                     continue
                 shared = (spec, reboot)
-            self.targets.append(Target(name, play, connection, shared[0], shared[1], variables))
+            spec = _with_download_vars(shared[0], host, variables, self.errors)
+            if spec is None:
+                continue
+            self.targets.append(Target(name, play, connection, spec, shared[1], variables))
+
+
+DOWNLOAD_VARS = {"download_proxy": "proxy", "download_proxy_credentials_env": "proxy_credentials_env"}
+"""Inventory variables -> the spec.downloads keys they set for their host when the spec leaves them out."""
+
+
+def _with_download_vars(
+    spec: HostSpec, host: Host, variables: dict[str, Any], errors: list[LoadError]
+) -> HostSpec | None:
+    """``spec`` with the host's download_proxy variables (windows-audit.md F13); None after a located error."""
+    given = {key: variables[var] for var, key in DOWNLOAD_VARS.items() if variables.get(var) is not None}
+    current = spec.downloads.model_dump(exclude_none=True)
+    wanted = {**{k: v for k, v in given.items() if k not in current}, **current}
+    if wanted == current:
+        return spec
+    try:
+        downloads = DownloadSpec.model_validate(wanted)
+    except ValidationError as exc:
+        var = next((v for v, k in DOWNLOAD_VARS.items() if k in given), "download_proxy")
+        message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        origin = host.origins.get(var)
+        if origin is None:
+            errors.append(LoadError(None, None, None, (var,), f"{host.name}: {var}: {message}"))
+        else:
+            errors.append(origin.error(message))
+        return None
+    return spec.model_copy(update={"downloads": downloads})
 
 
 def _grouped(notes: dict[str, list[str]]) -> list[str]:

@@ -244,8 +244,10 @@ class Renderer:
             before = (*before, run.block_id)
         return blocks
 
-    def reboot(self, host: str, reason: str) -> str:
-        return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", RebootParams(reason=reason))])
+    def reboot(self, host: str, reason: str, warn_seconds: int = 0) -> str:
+        comment = reboot_comment(warn_seconds) if warn_seconds else ""
+        params = RebootParams(reason=reason, warn_seconds=warn_seconds, comment=comment)
+        return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", params)])
 
 
 def _facts_params(request: FactsRequest) -> FactsParams:
@@ -255,4 +257,12 @@ def _facts_params(request: FactsRequest) -> FactsParams:
         files=request.files,
         engine_dir=request.engine_dir,
         extra=request.extra,
+    )
+
+
+def reboot_comment(warn_seconds: int) -> str:
+    """What the signed-in users read in the restart warning (shutdown.exe /c, at most 512 characters)."""
+    return (
+        f"provision restarts this computer in {warn_seconds} seconds to finish installing Windows features. "
+        "Save your work now."
     )

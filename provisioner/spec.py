@@ -12,6 +12,7 @@ import re
 import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +31,7 @@ from provisioner.containerd import versions as containerd_versions
 from provisioner.errors import closest
 
 __all__ = [
+    "CLIENT_WARN_SECONDS",
     "ContainerdEngineSpec",
     "ContainerdSettings",
     "DAEMON_KEYS_REFUSED",
@@ -37,6 +39,7 @@ __all__ = [
     "DESKTOP_BUILDS",
     "DaemonSettings",
     "DockerDesktopSpec",
+    "DownloadSpec",
     "EngineSpec",
     "FeatureName",
     "HostSpec",
@@ -653,6 +656,46 @@ def _cut(value: str, limit: int = 80) -> str:
     return value if len(value) <= limit else value[:limit] + "..."
 
 
+def _proxy_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        # The URL is not repeated: it holds a password.
+        raise ValueError(
+            "a proxy URL must not hold credentials: put USER:PASSWORD in an environment variable and name it in "
+            "proxy_credentials_env"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise ValueError(f"expected http://host:port, got {_cut(value)!r}")
+    return value
+
+
+class DownloadSpec(StrictModel):
+    """How the host fetches the engine zip, Docker Desktop's installer and the WSL package (windows-audit.md F13).
+
+    Invoke-WebRequest in Windows PowerShell 5.1 uses the account's WinINET (Internet Explorer) proxy
+    settings, not the machine's ``netsh winhttp`` proxy, so a remote session on a proxied host needs it
+    named here (``-Proxy``, ``-ProxyCredential`` [PS-IWR]). The inventory variables ``download_proxy``
+    and ``download_proxy_credentials_env`` set the same per host when the spec leaves them out.
+    """
+
+    proxy: Annotated[str, AfterValidator(_proxy_url)] | None = None
+    """``http://host:port`` of the HTTP proxy for those downloads."""
+    proxy_credentials_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = None
+    """Name of the controller's environment variable that holds ``USER:PASSWORD`` for the proxy. The value
+    is never in YAML: it is read at run time and reaches the host on the apply script's stdin, never in a
+    script's text, a template, a log or a command line."""
+
+    @model_validator(mode="after")
+    def _credentials_need_proxy(self) -> DownloadSpec:
+        if self.proxy_credentials_env is not None and self.proxy is None:
+            raise ValueError("proxy_credentials_env needs proxy: the credentials are for that proxy")
+        return self
+
+
 class VerifySpec(StrictModel):
     """The hello-world proof: a container whose image and isolation fit the host's build."""
 
@@ -684,6 +727,7 @@ class HostSpec(StrictModel):
     containerd: ContainerdSettings | None = None
     """containerd's config.toml keys (engine type containerd), rendered for the engine's version."""
     verify: VerifySpec = VerifySpec()
+    downloads: DownloadSpec = DownloadSpec()
 
     @field_validator("containerd")
     @classmethod
@@ -745,7 +789,20 @@ class RebootPolicy(StrictModel):
     poll_max: float = Field(default=15.0, gt=0)
     """Seconds: the longest wait between two boot-id polls."""
     max_per_run: int = Field(default=3, ge=0)
+    warn_seconds: int | None = Field(default=None, ge=0, le=315360000)
+    """Seconds the signed-in users are warned before the restart (shutdown.exe /r /t, whose range this is);
+    default 300 on client SKUs, where a developer is usually signed in, and 0 (Restart-Computer -Force at
+    once) on servers; 0 turns the warning off (windows-audit.md F14)."""
 
+    def warn_for(self, client: bool) -> int:
+        """The warning for a host: warn_seconds, or its default for the host's SKU."""
+        if self.warn_seconds is not None:
+            return self.warn_seconds
+        return CLIENT_WARN_SECONDS if client else 0
+
+
+CLIENT_WARN_SECONDS = 300
+"""reboot.warn_seconds on client SKUs when it is left out: five minutes to save one's work."""
 
 SerialEntry = Annotated[int, Field(gt=0)] | Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")]
 

@@ -48,6 +48,11 @@ class Faults:
     """Downtime of a restart; None means the lab-wide default."""
     download_failure: bool = False
     """The engine download fails (the URL answers 404 from the host's point of view)."""
+    download_proxy: str | None = None
+    """``http://host:port`` of the only way out of the host's network: downloads without ``-Proxy`` (or
+    through another proxy) fail as a firewalled network fails them (windows-audit.md F13)."""
+    download_proxy_credentials: str | None = None
+    """``USER:PASSWORD`` the download proxy requires; other or no credentials get its 407."""
     not_admin: bool = False
     """The account logs on without administrator rights (a standard user, or a local administrator
     whose network logon UAC filters): WindowsPrincipal.IsInRole(Administrator) reads False."""
@@ -79,6 +84,9 @@ class Faults:
     """Factor on the modelled time downloads, installs and pulls take on the machine's clock."""
     constrained_language: bool = False
     """A WDAC policy is enforced: powershell.exe runs in ConstrainedLanguage (F4)."""
+    desktop_helpers_exit: bool = False
+    """Docker Desktop.exe's helper processes (same image name, an Electron app's renderers) come and
+    go: each listing of Win32_Process shows one more that has exited by the next call (F9)."""
     service_exit_seconds: float = 0.5
     """How long (modelled seconds) a stopped service's process keeps its image open after Stop-Service
     returns: the SCM reports Stopped before the process has gone (windows-audit.md F1 (b)). The 0.5 s

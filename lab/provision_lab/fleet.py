@@ -53,6 +53,11 @@ MIXED_WEIGHTS: Mapping[str, float] = {
     "ec2-nitro": 1,
     "gce-nested": 1,
     "nutanix-vm": 1,
+    "openstack-nested": 1,
+    "parallels-vm": 1,
+    "unlisted-hypervisor-nested": 1,
+    "server2022-vbs": 1,
+    "win11-23h2-pro-amd": 1,
 }
 """The ``mixed`` fleet: relative weights of each profile."""
 

@@ -73,6 +73,14 @@ PLATFORMS: Mapping[str, Mapping[str, str]] = MappingProxyType(
         # Nutanix AHV: Manufacturer "Nutanix" (ProVal-Tech/proval-docs docs/cwa/roles/nutanix-vm.md detects
         # Nutanix VMs by Win32_ComputerSystem.Manufacturer); Model "AHV" is UNCONFIRMED.
         "nutanix": {"manufacturer": "Nutanix", "model": "AHV"},
+        # OpenStack Nova: "OpenStack Foundation" / "OpenStack Nova" (windows-audit.md F5 lists OpenStack among
+        # common SMBIOS strings, not verified there: UNCONFIRMED).
+        "openstack": {"manufacturer": "OpenStack Foundation", "model": "OpenStack Nova"},
+        # Parallels: "Parallels Software International Inc." / "Parallels Virtual Platform" (same source, UNCONFIRMED).
+        "parallels": {"manufacturer": "Parallels Software International Inc.", "model": "Parallels Virtual Platform"},
+        # A hypervisor whose strings no table lists (bhyve reports FreeBSD / BHYVE: UNCONFIRMED); only
+        # HypervisorPresent without Hyper-V or VBS of the machine's own can tell it is a guest.
+        "unlisted": {"manufacturer": "FreeBSD", "model": "BHYVE"},
         "physical": {"manufacturer": "Dell Inc.", "model": "PowerEdge R750"},
     }
 )
@@ -96,6 +104,16 @@ _WS2025 = {
     "product_type": 3,
     "installation_type": "Server Core",
 }
+_WIN11_PRO = {
+    # Windows 11 23H2 is build 22631 (wf §1.1); the registry ProductName still says Windows 10 (wf §2).
+    "caption": "Microsoft Windows 11 Pro",
+    "build": 22631,
+    "ubr": 4460,
+    "display_version": "23H2",
+    "edition_id": "Professional",
+    "product_type": 1,
+    "installation_type": "Client",
+}
 _PHYSICAL = {"vt_firmware_enabled": True, "vm_monitor_mode_extensions": True, "slat": True, "platform": "physical"}
 _BOTH = ("Containers", "Microsoft-Hyper-V")
 
@@ -114,6 +132,8 @@ def _guest(platform: str, *, nested: bool, memory_gb: float = 8.0, cpus: int = 4
             "platform": platform,
             "guest": True,
             "nested_exposed": nested,
+            # Hyper-V (and Azure, which runs it) writes the guest key through its integration services (wf §2).
+            "integration_services": platform in ("hyper-v", "azure"),
         },
         "features": _BOTH,
     }
@@ -172,17 +192,21 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             "features": _BOTH,
         },
         "win11-23h2-pro": {
-            # Windows 11 23H2 is build 22631 (wf §1.1); the registry ProductName still says Windows 10 (wf §2).
-            "os": {
-                "caption": "Microsoft Windows 11 Pro",
-                "build": 22631,
-                "ubr": 4460,
-                "display_version": "23H2",
-                "edition_id": "Professional",
-                "product_type": 1,
-                "installation_type": "Client",
-            },
+            "os": _WIN11_PRO,
             "hardware": {"memory_gb": 31.73, "logical_processors": 12, **_PHYSICAL},
+            "features": _BOTH,
+        },
+        "win11-23h2-pro-amd": {
+            # The same Windows 11 Pro on an AMD CPU (Win32_Processor.Manufacturer AuthenticAMD): cross-version
+            # process isolation has a known failure there (windows-audit.md F15, microsoft/Windows-Containers#197).
+            "os": _WIN11_PRO,
+            "hardware": {
+                "memory_gb": 31.73,
+                "logical_processors": 16,
+                **_PHYSICAL,
+                "processor": "AMD Ryzen 7 7840U w/ Radeon 780M Graphics",
+                "processor_maker": "AuthenticAMD",
+            },
             "features": _BOTH,
         },
         "win10-home": {
@@ -208,6 +232,16 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "ec2-nitro": _guest("ec2-nitro", nested=False),
         "gce-nested": _guest("gce", nested=True),
         "nutanix-vm": _guest("nutanix", nested=False),
+        "openstack-nested": _guest("openstack", nested=True),
+        "parallels-vm": _guest("parallels", nested=False),
+        "unlisted-hypervisor-nested": _guest("unlisted", nested=True),
+        "server2022-vbs": {
+            # Physical Server 2022 with virtualization-based security (HVCI) running: HypervisorPresent
+            # reads True with no Hyper-V, and the CPU readings are hidden as under any hypervisor.
+            "os": _WS2022,
+            "hardware": {"memory_gb": 16.0, "logical_processors": 8, **_PHYSICAL, "vbs": True},
+            "features": _BOTH,
+        },
         "bios-vt-off": {
             # Physical Server 2022 whose CPU has VT-x and SLAT but firmware leaves VT disabled [W32-PROC].
             "os": _WS2022,

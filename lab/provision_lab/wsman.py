@@ -77,10 +77,12 @@ BOOTSTRAP = (
     "'@@provision-language ' + $ExecutionContext.SessionState.LanguageMode; exit 3 }; "
     "$ErrorActionPreference = 'Stop'; "
     "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false); "
+    "$global:ProvisionSecrets = $stdin.ReadLine(); "
     "$script = $stdin.ReadToEnd(); "
     "& ([ScriptBlock]::Create($script))"
 )
-"""The stdin-reading bootstrap a controller sends as ``-EncodedCommand`` (the provision tool's, DESIGN 4.1).
+"""The stdin-reading bootstrap a controller sends as ``-EncodedCommand`` (the provision tool's, DESIGN 4.1):
+a line of secrets, then the script.
 
 Interim: the host model cannot run PowerShell yet, so this exact text stands for "read the script
 from stdin and run it". It goes when powershell.exe is interpreted (provision_lab.powershell).
@@ -213,6 +215,8 @@ class Invocation:
     """
 
     reads_stdin: bool = False
+    bootstrap: bool = False
+    """The controller's :data:`BOOTSTRAP`: stdin is its secrets line, then the script."""
     script: str = ""
     outcome: ExecResult | None = None
     command_line: str = ""
@@ -328,7 +332,7 @@ def _encoded_command(value: str) -> Invocation:
     try:
         script = base64.b64decode(value, validate=True).decode("utf-16-le")
         if script == BOOTSTRAP:
-            return Invocation(reads_stdin=True)
+            return Invocation(reads_stdin=True, bootstrap=True)
         return Invocation(script=script)
     except (binascii.Error, UnicodeDecodeError):
         message = (
@@ -354,6 +358,8 @@ def execute(host: LabHost, invocation: Invocation, stdin: str) -> ProcessOutput:
         outcome = invocation.outcome
         stderr = (_console_bytes(outcome.stderr),) if outcome.stderr else ()
         return ProcessOutput(_console_bytes(outcome.stdout), stderr, outcome.exit_code & 0xFFFFFFFF)
+    if invocation.bootstrap:
+        stdin = stdin.partition("\n")[2]  # the bootstrap keeps the secrets line and runs the rest
     result = host.run_script(stdin if invocation.reads_stdin else invocation.script)
     return ProcessOutput(
         _console_bytes(result.stdout), clixml(result.stderr) if result.stderr else (), result.exit_code & 0xFFFFFFFF

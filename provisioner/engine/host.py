@@ -7,6 +7,7 @@ an HTTP 500 or a dropped connection is safe.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -128,8 +129,30 @@ class HostRunner:
             self.result.counters.add(self.conn.counters)  # after close: the Delete counts too
             self.conn = None
 
-    def run_script(self, script: str, what: str, timeout: float = 600.0, retries: int = RETRIES) -> ScriptOutput:
-        """Run a script with retries for transient errors; records are returned, failures raised."""
+    def download_secrets(self) -> dict[str, str] | None:
+        """The download proxy's credentials for the apply script's stdin, from the controller's environment
+        variable that spec.downloads.proxy_credentials_env names (windows-audit.md F13); None without one."""
+        name = self.target.spec.downloads.proxy_credentials_env
+        if name is None:
+            return None
+        user, colon, password = os.environ.get(name, "").partition(":")
+        if not (user and colon):
+            # The value is not repeated: it may hold a password.
+            raise HostFailure(
+                "failed", f"downloads.proxy_credentials_env: environment variable {name} is not set to USER:PASSWORD"
+            )
+        return {"proxy_user": user, "proxy_password": password}
+
+    def run_script(
+        self,
+        script: str,
+        what: str,
+        timeout: float = 600.0,
+        retries: int = RETRIES,
+        credentials: dict[str, str] | None = None,
+    ) -> ScriptOutput:
+        """Run a script with retries for transient errors; records are returned, failures raised.
+        ``credentials`` go with it on stdin, outside its text (transport.stdin_for)."""
         attempt = 0
         while True:
             attempt += 1
@@ -137,7 +160,9 @@ class HostRunner:
             if self.interrupt.is_set():
                 raise HostFailure("interrupted", f"interrupted before the {what} script")
             try:
-                result: ScriptResult = self.connection().run(script, timeout=min(timeout, self.remaining()))
+                result: ScriptResult = self.connection().run(
+                    script, timeout=min(timeout, self.remaining()), secrets=credentials
+                )
                 break
             except TransportError as exc:
                 self.drop_connection()
@@ -281,7 +306,12 @@ class HostRunner:
             timeout = current.apply_timeout + (current.verify_timeout if with_verify else 0.0)
             if with_verify:
                 self.emit("verify", "running " + ", ".join(run.headline() for run in current.verify))
-            output = self.run_script(self.renderer.apply(current, verify=with_verify, facts=request), "apply", timeout)
+            output = self.run_script(
+                self.renderer.apply(current, verify=with_verify, facts=request),
+                "apply",
+                timeout=timeout,
+                credentials=self.download_secrets(),
+            )
             did, reboot_needed = self.read_changes(current, output, applied)
             changed |= did
             verified = None
@@ -355,14 +385,19 @@ class HostRunner:
                 "failed", f"needs another reboot but reboot.max_per_run ({policy.max_per_run}) is reached"
             )
         old_boot = facts.reboot.boot_id
-        self.emit("reboot", f"rebooting; waiting up to {policy.timeout:g} s for a new boot id")
+        # On a workstation the signed-in users are warned first (reboot.warn_seconds, windows-audit.md F14):
+        # the host goes down that much later, so the wait for it is that much longer.
+        warn = policy.warn_for(facts.os.is_client)
+        wait = policy.timeout + warn
+        warned = f" after warning the signed-in users for {warn} s" if warn else ""
+        self.emit("reboot", f"rebooting{warned}; waiting up to {wait:g} s for a new boot id")
         try:
-            self.run_script(self.renderer.reboot(self.target.name, reason), "reboot", timeout=60)
+            self.run_script(self.renderer.reboot(self.target.name, reason, warn), "reboot", timeout=60)
         except (TransportError, HostFailure):
             pass  # the host may drop the connection as it goes down; the boot id tells what happened
         self.drop_connection()
         self.result.reboots += 1
-        give_up = min(self.clock() + policy.timeout, self.deadline)
+        give_up = min(self.clock() + wait, self.deadline)
         delay = policy.poll_interval
         last = "no answer"
         while True:
@@ -392,7 +427,7 @@ class HostRunner:
                 # The last answer says whether the host is down, up but failing (HTTP 500s), or never rebooted
                 # (review F18: "did not come back" hid a host that was up and answering 500).
                 raise HostFailure(
-                    "failed", f"did not come back within {policy.timeout:g} s after the reboot; last attempt: {last}"
+                    "failed", f"did not come back within {wait:g} s after the reboot; last attempt: {last}"
                 )
             delay = min(delay * policy.poll_backoff, policy.poll_max)
 

@@ -37,6 +37,9 @@ class RebootParams(BlockParams):
     """Params of the ``reboot`` block (templates/resources/reboot.ps1.j2)."""
 
     reason: str
+    warn_seconds: int = 0
+    """Above 0: shutdown.exe warns the signed-in users for this long, then restarts (windows-audit.md F14)."""
+    comment: str = ""
 
 
 class DiagnosticsParams(BlockParams):

@@ -12,9 +12,11 @@ fixed ``-EncodedCommand`` bootstrap reads all of stdin as UTF-8 and runs it as o
 from __future__ import annotations
 
 import base64
+import json
 import re
+from collections.abc import Mapping
 
-__all__ = ["BOOTSTRAP", "LANGUAGE_EXIT", "LANGUAGE_MARKER", "POWERSHELL_COMMAND", "language_refusal"]
+__all__ = ["BOOTSTRAP", "LANGUAGE_EXIT", "LANGUAGE_MARKER", "POWERSHELL_COMMAND", "language_refusal", "stdin_for"]
 
 LANGUAGE_MARKER = "@@provision-language "
 """What the bootstrap prints, with the language mode after it, when that mode is not FullLanguage."""
@@ -29,17 +31,26 @@ BOOTSTRAP = (
     f"'{LANGUAGE_MARKER}' + $ExecutionContext.SessionState.LanguageMode; exit {LANGUAGE_EXIT} }}; "
     "$ErrorActionPreference = 'Stop'; "
     "$stdin = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false); "
+    "$global:ProvisionSecrets = $stdin.ReadLine(); "
     "$script = $stdin.ReadToEnd(); "
     "& ([ScriptBlock]::Create($script))"
 )
-"""Stops at once in a language mode the scripts cannot run in; else reads the whole script from stdin as
-UTF-8 (whatever the console code page) and runs it."""
+"""Stops at once in a language mode the scripts cannot run in; else reads stdin as UTF-8 (whatever the
+console code page): the secrets line, then the script, which it runs."""
 
 POWERSHELL_COMMAND = (
     "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
     + base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
 )
 """The one command line every script runs under, over WinRM and SSH alike."""
+
+
+def stdin_for(script: str, secrets: Mapping[str, str] | None = None) -> bytes:
+    """What a script's process reads on stdin: one line of secrets (base64 of their UTF-8 JSON, empty
+    when there are none), then the script, as UTF-8. Secrets (a download proxy's credentials,
+    windows-audit.md F13) so never enter a script's text, a template or a command line."""
+    line = base64.b64encode(json.dumps(dict(secrets), separators=(",", ":")).encode()).decode() if secrets else ""
+    return (line + "\n" + script).encode("utf-8")
 
 
 def language_refusal(exit_code: int, stdout: str) -> str | None:

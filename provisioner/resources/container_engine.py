@@ -60,12 +60,15 @@ class EngineParams(BlockParams):
     sha256: str
     install_dir: str
     service: str
+    proxy: str | None = None
+    """spec.downloads.proxy (windows-audit.md F13)."""
 
 
-def params_for(engine: EngineSpec) -> EngineParams:
+def params_for(engine: EngineSpec, proxy: str | None = None) -> EngineParams:
     return EngineParams(
         version=engine.version,
         url=engine.download_url,
+        proxy=proxy,
         sha256=engine.sha256,
         install_dir=engine.install_dir,
         service=engine.service,
@@ -147,7 +150,9 @@ def changes(spec: HostSpec, facts: Facts) -> list[Change]:
     diff += service_diff("engine.service", service.exists, service.status, service.start_type)
     if not diff:
         return []
-    return [Change(id=f"engine/{engine.service}", type=TYPE, params=params_for(engine), diff=diff)]
+    return [
+        Change(id=f"engine/{engine.service}", type=TYPE, params=params_for(engine, spec.downloads.proxy), diff=diff)
+    ]
 
 
 RESOURCE = Resource(

@@ -139,6 +139,11 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[VerifyChoice | None, list[Find
                 "warning", "verify.image", f"{image}: the tag names no Windows build, so compatibility was not checked"
             )
         )
+    amd = compat.cross_version_warning(
+        build, image_build, isolation, client=client, cpu_manufacturer=facts.hardware.cpu_manufacturer
+    )
+    if amd:
+        findings.append(Finding("warning", "verify.amd_process", amd))
     command = verify.command or ["cmd", "/c", "echo", NONCE_PLACEHOLDER]
     docker = engine.install_dir.rstrip("\\") + "\\docker.exe"
     return VerifyChoice(image, isolation, command, verify.timeout, docker), findings

@@ -79,6 +79,8 @@ class ContainerdEngineParams(BlockParams):
     """Run ``config migrate`` when the installed containerd is 1.x (and this one 2.x)."""
     tools: list[ToolParams] = []
     """crictl and nerdctl when pinned: installed when ``<name>.exe --version`` is another version."""
+    proxy: str | None = None
+    """spec.downloads.proxy (windows-audit.md F13), for the tarballs' downloads."""
 
 
 class ContainerdEngineData(RecordData):
@@ -144,7 +146,7 @@ def _tool(name: str, pin: ToolPin, url: str) -> ToolParams:
     return ToolParams(name=name, version=pin.version, url=url, sha256=pin.sha256)
 
 
-def params_for(engine: ContainerdEngineSpec) -> ContainerdEngineParams:
+def params_for(engine: ContainerdEngineSpec, proxy: str | None = None) -> ContainerdEngineParams:
     tools = []
     if engine.crictl is not None:
         tools.append(_tool("crictl", engine.crictl, engine.tool_url("crictl", engine.crictl)))
@@ -160,6 +162,7 @@ def params_for(engine: ContainerdEngineSpec) -> ContainerdEngineParams:
         image_path=image_path(engine),
         migrate=versions.parse(engine.version)[0] >= 2,
         tools=tools,
+        proxy=proxy,
     )
 
 
@@ -228,7 +231,8 @@ def changes(spec: HostSpec, facts: Facts) -> list[Change]:
             diff.append(DiffEntry("engine.nerdctl", None, engine.nerdctl.version))
     if not diff:
         return []
-    return [Change(id=f"engine/{engine.service}", type=TYPE, params=params_for(engine), diff=diff)]
+    params = params_for(engine, spec.downloads.proxy)
+    return [Change(id=f"engine/{engine.service}", type=TYPE, params=params, diff=diff)]
 
 
 def _timeout(params: ContainerdEngineParams) -> float:

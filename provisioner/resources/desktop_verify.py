@@ -228,6 +228,11 @@ def choose(spec: HostSpec, facts: Facts) -> tuple[list[DesktopVerifyChoice], lis
                     f"{image}: the tag names no Windows build, so compatibility was not checked",
                 )
             )
+        amd = compat.cross_version_warning(
+            build, image_build, isolation, client=facts.os.is_client, cpu_manufacturer=facts.hardware.cpu_manufacturer
+        )
+        if amd:
+            findings.append(Finding("warning", "verify.amd_process", amd))
         command = verify.command or ["cmd", "/c", "echo", NONCE_PLACEHOLDER]
         choices.append(DesktopVerifyChoice("windows", image, isolation, command, verify.timeout, docker_cli(engine)))
     return choices, findings

@@ -181,10 +181,13 @@ class DesktopParams(BlockParams):
     service_automatic: bool
     success_codes: list[int]
     reboot_codes: list[int]
+    proxy: str | None = None
+    """spec.downloads.proxy (windows-audit.md F13)."""
 
 
-def params_for(engine: DockerDesktopSpec) -> DesktopParams:
+def params_for(engine: DockerDesktopSpec, proxy: str | None = None) -> DesktopParams:
     return DesktopParams(
+        proxy=proxy,
         version=engine.version,
         build=engine.build,
         url=engine.download_url,
@@ -400,7 +403,7 @@ def changes(spec: HostSpec, facts: Facts) -> list[Change]:
         diff += service_diff("desktop.service", service.exists, service.status, service.start_type)
     if not diff:
         return []
-    return [Change(id="engine/docker-desktop", type=TYPE, params=params_for(engine), diff=diff)]
+    return [Change(id="engine/docker-desktop", type=TYPE, params=params_for(engine, spec.downloads.proxy), diff=diff)]
 
 
 def _names(accounts: list[str]) -> str:

@@ -36,6 +36,16 @@ NESTED_FIX = (
     "on the Hyper-V host that runs this VM, with the VM powered off: "
     "Set-VMProcessor -VMName <vm> -ExposeVirtualizationExtensions $true"
 )
+OTHER_NESTED_FIX = (
+    "turn on nested virtualization for this VM in its hypervisor or cloud (an instance type or host setting that "
+    "exposes VT-x/AMD-V to the guest), then boot it again"
+)
+"""Other hypervisors and clouds each have their own switch for it."""
+
+
+def nested_fix(platform: str | None) -> str:
+    """How to expose virtualization extensions to a guest of ``platform`` (HardwareFacts.vm_platform)."""
+    return NESTED_FIX if platform == "Hyper-V" else OTHER_NESTED_FIX
 
 
 def hyperv_wanted(spec: HostSpec) -> bool:
@@ -129,14 +139,14 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
                 )
     elif hyperv and want.nested != "ignore":
         nested = facts.nested_virtualization
-        platform = f" ({hw.vm_platform})" if hw.vm_platform else ""
+        platform = f" ({hw.vm_platform})" if hw.vm_platform and hw.vm_platform != "unknown" else ""
+        fix = nested_fix(hw.vm_platform)
         if nested == "no" or (want.nested == "required" and nested != "yes"):
             findings.append(
                 Finding(
                     "error",
                     "nested",
-                    f"this VM{platform} does not expose virtualization extensions, so Hyper-V cannot run in it; "
-                    f"{NESTED_FIX}",
+                    f"this VM{platform} does not expose virtualization extensions, so Hyper-V cannot run in it; {fix}",
                 )
             )
         elif nested == "unknown":
@@ -145,7 +155,7 @@ def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:
                     "warning",
                     "nested",
                     f"cannot tell from inside this VM{platform} whether nested virtualization is exposed; if Hyper-V "
-                    f"fails to start: {NESTED_FIX}",
+                    f"fails to start: {fix}",
                 )
             )
     return findings

@@ -1,11 +1,13 @@
 """windows_feature: enable Containers and Hyper-V with the right cmdlet and name for the SKU.
 
-Server: ``Install-WindowsFeature -Name Containers`` / ``Hyper-V -IncludeManagementTools``
-[PS-SM]; client: ``Enable-WindowsOptionalFeature -Online -FeatureName Containers |
-Microsoft-Hyper-V -All -NoRestart`` [PS-DISM; MS-HV-ENABLE]. Inside a VM, Hyper-V goes through
-the DISM cmdlet even on Server, because ``Install-WindowsFeature Hyper-V`` fails its BIOS
-prerequisite check in nested VMs while DISM works (windows-facts.md section 2; Virtualization-
-Documentation issue #1975). Facts key features by their DISM name on every SKU, since the DISM
+Server: ``Install-WindowsFeature -Name Containers`` [PS-SM]; Hyper-V, and every feature on client SKUs:
+``Enable-WindowsOptionalFeature -Online -FeatureName Containers | Microsoft-Hyper-V -All -NoRestart``
+[PS-DISM; MS-HV-ENABLE]. Hyper-V goes through the DISM cmdlet
+on every SKU, Server included, because ``Install-WindowsFeature Hyper-V`` fails its BIOS
+prerequisite check in VMs, nested or not, while DISM works (windows-facts.md section 2;
+Virtualization-Documentation issue #1975; azure-stack-docs #1892): nothing then depends on
+recognising the VM (windows-audit.md F5). Its management tools are not installed (the engine does
+not use them). Facts key features by their DISM name on every SKU, since the DISM
 cmdlets also work on Server (windows-facts.md section 3). ``EnablePending`` means a reboot is
 still needed, never "in state".
 
@@ -47,8 +49,8 @@ DISM_NAMES: dict[FeatureName, str] = {
 }
 """Optional-feature names on every SKU; ``Hyper-V`` is the Server role name of Microsoft-Hyper-V."""
 
-ROLES: frozenset[FeatureName] = frozenset({"Containers", "Hyper-V"})
-"""Features Server installs with Install-WindowsFeature; the WSL ones always go through DISM."""
+ROLES: frozenset[FeatureName] = frozenset({"Containers"})
+"""Features Server installs with Install-WindowsFeature; Hyper-V and the WSL ones always go through DISM."""
 
 
 def wanted(spec: HostSpec) -> list[FeatureName]:
@@ -66,7 +68,6 @@ class FeatureParams(BlockParams):
     method: Literal["server", "dism"]
     """server: Install-WindowsFeature with ``role``; dism: Enable-WindowsOptionalFeature -All."""
     role: str | None = None
-    include_management_tools: bool = False
 
 
 class FeatureData(RecordData):
@@ -78,9 +79,9 @@ class FeatureData(RecordData):
 def params_for(feature: FeatureName, facts: Facts) -> FeatureParams:
     """The cmdlet and names for one feature on this host's SKU."""
     dism = DISM_NAMES[feature]
-    if facts.os.is_client or feature not in ROLES or (feature == "Hyper-V" and facts.hardware.is_vm):
+    if facts.os.is_client or feature not in ROLES:
         return FeatureParams(name=dism, method="dism")
-    return FeatureParams(name=dism, method="server", role=feature, include_management_tools=feature == "Hyper-V")
+    return FeatureParams(name=dism, method="server", role=feature)
 
 
 def preflight(spec: HostSpec, facts: Facts) -> list[Finding]:

@@ -45,6 +45,8 @@ class WslParams(BlockParams):
     timeout: float
     success_codes: list[int]
     reboot_codes: list[int]
+    proxy: str | None = None
+    """spec.downloads.proxy (windows-audit.md F13)."""
 
 
 class WslData(RecordData):
@@ -92,6 +94,7 @@ def changes(spec: HostSpec, facts: Facts) -> list[Change]:
         timeout=engine.install_timeout,
         success_codes=[0],
         reboot_codes=list(REBOOT_CODES),
+        proxy=spec.downloads.proxy,
     )
     return [
         Change(

@@ -1,10 +1,15 @@
 """The narrow transport interface (DESIGN 4.8): a Connection runs a whole script on stdin.
 
 Both transports start every script under the same command line, ``protocol.bootstrap.POWERSHELL_COMMAND``.
+
+Secrets (a download proxy's credentials, windows-audit.md F13) never enter a script's text, a
+template or a command line: stdin's first line carries them (``protocol.bootstrap.stdin_for``), the
+bootstrap keeps that line in ``$global:ProvisionSecrets`` and runs the rest, the script.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,6 +67,8 @@ class Connection(Protocol):
         later ``run`` reuses what was opened. ``run`` connects by itself when this was not called."""
         ...
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult: ...
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
+        """Run ``script``; ``secrets`` reach it as ``$global:ProvisionSecrets`` (:func:`stdin_for`)."""
+        ...
 
     def close(self) -> None: ...

@@ -14,8 +14,9 @@ reboots and timeouts run in microseconds, with no socket, thread or lab behind t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from provisioner.protocol.bootstrap import stdin_for
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
 
 __all__ = ["Handler", "MemoryConnection"]
@@ -50,9 +51,10 @@ class MemoryConnection:
                 self.on_connect(timeout)
             self.connected = True
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         self.connect(timeout=timeout)
-        sent = len(script.encode("utf-8"))
+        # What a real transport sends on stdin, the secrets line included; the handler sees the script.
+        sent = len(stdin_for(script, secrets))
         self.counters.messages += 1
         self.counters.bytes_sent += sent
         result = self.handler(script, timeout)

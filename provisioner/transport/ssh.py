@@ -22,12 +22,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import paramiko
 
-from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND, stdin_for
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.settings import ConnectionSettings
 
@@ -194,7 +194,7 @@ class SSHConnection:
         if self._client is None:
             self._client = self._connect(timeout)
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         deadline = time.monotonic() + timeout
         if self._client is None:
             self._client = self._connect(min(timeout, 30.0))
@@ -202,7 +202,7 @@ class SSHConnection:
             channel = self._client.get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
             channel.settimeout(max(deadline - time.monotonic(), 0.1))
             channel.exec_command(POWERSHELL_COMMAND)
-            data = script.encode("utf-8")
+            data = stdin_for(script, secrets)
             channel.sendall(data)
             channel.shutdown_write()
             self.counters.messages += 1

@@ -17,6 +17,7 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import certifi
@@ -30,7 +31,7 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND, stdin_for
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
 from provisioner.transport.settings import ConnectionSettings
@@ -187,7 +188,7 @@ class WinRMConnection:
         finally:
             transport.read_timeout_sec = usual
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         deadline = time.monotonic() + timeout
         if self._shell is None:
             # UTF-8 stdin and output: the shell's code page is what WinRS decodes stdin with (Ansible also
@@ -195,7 +196,7 @@ class WinRMConnection:
             self._shell = self._call(self._protocol.open_shell, codepage=65001)
         shell = self._shell
         command = self._call(self._protocol.run_command, shell, POWERSHELL_COMMAND, console_mode_stdin=False)
-        data = script.encode("utf-8")
+        data = stdin_for(script, secrets)
         for start in range(0, max(len(data), 1), CHUNK_BYTES):
             chunk = data[start : start + CHUNK_BYTES]
             self._call(self._protocol.send_command_input, shell, command, chunk, end=start + CHUNK_BYTES >= len(data))

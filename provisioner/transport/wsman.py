@@ -36,7 +36,7 @@ import struct
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -44,7 +44,7 @@ from xml.sax.saxutils import escape
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from provisioner.protocol.bootstrap import POWERSHELL_COMMAND
+from provisioner.protocol.bootstrap import POWERSHELL_COMMAND, stdin_for
 from provisioner.transport import ScriptResult, TransportCounters, TransportError
 from provisioner.transport.faults import CHUNK_BYTES, OPERATION_TIMEOUT, fault_error, root_cause
 from provisioner.transport.settings import ConnectionSettings
@@ -616,7 +616,7 @@ class LeanWinRMConnection:
         with self._channel.bounded(timeout):
             self._shell = self._open_shell()
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         deadline = time.monotonic() + timeout
         templates = self._templates
         if self._shell is None:
@@ -626,7 +626,7 @@ class LeanWinRMConnection:
         if found is None:
             raise TransportError(self.host, "WinRM error: the Command response names no CommandId", kind="http")
         command = found.group(1).decode("ascii")
-        data = script.encode("utf-8")
+        data = stdin_for(script, secrets)
         for start in range(0, max(len(data), 1), CHUNK_BYTES):
             chunk = base64.b64encode(data[start : start + CHUNK_BYTES]).decode("ascii")
             end = "true" if start + CHUNK_BYTES >= len(data) else "false"

@@ -111,6 +111,7 @@ CMDLETS: tuple[Command, ...] = (
     ),
     _cmd("Get-FileHash", _UTIL + "get-filehash" + V51, "Path LiteralPath InputStream Algorithm"),
     _cmd("ConvertTo-Json", _UTIL + "convertto-json" + V51, "InputObject Depth Compress"),
+    _cmd("ConvertFrom-Json", _UTIL + "convertfrom-json" + V51, "InputObject"),
     _cmd("Out-String", _UTIL + "out-string" + V51, "InputObject Stream Width"),
     _cmd("New-Object", _UTIL + "new-object" + V51, "TypeName ArgumentList Property ComObject Strict"),
     _cmd("Start-Sleep", _UTIL + "start-sleep" + V51, "Seconds Milliseconds"),
@@ -227,6 +228,13 @@ CMDLETS: tuple[Command, ...] = (
         "CNotLike Match CMatch NotMatch CNotMatch Contains CContains NotContains CNotContains In CIn NotIn CNotIn "
         "Is IsNot",
     ),
+    # Microsoft.PowerShell.Diagnostics
+    _cmd(
+        "Get-WinEvent",
+        LEARN + "microsoft.powershell.diagnostics/get-winevent" + V51,
+        "ListLog LogName ListProvider ProviderName Path MaxEvents ComputerName Credential FilterXPath Force Oldest "
+        "FilterHashtable FilterXml",
+    ),
     # Microsoft.PowerShell.Management: processes
     _cmd(
         "Get-Process",
@@ -242,6 +250,8 @@ FUNCTIONS: tuple[Command, ...] = (
     # Write-ProvisionRecord has a [Parameter()] attribute, which makes it an advanced function.
     _cmd("Write-ProvisionRecord", PRELUDE_URL, "Id Ok Changed RebootRequired Data ErrorRecord Skipped"),
     _cmd("Test-ProvisionSkip", PRELUDE_URL, "Id Requires", common=False),
+    _cmd("Get-ProvisionProxy", PRELUDE_URL, "Proxy", common=False),
+    _cmd("Add-ProvisionMachinePath", PRELUDE_URL, "Folder", common=False),
 )
 
 CATALOG: dict[str, Command] = {c.name.lower(): c for c in CMDLETS + FUNCTIONS}
@@ -294,4 +304,10 @@ NATIVE_VIA_VARIABLE: dict[str, Native] = {
     "$ctr": Native("$ctr", "ctr.exe", "https://github.com/containerd/containerd/blob/main/docs/getting-started.md"),
     # docker.exe gets all of its arguments from one array variable ($arguments), built from literals.
     "$docker": Native("$docker", "docker.exe", "https://docs.docker.com/reference/cli/docker/container/run/"),
+    "$shutdown": Native(
+        "$shutdown",
+        "shutdown.exe",
+        "https://learn.microsoft.com/windows-server/administration/windows-commands/shutdown",
+        frozenset({"/r", "/t", "/d", "/c"}),
+    ),
 }

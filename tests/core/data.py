@@ -13,7 +13,7 @@ import yaml
 from provisioner.facts import Facts
 from provisioner.plan import Plan, facts_request, plan
 from provisioner.render import Renderer
-from provisioner.spec import HostSpec
+from provisioner.spec import HostSpec, RebootPolicy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FACTS_DIR = FIXTURES / "facts"
@@ -186,7 +186,9 @@ def render_phases(host: str, spec: HostSpec, facts: Facts, renderer: Renderer | 
     scripts = {
         "facts": renderer.facts(host, facts_request(spec)),
         "apply": renderer.apply(the_plan),
-        "reboot": renderer.reboot(host, "feature/Containers needs a reboot to finish"),
+        "reboot": renderer.reboot(
+            host, "feature/Containers needs a reboot to finish", RebootPolicy().warn_for(facts.os.is_client)
+        ),
     }
     if the_plan.verify:
         scripts["verify"] = renderer.verify(the_plan, VERIFY_NONCE)

@@ -189,7 +189,7 @@ def test_catalog_entries_cite_microsoft_learn() -> None:
         "https://github.com/containerd/containerd/",
         "https://github.com/containerd/nerdctl/",
         "https://github.com/kubernetes-sigs/cri-tools/",
-        "https://learn.microsoft.com/windows-server/administration/windows-commands/",
+        "https://learn.microsoft.com/windows-server/administration/",
     )
     for native in NATIVE_VIA_VARIABLE.values():
         assert native.url.startswith(sources), native.variable
@@ -213,7 +213,9 @@ def test_powershell7_only_parameters_are_not_catalogued() -> None:
 
 def _prelude_functions() -> dict[str, tuple[set[str], bool]]:
     """Functions the prelude defines: name -> (declared parameters, advanced?)."""
-    prelude = Renderer().env.get_template("prelude.ps1.j2").render(host="h", phase="facts")
+    # The apply prelude: the others lack only Get-ProvisionProxy and Add-ProvisionMachinePath, which only apply
+    # scripts call.
+    prelude = Renderer().env.get_template("prelude.ps1.j2").render(host="h", phase="apply")
     found = {}
     for node in pstree.walk(pstree.parse(prelude).root_node):
         if node.type != "function_statement":

@@ -164,17 +164,18 @@ def test_facts_request_probes_what_the_fixtures_hold() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Feature names and cmdlet method per SKU (windows-facts.md 3; Hyper-V in a VM via DISM, 2 / 7.2).
+# Feature names and cmdlet method per SKU (windows-facts.md 3); Hyper-V goes through DISM on every SKU,
+# physical or not (windows-audit.md F5).
 
 FEATURES = [
-    # fixture, Containers (method, role), Microsoft-Hyper-V (method, role, management tools)
-    ("server2019", ("server", "Containers"), ("server", "Hyper-V", True)),
-    ("server2022", ("server", "Containers"), ("server", "Hyper-V", True)),
-    ("server2025", ("server", "Containers"), ("server", "Hyper-V", True)),
-    ("server2022-vm-nested", ("server", "Containers"), ("dism", None, False)),
-    ("server2022-vm-no-nested", ("server", "Containers"), ("dism", None, False)),
-    ("win10-22h2-pro", ("dism", None), ("dism", None, False)),
-    ("win11-23h2-pro", ("dism", None), ("dism", None, False)),
+    # fixture, Containers (method, role), Microsoft-Hyper-V (method, role)
+    ("server2019", ("server", "Containers"), ("dism", None)),
+    ("server2022", ("server", "Containers"), ("dism", None)),
+    ("server2025", ("server", "Containers"), ("dism", None)),
+    ("server2022-vm-nested", ("server", "Containers"), ("dism", None)),
+    ("server2022-vm-no-nested", ("server", "Containers"), ("dism", None)),
+    ("win10-22h2-pro", ("dism", None), ("dism", None)),
+    ("win11-23h2-pro", ("dism", None), ("dism", None)),
 ]
 
 
@@ -184,7 +185,7 @@ def test_feature_names_and_method_per_sku(name: str, containers: tuple[Any, ...]
     c = change(p, "feature/Containers").params
     h = change(p, "feature/Microsoft-Hyper-V").params
     assert (c.name, c.method, c.role) == ("Containers", *containers)
-    assert (h.name, h.method, h.role, h.include_management_tools) == ("Microsoft-Hyper-V", *hyperv)
+    assert (h.name, h.method, h.role) == ("Microsoft-Hyper-V", *hyperv)
     for ch in (change(p, "feature/Containers"), change(p, "feature/Microsoft-Hyper-V")):
         assert ch.type == "windows_feature" and ch.may_reboot
         assert [(d.path, d.before, d.after) for d in ch.diff] == [(f"features.{ch.params.name}", "Disabled", "Enabled")]
@@ -381,16 +382,31 @@ def test_vm_nested_unknown_is_an_error_when_required() -> None:
     assert NESTED_FIX in errors(plan("vm", spec, facts))["nested"]
 
 
-def test_vm_with_hyperv_enabled_has_nested() -> None:
-    """Once Hyper-V runs in the guest, it launched: the readings (now hidden) no longer matter."""
+@pytest.mark.parametrize(
+    "launch_failed, vmx, nested",
+    [
+        (False, False, "yes"),
+        (True, False, "no"),
+        (True, True, "unknown"),
+        (None, False, "unknown"),
+        (None, True, "unknown"),
+    ],
+)
+def test_vm_with_hyperv_enabled_is_nested_only_without_a_launch_failure(
+    launch_failed: bool | None, vmx: bool, nested: str
+) -> None:
+    """Hyper-V Enabled with no launch failure since the boot means it launched: the readings (hidden under a
+    running hypervisor) no longer matter. DISM enables it where its hypervisor cannot start (windows-audit.md
+    F6), so Enabled with a failure logged, or with a log that could not be read, is no proof."""
     facts = facts_with(
         "server2022-vm-nested",
-        hardware__vt_firmware_enabled=False,
-        hardware__vm_monitor_mode_extensions=False,
+        hardware__vt_firmware_enabled=vmx,
+        hardware__vm_monitor_mode_extensions=vmx,
+        hardware__hypervisor_launch_failed=launch_failed,
         features={"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"},
     )
-    assert facts.nested_virtualization == "yes"
-    assert "nested" not in {f.code for f in plan("vm", site_spec(), facts).preflight}
+    assert facts.nested_virtualization == nested
+    assert ("nested" in {f.code for f in plan("vm", site_spec(), facts).preflight}) == (nested != "yes")
 
 
 def test_vm_nested_not_checked_without_hyperv() -> None:

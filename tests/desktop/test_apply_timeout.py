@@ -7,7 +7,7 @@ installers inside that script are allowed ``install_timeout`` each (1,800 s by d
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from provisioner.engine import rollout
@@ -34,9 +34,9 @@ class _Recorded:
     def connect(self, *, timeout: float) -> None:
         self.inner.connect(timeout=timeout)
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         self.log.append((_BLOCK_TYPES.findall(script), timeout))
-        return self.inner.run(script, timeout=timeout)
+        return self.inner.run(script, timeout=timeout, secrets=secrets)
 
     def close(self) -> None:
         self.inner.close()

@@ -121,10 +121,10 @@ MUTATIONS = [
     ),
     # -- windows_feature.ps1.j2 -----------------------------------------------------------------
     Mutation(
-        "feature-dism-name-to-server-manager",
+        "feature-dism-given-the-role-name",
         R + "windows_feature.ps1.j2",
-        "Install-WindowsFeature -Name $P.role",
-        "Install-WindowsFeature -Name $P.name",
+        "Enable-WindowsOptionalFeature -Online -FeatureName $P.name",
+        "Enable-WindowsOptionalFeature -Online -FeatureName $P.role",
         "apply",
         "Microsoft-Hyper-V",
     ),

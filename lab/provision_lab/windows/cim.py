@@ -19,7 +19,7 @@ from provision_lab.windows import errors
 from provision_lab.windows.machine import Machine, Process
 from provision_lab.windows.objects import Bag
 
-__all__ = ["CimInstance", "cim_error", "instances", "matches"]
+__all__ = ["DEVICE_GUARD", "CimInstance", "cim_error", "instances", "matches"]
 
 
 def cim_error(message: str, hresult: int) -> NetException:
@@ -41,11 +41,14 @@ class CimInstance(NetObject):
         class_name: str,
         properties: Mapping[str, Callable[[], Any]],
         methods: Mapping[str, Callable[[Machine], Any]] | None = None,
+        *,
+        namespace: str = "root/cimv2",
     ) -> None:
         self.class_name = class_name
+        self.namespace = namespace
         self.TYPE_NAMES = (
             "Microsoft.Management.Infrastructure.CimInstance",
-            f"Microsoft.Management.Infrastructure.CimInstance#root/cimv2/{class_name}",
+            f"Microsoft.Management.Infrastructure.CimInstance#{namespace}/{class_name}",
             "System.Object",
         )
         self._properties = dict(properties)
@@ -53,7 +56,7 @@ class CimInstance(NetObject):
 
     def ps_properties(self) -> Mapping[str, Any]:
         values = {name: read() for name, read in self._properties.items()}
-        values.update({"PSComputerName": None, "CimClass": f"root/cimv2:{self.class_name}"})
+        values.update({"PSComputerName": None, "CimClass": f"{self.namespace}:{self.class_name}"})
         return values
 
     def ps_to_string(self) -> str:
@@ -113,14 +116,14 @@ def _computer_system(machine: Machine) -> CimInstance:
             "TotalPhysicalMemory": lambda: int(hw.memory_gb * 2**30),
             "NumberOfLogicalProcessors": lambda: hw.logical_processors,
             "NumberOfProcessors": lambda: 1,
-            "HypervisorPresent": lambda: machine.hypervisor_running or hw.guest,
+            "HypervisorPresent": lambda: machine.hypervisor_running or hw.guest or hw.vbs,
         },
     )
 
 
 def _processor(machine: Machine) -> CimInstance:
     hw = machine.hardware
-    hidden = machine.hypervisor_running
+    hidden = machine.hypervisor_running or hw.vbs
     return CimInstance(
         "Win32_Processor",
         {
@@ -179,9 +182,30 @@ def _service(machine: Machine, name: str) -> CimInstance:
     )
 
 
-def instances(machine: Machine, class_name: str) -> list[CimInstance] | None:
+def _device_guard(machine: Machine) -> CimInstance:
+    """root/Microsoft/Windows/DeviceGuard's Win32_DeviceGuard: VirtualizationBasedSecurityStatus 0 (off),
+    1 (enabled, not running) or 2 (running) (learn.microsoft.com, "Enable virtualization-based
+    protection of code integrity", "Validate enabled Windows Defender Device Guard hardware-based
+    security features"); the lab models only off and running."""
+    return CimInstance(
+        "Win32_DeviceGuard",
+        {
+            "VirtualizationBasedSecurityStatus": lambda: 2 if machine.hardware.vbs else 0,
+            "SecurityServicesRunning": lambda: [2] if machine.hardware.vbs else [0],
+        },
+        namespace="root/Microsoft/Windows/DeviceGuard",
+    )
+
+
+DEVICE_GUARD = "root/microsoft/windows/deviceguard"
+"""The namespace of Win32_DeviceGuard (lower case, with forward slashes)."""
+
+
+def instances(machine: Machine, class_name: str, namespace: str = "root/cimv2") -> list[CimInstance] | None:
     """The instances of a class, None for a class the lab does not model (then "Invalid class ")."""
     name = class_name.lower()
+    if namespace == DEVICE_GUARD:
+        return [_device_guard(machine)] if name == "win32_deviceguard" else None
     if name == "win32_operatingsystem":
         return [_os(machine)]
     if name == "win32_computersystem":
@@ -190,7 +214,20 @@ def instances(machine: Machine, class_name: str) -> list[CimInstance] | None:
         return [_processor(machine)]
     if name == "win32_process":
         machine.reap()
-        return [_process(machine, p) for p in sorted(machine.processes.values(), key=lambda p: p.pid)]
+        listed = sorted(machine.processes.values(), key=lambda p: p.pid)
+        if machine.faults.desktop_helpers_exit:
+            for parent in [p for p in listed if p.name.lower() == "docker desktop.exe"]:
+                # A helper that is listed and gone before the next call reaches it (windows-audit.md F9).
+                helper = machine.spawn(
+                    parent.name,
+                    parent.path,
+                    parent.command_line + " --type=gpu-process",
+                    parent.owner,
+                    session_id=parent.session_id,
+                )
+                helper.exits_at = machine.now()
+                listed.append(helper)
+        return [_process(machine, p) for p in listed]
     if name == "win32_service":
         return [_service(machine, key) for key in sorted(machine.services)]
     return None

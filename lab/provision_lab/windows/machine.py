@@ -29,6 +29,9 @@ __all__ = [
     "CBS_REBOOT_PENDING",
     "CURRENT_VERSION",
     "ENVIRONMENT_KEY",
+    "GUEST_PARAMETERS",
+    "HYPERVISOR_LAUNCH_FAILED",
+    "HYPERVISOR_PROVIDER",
     "HYPER_V",
     "PROFILE_LIST",
     "WU_REBOOT_REQUIRED",
@@ -77,6 +80,14 @@ FailedRestartRequired (windows-audit.md F2: chocolatey-community/boxstarter#224 
 "Installation of [Application Server] TCP Port Sharing failed. The computer must be restarted ...",
 the parent role in brackets, then the feature; ansible/ansible-modules-core#5078)."""
 
+HYPERVISOR_PROVIDER = "Microsoft-Windows-Hyper-V-Hypervisor"
+"""The hypervisor's event provider (its events as quoted in microsoft/WSL#6915)."""
+HYPERVISOR_LAUNCH_FAILED = "Hypervisor launch failed; Either VMX not present or not enabled in BIOS."
+"""System event 41 of the hypervisor when it cannot start (windows-audit.md F6, after
+cloud-hypervisor/rust-hypervisor-firmware#438; the provider of ID 41 is UNCONFIRMED there)."""
+GUEST_PARAMETERS = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Virtual Machine\Guest\Parameters"
+"""Written by Hyper-V's integration services in its guests (wf §2)."""
+
 LOCAL_TZ = timezone(timedelta(hours=1), "W. Europe Standard Time")
 """The lab's machines keep Central European standard time (no daylight saving is modelled)."""
 
@@ -117,6 +128,14 @@ class Hardware:
     nested_exposed: bool = False
     processor: str = "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"
     processor_maker: str = "GenuineIntel"
+    integration_services: bool = False
+    """A Hyper-V guest with its integration services: the host writes the guest key
+    ``HKLM:\\SOFTWARE\\Microsoft\\Virtual Machine\\Guest\\Parameters`` (wf §2)."""
+    vbs: bool = False
+    """Virtualization-based security runs on this physical machine (HVCI, Credential Guard): its
+    hypervisor makes HypervisorPresent read True without Hyper-V, and Win32_DeviceGuard's
+    VirtualizationBasedSecurityStatus reads 2 ("running", learn.microsoft.com "Enable
+    virtualization-based protection of code integrity")."""
 
     @property
     def can_run_hypervisor(self) -> bool:
@@ -243,6 +262,8 @@ class Machine:
         self.groups: dict[str, Group] = {}
         self.event_log: list[str] = []
         """Service start failures as the System/Application log records them."""
+        self.system_events: list[dict[str, Any]] = []
+        """System log entries Get-WinEvent reads: provider, id, level, time (ISO, UTC), message."""
         self.boot_hooks: list[Callable[[Machine], None]] = []
         """Called after each boot (NATIVES: sessions end, Docker Desktop's service...)."""
         self.extensions: dict[str, Any] = {}
@@ -287,7 +308,7 @@ class Machine:
         # The inbox programs a script may start; NATIVES registers what each one does.
         # tar.exe (bsdtar) ships from Windows 10 1803 (17134) and Server 2019 on ("Tar and Curl Come to
         # Windows!", Microsoft, 2017-12-19); the inbox wsl.exe from 1709 (16299).
-        inbox = {"hostname": 0, "cmd": 0, "msiexec": 0, "whoami": 0, "tar": 17134, "wsl": 16299}
+        inbox = {"hostname": 0, "cmd": 0, "msiexec": 0, "whoami": 0, "shutdown": 0, "tar": 17134, "wsl": 16299}
         for name in (name for name, since in inbox.items() if os.build >= since):
             fs.write(rf"C:\Windows\System32\{name}.exe", programs.image(name, f"10.0.{os.build}.{os.ubr}"))
         fs.write(
@@ -318,6 +339,11 @@ class Machine:
         reg.create(SERVICES_KEY)
         for name in ("ComputerName", "ActiveComputerName"):
             reg.set_value(rf"{_COMPUTER_NAME}\{name}", "ComputerName", "String", self.computer_name)
+        if self.hardware.integration_services:
+            guest = reg.create(GUEST_PARAMETERS)
+            guest.set("HostName", "String", "HV-HOST01.lab.example")
+            guest.set("PhysicalHostName", "String", "HV-HOST01")
+            guest.set("VirtualMachineName", "String", self.computer_name)
         env = reg.create(ENVIRONMENT_KEY)
         # The machine Path is REG_EXPAND_SZ with %SystemRoot% (wf §4.2; windows-audit.md F10).
         env.set(
@@ -694,15 +720,16 @@ class Machine:
     def boot(self, moment: datetime) -> None:
         """The way up after a restart.
 
-        Pending features settle; a Microsoft-Hyper-V left EnablePending on a machine that cannot run
-        a hypervisor falls back to Disabled, the lab's reading of "the install fails outright"
-        (wf §2); the hypervisor starts if it can; volatile keys and pending markers are gone; every
-        process has ended; Automatic services start, and those that cannot are logged.
+        Pending features settle (DISM's Enabled, whether or not the hypervisor can run); the
+        hypervisor starts if Microsoft-Hyper-V is Enabled and it can, and otherwise logs its launch
+        failure (windows-audit.md F6: an Enabled feature with a hypervisor that did not launch;
+        an inference there, followed so that the lab is not kinder than Windows); volatile keys and
+        pending markers are gone; every process has ended; Automatic services start, and those
+        that cannot are logged.
         """
         for name, state in list(self.features.items()):
             if state == "EnablePending":
-                failed = name == HYPER_V and not self.hardware.can_run_hypervisor
-                self.features[name] = "Disabled" if failed else "Enabled"
+                self.features[name] = "Enabled"
             elif state == "DisablePending":
                 self.features[name] = "Disabled"
         for pending in (CBS_REBOOT_PENDING, WU_REBOOT_REQUIRED):
@@ -713,6 +740,16 @@ class Machine:
         self.registry.drop_volatile()
         self.boot_time = moment.astimezone(UTC)
         self.hypervisor_running = self.features.get(HYPER_V) == "Enabled" and self.hardware.can_run_hypervisor
+        if self.features.get(HYPER_V) == "Enabled" and not self.hypervisor_running:
+            self.system_events.append(
+                {
+                    "provider": HYPERVISOR_PROVIDER,
+                    "id": 41,
+                    "level": "Error",
+                    "time": self.boot_time.isoformat(),
+                    "message": HYPERVISOR_LAUNCH_FAILED,
+                }
+            )
         self.processes.clear()
         self.fs.held.clear()
         self.processes_start_system()
@@ -755,6 +792,7 @@ class Machine:
             "accounts": [asdict(a) for a in self.accounts.values()],
             "groups": [asdict(g) for g in self.groups.values()],
             "event_log": list(self.event_log),
+            "system_events": [dict(e) for e in self.system_events],
             "files": [
                 [n.path, n.is_dir, n.data.hex(), None if n.modified is None else n.modified.isoformat()]
                 for n in self.fs.nodes.values()
@@ -791,6 +829,7 @@ class Machine:
         machine.accounts = {a["name"].lower(): Account(**a) for a in data["accounts"]}
         machine.groups = {g["name"].lower(): Group(**g) for g in data["groups"]}
         machine.event_log = list(data["event_log"])
+        machine.system_events = [dict(e) for e in data["system_events"]]
         from provision_lab.windows.fs import Node
 
         machine.fs.nodes = {

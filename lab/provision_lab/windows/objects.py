@@ -13,7 +13,7 @@ from typing import Any
 
 from provision_lab.powershell.api import NetEnum, NetException, NetObject
 
-__all__ = ["Bag", "CustomObject", "enum"]
+__all__ = ["Bag", "Credential", "CustomObject", "SecureString", "enum"]
 
 
 def enum(type_name: str, name: str, values: Mapping[str, int], *, flags: bool = False) -> NetEnum:
@@ -64,6 +64,31 @@ class Bag(NetObject):
         if self._text is None:
             return self.TYPE_NAMES[0]
         return self._text if isinstance(self._text, str) else self._text()
+
+
+class SecureString(Bag):
+    """System.Security.SecureString: its text is kept, never shown (ToString is the type name)."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            ("System.Security.SecureString", "System.Object"),
+            {"Length": lambda: len(value)},
+            text="System.Security.SecureString",
+        )
+        self.value = value
+
+
+class Credential(Bag):
+    """System.Management.Automation.PSCredential (UserName, Password as a SecureString)."""
+
+    def __init__(self, user: str, password: SecureString) -> None:
+        super().__init__(
+            ("System.Management.Automation.PSCredential", "System.Object"),
+            {"UserName": lambda: user, "Password": lambda: password},
+            text="System.Management.Automation.PSCredential",
+        )
+        self.user = user
+        self.password = password.value
 
 
 class CustomObject(NetObject):

@@ -16,7 +16,7 @@ from provision_lab.powershell.cmdline import split_command_line
 from provision_lab.windows import errors, paths
 from provision_lab.windows.cmdlets.items import decode_text, file_item, registry_key_item
 from provision_lab.windows.machine import ENVIRONMENT_KEY
-from provision_lab.windows.objects import Bag
+from provision_lab.windows.objects import Bag, Credential, SecureString
 from provision_lab.windows.session import Session, session_of
 
 __all__ = ["SECURITY_PROTOCOL", "TYPES"]
@@ -565,6 +565,31 @@ def _process_start(host: Host, args: Sequence[Any]) -> Bag:
     )
 
 
+def _network_credential(host: Host, args: Sequence[Any]) -> Bag:
+    """new NetworkCredential(userName, password): UserName, Password, Domain and SecurePassword, a
+    SecureString of the password (learn.microsoft.com, System.Net.NetworkCredential)."""
+    user = "" if not args or args[0] is None else str(args[0])
+    password = "" if len(args) < 2 or args[1] is None else str(args[1])
+    return Bag(
+        ("System.Net.NetworkCredential", "System.Object"),
+        {
+            "UserName": lambda: user,
+            "Password": lambda: password,
+            "Domain": lambda: "",
+            "SecurePassword": lambda: SecureString(password),
+        },
+        text="System.Net.NetworkCredential",
+    )
+
+
+def _ps_credential(host: Host, args: Sequence[Any]) -> Credential:
+    """new PSCredential(userName, SecureString password); a null or empty user name, or a password that is
+    not a SecureString, is .NET's argument error (PSCredential's constructor checks both)."""
+    if len(args) != 2 or not args[0] or not isinstance(args[1], SecureString):
+        raise _argument_null("userName" if not args or not args[0] else "password")
+    return Credential(str(args[0]), args[1])
+
+
 def _enum(full_name: str, values: dict[str, int], *, flags: bool = False) -> TypeSpec:
     short = full_name.rpartition(".")[2]
     return TypeSpec(
@@ -663,6 +688,8 @@ TYPES: tuple[TypeSpec, ...] = (
         construct=lambda host, args: _sid_object(host, str(args[0]) if args else ""),
         base_names=("System.Security.Principal.IdentityReference", "System.Object"),
     ),
+    TypeSpec("System.Net.NetworkCredential", construct=_network_credential),
+    TypeSpec("System.Management.Automation.PSCredential", accelerators=("pscredential",), construct=_ps_credential),
     TypeSpec("System.Diagnostics.ProcessStartInfo", construct=_start_info),
     TypeSpec("System.Diagnostics.Process", static_methods={"Start": _process_start}),
     _enum(

@@ -1,5 +1,5 @@
-"""CIM, local accounts, downloads and restarts: Get-CimInstance, Invoke-CimMethod, Get-LocalUser,
-Get-LocalGroup, Get-LocalGroupMember, Add-LocalGroupMember, Invoke-WebRequest, Restart-Computer.
+"""CIM, local accounts, events, downloads and restarts: Get-CimInstance, Invoke-CimMethod, Get-LocalUser,
+Get-LocalGroup, Get-LocalGroupMember, Add-LocalGroupMember, Get-WinEvent, Invoke-WebRequest, Restart-Computer.
 
 CIM classes are built from the machine's data (cim.py); the accounts cmdlets are
 Microsoft.PowerShell.LocalAccounts 1.0.0.0's (Windows 10 1607 / Server 2016 and later) with their
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,8 +24,8 @@ from provision_lab.powershell.api import (
 )
 from provision_lab.windows import cim, errors
 from provision_lab.windows.cmdlets.common import P, as_list, switch
-from provision_lab.windows.machine import Account, Group, Machine
-from provision_lab.windows.objects import Bag, enum
+from provision_lab.windows.machine import LOCAL_TZ, Account, Group, Machine
+from provision_lab.windows.objects import Bag, Credential, enum
 from provision_lab.windows.session import session_of
 
 __all__ = ["COMMANDS", "TLS12"]
@@ -52,11 +53,11 @@ def _get_cim_instance(context: CommandContext, params: Mapping[str, Any]) -> Ite
         name, where = match.group(1), match.group(2) or ""
     else:
         where = str(params.get("Filter") or "")
-    if namespace != "root/cimv2":
+    if namespace not in ("root/cimv2", cim.DEVICE_GUARD):
         raise errors.terminating(
             cim.cim_error("Invalid namespace ", 0x8004100E), "HRESULT 0x8004100e", "MetadataError", namespace
         )
-    instances = cim.instances(machine, name)
+    instances = cim.instances(machine, name, namespace)
     if instances is None:
         raise errors.terminating(
             cim.cim_error("Invalid class ", 0x80041010), "HRESULT 0x80041010", "MetadataError", name
@@ -257,14 +258,99 @@ def _add_local_group_member(context: CommandContext, params: Mapping[str, Any]) 
 
 
 # ------------------------------------------------------------------------------------------------
+# Events
+
+_EVENT_KEYS = ("logname", "providername", "id", "starttime")
+"""The -FilterHashtable keys the lab models (Get-WinEvent's reference lists more: Level, Keywords, ...)."""
+
+
+def _event_object(event: Mapping[str, Any]) -> Bag:
+    created = datetime.fromisoformat(str(event["time"])).astimezone(LOCAL_TZ)
+    return Bag(
+        (
+            "System.Diagnostics.Eventing.Reader.EventLogRecord",
+            "System.Diagnostics.Eventing.Reader.EventRecord",
+            "System.Object",
+        ),
+        {
+            "Id": lambda: int(event["id"]),
+            "ProviderName": lambda: str(event["provider"]),
+            "LogName": lambda: "System",
+            "LevelDisplayName": lambda: str(event["level"]),
+            "TimeCreated": lambda: created,
+            "Message": lambda: str(event["message"]),
+        },
+        text="System.Diagnostics.Eventing.Reader.EventLogRecord",
+    )
+
+
+def _get_win_event(context: CommandContext, params: Mapping[str, Any]) -> Iterable[Any]:
+    """``Get-WinEvent -FilterHashtable @{LogName; ProviderName; Id; StartTime} [-MaxEvents n]`` over the
+    machine's System log, newest first. Nothing matching is the non-terminating error "No events were
+    found that match the specified selection criteria." (NoMatchingEventsFound, the Get-WinEvent
+    reference's own example of it); a key or log the lab does not model is refused rather than ignored."""
+    machine = session_of(context).machine
+    found: list[Mapping[str, Any]] = []
+    for table in as_list(params.get("FilterHashtable")):
+        wanted = {str(k).lower(): v for k, v in dict(table).items()}
+        unknown = sorted(set(wanted) - set(_EVENT_KEYS))
+        log = context.to_string(wanted.get("logname", ""))
+        if unknown or log.lower() != "system":
+            raise errors.terminating(
+                errors.net(
+                    "System.Management.Automation.PSArgumentException",
+                    f"the lab's Get-WinEvent models the System log with {', '.join(_EVENT_KEYS)} only",
+                    bases=errors.ARGUMENT_BASES,
+                ),
+                "NotModelled",
+                "NotImplemented",
+            )
+        start = wanted.get("starttime")
+        since = None if start is None else context.convert(start, "datetime")
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=LOCAL_TZ)
+        for event in machine.system_events:
+            if (
+                "providername" in wanted
+                and context.to_string(wanted["providername"]).lower() != str(event["provider"]).lower()
+            ):
+                continue
+            if "id" in wanted and int(context.convert(wanted["id"], "int")) != int(event["id"]):
+                continue
+            if since is not None and datetime.fromisoformat(str(event["time"])) < since:
+                continue
+            found.append(event)
+    found.sort(key=lambda e: str(e["time"]), reverse=True)
+    if "MaxEvents" in params:
+        found = found[: int(context.convert(params["MaxEvents"], "long"))]
+    if not found:
+        context.write_error(
+            errors.record(
+                errors.net(
+                    "System.Exception",
+                    "No events were found that match the specified selection criteria.",
+                    bases=("System.Exception",),
+                ),
+                "NoMatchingEventsFound",
+                "ObjectNotFound",
+            )
+        )
+    return [_event_object(e) for e in found]
+
+
+# ------------------------------------------------------------------------------------------------
 # Downloads
 
 
-def _web_error(message: str, target: Any, *, status: int | None = None) -> ErrorRecord:
+def _web_error(
+    message: str, target: Any, *, status: int | None = None, failure: str = "NameResolutionFailure"
+) -> ErrorRecord:
     """Invoke-WebRequest's failures in Windows PowerShell 5.1: a System.Net.WebException with its
     text ("The remote server returned an error: (404) Not Found.", "The remote name could not be
-    resolved: 'x'", "The underlying connection was closed: ..."), WebCmdletWebResponseException."""
-    extra = {"Status": "ProtocolError" if status else "NameResolutionFailure"}
+    resolved: 'x'", "The underlying connection was closed: ...", "Unable to connect to the remote
+    server"), WebCmdletWebResponseException; its Status is ProtocolError for an HTTP answer, else
+    ``failure`` (WebExceptionStatus)."""
+    extra = {"Status": "ProtocolError" if status else failure}
     return errors.record(
         errors.net(
             "System.Net.WebException",
@@ -276,6 +362,30 @@ def _web_error(message: str, target: Any, *, status: int | None = None) -> Error
         "InvalidOperation",
         target,
     )
+
+
+def _through_proxy(context: CommandContext, machine: Machine, params: Mapping[str, Any], uri: str) -> None:
+    """The network's way out (Faults.download_proxy, windows-audit.md F13). Only that proxy is known to
+    the host's DNS (another name "could not be resolved", as on a host whose DNS does not know it: the
+    lab's reading); with one, a direct request cannot connect, and the proxy answers 407 unless
+    -ProxyCredential holds the credentials it wants (-ProxyUseDefaultCredentials is not modelled)."""
+    proxy, network = params.get("Proxy"), machine.faults.download_proxy
+    if proxy is None:
+        if network is not None:
+            raise TerminatingError(_web_error("Unable to connect to the remote server", uri, failure="ConnectFailure"))
+        return
+    named = urlsplit(context.to_string(proxy))
+    if network is None or (named.hostname, named.port) != (urlsplit(network).hostname, urlsplit(network).port):
+        name = named.hostname or context.to_string(proxy)
+        raise TerminatingError(_web_error(f"The remote name could not be resolved: '{name}'", uri))
+    wanted = machine.faults.download_proxy_credentials
+    if wanted is None:
+        return
+    given = params.get("ProxyCredential")
+    if not isinstance(given, Credential) or f"{given.user}:{given.password}" != wanted:
+        raise TerminatingError(
+            _web_error("The remote server returned an error: (407) Proxy Authentication Required.", uri, status=407)
+        )
 
 
 def _invoke_web_request(context: CommandContext, params: Mapping[str, Any]) -> Iterable[Any]:
@@ -308,12 +418,7 @@ def _invoke_web_request(context: CommandContext, params: Mapping[str, Any]) -> I
             uri,
         )
     hosts = {urlsplit(u).hostname for u in machine.catalog.files}
-    proxy = params.get("Proxy")
-    if proxy is not None:
-        # The lab's network has no proxy: a named one cannot be resolved, as on a host whose DNS does
-        # not know it (the lab's reading; a reachable proxy is not modelled).
-        name = urlsplit(context.to_string(proxy)).hostname or context.to_string(proxy)
-        raise TerminatingError(_web_error(f"The remote name could not be resolved: '{name}'", uri))
+    _through_proxy(context, machine, params, uri)
     if parts.hostname not in hosts:
         raise TerminatingError(_web_error(f"The remote name could not be resolved: '{parts.hostname}'", uri))
     if parts.scheme == "https" and not session.security_protocol & TLS12:
@@ -457,6 +562,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
         default_set="Default",
     ),
     CommandSpec(
+        "Get-WinEvent",
+        _get_win_event,
+        (
+            P("FilterHashtable", "hashtable[]", position=0, mandatory=True),
+            P("MaxEvents", "long"),
+        ),
+        "Microsoft.PowerShell.Commands.GetWinEventCommand",
+        "Microsoft.PowerShell.Diagnostics",
+    ),
+    CommandSpec(
         "Invoke-WebRequest",
         _invoke_web_request,
         (
@@ -465,6 +580,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
             P("UseBasicParsing", "switch"),
             P("TimeoutSec", "int"),
             P("Proxy", "string"),
+            P("ProxyCredential", "object"),
             P("PassThru", "switch"),
         ),
         "Microsoft.PowerShell.Commands.InvokeWebRequestCommand",

@@ -1,7 +1,7 @@
 """Native programs of the lab's Windows machines: ``dockerd.exe``, ``docker.exe``, ``containerd.exe``,
 ``ctr.exe``, ``crictl.exe``, the Docker Desktop
 installer, ``Docker Desktop.exe`` and com.docker.service, ``msiexec.exe``, ``wsl.exe``,
-``hostname.exe``, ``cmd.exe``, ``tar.exe`` and ``whoami.exe``.
+``hostname.exe``, ``cmd.exe``, ``tar.exe``, ``shutdown.exe`` and ``whoami.exe``.
 
 The machine finds an executable file on its disk (PATH, PATHEXT) and builds the program the file's
 bytes declare (:mod:`provision_lab.windows.programs`): importing this package registers a factory
@@ -51,7 +51,7 @@ from provision_lab.windows.natives.files import (
     wsl_url,
 )
 from provision_lab.windows.natives.machine import NativeMachine, ServiceProgram
-from provision_lab.windows.natives.system import Cmd, Hostname, Msiexec, Tar, Whoami, Wsl
+from provision_lab.windows.natives.system import Cmd, Hostname, Msiexec, Shutdown, Tar, Whoami, Wsl
 from provision_lab.windows.natives.view import MachineView
 
 __all__ = [
@@ -123,6 +123,7 @@ def build(name: str, version: str, path: str, machine: NativeMachine) -> NativeP
         "ctr": lambda: Ctr(path, version, machine),
         "crictl": lambda: Crictl(path, version, machine),
         "nerdctl": lambda: Nerdctl(path, version),
+        "shutdown": lambda: Shutdown(path, machine),
         # bsdtar 3.3.2 shipped with 1803 and Server 2019; Windows 11 has 3.5.2 (bsdtar --version there).
         "tar": lambda: Tar(path, "3.5.2" if machine.os_build >= 22000 else "3.3.2", machine),
     }

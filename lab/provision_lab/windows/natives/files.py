@@ -84,6 +84,7 @@ PROGRAMS = {
     "hostname": "hostname.exe",
     "cmd": "cmd.exe",
     "whoami": "whoami.exe",
+    "shutdown": "shutdown.exe",
     "tar": "tar.exe (bsdtar)",
     "msiexec": "msiexec.exe",
     "containerd": "containerd.exe of a containerd release",

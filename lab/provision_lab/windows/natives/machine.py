@@ -160,6 +160,14 @@ class NativeMachine(Protocol):
         """The account's profile folder, created with its ProfileList entry at its first logon."""
         ...
 
+    def interactive_users(self) -> list[str]:
+        """``COMPUTER\\user`` of every interactive session (the owners of explorer.exe)."""
+        ...
+
+    def restart(self) -> None:
+        """Restart the machine (as Restart-Computer does); it goes down a moment later."""
+        ...
+
 
 class ServiceProgram(Protocol):
     """A program that can run as a service's process (dockerd.exe, com.docker.service)."""

@@ -1,5 +1,5 @@
 """Programs Windows ships: ``hostname.exe``, ``cmd.exe /c``, ``whoami.exe``, ``tar.exe`` (bsdtar),
-``msiexec.exe`` and ``wsl.exe`` (the inbox launcher, and the WSL package's).
+``msiexec.exe``, ``shutdown.exe /r`` and ``wsl.exe`` (the inbox launcher, and the WSL package's).
 
 Each models the calls the lab has a use for and fails plainly on anything else, with the program's
 own text where it is known (the lab's rule: nothing unmodelled succeeds).
@@ -17,7 +17,7 @@ from provision_lab.windows import programs
 from provision_lab.windows.natives.files import WSL_RELEASES, identify
 from provision_lab.windows.natives.machine import NativeMachine
 
-__all__ = ["Cmd", "Hostname", "Msiexec", "Tar", "Whoami", "Wsl", "WSL_EXE"]
+__all__ = ["Cmd", "Hostname", "Msiexec", "Shutdown", "Tar", "Whoami", "Wsl", "WSL_EXE"]
 
 WSL_EXE = r"C:\Program Files\WSL\wsl.exe"
 """Where the WSL package puts wsl.exe (the System32 alias fails outside interactive sessions [microsoft/WSL#9231])."""
@@ -215,6 +215,54 @@ class Msiexec:
         host.sleep(40.0 * self.machine.install_time_factor)
         # The package installs wsl.exe under Program Files\WSL with its version as file version.
         self.machine.write_file(WSL_EXE, programs.image("wsl-package", identity[1]))
+        return NativeResult(0)
+
+
+class Shutdown:
+    """``shutdown.exe /r [/t xxx] [/d [p|u:]xx:yy] [/c "comment"] [/f]``, as its reference gives it
+    (learn.microsoft.com, windows-commands/shutdown): /t is 0-315360000 seconds, 30 when left out, and
+    above 0 implies /f; /c is at most 512 characters; the signed-in users see the comment and the
+    countdown before the restart. Not elevated: "Access is denied.(5)"; a malformed line: "The
+    parameter is incorrect.(87)" (both texts UNCONFIRMED), anything else (/s, /l, /a, /m ...) is not
+    modelled and fails the same way.
+
+    Each warning is kept in ``native_state["shutdown.exe"]`` (who saw it, the countdown, the comment);
+    the countdown passes on the machine's modelled clock, so the restart then begins at once (the
+    lab's reboots are short too)."""
+
+    def __init__(self, path: str, machine: NativeMachine) -> None:
+        self.path = path
+        self.machine = machine
+
+    def run(self, argv: Sequence[str], stdin: str | None, host: Host) -> NativeResult:
+        invalid = NativeResult(87, "", f"{argv[0]}: The parameter is incorrect.(87)\r\n")
+        restart, seconds, comment = False, 30, ""
+        args = list(argv[1:])
+        i = 0
+        while i < len(args):
+            option = args[i].lower().replace("-", "/", 1)
+            value = args[i + 1] if i + 1 < len(args) else None
+            if option == "/r":
+                restart = True
+            elif option == "/f":
+                pass
+            elif option == "/t" and value is not None and value.isdigit() and int(value) <= 315360000:
+                seconds, i = int(value), i + 1
+            elif option == "/c" and value is not None and len(value) <= 512:
+                comment, i = value, i + 1
+            elif option == "/d" and value is not None:
+                i += 1
+            else:
+                return invalid
+            i += 1
+        if not restart:
+            return invalid
+        if not host.elevated:
+            return NativeResult(5, "", f"{host.computer_name}: Access is denied.(5)\r\n")
+        notices = self.machine.native_state.setdefault("shutdown.exe", [])
+        notices.append({"users": self.machine.interactive_users(), "seconds": seconds, "comment": comment})
+        host.sleep(float(seconds))
+        self.machine.restart()
         return NativeResult(0)
 
 

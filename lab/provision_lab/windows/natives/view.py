@@ -156,6 +156,14 @@ class MachineView:
             self.machine.create_profile(account)
         return str(account.profile)
 
+    def interactive_users(self) -> list[str]:
+        self.machine.reap()
+        found = {p.owner for p in self.machine.processes.values() if p.name.lower() == "explorer.exe"}
+        return sorted(found)
+
+    def restart(self) -> None:
+        self.machine.request_restart()
+
     def _qualified(self, user: str) -> str:
         account = self.machine.account(user)
         return user if account is None else f"{self.machine.computer_name}\\{account.name}"
