@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -27,7 +27,7 @@ from provisioner.render import Renderer
 from provisioner.resources import DiffEntry
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
 
-__all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
+__all__ = ["Event", "HostGuard", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
 
 
 RETRIES = 5
@@ -68,6 +68,26 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class HostGuard(Protocol):
+    """Hooks for a runner whose host job may be delivered more than once (the Celery executor's
+    lease, engine/celery_executor.py): the local executor passes none.
+
+    ``checkpoint`` is called at every safe point, before a script that starts a step, and raises
+    :class:`HostFailure` (or anything else) to end the run there; it is never called between
+    issuing a reboot and the host's return. ``rebooting`` is told the boot id before a reboot is
+    issued and ``rebooted`` when the host is back, so a later delivery of the same job knows from
+    ``pending_reboot`` (the boot id left, and the reboots so far) to wait instead of rebooting again.
+    """
+
+    def checkpoint(self, what: str) -> None: ...
+
+    def rebooting(self, boot_id: str, reboots: int) -> None: ...
+
+    def rebooted(self) -> None: ...
+
+    def pending_reboot(self) -> tuple[str, int] | None: ...
+
+
 class HostRunner:
     """Runs one target in apply or check mode."""
 
@@ -83,6 +103,7 @@ class HostRunner:
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float | None = None,
         interrupt: threading.Event | None = None,
+        guard: HostGuard | None = None,
     ) -> None:
         self.target = target
         self.mode = mode
@@ -99,6 +120,9 @@ class HostRunner:
         self.interrupt = interrupt or threading.Event()
         self.attempts = 0
         """Attempts the last run_script took: more than one means an earlier attempt may have run."""
+        self.guard = guard
+        self._in_reboot = False
+        """Between issuing a reboot and the host's return: no safe point for the guard."""
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -135,6 +159,8 @@ class HostRunner:
             self.attempts = attempt
             if self.interrupt.is_set():
                 raise HostFailure("interrupted", f"interrupted before the {what} script")
+            if self.guard is not None and not self._in_reboot:
+                self.guard.checkpoint(what)
             try:
                 result: ScriptResult = self.connection().run(script, timeout=min(timeout, self.remaining()))
                 break
@@ -189,6 +215,13 @@ class HostRunner:
     def run(self) -> HostResult:
         start = self.clock()
         try:
+            pending = self.guard.pending_reboot() if self.guard is not None else None
+            if pending is not None:
+                # An earlier delivery of this job issued a reboot and was lost: wait for that boot
+                # to end, never reboot again for it.
+                self.result.reboots = pending[1]
+                self.emit("reboot.resume", "an earlier attempt rebooted this host; waiting for it to come back")
+                self.wait_for_boot(pending[0], self.clock() + self.target.reboot.timeout)
             self.converge()
         except HostFailure as exc:
             self.result.status, self.result.message = exc.status, str(exc)
@@ -271,14 +304,25 @@ class HostRunner:
                 "failed", f"needs another reboot but reboot.max_per_run ({policy.max_per_run}) is reached"
             )
         old_boot = facts.reboot.boot_id
+        if self.guard is not None:
+            self.guard.checkpoint("reboot")  # the last safe point before the host goes down
+            self.guard.rebooting(old_boot, self.result.reboots + 1)
         self.emit("reboot", f"rebooting; waiting up to {policy.timeout:g} s for a new boot id")
+        self._in_reboot = True
         try:
             self.run_script(self.renderer.reboot(self.target.name, "features"), "reboot", timeout=60)
         except (TransportError, HostFailure):
             pass  # the host may drop the connection as it goes down; the boot id tells what happened
         self.drop_connection()
         self.result.reboots += 1
-        give_up = min(self.clock() + policy.timeout, self.deadline)
+        return self.wait_for_boot(old_boot, self.clock() + policy.timeout)
+
+    def wait_for_boot(self, old_boot: str, give_up: float) -> Facts:
+        """Poll until the host answers with a boot id other than ``old_boot`` (by ``give_up`` or the
+        host's deadline), and return its facts."""
+        policy = self.target.reboot
+        self._in_reboot = True
+        give_up = min(give_up, self.deadline)
         delay = self.poll_interval if self.poll_interval is not None else policy.poll_interval
         last = "no answer"
         while True:
@@ -288,6 +332,9 @@ class HostRunner:
             try:
                 new = self.gather(quiet=True, retries=1)  # this loop is the retry
                 if new.reboot.boot_id != old_boot:
+                    self._in_reboot = False
+                    if self.guard is not None:
+                        self.guard.rebooted()
                     self.emit("rebooted", f"back after reboot (boot id {new.reboot.boot_id})")
                     return new
                 last = f"it still answers with the boot id it had before ({old_boot})"
