@@ -105,7 +105,7 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The newest migration in migrations/versions (a test holds the two equal): a store already at it
 is opened without importing Alembic, a quarter of a second of start-up for ``provision history``."""
 
@@ -150,13 +150,17 @@ class Store:
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, location: str | Path | None = None, *, clock: Clock | None = None) -> Store:
+    def open(
+        cls, location: str | Path | None = None, *, clock: Clock | None = None, pool_size: int | None = None
+    ) -> Store:
         """Open (creating and migrating) the store at a path or URL; default: ``PROVISION_STATE``,
-        else :func:`default_location`. Raises :class:`StateError` with one line naming the store."""
+        else :func:`default_location`. Raises :class:`StateError` with one line naming the store.
+        ``pool_size``: PostgreSQL connections kept open, for a process whose threads all use the
+        store (a Celery worker: one per job thread, plus its lease renewal)."""
         text = str(location) if location is not None else os.environ.get(STATE_ENV) or str(default_location())
         name = redact_url(text)
         try:
-            engine = cls._engine(text)
+            engine = cls._engine(text, pool_size)
             with engine.begin() as connection:
                 _migrate(connection)
         except StateError as exc:
@@ -166,7 +170,7 @@ class Store:
         return cls(engine, name, clock)
 
     @staticmethod
-    def _engine(text: str) -> Engine:
+    def _engine(text: str, pool_size: int | None = None) -> Engine:
         if "://" in text:
             url = sa.make_url(text)
             if url.drivername in {"postgresql", "postgres"}:
@@ -175,7 +179,8 @@ class Store:
                 return Store._sqlite(url)
             if url.get_backend_name() != "postgresql":
                 raise ValueError(f"unsupported store {url.drivername!r}: use a file path, sqlite:/// or postgresql://")
-            return sa.create_engine(url, pool_pre_ping=True)
+            sizing = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 2}
+            return sa.create_engine(url, pool_pre_ping=True, **sizing)
         path = Path(text).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
