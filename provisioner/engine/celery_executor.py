@@ -65,6 +65,10 @@ VISIBILITY_TIMEOUT = 4 * 3600
 job, reboots included); the reaper, not this, recovers a dead worker's hosts within a lease."""
 
 
+GAP_SECONDS = 30.0
+"""An event id missing for this long while later ones arrived belongs to no committed event."""
+
+
 def celery_app(broker: str) -> Any:
     """The Celery application of both sides: JSON only, no result backend (results are rows in
     the store), late acknowledgement so a job whose worker dies is delivered again."""
@@ -211,7 +215,10 @@ class _Controller:
     ) -> None:
         self.state, self.settings, self.rollout_id = state, settings, rollout_id
         self.controller, self.on_event, self.interrupt = controller, on_event, interrupt
-        self.last_event = 0
+        self.floor = 0
+        """Every event id up to this one has been delivered (or given up as never committed)."""
+        self.seen: set[int] = set()
+        self.gap_since: float | None = None
         self.stopped = False
         self.held = time.monotonic()
 
@@ -273,9 +280,25 @@ class _Controller:
             self.held = time.monotonic()
 
     def _events(self) -> None:
-        for event_id, event in self.state.events(self.rollout_id, self.last_event):
-            self.last_event = event_id
-            self.on_event(event_from_json(event))
+        """Deliver the events committed since the last poll. Ids are taken in insert order but
+        become visible in commit order, so one id can appear after a higher one (two workers'
+        inserts): the poll reads from the lowest id not yet seen, not from the highest. One host's
+        events are written one after another, so they are always delivered in order."""
+        for event_id, event in self.state.events(self.rollout_id, self.floor):
+            if event_id not in self.seen:
+                self.seen.add(event_id)
+                self.on_event(event_from_json(event))
+        while self.floor + 1 in self.seen:
+            self.floor += 1
+            self.seen.discard(self.floor)
+        if not self.seen:
+            self.gap_since = None
+        elif self.gap_since is None:
+            self.gap_since = time.monotonic()
+        elif time.monotonic() - self.gap_since > GAP_SECONDS:
+            # An id that stays missing was never committed (an insert rolled back): skip it.
+            self.floor = min(self.seen) - 1
+            self.gap_since = None
 
     def _stop(self, play: int, number: int, batch: list[Target]) -> None:
         """First Ctrl-C: the rollout stops; hosts not started end ``interrupted``, running ones

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from provisioner.state.config import StateError
-from provisioner.state.store import Store, _cause
+from provisioner.state.config import STATE_ENV, StateError, default_location
+from provisioner.state.store import Store, _cause, redact_url
 from provisioner.state.tables import host_event, host_run, rollout
 
 __all__ = ["HostKey", "Lease", "PlannedHost", "RolloutState", "open_rollouts", "rollout_digest"]
@@ -83,15 +84,15 @@ def rollout_digest(kind: str, job: dict[str, Any], hosts: Sequence[PlannedHost])
 def open_rollouts(location: str | None, *, pool_size: int | None = None) -> RolloutState:
     """The rollout state in the store at ``location`` (``--state``, else ``PROVISION_STATE``);
     refuses SQLite, which is one machine's file: workers on other machines cannot share it."""
-    store = Store.open(location, pool_size=pool_size)
-    if store.dialect != "postgresql":
-        store.close()
+    text = location or os.environ.get(STATE_ENV) or str(default_location())
+    if not text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        # Refused before it is opened: opening a SQLite store would create the file.
         raise StateError(
-            f"state store {store.name}: the Celery executor keeps its rollout state in PostgreSQL, which "
+            f"state store {redact_url(text)}: the Celery executor keeps its rollout state in PostgreSQL, which "
             "the controller and every worker share; SQLite is a file on one machine. "
             "Give --state postgresql://USER@HOST/DB (or PROVISION_STATE)"
         )
-    return RolloutState(store)
+    return RolloutState(Store.open(text, pool_size=pool_size))
 
 
 def _lease_end() -> sa.ColumnElement[Any]:
