@@ -217,11 +217,7 @@ class HostRunner:
         try:
             pending = self.guard.pending_reboot() if self.guard is not None else None
             if pending is not None:
-                # An earlier delivery of this job issued a reboot and was lost: wait for that boot
-                # to end, never reboot again for it.
-                self.result.reboots = pending[1]
-                self.emit("reboot.resume", "an earlier attempt rebooted this host; waiting for it to come back")
-                self.wait_for_boot(pending[0], self.clock() + self.target.reboot.timeout)
+                self.resume_reboot(*pending)
             self.converge()
         except HostFailure as exc:
             self.result.status, self.result.message = exc.status, str(exc)
@@ -316,6 +312,25 @@ class HostRunner:
         self.drop_connection()
         self.result.reboots += 1
         return self.wait_for_boot(old_boot, self.clock() + policy.timeout)
+
+    def resume_reboot(self, old_boot: str, reboots: int) -> None:
+        """An earlier delivery of this job was lost after recording that it would reboot the host
+        from ``old_boot``: wait for that reboot to end rather than reboot again. The earlier
+        delivery's lease ran out before this one started, so a reboot it issued has begun by now: a
+        host that still answers with ``old_boot`` was never rebooted, and the run goes on as usual
+        (planning the reboot again if it is still needed)."""
+        self.emit("reboot.resume", "an earlier attempt was rebooting this host; checking whether it did")
+        self.result.reboots = reboots
+        try:
+            answered = self.gather(quiet=True, retries=1).reboot.boot_id
+        except (TransportError, HostFailure):
+            self.drop_connection()
+            self.wait_for_boot(old_boot, self.clock() + self.target.reboot.timeout)
+            return
+        if answered == old_boot:
+            self.result.reboots = reboots - 1  # it was never issued
+        if self.guard is not None:
+            self.guard.rebooted()
 
     def wait_for_boot(self, old_boot: str, give_up: float) -> Facts:
         """Poll until the host answers with a boot id other than ``old_boot`` (by ``give_up`` or the
