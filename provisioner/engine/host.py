@@ -305,13 +305,36 @@ class HostRunner:
             self.guard.rebooting(old_boot, self.result.reboots + 1)
         self.emit("reboot", f"rebooting; waiting up to {policy.timeout:g} s for a new boot id")
         self._in_reboot = True
-        try:
-            self.run_script(self.renderer.reboot(self.target.name, "features"), "reboot", timeout=60)
-        except (TransportError, HostFailure):
-            pass  # the host may drop the connection as it goes down; the boot id tells what happened
+        self._send_reboot(old_boot)
         self.drop_connection()
         self.result.reboots += 1
         return self.wait_for_boot(old_boot, self.clock() + policy.timeout)
+
+    def _send_reboot(self, old_boot: str) -> None:
+        """Send the reboot script; retried after a transport error only while the host still
+        answers with ``old_boot``. A reboot is the one script that is not idempotent: its connection
+        often drops as the host goes down, and a blind retry that reached the host after it came
+        back rebooted it a second time (seen in the lab under load, and possible on Windows when an
+        attempt hangs past the reboot). Down, or up with a new boot id, means it was received."""
+        script = self.renderer.reboot(self.target.name, "features")
+        for attempt in range(1, RETRIES + 1):
+            try:
+                self.run_script(script, "reboot", timeout=60, retries=1)
+                return
+            except HostFailure:
+                return  # the host answered; the boot id tells what happened
+            except TransportError as exc:
+                self.drop_connection()
+                if not exc.retryable or attempt == RETRIES:
+                    return
+                try:
+                    if self.gather(quiet=True, retries=1).reboot.boot_id != old_boot:
+                        return
+                except (TransportError, HostFailure):
+                    self.drop_connection()
+                    return
+                self.emit("retry", f"reboot: {exc.cause}; the host did not go down; retrying ({attempt}/{RETRIES - 1})")
+                self.sleep(min(2.0**attempt * 0.1, 5.0))
 
     def resume_reboot(self, old_boot: str, reboots: int) -> None:
         """An earlier delivery of this job was lost after recording that it would reboot the host
