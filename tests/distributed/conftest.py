@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fleet.conftest import HTTP_PORT, PASSWORD, PASSWORD_ENV, POLL_INTERVAL, USER, Fleet, make_fleet  # noqa: F401
+from fleet.conftest import HTTP_PORT, PASSWORD, PASSWORD_ENV, POLL_INTERVAL, USER, Fleet, make_fleet, sigint_guard  # noqa: F401
 from labfixtures import StartLab
 from servers import PostgresServer, RedisServer, new_database
 
@@ -142,12 +142,16 @@ class Cluster:
         with self.db().connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
-    def latest_rollout(self) -> str:
+    def rollout_of(self, playbook: Path) -> str | None:
+        """The newest rollout of a playbook (the controller records its absolute path), if any yet."""
         with self.db().connect() as connection:
-            value: str = connection.execute(
-                sa.text("SELECT id FROM rollout ORDER BY created DESC LIMIT 1")
-            ).scalar_one()
-            return value
+            rows = connection.execute(sa.text("SELECT id, job FROM rollout ORDER BY created DESC")).all()
+        return next((row.id for row in rows if row.job["playbook"] == str(playbook.resolve())), None)
+
+    def rows_of(self, playbook: Path) -> list[dict[str, Any]]:
+        """The host rows of a playbook's newest rollout (none before it starts)."""
+        rollout = self.rollout_of(playbook)
+        return self.rows(rollout) if rollout is not None else []
 
     def wait(self, what: str, condition: Callable[[], bool], timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

@@ -80,9 +80,10 @@ def test_200_hosts_through_two_workers_report_as_the_local_executor_and_duplicat
 ) -> None:
     fleet = make_fleet(200, "mixed", faults=MIXED_FAULTS)
     sites = site_vars(fleet)
+    playbook = fleet.playbook(fleet.inventory(host_vars=sites), rollout=ROLLOUT)
     distributed = fleet.cli(
         "apply",
-        fleet.playbook(fleet.inventory(host_vars=sites), rollout=ROLLOUT),
+        playbook,
         *celery_args(workers),
         events=True,
         junit=True,
@@ -112,7 +113,8 @@ def test_200_hosts_through_two_workers_report_as_the_local_executor_and_duplicat
     # drops as the host goes down can be retried after the host is back, on either executor (the
     # worker-kill test below counts boots, with reboots longer than those retries).
     # Routed by site: west's hosts only on w2 (the only worker of west), east's on both workers.
-    rollout = workers.latest_rollout()
+    rollout = workers.rollout_of(playbook)
+    assert rollout is not None
     rows = workers.rows(rollout)
     assert len(rows) == 200 and {r["state"] for r in rows} == {"done"} and {r["attempt"] for r in rows} == {1}
     ran_on = {r["host"]: _worker_of(r, workers) for r in rows}
@@ -139,9 +141,8 @@ def test_a_failed_canary_halts_every_workers_hosts_untouched(make_fleet: MakeFle
     sites["lab-0001"] = {"site": "east"}
     before = fleet.counters()
 
-    run = fleet.cli(
-        "apply", fleet.playbook(fleet.inventory(host_vars=sites), rollout=CANARY_ROLLOUT), *celery_args(workers)
-    )
+    playbook = fleet.playbook(fleet.inventory(host_vars=sites), rollout=CANARY_ROLLOUT)
+    run = fleet.cli("apply", playbook, *celery_args(workers))
 
     assert run.code == 3
     validate_report(run.report)
@@ -153,12 +154,14 @@ def test_a_failed_canary_halts_every_workers_hosts_untouched(make_fleet: MakeFle
             assert host["message"] == "halted: batch 1 failed 1 of 1 hosts, over max_fail_percentage 5%"
     assert fleet.contacted_since(before) == {"lab-0001"}
     # Both sites' hosts were halted, and none was ever sent to a worker.
-    rows = {r["host"]: r for r in workers.rows(workers.latest_rollout())}
+    rows = {r["host"]: r for r in workers.rows_of(playbook)}
     halted_sites = {rows[h]["site"] for h in by_name if by_name[h]["status"] == "halted"}
     assert halted_sites == {"east", "west"}
     assert {r["attempt"] for h, r in rows.items() if h != "lab-0001"} == {0}
     with workers.db().connect() as connection:
-        status = connection.execute(sa.text("SELECT status FROM rollout ORDER BY created DESC LIMIT 1")).scalar_one()
+        status = connection.execute(
+            sa.text("SELECT status FROM rollout WHERE id = :id"), {"id": workers.rollout_of(playbook)}
+        ).scalar_one()
     assert status == "halted"
 
 
@@ -173,9 +176,13 @@ def test_a_worker_killed_mid_run_loses_no_host_and_no_host_reboots_twice(
     w1 = workers.workers["w1"].process.pid
     killed: list[dict[str, Any]] = []
 
+    playbook = fleet.playbook(fleet.inventory(host_vars=sites), reboot={"timeout": 60})
+
     def w1_rows() -> list[dict[str, Any]]:
         return [
-            r for r in workers.rows() if r["state"] == "leased" and r["worker"] and int(r["worker"].split(":")[1]) == w1
+            r
+            for r in workers.rows_of(playbook)
+            if r["state"] == "leased" and r["worker"] and int(r["worker"].split(":")[1]) == w1
         ]
 
     def kill_when_rebooting() -> None:
@@ -190,7 +197,6 @@ def test_a_worker_killed_mid_run_loses_no_host_and_no_host_reboots_twice(
 
     killer = threading.Thread(target=kill_when_rebooting, daemon=True)
     killer.start()
-    playbook = fleet.playbook(fleet.inventory(host_vars=sites), reboot={"timeout": 60})
     run = fleet.cli("apply", playbook, *celery_args(workers))
     killer.join(timeout=10)
 
@@ -201,7 +207,7 @@ def test_a_worker_killed_mid_run_loses_no_host_and_no_host_reboots_twice(
     assert len(rebooting) > 40
     assert set(run.statuses().values()) <= {"ok", "changed"}
     assert {run.statuses()[n] for n in rebooting} == {"changed"}
-    rows = {r["host"]: r for r in workers.rows(workers.latest_rollout())}
+    rows = {r["host"]: r for r in workers.rows_of(playbook)}
     for row in killed:
         # Leased again by the surviving worker at the next attempt, and finished there.
         assert rows[row["host"]]["attempt"] == 2 and _worker_of(rows[row["host"]], workers) == "w2"
@@ -239,7 +245,7 @@ def test_a_controller_killed_and_started_again_resumes_the_rollout_from_the_stor
     try:
 
         def batch_two_started() -> bool:
-            rows = workers.rows()
+            rows = workers.rows_of(playbook)
             return sum(r["state"] == "done" for r in rows) >= 40 and any(
                 r["batch"] == 2 and r["state"] != "pending" for r in rows
             )
@@ -248,7 +254,8 @@ def test_a_controller_killed_and_started_again_resumes_the_rollout_from_the_stor
     finally:
         first.kill()
         first.wait(timeout=30)
-    rollout = workers.latest_rollout()
+    rollout = workers.rollout_of(playbook)
+    assert rollout is not None
     untouched = {r["host"] for r in workers.rows(rollout) if r["state"] == "pending"}
     assert untouched, "the controller was killed with batches still to run"
 
@@ -283,7 +290,7 @@ def test_ctrl_c_on_the_controller_halts_the_workers_at_safe_points(
     playbook = fleet.playbook(fleet.inventory(host_vars=site_vars(fleet)))
 
     def interrupt_when_rebooting() -> None:
-        workers.wait("a host mid-reboot", lambda: any(r["reboot_from"] for r in workers.rows()), timeout=60)
+        workers.wait("a host mid-reboot", lambda: any(r["reboot_from"] for r in workers.rows_of(playbook)), timeout=60)
         send_sigint()
 
     watcher = threading.Thread(target=interrupt_when_rebooting, daemon=True)
@@ -301,11 +308,15 @@ def test_ctrl_c_on_the_controller_halts_the_workers_at_safe_points(
     for host in run.report["hosts"]:
         # Never stopped between a reboot and its return: a host that rebooted came back first.
         if fleet.host(host["name"]).counters["boots"]:
-            assert "rebooted" in [e["kind"] for e in run.events if e.get("host") == host["name"]]
+            assert "host.rebooted" in [e["kind"] for e in run.events if e.get("host") == host["name"]]
     with workers.db().connect() as connection:
-        status = connection.execute(sa.text("SELECT status FROM rollout ORDER BY created DESC LIMIT 1")).scalar_one()
+        status = connection.execute(
+            sa.text("SELECT status FROM rollout WHERE id = :id"), {"id": workers.rollout_of(playbook)}
+        ).scalar_one()
     assert status == "interrupted"
-    workers.wait("the workers to go idle", lambda: not any(r["state"] == "leased" for r in workers.rows()), timeout=30)
+    workers.wait(
+        "the workers to go idle", lambda: not any(r["state"] == "leased" for r in workers.rows_of(playbook)), timeout=30
+    )
 
 
 def test_sqlite_and_a_missing_broker_are_refused_before_anything_runs(
