@@ -551,8 +551,15 @@ def _broker_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _broker(args: argparse.Namespace) -> str:
+    """The broker URL of --executor celery and provision worker; checks that Celery is installed."""
+    import importlib.util
+
     from provisioner.engine.celery_executor import BROKER_ENV
 
+    if importlib.util.find_spec("celery") is None:
+        raise InputError(
+            [LoadError(None, None, None, (), "the Celery executor needs Celery: pip install 'provisioner[celery]'")]
+        )
     broker: str | None = args.broker or os.environ.get(BROKER_ENV)
     if not broker:
         raise InputError(

@@ -243,12 +243,12 @@ class _Controller:
         delivered: dict[str, HostResult] = {}
         while True:
             self._keep_lease()
-            rows = self.state.batch(self.rollout_id, play, number)
+            rows = self.state.batch(self.rollout_id, play, number, skip=delivered)
             # Events after the rows: a worker writes a host's events before its result, so every
             # event of a result read above is read here, and is shown before it.
             self._events()
-            for name, (row_state, data) in rows.items():
-                if row_state == "done" and name not in delivered and data is not None:
+            for name, data in rows.items():
+                if name not in delivered and data is not None:
                     delivered[name] = result_from_json(data)
                     deliver(delivered[name])
             if len(delivered) == len(batch) or not wait:

@@ -294,15 +294,25 @@ class RolloutState:
         result: list[str] = self._do(work)
         return result
 
-    def batch(self, rollout_id: str, play: int, batch: int) -> dict[str, tuple[str, dict[str, Any] | None]]:
-        """Each host of a batch: its state and, once ``done``, its result."""
+    def batch(
+        self, rollout_id: str, play: int, batch: int, skip: Iterable[str] = ()
+    ) -> dict[str, dict[str, Any] | None]:
+        """Each host of a batch with its result once ``done`` (None before). Results of the hosts in
+        ``skip`` (already delivered) are not read again: the controller polls this several times a
+        second, and a result with its facts is a few kilobytes."""
+        skipped = set(skip)
         with self.store.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(host_run.c.host, host_run.c.state, host_run.c.result).where(
-                    host_run.c.rollout_id == rollout_id, host_run.c.play == play, host_run.c.batch == batch
-                )
-            )
-            return {row.host: (row.state, row.result) for row in rows}
+            where = (host_run.c.rollout_id == rollout_id, host_run.c.play == play, host_run.c.batch == batch)
+            states = connection.execute(sa.select(host_run.c.host, host_run.c.state).where(*where)).all()
+            wanted = [row.host for row in states if row.state == "done" and row.host not in skipped]
+            found: dict[str, dict[str, Any] | None] = {row.host: None for row in states}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for row in connection.execute(
+                    sa.select(host_run.c.host, host_run.c.result).where(*where, host_run.c.host.in_(chunk))
+                ):
+                    found[row.host] = row.result
+            return found
 
     def events(self, rollout_id: str, after: int) -> list[tuple[int, dict[str, Any]]]:
         """The rollout's events after id ``after``, in order."""

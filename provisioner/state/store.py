@@ -106,6 +106,8 @@ def _utc(value: datetime) -> datetime:
 
 
 SCHEMA_HEAD = "0002"
+MIGRATION_LOCK = 0x70726F76
+"""The PostgreSQL advisory lock key migrations hold ("prov")."""
 """The newest migration in migrations/versions (a test holds the two equal): a store already at it
 is opened without importing Alembic, a quarter of a second of start-up for ``provision history``."""
 
@@ -162,6 +164,10 @@ class Store:
         try:
             engine = cls._engine(text, pool_size)
             with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # Several processes may open a new store at once (a controller and its workers
+                    # starting together): one migrates, the others wait for it, then find it done.
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 _migrate(connection)
         except StateError as exc:
             raise StateError(f"state store {name}: {exc}") from None
