@@ -546,7 +546,8 @@ def _broker_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--broker",
         metavar="URL",
-        help="--executor celery: the Celery broker, redis://HOST:6379/0 (default: $PROVISION_BROKER_URL)",
+        help="--executor celery: the Celery broker, redis://HOST:6379/0 (default: $PROVISION_BROKER_URL; "
+        "give a URL with a password in the variable: other users can read process arguments)",
     )
 
 

@@ -23,9 +23,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -33,6 +34,7 @@ import pytest
 __all__ = ["PostgresServer", "RedisServer", "find_binaries", "new_database", "start_redis", "start_server"]
 
 _DATABASES = itertools.count(1)
+Server = TypeVar("Server", "PostgresServer", "RedisServer")
 
 
 def find_binaries() -> Path | None:
@@ -192,29 +194,27 @@ def start_redis() -> RedisServer:
     raise RuntimeError("redis-server did not answer within 30 s")
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer | str]:
-    """The test PostgreSQL server, or why none could be started."""
+def _started(start: Callable[[], Server], name: str, required: str) -> Iterator[Server | str]:
+    """A session fixture's body: the started server, or why it could not start (a failure when
+    the ``required`` variable is 1); stopped after the session."""
     try:
-        server = start_server()
+        server = start()
     except RuntimeError as exc:
-        if os.environ.get("PROVISION_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (PROVISION_REQUIRE_POSTGRES=1) but could not start: {exc}")
+        if os.environ.get(required) == "1":
+            pytest.fail(f"{name} is required ({required}=1) but could not start: {exc}")
         yield str(exc)
         return
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | str]:
+    """The test PostgreSQL server, or why none could be started."""
+    yield from _started(start_server, "PostgreSQL", "PROVISION_REQUIRE_POSTGRES")
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer | str]:
     """The test Redis server, or why none could be started."""
-    try:
-        server = start_redis()
-    except RuntimeError as exc:
-        if os.environ.get("PROVISION_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required (PROVISION_REQUIRE_REDIS=1) but could not start: {exc}")
-        yield str(exc)
-        return
-    yield server
-    server.stop()
+    yield from _started(start_redis, "Redis", "PROVISION_REQUIRE_REDIS")

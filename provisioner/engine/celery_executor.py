@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -112,14 +112,11 @@ class ControllerSettings:
     lease_seconds: float = 60.0
     poll: float = 0.2
     app: Any = None
-    sent: list[HostKey] = field(default_factory=list)
-    """Every message sent (tests read it to send duplicates)."""
 
     def send(self, key: HostKey, site: str) -> None:
         if self.app is None:
             self.app = celery_app(self.broker)
         self.app.send_task(TASK, args=[key.to_json()], queue=queue_name(site))
-        self.sent.append(key)
 
 
 def _controller_id() -> str:
@@ -437,6 +434,7 @@ class _Worker:
         self._books: dict[str, Playbook] = {}
         self._lock = threading.Lock()
         self._caps: dict[str, ConnectCap] = {}
+        self._held: set[HostKey] = set()
         self.renew_every = 5.0
 
     def book(self, rollout_id: str, job: dict[str, Any]) -> Playbook:
@@ -478,16 +476,21 @@ class _Worker:
         return capped
 
     def renew_forever(self) -> None:
-        """Renew this worker's leases every third of the shortest lease it was given (checked
-        every 0.1 s, so a first lease shorter than the default interval is renewed in time)."""
+        """Renew the leases this worker's threads hold, every third of the shortest lease it was
+        given (checked every 0.1 s, so a first lease shorter than the default interval is renewed
+        in time). Only hosts a thread is working on: a job that ended in any way, even one whose
+        result could not be written, is let go, and the reaper queues it again."""
         last = time.monotonic()
         while True:
             time.sleep(0.1)
             if time.monotonic() - last < self.renew_every:
                 continue
             last = time.monotonic()
+            with self._lock:
+                held = list(self._held)
             try:
-                self.state.renew(self.id)
+                if held:
+                    self.state.renew(self.id, held)
             except StateError as exc:  # the store is away: the leases may run out, the reaper recovers
                 log.warning("lease renewal failed: %s", exc)
 
@@ -496,36 +499,50 @@ class _Worker:
         lease = self.state.lease(key, self.id)
         if lease is None:
             return "ignored: not queued at this attempt, or the rollout is not running (a duplicate)"
-        self.renew_every = min(self.renew_every, lease.lease_seconds / 3)
+        with self._lock:
+            self._held.add(key)
+            self.renew_every = min(self.renew_every, lease.lease_seconds / 3)
+        try:
+            try:
+                result = self._run(key, lease)
+            except LeaseLost as exc:
+                return f"stopped: {exc}"
+            except Exception as exc:  # noqa: BLE001 - the playbook failed to load here, or a bug: the host fails, the worker goes on
+                result = HostResult(key.host, status="failed", message=f"worker {self.id}: {type(exc).__name__}: {exc}")
+            result.batch = lease.batch
+            if not self.state.complete(key, self.id, SECRETS.mask_data(result_to_json(result))):
+                return "dropped: the lease was lost before the result was written"
+            return result.status
+        finally:
+            with self._lock:
+                self._held.discard(key)
+
+    def _run(self, key: HostKey, lease: Lease) -> HostResult:
         book = self.book(key.rollout, lease.job)
         target = next((t for t in book.targets if t.play is book.plays[key.play] and t.name == key.host), None)
         if target is None or plan_digest(target.spec.model_dump(mode="json")) != lease.plan_digest:
-            result = HostResult(
+            return HostResult(
                 key.host,
                 status="failed",
                 message="this worker's playbook or inventory differs from the controller's "
                 "(another plan for this host); give every worker the same files",
             )
-        else:
-            runner = HostRunner(
-                target,
-                lease.kind,  # type: ignore[arg-type]
-                self.connector(site_of(target), lease.job.get("winrm_client")),
-                renderer=Renderer(Path(lease.job["templates"]) if lease.job.get("templates") else None),
-                on_event=lambda event: self.state.event(key, SECRETS.mask_data(event_to_json(event))),
-                guard=_Guard(self.state, key, self.id, lease),
-            )
-            try:
-                result = runner.run()
-            except LeaseLost as exc:
-                return f"stopped: {exc}"
-            except Exception as exc:  # noqa: BLE001 - a bug in one host's run must not end the worker
-                result = runner.result
-                result.status, result.message = "failed", f"internal error: {type(exc).__name__}: {exc}"
-        result.batch = lease.batch
-        if not self.state.complete(key, self.id, SECRETS.mask_data(result_to_json(result))):
-            return "dropped: the lease was lost before the result was written"
-        return result.status
+        runner = HostRunner(
+            target,
+            lease.kind,  # type: ignore[arg-type]
+            self.connector(site_of(target), lease.job.get("winrm_client")),
+            renderer=Renderer(Path(lease.job["templates"]) if lease.job.get("templates") else None),
+            on_event=lambda event: self.state.event(key, SECRETS.mask_data(event_to_json(event))),
+            guard=_Guard(self.state, key, self.id, lease),
+        )
+        try:
+            return runner.run()
+        except LeaseLost:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug in one host's run must not end the worker
+            result = runner.result
+            result.status, result.message = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            return result
 
 
 def worker_main(settings: WorkerSettings, *, name: str | None = None) -> None:

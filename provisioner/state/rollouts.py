@@ -362,13 +362,20 @@ class RolloutState:
         result: Lease | None = self._do(work)
         return result
 
-    def renew(self, worker: str) -> int:
-        """Extend every lease this worker holds (its renewal thread); the number renewed."""
+    def renew(self, worker: str, keys: Sequence[HostKey]) -> int:
+        """Extend this worker's leases of ``keys`` (its renewal thread); the number renewed."""
 
         def work(connection: Connection) -> int:
             done = connection.execute(
                 host_run.update()
-                .where(host_run.c.rollout_id == rollout.c.id, host_run.c.worker == worker, host_run.c.state == "leased")
+                .where(
+                    host_run.c.rollout_id == rollout.c.id,
+                    host_run.c.worker == worker,
+                    host_run.c.state == "leased",
+                    sa.tuple_(host_run.c.rollout_id, host_run.c.play, host_run.c.host, host_run.c.attempt).in_(
+                        [(k.rollout, k.play, k.host, k.attempt) for k in keys]
+                    ),
+                )
                 .values(lease_until=_lease_end())
             )
             return int(done.rowcount)
