@@ -344,12 +344,14 @@ class HostRunner:
         (planning the reboot again if it is still needed)."""
         self.emit("reboot.resume", "an earlier attempt was rebooting this host; checking whether it did")
         self.result.reboots = reboots
+        self._in_reboot = True  # no safe point until it is known whether the host is mid-reboot
         try:
             answered = self.gather(quiet=True, retries=1).reboot.boot_id
         except (TransportError, HostFailure):
             self.drop_connection()
             self.wait_for_boot(old_boot, self.clock() + self.target.reboot.timeout)
             return
+        self._in_reboot = False
         if answered == old_boot:
             self.result.reboots = reboots - 1  # it was never issued
         if self.guard is not None:
