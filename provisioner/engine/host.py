@@ -384,13 +384,17 @@ class HostRunner:
             except HostFailure as exc:
                 self.drop_connection()
                 last = str(exc)
-            if self.clock() + delay > give_up:
+            left = give_up - self.clock()
+            if left <= 0:
                 # The last answer says whether the host is down, up but failing (HTTP 500s), or never rebooted
                 # (review F18: "did not come back" hid a host that was up and answering 500).
                 raise HostFailure(
                     "failed", f"did not come back within {policy.timeout:g} s after the reboot; last attempt: {last}"
                 )
-            delay = min(delay * 1.5, 15.0)
+            # The last poll is at the deadline, not one interval short of it: the wait lasts as
+            # long as it says, however short the steps before it were (a reboot script that
+            # failed fast no longer pads it with retries).
+            delay = min(delay * 1.5, 15.0, left)
 
     def verify(self, current: Plan) -> None:
         if current.desktop_verify:
