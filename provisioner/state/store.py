@@ -33,7 +33,16 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from provisioner.state.config import DEFAULT_RETENTION_DAYS, STATE_ENV, StateError, default_location
-from provisioner.state.tables import host_group, host_latest, host_result, resource_result, run
+from provisioner.state.tables import (
+    host_event,
+    host_group,
+    host_latest,
+    host_result,
+    host_run,
+    resource_result,
+    rollout,
+    run,
+)
 
 __all__ = [
     "OBSERVED",
@@ -381,7 +390,8 @@ class Store:
 
     def prune(self, days: int = DEFAULT_RETENTION_DAYS) -> int:
         """Delete runs older than ``days`` (by start), keeping every host's latest and latest
-        observed result and so the runs holding them; returns the number of host results deleted."""
+        observed result and so the runs holding them, and the ended rollouts of the Celery executor
+        older than that; returns the number of host results deleted."""
         cutoff = self.clock() - timedelta(days=days)
 
         def work(connection: Connection) -> int:
@@ -401,6 +411,12 @@ class Store:
             connection.execute(
                 run.delete().where(run.c.started < cutoff, run.c.id.not_in(sa.select(host_result.c.run_id).distinct()))
             )
+            # The Celery executor's rollouts (their leases and events) once they ended, by the same age:
+            # its results are in the runs above; a rollout still running may yet be resumed.
+            ended = sa.select(rollout.c.id).where(rollout.c.created < cutoff, rollout.c.status != "running")
+            connection.execute(host_event.delete().where(host_event.c.rollout_id.in_(ended)))
+            connection.execute(host_run.delete().where(host_run.c.rollout_id.in_(ended)))
+            connection.execute(rollout.delete().where(rollout.c.created < cutoff, rollout.c.status != "running"))
             return len(ids)
 
         deleted: int = self._write(work)
