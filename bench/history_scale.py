@@ -10,7 +10,7 @@ types (a child process, start-up included):
 - ``provision report --html`` of the latest run (1,000 hosts with their facts, 30 runs of chart).
 
     python bench/history_scale.py                     # SQLite in a temporary directory
-    python bench/history_scale.py --postgres          # also a throwaway PostgreSQL server (tests/state/pgserver.py)
+    python bench/history_scale.py --postgres          # also a throwaway PostgreSQL server (tests/servers.py)
     python bench/history_scale.py --hosts 300 --days 10
 """
 
@@ -171,7 +171,7 @@ def main() -> None:
         bench(str(out / "sqlite" / "history.db"), "sqlite", args.hosts, args.days, out)
         if args.postgres:
             sys.path.insert(0, str(REPO / "tests"))
-            from state.pgserver import start_server
+            from servers import start_server
 
             server = start_server()
             try:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -55,6 +55,10 @@ from provisioner.state.config import StateError
 from provisioner.transport.connect import Connector
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DRIFT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "main"]
+
+if TYPE_CHECKING:
+    from provisioner.state.recorder import StoreSink
+    from provisioner.state.rollouts import RolloutState
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -158,9 +162,45 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--ask-pass", action="store_true", help="prompt for the password once")
         state_cli.add_state_options(sub)
         _winrm_client_option(sub)
+        sub.add_argument(
+            "--executor",
+            choices=["local", "celery"],
+            default="local",
+            help="where hosts run: threads of this process (default), or Celery workers "
+            "(provision worker --site S) over a broker, with the rollout state in --state (PostgreSQL)",
+        )
+        _broker_option(sub)
+        sub.add_argument(
+            "--lease-seconds",
+            type=_seconds(),
+            default=60.0,
+            help="--executor celery: a host whose worker has not renewed its lease for this long is "
+            "queued again, and a controller gone this long can be resumed (default 60)",
+        )
 
     state_cli.add_history_command(commands)
     state_cli.add_report_command(commands)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run host jobs of --executor celery for one or more sites (a Celery worker)",
+        description="Consume the host jobs of each --site's queue (hosts.SITE; a host's site is its "
+        "inventory variable site) and run them as apply/check would, with the rollout state in the "
+        "shared --state store. Runs until SIGTERM or Ctrl-C (running hosts finish first).",
+    )
+    worker.add_argument("--site", action="append", required=True, help="a site whose hosts to run (repeatable)")
+    _broker_option(worker)
+    state_cli.add_state_argument(worker)
+    worker.add_argument(
+        "-c", "--concurrency", type=_whole(1), default=8, help="hosts this worker runs at once (default 8)"
+    )
+    worker.add_argument(
+        "--connect-cap",
+        type=_whole(1),
+        help="at most this many hosts of each site connecting at once, across all workers of the site",
+    )
+    worker.add_argument("--name", help="the worker's Celery node name (default from the host and pid)")
+    _vault_options(worker)
 
     schema_cmd = commands.add_parser("schema", help="print the JSON Schema of playbooks or inventories (for editors)")
     schema_cmd.add_argument("kind", choices=["playbook", "inventory"])
@@ -441,6 +481,8 @@ def _command(args: argparse.Namespace) -> int:
         return state_cli.report_command(args)
     if args.command == "inventory":
         return _inventory(args)
+    if args.command == "worker":
+        return _worker(args)
     book = load_playbook(args.playbook, inventory=args.inventory, limit=args.limit, vault=_vault(args))
     if args.command == "validate":
         return _validate(book)
@@ -518,6 +560,54 @@ def _facts(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
+def _broker_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--broker",
+        metavar="URL",
+        help="--executor celery: the Celery broker, redis://HOST:6379/0 (default: $PROVISION_BROKER_URL; "
+        "give a URL with a password in the variable: other users can read process arguments)",
+    )
+
+
+def _broker(args: argparse.Namespace) -> str:
+    """The broker URL of --executor celery and provision worker; checks that Celery is installed."""
+    import importlib.util
+
+    from provisioner.engine.celery_executor import BROKER_ENV
+
+    if importlib.util.find_spec("celery") is None:
+        raise InputError(
+            [LoadError(None, None, None, (), "the Celery executor needs Celery: pip install 'provisioner[celery]'")]
+        )
+    broker: str | None = args.broker or os.environ.get(BROKER_ENV)
+    if not broker:
+        raise InputError(
+            [LoadError(None, None, None, (), f"the Celery executor needs a broker: --broker URL or {BROKER_ENV}")]
+        )
+    return broker
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from provisioner.engine.celery_executor import WorkerSettings, worker_main
+    from provisioner.state.rollouts import open_rollouts
+
+    broker = _broker(args)
+    state = open_rollouts(args.state, pool_size=args.concurrency + 2)
+    try:
+        settings = WorkerSettings(
+            broker=broker,
+            state=state,
+            sites=args.site,
+            concurrency=args.concurrency,
+            vault=_vault(args),
+            connect_cap=args.connect_cap,
+        )
+        worker_main(settings, name=args.name)
+    finally:
+        state.close()
+    return EXIT_OK
+
+
 def _winrm_client_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--winrm-client",
@@ -563,6 +653,7 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
     for option, file in (("--report", args.report), ("--junit", args.junit)):
         if file is not None:
             check_output(option, file)
+    rollouts = _rollouts(args)
     sink = state_cli.start_run(args, book)  # before any host is touched: an unwritable store stops here
     events = EventLog(args.events) if args.events else None
     _warn(book.warnings, [t for t in book.targets if only is None or t.name in only])
@@ -582,46 +673,121 @@ def _converge(args: argparse.Namespace, book: Playbook) -> int:
                 if events:
                     events.result(result)
 
-            results = run_playbook(
-                book,
-                args.command,
-                _connector(args),
-                renderer=renderer,
-                on_event=on_event,
-                on_result=on_result,
-                on_batch=display.batch,
-                interrupt=interrupt,
-                only=only,
-                forks=args.forks,
-                sink=sink,
-            )
+            if rollouts is not None:
+                results = _run_celery(args, book, rollouts, on_event, on_result, display.batch, interrupt, only, sink)
+            else:
+                results = run_playbook(
+                    book,
+                    args.command,
+                    _connector(args),
+                    renderer=renderer,
+                    on_event=on_event,
+                    on_result=on_result,
+                    on_batch=display.batch,
+                    interrupt=interrupt,
+                    only=only,
+                    forks=args.forks,
+                    sink=sink,
+                )
         if events:
             events.close()
             problems += [events.error] if events.error else []
         code = exit_code(results, interrupted=interrupt.stop.is_set())
-        run_id = sink.run_id if sink else None
-        if args.output != "json":
-            print_results(results, args.command)
-        else:
-            print_json_summary(results, args.command, code, run_id)
-        if args.report:
-            report = build_report(
-                mode=args.command, playbook=book.file, started=started, results=results, run_id=run_id
-            )
-            problems += _attempt(lambda: write_report(args.report, report))
-        if args.junit:
-            problems += _attempt(lambda: write_junit(args.junit, results, args.command))
+        problems += _write_outputs(args, book, started, results, code, sink.run_id if sink else None)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         if events:
             events.close()
+        if rollouts is not None:
+            rollouts.close()
     _lab_hint([play.inventory for play in book.plays], results)
     for problem in problems:
         # The hosts were run: the exit code still says how they ended, and this line what is missing.
         print(f"error: {problem}", file=sys.stderr)
     state_cli.finish_run(sink, args, code, results)
     return code
+
+
+def _write_outputs(
+    args: argparse.Namespace,
+    book: Playbook,
+    started: datetime,
+    results: list[HostResult],
+    code: int,
+    run_id: str | None,
+) -> list[OutputError]:
+    """The run's summary on stdout, then --report and --junit; what could not be written is returned."""
+    problems: list[OutputError] = []
+    if args.output != "json":
+        print_results(results, args.command)
+    else:
+        print_json_summary(results, args.command, code, run_id)
+    if args.report:
+        report = build_report(mode=args.command, playbook=book.file, started=started, results=results, run_id=run_id)
+        problems += _attempt(lambda: write_report(args.report, report))
+    if args.junit:
+        problems += _attempt(lambda: write_junit(args.junit, results, args.command))
+    return problems
+
+
+def _rollouts(args: argparse.Namespace) -> RolloutState | None:
+    """--executor celery: the shared rollout state, opened (and checked to be PostgreSQL) before
+    anything runs; None for the local executor."""
+    if args.executor != "celery":
+        return None
+    if args.no_state:
+        raise InputError(
+            [LoadError(None, None, None, (), "--executor celery keeps the rollout in the state store: drop --no-state")]
+        )
+    _broker(args)
+    from provisioner.state.rollouts import open_rollouts
+
+    return open_rollouts(args.state)
+
+
+def _run_celery(
+    args: argparse.Namespace,
+    book: Playbook,
+    rollouts: RolloutState,
+    on_event: Callable[[Event], None],
+    on_result: Callable[[HostResult], None],
+    on_batch: Callable[[int, int, int], None],
+    interrupt: Interrupt,
+    only: set[str] | None,
+    sink: StoreSink | None,
+) -> list[HostResult]:
+    """The hosts on Celery workers. What a worker needs to load the same targets travels in the
+    store as paths (every worker reads the same playbook and inventory files), never as values."""
+    from provisioner.engine.celery_executor import ControllerSettings, run_celery
+
+    def absolute(path: Path | None) -> str | None:
+        return str(path.resolve()) if path is not None else None
+
+    job = {
+        "playbook": absolute(args.playbook),
+        "inventory": absolute(args.inventory),
+        "limit": args.limit,
+        "templates": absolute(args.templates),
+        "winrm_client": args.winrm_client,
+        "only": sorted(only) if only is not None else None,
+    }
+    settings = ControllerSettings(broker=_broker(args), state=rollouts, job=job, lease_seconds=args.lease_seconds)
+    return run_celery(
+        book,
+        args.command,
+        settings,
+        on_event=on_event,
+        on_result=on_result,
+        on_batch=on_batch,
+        on_resume=lambda rollout_id: print(
+            f"resuming rollout {rollout_id[:12]}: its controller is gone; hosts already done are not run again",
+            file=sys.stderr,
+        ),
+        interrupt=interrupt,
+        only=only,
+        sink=sink,
+    )
 
 
 def _lab_hint(inventories: Sequence[Inventory], results: Sequence[HostResult]) -> None:

@@ -14,8 +14,9 @@ def repo() -> Path:
     return REPO
 
 
-# The lab fleets of the end-to-end suites (tests/labfixtures.py), built on provision_lab's public API.
-pytest_plugins = ("labfixtures",)
+# The lab fleets of the end-to-end suites (tests/labfixtures.py), built on provision_lab's public API,
+# and the throwaway PostgreSQL and Redis servers (tests/servers.py).
+pytest_plugins = ("labfixtures", "servers")
 
 
 @pytest.fixture(autouse=True)

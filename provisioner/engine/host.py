@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -29,7 +29,7 @@ from provisioner.resources.registry import RESOURCES
 from provisioner.transport import Connection, ScriptResult, TransportCounters, TransportError
 from provisioner.transport.settings import ConnectionSettings
 
-__all__ = ["Event", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
+__all__ = ["Event", "HostGuard", "HostResult", "HostRunner", "ResourceResult", "Status", "gather_facts"]
 
 
 RETRIES = 5
@@ -73,6 +73,26 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class HostGuard(Protocol):
+    """Hooks for a runner whose host job may be delivered more than once (the Celery executor's
+    lease, engine/celery_executor.py): the local executor passes none.
+
+    ``checkpoint`` is called at every safe point, before a script that starts a step, and raises
+    :class:`HostFailure` (or anything else) to end the run there; it is never called between
+    issuing a reboot and the host's return. ``rebooting`` is told the boot id before a reboot is
+    issued and ``rebooted`` when the host is back, so a later delivery of the same job knows from
+    ``pending_reboot`` (the boot id left, and the reboots so far) to wait instead of rebooting again.
+    """
+
+    def checkpoint(self, what: str) -> None: ...
+
+    def rebooting(self, boot_id: str, reboots: int) -> None: ...
+
+    def rebooted(self) -> None: ...
+
+    def pending_reboot(self) -> tuple[str, int] | None: ...
+
+
 class HostRunner:
     """Runs one target in apply or check mode."""
 
@@ -87,6 +107,7 @@ class HostRunner:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         interrupt: threading.Event | None = None,
+        guard: HostGuard | None = None,
     ) -> None:
         self.target = target
         self.mode = mode
@@ -101,6 +122,9 @@ class HostRunner:
         self.interrupt = interrupt or threading.Event()
         self.attempts = 0
         """Attempts the last run_script took: more than one means an earlier attempt may have run."""
+        self.guard = guard
+        self._in_reboot = False
+        """Between issuing a reboot and the host's return: no safe point for the guard."""
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -159,6 +183,8 @@ class HostRunner:
             self.attempts = attempt
             if self.interrupt.is_set():
                 raise HostFailure("interrupted", f"interrupted before the {what} script")
+            if self.guard is not None and not self._in_reboot:
+                self.guard.checkpoint(what)
             try:
                 result: ScriptResult = self.connection().run(
                     script, timeout=min(timeout, self.remaining()), secrets=credentials
@@ -248,6 +274,9 @@ class HostRunner:
     def run(self) -> HostResult:
         start = self.clock()
         try:
+            pending = self.guard.pending_reboot() if self.guard is not None else None
+            if pending is not None:
+                self.resume_reboot(*pending)
             self.converge()
         except HostFailure as exc:
             self.result.status, self.result.message = exc.status, str(exc)
@@ -390,13 +419,74 @@ class HostRunner:
         warn = policy.warn_for(facts.os.is_client)
         wait = policy.timeout + warn
         warned = f" after warning the signed-in users for {warn} s" if warn else ""
+        if self.guard is not None:
+            self.guard.checkpoint("reboot")  # the last safe point before the host goes down
+            self.guard.rebooting(old_boot, self.result.reboots + 1)
         self.emit("reboot", f"rebooting{warned}; waiting up to {wait:g} s for a new boot id")
-        try:
-            self.run_script(self.renderer.reboot(self.target.name, reason, warn), "reboot", timeout=60)
-        except (TransportError, HostFailure):
-            pass  # the host may drop the connection as it goes down; the boot id tells what happened
+        self._in_reboot = True
+        self._send_reboot(old_boot, self.renderer.reboot(self.target.name, reason, warn))
         self.drop_connection()
         self.result.reboots += 1
+        return self.wait_for_boot(old_boot, wait)
+
+    def _send_reboot(self, old_boot: str, script: str) -> None:
+        """Send the reboot script; retried after a transport error only while the host still answers with
+        ``old_boot`` and without the reboot block's volatile key. A reboot is the one script that is not
+        idempotent: its connection often drops as the host goes down, and a blind retry that reached the host
+        after it came back rebooted it a second time (seen in the lab under load, and possible on Windows when
+        an attempt hangs past the reboot). Down, up with a new boot id, or the key written (a restart
+        scheduled after the users' warning) means it was received."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                self.run_script(script, "reboot", timeout=60, retries=1)
+                return
+            except HostFailure:
+                return  # the host answered; the boot id tells what happened
+            except TransportError as exc:
+                self.drop_connection()
+                if not exc.retryable or attempt == RETRIES:
+                    return
+                try:
+                    answer = self.gather(quiet=True, retries=1).reboot
+                except (TransportError, HostFailure):
+                    self.drop_connection()
+                    return
+                if answer.boot_id != old_boot or answer.restart_requested:
+                    return
+                self.emit("retry", f"reboot: {exc.cause}; the host did not go down; retrying ({attempt}/{RETRIES - 1})")
+                self.sleep(min(2.0**attempt * 0.1, 5.0))
+
+    def resume_reboot(self, old_boot: str, reboots: int) -> None:
+        """An earlier delivery of this job was lost after recording that it would reboot the host from
+        ``old_boot``: wait for that reboot to end rather than reboot again. The earlier delivery's lease ran
+        out before this one started, so a reboot it issued has begun by now, or is scheduled (the volatile
+        key is there) after the users' warning: a host that still answers with ``old_boot`` and no key was
+        never rebooted, and the run goes on as usual (planning the reboot again if it is still needed)."""
+        self.emit("reboot.resume", "an earlier attempt was rebooting this host; checking whether it did")
+        policy = self.target.reboot
+        wait = policy.timeout + policy.warn_for(client=True)  # the SKU is not known yet: the longer warning
+        self.result.reboots = reboots
+        self._in_reboot = True  # no safe point until it is known whether the host is mid-reboot
+        try:
+            answer = self.gather(quiet=True, retries=1).reboot
+        except (TransportError, HostFailure):
+            self.drop_connection()
+            self.wait_for_boot(old_boot, wait)
+            return
+        if answer.boot_id == old_boot and answer.restart_requested:
+            self.wait_for_boot(old_boot, wait)
+            return
+        self._in_reboot = False
+        if answer.boot_id == old_boot:
+            self.result.reboots = reboots - 1  # it was never issued
+        if self.guard is not None:
+            self.guard.rebooted()
+
+    def wait_for_boot(self, old_boot: str, wait: float) -> Facts:
+        """Poll until the host answers from a new boot (within ``wait`` seconds and the host's deadline), and
+        return its facts."""
+        policy = self.target.reboot
+        self._in_reboot = True
         give_up = min(self.clock() + wait, self.deadline)
         delay = policy.poll_interval
         last = "no answer"
@@ -410,6 +500,9 @@ class HostRunner:
                 # the reboot block's volatile key is gone (it lives until the restart; windows-audit.md F8).
                 # Only a reboot block that died before writing the key, with jitter too, could still mislead.
                 if new.reboot.boot_id != old_boot and not new.reboot.restart_requested:
+                    self._in_reboot = False
+                    if self.guard is not None:
+                        self.guard.rebooted()
                     self.emit("rebooted", f"back after reboot (boot id {new.reboot.boot_id})")
                     return new
                 last = (
@@ -423,13 +516,16 @@ class HostRunner:
             except HostFailure as exc:
                 self.drop_connection()
                 last = str(exc)
-            if self.clock() + delay > give_up:
+            left = give_up - self.clock()
+            if left <= 0:
                 # The last answer says whether the host is down, up but failing (HTTP 500s), or never rebooted
                 # (review F18: "did not come back" hid a host that was up and answering 500).
                 raise HostFailure(
                     "failed", f"did not come back within {wait:g} s after the reboot; last attempt: {last}"
                 )
-            delay = min(delay * policy.poll_backoff, policy.poll_max)
+            # The last poll is at the deadline, not one interval short of it: the wait lasts as long as it says,
+            # however short the steps before it were (a reboot script that failed fast no longer pads it).
+            delay = min(delay * policy.poll_backoff, policy.poll_max, left)
 
     def verify(self, current: Plan) -> None:
         """Run the plan's VERIFY script (resources/base.py VerifyRun). The result is the single run's entry, or,

@@ -25,7 +25,7 @@ from provisioner.spec import RolloutPolicy
 from provisioner.transport import Connection
 from provisioner.transport.settings import ConnectionSettings
 
-__all__ = ["ABANDON_GRACE", "Interrupt", "ResultSink", "batches", "exit_code", "run_playbook"]
+__all__ = ["ABANDON_GRACE", "Interrupt", "ResultSink", "batches", "exit_code", "halt_reason", "not_run", "run_playbook"]
 
 ABANDON_GRACE = 1.0
 """Seconds past ``host_timeout`` before a host whose thread has not returned is given up on and
@@ -79,8 +79,23 @@ def batches(targets: Sequence[Target], rollout: RolloutPolicy) -> list[list[Targ
     return result
 
 
-def _not_run(target: Target, status: Literal["halted", "interrupted"], message: str, batch: int) -> HostResult:
+def not_run(target: Target, status: Literal["halted", "interrupted"], message: str, batch: int) -> HostResult:
+    """The result of a host the rollout never started."""
     return HostResult(target.name, status=status, message=message, batch=batch)
+
+
+def halt_reason(number: int, outcome: Sequence[HostResult], rollout: RolloutPolicy) -> str | None:
+    """Why batch ``number`` halts the rollout (``any_errors_fatal``, or ``failed + unreachable``
+    over ``max_fail_percentage`` of the batch), or None; every executor decides with this."""
+    failures = sum(1 for r in outcome if r.status in {"failed", "unreachable"})
+    if failures and rollout.any_errors_fatal:
+        return f"halted: batch {number} had a failure and any_errors_fatal is set"
+    if rollout.max_fail_percentage is not None and failures * 100 / len(outcome) > rollout.max_fail_percentage:
+        return (
+            f"halted: batch {number} failed {failures} of {len(outcome)} hosts, over "
+            f"max_fail_percentage {rollout.max_fail_percentage:g}%"
+        )
+    return None
 
 
 def _detached(runner: HostRunner, since: float, status: Literal["failed", "interrupted"], message: str) -> HostResult:
@@ -175,7 +190,7 @@ def _run_batch(
             if in_flight is not None:
                 result = _detached(in_flight[1], in_flight[0], "interrupted", "aborted in flight by a second interrupt")
             else:
-                result = _not_run(target, "interrupted", "not started: the run was interrupted", number)
+                result = not_run(target, "interrupted", "not started: the run was interrupted", number)
             finish(result)
         ordered.append(result)
     return ordered
@@ -235,21 +250,14 @@ def run_playbook(
                 status: Literal["halted", "interrupted"] = "halted" if halted else "interrupted"
                 message = halted or "not started: the run was interrupted"
                 for target in batch:
-                    result = _not_run(target, status, message, number)
+                    result = not_run(target, status, message, number)
                     results.append(result)
                     deliver(result)
                 continue
             on_batch(number, len(plan), len(batch))
             outcome = _run_batch(batch, number, forks or rollout.forks, make_runner, interrupt, deliver)
             results.extend(outcome)
-            failures = sum(1 for r in outcome if r.status in {"failed", "unreachable"})
-            if failures and rollout.any_errors_fatal:
-                halted = f"halted: batch {number} had a failure and any_errors_fatal is set"
-            elif rollout.max_fail_percentage is not None and failures * 100 / len(batch) > rollout.max_fail_percentage:
-                halted = (
-                    f"halted: batch {number} failed {failures} of {len(batch)} hosts, over "
-                    f"max_fail_percentage {rollout.max_fail_percentage:g}%"
-                )
+            halted = halt_reason(number, outcome, rollout)
     return results
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "add_history_command",
     "add_report_command",
+    "add_state_argument",
     "add_state_options",
     "finish_run",
     "history_command",
@@ -44,7 +45,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _state_argument(parser: argparse.ArgumentParser) -> None:
+def add_state_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state",
         metavar="PATH|URL",
@@ -54,7 +55,7 @@ def _state_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_state_options(parser: argparse.ArgumentParser) -> None:
     """``apply`` and ``check``: where the run is recorded, or not at all."""
-    _state_argument(parser)
+    add_state_argument(parser)
     parser.add_argument("--no-state", action="store_true", help="do not record this run in the history")
     parser.add_argument(
         "--retention-days",
@@ -77,7 +78,7 @@ def add_history_command(commands: argparse._SubParsersAction[Any]) -> None:
         description="Per host and resource: first seen, last seen, flaps, drift rate; hosts that never "
         "converged; the share in state per site. Exit 0 (the history is information, not a check).",
     )
-    _state_argument(sub)
+    add_state_argument(sub)
     _since_argument(sub)
     sub.add_argument("--host", action="append", metavar="NAME", help="only this host (repeatable)")
     sub.add_argument("--resource", metavar="ID", help="only this resource, e.g. daemon/config")
@@ -94,7 +95,7 @@ def add_report_command(commands: argparse._SubParsersAction[Any]) -> None:
         description="One HTML file (no network at view time): summary by status, drift grouped by property "
         "with every host (searchable, sortable), per-host facts and diffs, a drift-over-time chart.",
     )
-    _state_argument(sub)
+    add_state_argument(sub)
     sub.add_argument("run", nargs="?", metavar="RUN", help="run id or a unique prefix (default: the latest run)")
     _since_argument(sub)
     sub.add_argument("--html", type=Path, required=True, metavar="FILE", help="the HTML file to write")

@@ -33,7 +33,16 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from provisioner.state.config import DEFAULT_RETENTION_DAYS, STATE_ENV, StateError, default_location
-from provisioner.state.tables import host_group, host_latest, host_result, resource_result, run
+from provisioner.state.tables import (
+    host_event,
+    host_group,
+    host_latest,
+    host_result,
+    host_run,
+    resource_result,
+    rollout,
+    run,
+)
 
 __all__ = [
     "OBSERVED",
@@ -105,7 +114,9 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
+MIGRATION_LOCK = 0x70726F76
+"""The PostgreSQL advisory lock key migrations hold ("prov")."""
 """The newest migration in migrations/versions (a test holds the two equal): a store already at it
 is opened without importing Alembic, a quarter of a second of start-up for ``provision history``."""
 
@@ -150,14 +161,22 @@ class Store:
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, location: str | Path | None = None, *, clock: Clock | None = None) -> Store:
+    def open(
+        cls, location: str | Path | None = None, *, clock: Clock | None = None, pool_size: int | None = None
+    ) -> Store:
         """Open (creating and migrating) the store at a path or URL; default: ``PROVISION_STATE``,
-        else :func:`default_location`. Raises :class:`StateError` with one line naming the store."""
+        else :func:`default_location`. Raises :class:`StateError` with one line naming the store.
+        ``pool_size``: PostgreSQL connections kept open, for a process whose threads all use the
+        store (a Celery worker: one per job thread, plus its lease renewal)."""
         text = str(location) if location is not None else os.environ.get(STATE_ENV) or str(default_location())
         name = redact_url(text)
         try:
-            engine = cls._engine(text)
+            engine = cls._engine(text, pool_size)
             with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # Several processes may open a new store at once (a controller and its workers
+                    # starting together): one migrates, the others wait for it, then find it done.
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 _migrate(connection)
         except StateError as exc:
             raise StateError(f"state store {name}: {exc}") from None
@@ -166,7 +185,7 @@ class Store:
         return cls(engine, name, clock)
 
     @staticmethod
-    def _engine(text: str) -> Engine:
+    def _engine(text: str, pool_size: int | None = None) -> Engine:
         if "://" in text:
             url = sa.make_url(text)
             if url.drivername in {"postgresql", "postgres"}:
@@ -175,7 +194,8 @@ class Store:
                 return Store._sqlite(url)
             if url.get_backend_name() != "postgresql":
                 raise ValueError(f"unsupported store {url.drivername!r}: use a file path, sqlite:/// or postgresql://")
-            return sa.create_engine(url, pool_pre_ping=True)
+            sizing = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 2}
+            return sa.create_engine(url, pool_pre_ping=True, **sizing)
         path = Path(text).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -370,7 +390,8 @@ class Store:
 
     def prune(self, days: int = DEFAULT_RETENTION_DAYS) -> int:
         """Delete runs older than ``days`` (by start), keeping every host's latest and latest
-        observed result and so the runs holding them; returns the number of host results deleted."""
+        observed result and so the runs holding them, and the ended rollouts of the Celery executor
+        older than that; returns the number of host results deleted."""
         cutoff = self.clock() - timedelta(days=days)
 
         def work(connection: Connection) -> int:
@@ -390,6 +411,12 @@ class Store:
             connection.execute(
                 run.delete().where(run.c.started < cutoff, run.c.id.not_in(sa.select(host_result.c.run_id).distinct()))
             )
+            # The Celery executor's rollouts (their leases and events) once they ended, by the same age:
+            # its results are in the runs above; a rollout still running may yet be resumed.
+            ended = sa.select(rollout.c.id).where(rollout.c.created < cutoff, rollout.c.status != "running")
+            connection.execute(host_event.delete().where(host_event.c.rollout_id.in_(ended)))
+            connection.execute(host_run.delete().where(host_run.c.rollout_id.in_(ended)))
+            connection.execute(rollout.delete().where(rollout.c.created < cutoff, rollout.c.status != "running"))
             return len(ids)
 
         deleted: int = self._write(work)

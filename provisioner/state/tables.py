@@ -11,9 +11,19 @@ fleet since a date) use one index, ``(host, started)`` or ``(started)``, without
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["host_group", "host_latest", "host_result", "metadata", "resource_result", "run"]
+__all__ = [
+    "host_event",
+    "host_group",
+    "host_latest",
+    "host_result",
+    "host_run",
+    "metadata",
+    "resource_result",
+    "rollout",
+    "run",
+]
 
 metadata = MetaData()
 
@@ -84,4 +94,55 @@ host_latest = Table(
     # The newest result that says what the host looked like (ok, changed, drift), for the split.
     Column("observed_id", Integer, ForeignKey("host_result.id")),
     Column("observed_digest", String(64)),
+)
+
+# The Celery executor's rollout state (engine/celery_executor.py, research 3.5): the controller is
+# the only writer of ``rollout`` and of a host's move to ``queued``; a worker moves a host it
+# leased to ``done``. Celery's messages only say "look at this row"; everything they imply is here.
+
+rollout = Table(
+    "rollout",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("digest", String(64), nullable=False),  # mode, playbook, inventory, limit and every host's plan
+    Column("kind", String(16), nullable=False),  # check | apply
+    Column("job", JSON, nullable=False),  # what a worker needs to load the same targets
+    Column("status", String(16), nullable=False),  # running | halted | interrupted | done
+    Column("message", Text, nullable=False),
+    Column("lease_seconds", Float, nullable=False),
+    Column("controller", String(255), nullable=False),
+    Column("controller_until", DateTime(timezone=True), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Index("ix_rollout_digest", "digest", "status"),
+)
+
+host_run = Table(
+    "host_run",
+    metadata,
+    Column("rollout_id", String(32), ForeignKey("rollout.id", ondelete="CASCADE"), primary_key=True),
+    Column("play", Integer, primary_key=True),  # the play's index in the playbook
+    Column("host", String(255), primary_key=True),
+    Column("batch", Integer, nullable=False),
+    Column("site", String(255), nullable=False),
+    Column("plan_digest", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | queued | leased | done
+    Column("attempt", Integer, nullable=False),
+    Column("worker", String(255)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("reboot_from", String(255)),  # the boot id a reboot was issued from, until the host is back
+    Column("reboots", Integer, nullable=False),
+    Column("result", JSON),
+    Index("ix_host_run_state", "rollout_id", "state"),
+)
+
+host_event = Table(
+    "host_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rollout_id", String(32), ForeignKey("rollout.id", ondelete="CASCADE"), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_host_event_rollout", "rollout_id", "id"),
 )

@@ -184,7 +184,8 @@ def test_a_host_that_keeps_its_boot_id_did_not_come_back(make_book: MakeBook, fa
         "did not come back within 30 s after the reboot; last attempt: "
         "it still answers with the boot id it had before (boot-0)"
     )
-    assert fake_time.sleeps == [4, 8, 15]  # the next wait (15 s) would pass the 30 s
+    # Backoff 4, 8, then poll_max (15); the last poll is at the deadline itself, not one interval short of it.
+    assert fake_time.sleeps == [4, 8, 15, 3]
 
 
 def test_host_timeout_ends_the_host_between_scripts(make_book: MakeBook, fake_time: FakeTime) -> None:

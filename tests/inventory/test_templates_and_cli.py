@@ -149,7 +149,16 @@ def test_usage_errors_exit_1_and_every_subcommand_has_a_description(capsys: pyte
     with pytest.raises(SystemExit) as stopped:
         run(["apply", "site.yml", "--check"])
     assert stopped.value.code == 1
-    for command in (["facts"], ["schema"], ["inventory"], ["history"], ["report"], ["doctor"], ["completion"]):
+    for command in (
+        ["facts"],
+        ["schema"],
+        ["inventory"],
+        ["history"],
+        ["report"],
+        ["doctor"],
+        ["completion"],
+        ["worker"],
+    ):
         with pytest.raises(SystemExit):
             run([*command, "--help"])
         out = capsys.readouterr().out

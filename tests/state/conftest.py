@@ -2,28 +2,22 @@
 the tests move by hand (runs days apart, without sleeping).
 
 The PostgreSQL path is skipped only when no server can be started here; ``PROVISION_REQUIRE_POSTGRES=1``
-(set by .ci/run) turns that skip into a failure, so CI always tests it.
+(set by .ci/run) turns that skip into a failure, so CI always tests it (the server: tests/servers.py).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from fleet.conftest import make_fleet  # noqa: F401 - the lab fleet fixtures, reused
+from servers import PostgresServer, new_database
 
 from provisioner.state import cli as state_cli
 from provisioner.state.store import Store
-
-from .pgserver import PostgresServer, start_server
-
-_DATABASES = itertools.count(1)
 
 
 @dataclass
@@ -48,20 +42,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return value
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer | str]:
-    """The test server, or why none could be started."""
-    try:
-        server = start_server()
-    except RuntimeError as exc:
-        if os.environ.get("PROVISION_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (PROVISION_REQUIRE_POSTGRES=1) but could not start: {exc}")
-        yield str(exc)
-        return
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty store location: a SQLite file, or a new database on the test server."""
@@ -70,10 +50,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     server: PostgresServer | str = request.getfixturevalue("postgres")
     if isinstance(server, str):
         pytest.skip(f"no PostgreSQL server could be started: {server}")
-    name = f"provision_test_{os.getpid()}_{next(_DATABASES)}"
-    with psycopg.connect(server.url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return server.database_url(name)
+    return new_database(server)
 
 
 OpenStore = Callable[..., Store]

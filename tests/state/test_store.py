@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from provisioner.state.config import StateError
 from provisioner.state.history import build_history
 from provisioner.state.store import SCHEMA_HEAD, HostRecord, ResourceRecord, Store
+from provisioner.state.tables import host_event, host_run, rollout
 
 from .conftest import Clock, OpenStore
 
@@ -193,6 +194,51 @@ def test_retention_deletes_old_runs_but_keeps_each_hosts_latest_result(open_stor
     assert len(busy) == 91 and busy[0]["started"] == clock.now - timedelta(days=90)
     assert len(store.runs()) == 93
     assert store.prune(90) == 0
+
+
+def test_retention_deletes_ended_rollouts_with_their_leases_and_events(open_store: OpenStore, clock: Clock) -> None:
+    store = open_store()
+    old, now = clock.now - timedelta(days=91), clock.now
+    rows = {"old-done": (old, "done"), "old-running": (old, "running"), "new-done": (now, "halted")}
+    with store.engine.begin() as connection:
+        for rollout_id, (created, status) in rows.items():
+            connection.execute(
+                rollout.insert().values(
+                    id=rollout_id,
+                    digest="d",
+                    kind="apply",
+                    job={},
+                    status=status,
+                    message="",
+                    lease_seconds=60,
+                    controller="c",
+                    controller_until=created,
+                    created=created,
+                )
+            )
+            connection.execute(
+                host_run.insert().values(
+                    rollout_id=rollout_id,
+                    play=0,
+                    host="web1",
+                    batch=1,
+                    site="default",
+                    plan_digest="p",
+                    state="done",
+                    attempt=1,
+                    reboots=0,
+                )
+            )
+            connection.execute(
+                host_event.insert().values(rollout_id=rollout_id, host="web1", kind="facts", message="", data={})
+            )
+
+    store.prune(90)
+
+    with store.engine.connect() as connection:
+        for table in (rollout, host_run, host_event):
+            column = table.c.id if table is rollout else table.c.rollout_id
+            assert sorted(connection.execute(sa.select(column)).scalars()) == ["new-done", "old-running"], table.name
 
 
 def test_recording_from_many_threads_keeps_every_row(open_store: OpenStore, clock: Clock) -> None:
