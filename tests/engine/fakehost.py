@@ -77,10 +77,16 @@ class FakeHost:
     """Block id -> error message that block reports."""
     boot_id_sticks: bool = False
     """A reboot that never happens: the host keeps answering with its old boot id."""
+    restart_delay: int = 0
+    """Facts answers after a reboot script during which the host is still up, with its old boot id and the
+    reboot block's volatile key: a restart scheduled after the signed-in users' warning."""
+    reboot_faults: list[TransportError | None] = field(default_factory=list)
+    """Raised after a REBOOT script has run: its answer was lost as the host went down."""
     after: Callable[[str], None] = lambda phase: None
     phases: list[str] = field(default_factory=list)
     """Every script's phase, in order: facts, apply, reboot, verify."""
     connections: int = 0
+    _scheduled: int = 0
 
     def connect(self, host: str, settings: ConnectionSettings) -> MemoryConnection:
         """The engine's ``connect``: a new MemoryConnection to this host."""
@@ -90,6 +96,10 @@ class FakeHost:
     def _facts(self) -> dict[str, Any]:
         data = copy.deepcopy(self.facts)
         data["reboot"]["boot_id"] = f"boot-{self.boot}"
+        if self._scheduled:
+            data["reboot"]["restart_requested"] = True
+            self._scheduled -= 1
+            self.boot += 0 if self._scheduled else 1
         return data
 
     def handle(self, script: str, timeout: float) -> ScriptResult:
@@ -106,9 +116,13 @@ class FakeHost:
         elif phase == "facts":
             lines.append(record("facts", data=self._facts()))
         elif phase == "reboot":
-            if not self.boot_id_sticks:
+            if self.restart_delay:
+                self._scheduled = self.restart_delay
+            elif not self.boot_id_sticks:
                 self.boot += 1
             lines.append(record("reboot", changed=True))
+            if self.reboot_faults and (fault := self.reboot_faults.pop(0)) is not None:
+                raise fault
         elif phase == "apply":
             lines += self._apply(found)
         else:

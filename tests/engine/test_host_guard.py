@@ -1,0 +1,82 @@
+"""HostRunner's reboot with a HostGuard (the Celery executor's hooks) and a restart the host schedules: the
+reboot script is sent once, and a job delivered again waits for the reboot an earlier delivery issued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from provisioner.engine.host import Event, HostRunner
+from provisioner.transport import TransportError
+
+from .conftest import FakeTime, MakeBook, target
+from .fakehost import FakeHost, fixture_facts
+from .test_host import CONVERGED, fresh_host, runner
+
+
+@dataclass
+class RecordingGuard:
+    pending: tuple[str, int] | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def checkpoint(self, what: str) -> None:
+        self.calls.append(f"checkpoint {what}")
+
+    def rebooting(self, boot_id: str, reboots: int) -> None:
+        self.calls.append(f"rebooting {boot_id} {reboots}")
+
+    def rebooted(self) -> None:
+        self.calls.append("rebooted")
+
+    def pending_reboot(self) -> tuple[str, int] | None:
+        return self.pending
+
+
+def lost_answer() -> TransportError:
+    return TransportError("h1", "connection reset by the WinRM service", kind="reset", retryable=True)
+
+
+def test_a_reboot_whose_answer_was_lost_is_not_sent_again_once_the_restart_is_scheduled(
+    make_book: MakeBook, fake_time: FakeTime
+) -> None:
+    # The reboot block wrote its volatile key and scheduled the restart after the users' warning; the
+    # answer was lost. The host still answers with its old boot id: the key says the reboot was received.
+    host = fresh_host(reboots=1, restart_delay=3, reboot_faults=[lost_answer()])
+    run, events = runner(make_book, host, fake_time, reboot={"poll_interval": 1})
+    result = run.run()
+    assert (result.status, result.reboots) == ("changed", 1)
+    assert host.phases.count("reboot") == 1
+    assert not [e for e in events if e.kind == "retry"]
+
+
+def test_a_reboot_lost_before_the_host_got_it_is_sent_again(make_book: MakeBook, fake_time: FakeTime) -> None:
+    host = fresh_host(reboots=1, faults=[None, None, lost_answer()])  # facts, apply, then the reboot is lost
+    run, events = runner(make_book, host, fake_time, reboot={"poll_interval": 1})
+    result = run.run()
+    assert (result.status, result.reboots) == ("changed", 1)
+    assert host.phases.count("reboot") == 1  # the lost attempt never reached the host
+    assert [e.kind for e in events].count("retry") == 1
+
+
+def test_a_redelivered_job_that_finds_the_restart_scheduled_waits_for_it(
+    make_book: MakeBook, fake_time: FakeTime
+) -> None:
+    host = FakeHost(fixture_facts(CONVERGED), fixture_facts(CONVERGED), restart_delay=3)
+    book = make_book(reboot={"poll_interval": 1})
+    lost = HostRunner(target(book), "apply", host.connect, clock=fake_time.clock, sleep=fake_time.sleep)
+    lost.run_script(lost.renderer.reboot("h1", "features", 300), "reboot")  # then its worker died
+    guard = RecordingGuard(pending=("boot-0", 1))
+    events: list[Event] = []
+    run = HostRunner(
+        target(book),
+        "apply",
+        host.connect,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        on_event=events.append,
+        guard=guard,
+    )
+    result = run.run()
+    assert (result.status, result.reboots) == ("ok", 1)
+    assert host.phases.count("reboot") == 1
+    assert [e.kind for e in events if e.kind.startswith("reboot")] == ["reboot.resume", "rebooted"]
+    assert guard.calls[0] == "rebooted" and not [c for c in guard.calls if c.startswith("rebooting")]
