@@ -62,8 +62,14 @@ def test_the_lab_imports_nothing_of_the_tool() -> None:
 
 
 def dependencies(pyproject: Path) -> set[str]:
-    """The normalized distribution names a pyproject.toml declares as runtime dependencies."""
-    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    """The normalized distribution names a pyproject.toml declares as runtime dependencies: the main ones
+    and its extras' (the Celery executor's ``celery`` extra), not the ``test`` extra."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    extras = project.get("optional-dependencies", {})
+    declared = [
+        *project["dependencies"],
+        *(entry for name, group in extras.items() if name != "test" for entry in group),
+    ]
     return {normalized(re.split(r"[<>=!~;\[ ]", entry, maxsplit=1)[0]) for entry in declared}
 
 
