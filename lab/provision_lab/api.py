@@ -84,6 +84,10 @@ class Faults:
     """Factor on the modelled time downloads, installs and pulls take on the machine's clock."""
     constrained_language: bool = False
     """A WDAC policy is enforced: powershell.exe runs in ConstrainedLanguage (F4)."""
+    no_console: bool = False
+    """powershell.exe runs without a console, as in remoting hosts: setting ``[Console]::OutputEncoding``
+    throws "The handle is invalid." (F11). WinRS and sshd start it under cmd.exe, a console process, so
+    this is the audit's hardening case, not what a default host does."""
     desktop_helpers_exit: bool = False
     """Docker Desktop.exe's helper processes (same image name, an Electron app's renderers) come and
     go: each listing of Win32_Process shows one more that has exited by the next call (F9)."""

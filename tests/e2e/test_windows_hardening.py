@@ -124,6 +124,21 @@ def test_constrained_language_stops_facts_apply_and_check_with_one_clear_message
     assert lab.snapshot("locked")["features"] == {"Containers": "Disabled", "Microsoft-Hyper-V": "Disabled"}
 
 
+# -- F11: no console to set the output code page on -------------------------------------------------------
+
+
+def test_a_process_without_a_console_still_converges(e2e_lab: Callable[..., E2ELab]) -> None:
+    # The prelude's [Console]::OutputEncoding setter throws "The handle is invalid" where powershell.exe has no
+    # console: a terminating error on line 6 of every script, before any record, so no host could be run.
+    lab = e2e_lab({"headless": ("server2022", Faults(no_console=True))})
+    playbook = lab.setup("winrm-ntlm-https")
+
+    first = lab.run(playbook).host("headless")
+    assert first.status == "changed", first.message
+    assert lab.run(playbook, "check").host("headless").status == "ok"
+    assert lab.snapshot("headless")["features"] == {"Containers": "Enabled", "Microsoft-Hyper-V": "Enabled"}
+
+
 # -- F8: a reboot that really happened ---------------------------------------------------------------------
 
 

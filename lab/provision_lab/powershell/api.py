@@ -393,6 +393,12 @@ class Host(Protocol):
         ...
 
     @property
+    def console(self) -> bool:
+        """False when the process has no console to set code pages on (a remoting host's runspace, the
+        ISE): the .NET Framework's ``[Console]::OutputEncoding`` setter then throws."""
+        ...
+
+    @property
     def current_directory(self) -> str:
         """The process's working directory (``C:\\Users\\<user>`` for a remote session)."""
         ...

@@ -917,7 +917,16 @@ def set_static_property(session: Session, ref: TypeRef, name: str, value: Any) -
     if spec is not None:
         found = _find(spec.set_static, name)
         if found is not None:
-            found[1](_SessionHost(session) if _needs_session(spec) else session.host, value)
+            try:
+                found[1](_SessionHost(session) if _needs_session(spec) else session.host, value)
+            except NetException as error:
+                # PowerShell wraps what a property setter throws; try/catch and -ErrorAction see the wrapper.
+                raise runtime_error(
+                    f'Exception setting "{name}": "{error.message}"',
+                    "ExceptionWhenSetting",
+                    "NotSpecified",
+                    exception_type="System.Management.Automation.SetValueInvocationException",
+                ) from None
             return
     raise runtime_error(
         f"The property '{name}' cannot be found on this object. Verify that the property exists and can be set.",
@@ -1249,6 +1258,10 @@ def _console_error(host: Any) -> TextWriter:
 
 
 def _console_set_encoding(host: Any, value: Any) -> None:
+    if not host.session.console:
+        # The .NET Framework setter calls SetConsoleOutputCP, which fails without a console
+        # (windows-audit.md F11: ralish/PSWinVitals#5, dahlbyk/posh-git#708).
+        raise NetException("System.IO.IOException", "The handle is invalid.")
     if isinstance(value, Encoding):
         host.session.output_encoding = value.web_name
     else:

@@ -206,6 +206,7 @@ class Session:
         self.error_list = ArrayList()
         self._error_redirect: list[str | None] = []
         self.language_mode = host.language_mode
+        self.console = host.console
         self.output_encoding = "IBM437"
         self.cmdlets: dict[str, CommandSpec] = {}
         self.aliases: dict[str, str] = dict(cmdlets.ALIASES)

@@ -54,6 +54,10 @@ class Session:
         return self._elevated
 
     @property
+    def console(self) -> bool:
+        return not self.machine.faults.no_console
+
+    @property
     def language_mode(self) -> str:
         # A WDAC policy in enforce mode puts ConsoleHost in ConstrainedLanguage (windows-audit.md F4).
         return "ConstrainedLanguage" if self.machine.faults.constrained_language else "FullLanguage"

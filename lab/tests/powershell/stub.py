@@ -34,6 +34,7 @@ class StubHost:
     user_name: str = "LAB1\\labadmin"
     elevated: bool = True
     language_mode: str = "FullLanguage"
+    console: bool = True
     current_directory: str = "C:\\Users\\labadmin"
     env: dict[str, str] = field(default_factory=lambda: {"Path": "C:\\Windows\\system32", "TEMP": "C:\\Temp"})
     extra_commands: list[CommandSpec] = field(default_factory=list)

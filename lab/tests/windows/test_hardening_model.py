@@ -90,3 +90,16 @@ def test_a_slow_shutdown_keeps_answering_for_its_seconds() -> None:
     assert host.is_up()
     now[0] += 1.0
     assert not host.is_up()
+
+
+def test_without_a_console_the_output_encoding_setter_throws_wrapped_as_powershell_wraps_it() -> None:
+    script = (
+        "try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false; 'set' }\n"
+        "catch { $_.Exception.GetType().FullName; $_.Exception.Message }"
+    )
+    out, err = run(make_host("server2022", "h", "127.77.0.1", faults=Faults(no_console=True)), script)
+    assert out.splitlines() == [
+        "System.Management.Automation.SetValueInvocationException",
+        'Exception setting "OutputEncoding": "The handle is invalid."',
+    ], err
+    assert run(make_host("server2022", "h", "127.77.0.1"), script)[0] == "set"
