@@ -20,6 +20,7 @@ __all__ = [
     "NONCE_PLACEHOLDER",
     "RESOURCE",
     "TYPE",
+    "ImageRun",
     "VerifyChoice",
     "VerifyData",
     "VerifyParams",
@@ -49,32 +50,18 @@ class VerifyData(RecordData):
 
 
 @dataclass(frozen=True)
-class VerifyChoice:
-    """What the verify run will use on this host: a :class:`~provisioner.resources.base.VerifyRun`."""
+class ImageRun:
+    """One image run with one isolation on a host with one engine: what the docker-ce and containerd verify
+    runs share (their :class:`~provisioner.resources.base.VerifyRun` shape but the params)."""
 
     image: str
     isolation: compat.Isolation
     command: list[str]
     timeout: float
-    docker: str
-    """The engine's docker.exe, in its install folder."""
 
     block_id = "verify"
-    type = TYPE
     engine = None
-    """A docker-ce host has one engine."""
-
-    def params(self, nonce: str) -> VerifyParams:
-        command = [part.replace(NONCE_PLACEHOLDER, nonce) for part in self.command]
-        expect = nonce if any(NONCE_PLACEHOLDER in part for part in self.command) else None
-        return VerifyParams(
-            image=self.image,
-            isolation=self.isolation,
-            command=command,
-            expect=expect,
-            timeout=self.timeout,
-            docker=self.docker,
-        )
+    """The host has one engine."""
 
     def describe(self) -> str:
         return self.headline()
@@ -87,6 +74,28 @@ class VerifyChoice:
 
     def entry(self, ok: bool, message: str, data: RecordData) -> dict[str, Any]:
         return {"image": self.image, "isolation": self.isolation, "ok": ok, "message": message}
+
+
+@dataclass(frozen=True)
+class VerifyChoice(ImageRun):
+    """What the verify run will use on a docker-ce host: a :class:`~provisioner.resources.base.VerifyRun`."""
+
+    docker: str
+    """The engine's docker.exe, in its install folder."""
+
+    type = TYPE
+
+    def params(self, nonce: str) -> VerifyParams:
+        command = [part.replace(NONCE_PLACEHOLDER, nonce) for part in self.command]
+        expect = nonce if any(NONCE_PLACEHOLDER in part for part in self.command) else None
+        return VerifyParams(
+            image=self.image,
+            isolation=self.isolation,
+            command=command,
+            expect=expect,
+            timeout=self.timeout,
+            docker=self.docker,
+        )
 
 
 def verification(spec: HostSpec, facts: Facts) -> Verification:

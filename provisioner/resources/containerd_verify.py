@@ -10,12 +10,11 @@ runs no Hyper-V isolated pods (cs §1.1), so ``isolation: auto`` is process isol
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from provisioner import compat
 from provisioner.facts import Facts
 from provisioner.resources.base import BlockParams, Finding, RecordData, Resource, Verification
-from provisioner.resources.container_verify import NONCE_PLACEHOLDER
+from provisioner.resources.container_verify import NONCE_PLACEHOLDER, ImageRun
 from provisioner.resources.containerd_engine import containerd
 from provisioner.spec import HostSpec
 
@@ -57,20 +56,13 @@ class ContainerdVerifyData(RecordData):
 
 
 @dataclass(frozen=True)
-class ContainerdVerifyChoice:
-    """What the verify run will use on this host: a :class:`~provisioner.resources.base.VerifyRun`."""
+class ContainerdVerifyChoice(ImageRun):
+    """What the verify run will use on a containerd host: a :class:`~provisioner.resources.base.VerifyRun`."""
 
-    image: str
-    isolation: compat.Isolation
-    command: list[str]
-    timeout: float
     ctr: str
     crictl: str | None
 
-    block_id = "verify"
     type = TYPE
-    engine = None
-    """A containerd host has one engine."""
 
     def params(self, nonce: str) -> ContainerdVerifyParams:
         return ContainerdVerifyParams(
@@ -86,18 +78,9 @@ class ContainerdVerifyChoice:
             timeout=self.timeout,
         )
 
-    def describe(self) -> str:
-        return self.headline()
-
     def headline(self) -> str:
         checks = "crictl info, then " if self.crictl is not None else ""
-        return f"{checks}{self.image} with {self.isolation} isolation through ctr"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"image": self.image, "isolation": self.isolation, "command": self.command}
-
-    def entry(self, ok: bool, message: str, data: RecordData) -> dict[str, Any]:
-        return {"image": self.image, "isolation": self.isolation, "ok": ok, "message": message}
+        return f"{checks}{super().headline()} through ctr"
 
 
 def verification(spec: HostSpec, facts: Facts) -> Verification:

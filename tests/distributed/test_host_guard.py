@@ -4,30 +4,12 @@ and a job delivered again after a lost worker recorded a reboot (issued or not) 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
+from engine.fakehost import RecordingGuard
 from fleet.conftest import MakeFleet
 
 from provisioner.engine.host import HostRunner
 from provisioner.transport.connect import Connector
-
-
-@dataclass
-class RecordingGuard:
-    pending: tuple[str, int] | None = None
-    calls: list[str] = field(default_factory=list)
-
-    def checkpoint(self, what: str) -> None:
-        self.calls.append(f"checkpoint {what}")
-
-    def rebooting(self, boot_id: str, reboots: int) -> None:
-        self.calls.append(f"rebooting {reboots}")
-
-    def rebooted(self) -> None:
-        self.calls.append("rebooted")
-
-    def pending_reboot(self) -> tuple[str, int] | None:
-        return self.pending
 
 
 def test_no_checkpoint_between_issuing_a_reboot_and_the_hosts_return(make_fleet: MakeFleet) -> None:

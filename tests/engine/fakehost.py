@@ -164,3 +164,23 @@ def _phase(found: list[dict[str, Any]]) -> str:
     if first["type"] in ("facts", "reboot"):
         return str(first["type"])
     return "apply" if first["action"] == "set" else "verify"
+
+
+@dataclass
+class RecordingGuard:
+    """A HostGuard (engine/host.py) that records its calls and hands out a pending reboot if given one."""
+
+    pending: tuple[str, int] | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def checkpoint(self, what: str) -> None:
+        self.calls.append(f"checkpoint {what}")
+
+    def rebooting(self, boot_id: str, reboots: int) -> None:
+        self.calls.append(f"rebooting {reboots}")
+
+    def rebooted(self) -> None:
+        self.calls.append("rebooted")
+
+    def pending_reboot(self) -> tuple[str, int] | None:
+        return self.pending

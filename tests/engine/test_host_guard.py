@@ -3,32 +3,12 @@ reboot script is sent once, and a job delivered again waits for the reboot an ea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from provisioner.engine.host import Event, HostRunner
 from provisioner.transport import TransportError
 
 from .conftest import FakeTime, MakeBook, target
-from .fakehost import FakeHost, fixture_facts
+from .fakehost import FakeHost, RecordingGuard, fixture_facts
 from .test_host import CONVERGED, fresh_host, runner
-
-
-@dataclass
-class RecordingGuard:
-    pending: tuple[str, int] | None = None
-    calls: list[str] = field(default_factory=list)
-
-    def checkpoint(self, what: str) -> None:
-        self.calls.append(f"checkpoint {what}")
-
-    def rebooting(self, boot_id: str, reboots: int) -> None:
-        self.calls.append(f"rebooting {boot_id} {reboots}")
-
-    def rebooted(self) -> None:
-        self.calls.append("rebooted")
-
-    def pending_reboot(self) -> tuple[str, int] | None:
-        return self.pending
 
 
 def lost_answer() -> TransportError:
