@@ -245,7 +245,7 @@ class Renderer:
         return blocks
 
     def reboot(self, host: str, reason: str, warn_seconds: int = 0) -> str:
-        comment = reboot_comment(warn_seconds) if warn_seconds else ""
+        comment = reboot_comment(warn_seconds, reason) if warn_seconds else ""
         params = RebootParams(reason=reason, warn_seconds=warn_seconds, comment=comment)
         return self.script(host, "reboot", [self.block("reboot", "reboot", "restart", params)])
 
@@ -260,9 +260,14 @@ def _facts_params(request: FactsRequest) -> FactsParams:
     )
 
 
-def reboot_comment(warn_seconds: int) -> str:
-    """What the signed-in users read in the restart warning (shutdown.exe /c, at most 512 characters)."""
-    return (
-        f"provision restarts this computer in {warn_seconds} seconds to finish installing Windows features. "
-        "Save your work now."
+def reboot_comment(warn_seconds: int, reason: str) -> str:
+    """What the signed-in users read in the restart warning (shutdown.exe /c, at most 512 characters): why,
+    for the reboot's ``reason`` (``pending``: a restart another installation left waiting, windows-audit.md F2;
+    else one that provision's own changes need)."""
+    why = (
+        "to complete an installation that is waiting for a restart (Windows Update or another installer), "
+        "before provision goes on"
+        if reason == "pending"
+        else "to finish installing Windows features and container software"
     )
+    return f"provision restarts this computer in {warn_seconds} seconds {why}. Save your work now."

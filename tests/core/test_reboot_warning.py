@@ -22,7 +22,7 @@ def test_shutdown_exe_limits_bound_the_setting() -> None:
         RebootPolicy(warn_seconds=315360001)
     with pytest.raises(ValidationError):
         RebootPolicy(warn_seconds=-1)
-    assert len(reboot_comment(315360000)) <= 512
+    assert all(len(reboot_comment(315360000, reason)) <= 512 for reason in ("features", "pending"))
 
 
 def test_a_server_reboot_script_restarts_at_once_and_a_warned_one_carries_the_countdown() -> None:
@@ -30,3 +30,10 @@ def test_a_server_reboot_script_restarts_at_once_and_a_warned_one_carries_the_co
     assert "'warn_seconds' = 0" in server and "'comment' = ''" in server
     warned = Renderer().reboot("h", "features", 120)
     assert "'warn_seconds' = 120" in warned and "in 120 seconds" in warned
+
+
+def test_the_warning_says_why_the_computer_restarts() -> None:
+    # A restart another installation left pending (F2) is not provision's features.
+    assert "Windows features" in Renderer().reboot("h", "features", 120)
+    pending = Renderer().reboot("h", "pending", 120)
+    assert "waiting for a restart" in pending and "Windows features" not in pending

@@ -39,4 +39,4 @@ def test_a_signed_in_developer_is_warned_before_the_restart(desktop_lab: Callabl
 
     assert result.status == "pending_logon" and result.reboots == 1, result.message
     notices = lab.hosts["ws1"].machine.extensions.get("shutdown.exe")
-    assert notices == [{"users": ["WS1\\dev"], "seconds": 300, "comment": reboot_comment(300)}]
+    assert notices == [{"users": ["WS1\\dev"], "seconds": 300, "comment": reboot_comment(300, "features")}]
