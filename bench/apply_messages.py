@@ -30,7 +30,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -40,10 +42,10 @@ sys.path.insert(0, str(REPO))
 from provision_lab import engine_sha256  # noqa: E402
 from provision_lab.profiles import CONVERGED_DEFAULTS  # noqa: E402
 from provisioner.engine.rollout import run_playbook  # noqa: E402
-from provisioner.inventory import ConnectionSettings  # noqa: E402
 from provisioner.playbook import load_playbook  # noqa: E402
 from provisioner.transport import Connection, ScriptResult  # noqa: E402
 from provisioner.transport.connect import Connector  # noqa: E402
+from provisioner.transport.settings import ConnectionSettings  # noqa: E402
 
 HTTP_PORT, HTTPS_PORT = 56985, 56986
 USER = "provision"
@@ -64,7 +66,7 @@ def lab_process(conn: multiprocessing.connection.Connection, lab_dir: str, count
     from provision_lab.profiles import make_host
     from provision_lab.server import LabServer
 
-    models = []
+    models: list[Any] = []
     for scenario in SCENARIOS:
         for name in host_names(scenario, count):
             index = len(models)
@@ -113,10 +115,13 @@ class Recording:
         self.log = log
         self.counters = inner.counters
 
-    def run(self, script: str, *, timeout: float) -> ScriptResult:
+    def connect(self, *, timeout: float) -> None:
+        self.inner.connect(timeout=timeout)
+
+    def run(self, script: str, *, timeout: float, secrets: Mapping[str, str] | None = None) -> ScriptResult:
         phase = _PHASE.search(script)
         self.log.append(f"{phase.group(1) if phase else '?'}[{', '.join(_BLOCK.findall(script))}]")
-        return self.inner.run(script, timeout=timeout)
+        return self.inner.run(script, timeout=timeout, secrets=secrets)
 
     def close(self) -> None:
         self.inner.close()
@@ -189,7 +194,7 @@ def main() -> None:
         names = host_names(scenario, args.hosts)
 
         def lab(key: str, names: list[str] = names) -> float:
-            return sum(after[n].get(key, 0) - before[n].get(key, 0) for n in names) / len(names)
+            return float(sum(after[n].get(key, 0) - before[n].get(key, 0) for n in names) / len(names))
 
         tool_scripts = sum(by_name[n].counters.scripts for n in names) / len(names)
         tool_messages = sum(by_name[n].counters.messages for n in names) / len(names)

@@ -234,7 +234,7 @@ def main() -> None:
                             ours.send("counters")
                             before = ours.recv()
                             started = time.process_time()
-                            results = run_playbook(book, mode, Connector(), renderer=renderer)  # type: ignore[arg-type]
+                            results = run_playbook(book, mode, Connector(), renderer=renderer)
                             cpu.append((time.process_time() - started) * 1000 / len(names))
                             ours.send("counters")
                             after = ours.recv()
@@ -284,12 +284,12 @@ def main() -> None:
         "goal",
     ]
     table = [header]
-    for transport, spec_name, count, mode, scripts, tool_scripts, messages, tool_messages, requests, cpu in rows:
+    for transport, spec_name, count, mode, scripts, tool_scripts, messages, tool_messages, requests, cpu_ms in rows:
         winrm = TRANSPORTS[transport]["connection"] == "winrm"
         ok = scripts == 1 and tool_scripts == 1 and (not winrm or (messages <= 5 and tool_messages <= 5))
         target = TARGET_CPU_MS.get(transport) if mode == "check" else None
         verdict = ("ok" if ok else "OVER") + (
-            f"; cpu {'ok' if cpu <= target else 'OVER'} (target {target:g})" if target else ""
+            f"; cpu {'ok' if cpu_ms <= target else 'OVER'} (target {target:g})" if target else ""
         )
         table.append(
             [
@@ -300,7 +300,7 @@ def main() -> None:
                 f"{scripts:.2f}|{tool_scripts:.2f}",
                 f"{messages:.2f}|{tool_messages:.2f}" if winrm else f"-|{tool_messages:.2f} (exec)",
                 f"{requests:.2f}" if winrm else "-",
-                f"{cpu:.2f}",
+                f"{cpu_ms:.2f}",
                 verdict,
             ]
         )
