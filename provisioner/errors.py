@@ -41,12 +41,13 @@ class LoadError:
     hint: str | None = None
 
     def __str__(self) -> str:
-        where = str(self.file) if self.file else "<input>"
-        if self.line is not None:
+        # Without a file the error is about the command line or a value with no place in a file: no "<input>".
+        where = str(self.file) if self.file else ""
+        if self.file and self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        text = f"{where}: {format_path(self.path)}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = ": ".join(part for part in (where, format_path(self.path) if self.path else "", self.message) if part)
         if self.hint:
             text += f" ({self.hint})"
         return text

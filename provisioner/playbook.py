@@ -542,7 +542,7 @@ def _with_download_vars(
         message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         origin = host.origins.get(var)
         if origin is None:
-            errors.append(LoadError(None, None, None, (var,), f"{host.name}: {var}: {message}"))
+            errors.append(LoadError(None, None, None, (), f"{host.name}: {var}: {message}"))
         else:
             errors.append(origin.error(message))
         return None

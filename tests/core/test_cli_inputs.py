@@ -193,3 +193,12 @@ def test_no_warning_when_security_is_not_lowered(capsys: pytest.CaptureFixture[s
     playbook = book(tmp_path)
     assert cli.run(["validate", str(playbook), "--limit", "w1:w2"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_an_option_missing_its_partner_is_named_without_a_made_up_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # No file to point at: the line is the problem itself, not "<input>: ...".
+    code = cli.run(["render", str(book(tmp_path)), "--host", "w1", "--phase", "apply"])
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == ["error: --phase apply needs --facts FILE.json"]
