@@ -255,31 +255,33 @@ def _install_dir(value: str) -> str:
     a drive root, %SystemRoot% and anything in it, and %ProgramFiles%, %ProgramFiles(x86)%,
     %ProgramData% and C:\\Users themselves.
     """
+    # As written (a Windows path in repr() doubles every backslash); repr() only for what cannot be shown.
+    shown_value = f"'{value}'" if value.isprintable() else repr(value)
     if not re.match(r"^[A-Za-z]:\\", value):
-        raise ValueError(f"{value!r} is not an absolute local path (a drive letter, ':' and '\\', e.g. C:\\docker)")
+        raise ValueError(f"{shown_value} is not an absolute local path (a drive letter, ':' and '\\', e.g. C:\\docker)")
     folder = value.rstrip("\\")
     bad = _NOT_IN_FOLDER.search(folder, 2)
     if bad:
         what = "a wildcard character" if bad.group() in "*?[]" else "a Path separator" if bad.group() == ";" else None
         shown = repr(bad.group())
         raise ValueError(
-            f"{value!r} holds {what or 'a character Windows refuses in a folder name, or a line break'} ({shown})"
+            f"{shown_value} holds {what or 'a character Windows refuses in a folder name, or a line break'} ({shown})"
         )
     segments = folder.split("\\")[1:]
     if not segments:
-        raise ValueError(f"{value!r} is a drive root; the engine needs a folder of its own, e.g. C:\\docker")
+        raise ValueError(f"{shown_value} is a drive root; the engine needs a folder of its own, e.g. C:\\docker")
     for segment in segments:
         if segment in ("", ".", ".."):
-            raise ValueError(f"{value!r} has an empty, '.' or '..' segment; write the folder out in full")
+            raise ValueError(f"{shown_value} has an empty, '.' or '..' segment; write the folder out in full")
         if segment.endswith((".", " ")):
-            raise ValueError(f"{value!r}: Windows drops a trailing dot or space from {segment!r}; remove it")
+            raise ValueError(f"{shown_value}: Windows drops a trailing dot or space from {segment!r}; remove it")
         if re.search(r"~\d", segment):
-            raise ValueError(f"{value!r}: {segment!r} looks like a short (8.3) name; write the long name")
+            raise ValueError(f"{shown_value}: {segment!r} looks like a short (8.3) name; write the long name")
     top = segments[0].lower()
     if top == "windows" or (len(segments) == 1 and top in _SYSTEM_FOLDERS):
         where = "inside %SystemRoot%" if len(segments) > 1 else f"{_SYSTEM_FOLDERS[top]} itself"
         raise ValueError(
-            f"{value!r} is {where}: the engine folder is replaced whole on every upgrade, so it must be a "
+            f"{shown_value} is {where}: the engine folder is replaced whole on every upgrade, so it must be a "
             r"folder of its own, e.g. C:\Program Files\docker"
         )
     return folder

@@ -230,6 +230,8 @@ def test_an_install_dir_the_engine_block_must_not_replace_is_refused_with_its_li
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"error: {book}:8:7: [0].spec.engine.install_dir: "), lines[0]
     assert says in lines[0], lines[0]
+    if install_dir.isprintable():  # the path as the user wrote it, not repr() with every backslash doubled
+        assert f"'{install_dir}'" in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(
