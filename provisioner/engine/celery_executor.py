@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from provisioner.engine.host import Event, HostResult, HostRunner
 from provisioner.engine.outcome import HostFailure
@@ -47,9 +47,11 @@ __all__ = [
     "TASK",
     "ConnectCap",
     "ControllerSettings",
+    "HostJobs",
     "celery_app",
     "queue_name",
     "run_celery",
+    "run_job",
     "site_of",
     "worker_main",
 ]
@@ -68,6 +70,10 @@ job, reboots included); the reaper, not this, recovers a dead worker's hosts wit
 
 GAP_SECONDS = 30.0
 """An event id missing for this long while later ones arrived belongs to no committed event."""
+
+
+STORE_RETRY_SECONDS = 2.0
+"""How long a worker waits before it hands back a job it could not lease or finish for want of the store."""
 
 
 def celery_app(broker: str) -> Any:
@@ -552,6 +558,28 @@ class _Worker:
             return result
 
 
+class HostJobs(Protocol):
+    """What runs a host job (a worker's :class:`_Worker`): what it did, for the log."""
+
+    def converge(self, key: HostKey) -> str: ...
+
+
+def run_job(worker: HostJobs, job: dict[str, Any], *, pause: float = STORE_RETRY_SECONDS) -> None:
+    """One Celery message: the host job it names. When the store is away (the lease or the result could not
+    be written) the job goes back to the queue after ``pause``: a task that fails is acknowledged even under
+    acks_late, and its host would stay queued with no message left, the controller waiting for it forever."""
+    from celery.exceptions import Reject  # type: ignore[import-untyped]
+
+    key = HostKey.from_json(job)
+    try:
+        outcome = worker.converge(key)
+    except StateError as exc:
+        log.warning("%s play %d attempt %d: %s; the job goes back to the queue", key.host, key.play, key.attempt, exc)
+        time.sleep(pause)
+        raise Reject(str(exc), requeue=True) from None
+    log.info("%s play %d attempt %d: %s", key.host, key.play, key.attempt, outcome)
+
+
 def worker_main(settings: WorkerSettings, *, name: str | None = None) -> None:
     """``provision worker``: consume the sites' queues with ``concurrency`` job threads until a
     signal ends the worker (Celery's warm shutdown: running jobs finish first)."""
@@ -560,9 +588,7 @@ def worker_main(settings: WorkerSettings, *, name: str | None = None) -> None:
 
     @app.task(name=TASK, bind=False, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def converge_host(job: dict[str, Any]) -> None:
-        key = HostKey.from_json(job)
-        outcome = worker.converge(key)
-        log.info("%s play %d attempt %d: %s", key.host, key.play, key.attempt, outcome)
+        run_job(worker, job)
 
     threading.Thread(target=worker.renew_forever, name="provision-lease-renewal", daemon=True).start()
     queues = ",".join(queue_name(site) for site in settings.sites)

@@ -419,42 +419,56 @@ class HostRunner:
         warn = policy.warn_for(facts.os.is_client)
         wait = policy.timeout + warn
         warned = f" after warning the signed-in users for {warn} s" if warn else ""
+        if self.interrupt.is_set():  # before the reboot is recorded as issued: nothing was sent
+            raise HostFailure("interrupted", "interrupted before the reboot script")
         if self.guard is not None:
             self.guard.checkpoint("reboot")  # the last safe point before the host goes down
             self.guard.rebooting(old_boot, self.result.reboots + 1)
         self.emit("reboot", f"rebooting{warned}; waiting up to {wait:g} s for a new boot id")
         self._in_reboot = True
-        self._send_reboot(old_boot, self.renderer.reboot(self.target.name, reason, warn))
+        refused = self._send_reboot(old_boot, self.renderer.reboot(self.target.name, reason, warn))
+        if refused is not None:
+            # The host said no (shutdown.exe refused the restart): nothing to wait for.
+            self._in_reboot = False
+            if self.guard is not None:
+                self.guard.rebooted()
+            raise HostFailure("failed", f"reboot: {refused}")
         self.drop_connection()
         self.result.reboots += 1
         return self.wait_for_boot(old_boot, wait)
 
-    def _send_reboot(self, old_boot: str, script: str) -> None:
+    def _send_reboot(self, old_boot: str, script: str) -> str | None:
         """Send the reboot script; retried after a transport error only while the host still answers with
         ``old_boot`` and without the reboot block's volatile key. A reboot is the one script that is not
         idempotent: its connection often drops as the host goes down, and a blind retry that reached the host
         after it came back rebooted it a second time (seen in the lab under load, and possible on Windows when
         an attempt hangs past the reboot). Down, up with a new boot id, or the key written (a restart
-        scheduled after the users' warning) means it was received."""
+        scheduled after the users' warning) means it was received. Returns why the host refused it, if its
+        record says so."""
         for attempt in range(1, RETRIES + 1):
             try:
-                self.run_script(script, "reboot", timeout=60, retries=1)
-                return
-            except HostFailure:
-                return  # the host answered; the boot id tells what happened
+                output = self.run_script(script, "reboot", timeout=60, retries=1)
+            except HostFailure as exc:
+                if exc.status == "interrupted":
+                    raise
+                return None  # the host answered, or went down answering; the boot id tells what happened
             except TransportError as exc:
                 self.drop_connection()
                 if not exc.retryable or attempt == RETRIES:
-                    return
+                    return None
                 try:
                     answer = self.gather(quiet=True, retries=1).reboot
                 except (TransportError, HostFailure):
                     self.drop_connection()
-                    return
+                    return None
                 if answer.boot_id != old_boot or answer.restart_requested:
-                    return
+                    return None
                 self.emit("retry", f"reboot: {exc.cause}; the host did not go down; retrying ({attempt}/{RETRIES - 1})")
                 self.sleep(min(2.0**attempt * 0.1, 5.0))
+                continue
+            record = output.records.get("reboot")  # none when the restart took the session down first
+            return record.message if record is not None and not record.ok else None
+        return None
 
     def resume_reboot(self, old_boot: str, reboots: int) -> None:
         """An earlier delivery of this job was lost after recording that it would reboot the host from
@@ -473,7 +487,7 @@ class HostRunner:
             self.drop_connection()
             self.wait_for_boot(old_boot, wait)
             return
-        if answer.boot_id == old_boot and answer.restart_requested:
+        if answer.restart_requested:  # scheduled and not yet done, whatever the boot id reads (it drifts on VMs)
             self.wait_for_boot(old_boot, wait)
             return
         self._in_reboot = False

@@ -274,6 +274,8 @@ class RolloutState:
                     host_run.c.play == play,
                     host_run.c.batch == batch,
                     host_run.c.state.in_(list(states)),
+                    # Only the hosts given: one lost host is settled alone while others still run.
+                    host_run.c.host.in_(list(results)),
                 )
             ).all()
             for row in rows:

@@ -115,6 +115,8 @@ class FakeHost:
             lines.append(record("facts", ok=False, error={"message": self.failing["facts"]}))
         elif phase == "facts":
             lines.append(record("facts", data=self._facts()))
+        elif phase == "reboot" and "reboot" in self.failing:
+            lines.append(record("reboot", ok=False, error={"message": self.failing["reboot"]}))
         elif phase == "reboot":
             if self.restart_delay:
                 self._scheduled = self.restart_delay

@@ -60,3 +60,32 @@ def test_a_redelivered_job_that_finds_the_restart_scheduled_waits_for_it(
     assert host.phases.count("reboot") == 1
     assert [e.kind for e in events if e.kind.startswith("reboot")] == ["reboot.resume", "rebooted"]
     assert guard.calls[0] == "rebooted" and not [c for c in guard.calls if c.startswith("rebooting")]
+
+
+def test_a_restart_the_host_refuses_fails_at_once_instead_of_waiting_out_the_reboot(
+    make_book: MakeBook, fake_time: FakeTime
+) -> None:
+    refusal = "shutdown.exe exited 1190: A system shutdown has already been scheduled.(1190)"
+    host = fresh_host(reboots=1, failing={"reboot": refusal})
+    guard = RecordingGuard()
+    run = HostRunner(
+        target(make_book(reboot={"timeout": 600})),
+        "apply",
+        host.connect,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        guard=guard,
+    )
+    result = run.run()
+    assert (result.status, result.message, result.reboots) == ("failed", f"reboot: {refusal}", 0)
+    assert sum(fake_time.sleeps) == 0  # no wait for a boot that will not come
+    assert guard.calls[-1] == "rebooted"  # the guard is not left believing the host is mid-reboot
+
+
+def test_an_interrupt_before_the_reboot_sends_none_and_counts_none(make_book: MakeBook, fake_time: FakeTime) -> None:
+    host = fresh_host(reboots=1)
+    run, _ = runner(make_book, host, fake_time)
+    host.after = lambda phase: run.interrupt.set() if phase == "apply" else None
+    result = run.run()
+    assert (result.status, result.message, result.reboots) == ("interrupted", "interrupted before the reboot script", 0)
+    assert "reboot" not in host.phases
