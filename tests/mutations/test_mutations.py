@@ -425,8 +425,8 @@ MUTATIONS = [
     Mutation(
         "containerd-verify-crictl-runtime-ready-inverted",
         R + "containerd_verify.ps1.j2",
-        """$info -notmatch '"type":\\s*"RuntimeReady",\\s*"status":\\s*true'""",
-        """$info -notmatch '"type":\\s*"RuntimeReady",\\s*"status":\\s*false'""",
+        """-and $Matches[0] -match '"status":\\s*true'""",
+        """-and $Matches[0] -match '"status":\\s*false'""",
         "k8s",
         "crictl info",
     ),

@@ -518,7 +518,9 @@ class Crictl:
                 return _fatal(f"pulling image: {result.stderr.removeprefix('ctr: ').strip()}")
             image = _images(self.machine, str(daemon["root"]), "k8s.io")[words[1]]
             return NativeResult(0, f"Image is up to date for sha256:{_digest(words[1], image)}\n", warning)
-        return NativeResult(0, json.dumps(self._info(daemon), indent=2) + "\n", warning)
+        # crictl 1.31+ decodes the CRI status into a Go map and encodes it again, and Go's encoding/json
+        # writes a map's keys sorted (kubernetes-sigs/cri-tools cmd/crictl/util.go, outputStatusInfo).
+        return NativeResult(0, json.dumps(self._info(daemon), indent=2, sort_keys=True) + "\n", warning)
 
     def _info(self, daemon: dict[str, Any]) -> dict[str, Any]:
         """``crictl info``: the runtime's status conditions and the CRI config it runs with. NetworkReady
