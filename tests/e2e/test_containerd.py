@@ -131,3 +131,34 @@ def test_an_upgrade_from_1_7_to_2_3_keeps_the_settings(e2e_lab: Callable[..., E2
     assert migrated["plugins"][IMAGES]["pinned_images"]["sandbox"] == "mcr.microsoft.com/oss/kubernetes/pause:3.6"
     assert read(lab, "node", HOME + r"\config.toml.provision-backup") is not None
     assert lab.run(new, "check").code == 0
+
+
+def test_kubelet_runs_again_after_containerd_is_upgraded_re_registered_and_reconfigured(
+    e2e_lab: Callable[..., E2ELab],
+) -> None:
+    # Stop-Service -Force stops the services that depend on containerd (kubelet: sc.exe create kubelet ...
+    # depend= containerd), and Start-Service containerd does not start them again: the node went NotReady
+    # after every engine change.
+    from provision_lab.windows import programs
+
+    lab = e2e_lab({"node": "k8s-node-2022"})
+    assert lab.run(k8s_playbook(lab, "1.7.28")).code == 0
+    machine = lab.hosts["node"].machine
+    machine.fs.make_dirs(r"C:\k")
+    machine.fs.write(r"C:\k\kubelet.exe", programs.image("kubelet", "1.34.2"))
+    kubelet = machine.create_service("kubelet", "kubelet", r"C:\k\kubelet.exe --windows-service", "Automatic")
+    kubelet.depends_on.append("containerd")
+    machine.start_service(kubelet)
+    assert kubelet.status == "Running"
+
+    upgraded = lab.run(k8s_playbook(lab, "2.3.0"))  # stops containerd to swap bin\, and migrates config.toml
+    assert upgraded.host("node").status == "changed", upgraded.host("node").message
+    assert kubelet.status == "Running"
+
+    containerd = machine.service("containerd")
+    assert containerd is not None
+    containerd.image_path = f'"{HOME}\\bin\\containerd.exe" --run-service'  # re-registered without its flags
+    machine.fs.write(DROP_IN, (read(lab, "node", DROP_IN) or "").replace("15m0s", "5m0s").encode())  # and drifted
+    repaired = lab.run(k8s_playbook(lab, "2.3.0"))
+    assert repaired.host("node").status == "changed", repaired.host("node").message
+    assert kubelet.status == "Running"

@@ -177,6 +177,9 @@ class Service:
     status: str = "Stopped"
     pid: int | None = None
     can_stop: bool = True
+    depends_on: list[str] = field(default_factory=list)
+    """The services it needs running (DependOnService): the SCM starts them first, and stopping one of them
+    stops it too (Stop-Service -Force)."""
 
 
 @dataclass
@@ -604,6 +607,10 @@ class Machine:
             return found
         return next((s for s in self.services.values() if s.display_name.lower() == name.lower()), None)
 
+    def dependents(self, service: Service) -> list[Service]:
+        """The services that depend on ``service`` (ServiceController.DependentServices)."""
+        return [s for s in self.services.values() if service.name.lower() in (d.lower() for d in s.depends_on)]
+
     def create_service(self, name: str, display_name: str, image_path: str, start_type: str) -> Service:
         """CreateService: the SCM's record and its registry key (ImagePath, Start)."""
         if name.lower() in self.services:
@@ -639,6 +646,10 @@ class Machine:
         """
         if service.status == "Running":
             return
+        for name in service.depends_on:  # the SCM starts what a service depends on first
+            needed = self.service(name)
+            if needed is not None:
+                self.start_service(needed)
         if service.start_type == "Disabled":
             raise ServiceStartError(
                 service,

@@ -84,8 +84,10 @@ def service_controller(machine: Machine, service: Service) -> Bag:
                 "System.ServiceProcess.ServiceType", "Win32OwnProcess", {"Win32OwnProcess": 16, "Win32ShareProcess": 32}
             ),
             "MachineName": lambda: ".",
-            "DependentServices": lambda: [],
-            "ServicesDependedOn": lambda: [],
+            "DependentServices": lambda: [service_controller(machine, s) for s in machine.dependents(service)],
+            "ServicesDependedOn": lambda: [
+                service_controller(machine, found) for name in service.depends_on if (found := machine.service(name))
+            ],
         },
         methods={"Refresh": refresh, "WaitForStatus": wait_for_status},
         text=lambda: service.name,
@@ -206,7 +208,30 @@ def _start(context: CommandContext, session: Session, service: Service) -> bool:
     return True
 
 
-def _stop(context: CommandContext, session: Session, service: Service) -> bool:
+def _stop(context: CommandContext, session: Session, service: Service, *, force: bool) -> list[Service]:
+    """Stop ``service``; returns what was stopped (its running dependents first, under -Force), empty when
+    nothing could be. Without -Force a service with running dependents is refused (StopServiceCommand)."""
+    running = [d for d in session.machine.dependents(service) if d.status == "Running"]
+    if running and not force:
+        context.write_error(
+            errors.record(
+                errors.net(
+                    _SVC,
+                    f"Cannot stop service '{_label(service)}' because it has dependent services. It can only be "
+                    "stopped if the Force flag is set.",
+                    bases=_SERVICE_ERROR_BASES,
+                ),
+                "ServiceHasDependentServices",
+                "InvalidOperation",
+                service.name,
+            )
+        )
+        return []
+    stopped = [s for dependent in running for s in _stop(context, session, dependent, force=True)]
+    return [*stopped, service] if _stop_one(context, session, service) else []
+
+
+def _stop_one(context: CommandContext, session: Session, service: Service) -> bool:
     if not session.elevated:
         context.write_error(
             _cannot(
@@ -232,14 +257,20 @@ def _start_service(context: CommandContext, params: Mapping[str, Any]) -> Iterab
 def _stop_service(context: CommandContext, params: Mapping[str, Any]) -> Iterable[Any]:
     session = session_of(context)
     for service in _services(context, params):
-        if _stop(context, session, service) and switch(params, "PassThru"):
+        if _stop(context, session, service, force=switch(params, "Force")) and switch(params, "PassThru"):
             yield service_controller(session.machine, service)
 
 
 def _restart_service(context: CommandContext, params: Mapping[str, Any]) -> Iterable[Any]:
     session = session_of(context)
     for service in _services(context, params):
-        if _stop(context, session, service) and _start(context, session, service) and switch(params, "PassThru"):
+        stopped = _stop(context, session, service, force=switch(params, "Force"))
+        if not stopped or not _start(context, session, service):
+            continue
+        # RestartServiceCommand starts again the dependents it stopped, after the service itself.
+        for dependent in stopped[:-1]:
+            _start(context, session, dependent)
+        if switch(params, "PassThru"):
             yield service_controller(session.machine, service)
 
 
@@ -276,7 +307,7 @@ def _set_service(context: CommandContext, params: Mapping[str, Any]) -> Iterable
             if status == "running":
                 _start(context, session, service)
             elif status == "stopped":
-                _stop(context, session, service)
+                _stop(context, session, service, force=False)  # 5.1 Set-Service has no -Force
         if switch(params, "PassThru"):
             yield service_controller(session.machine, service)
 

@@ -1,5 +1,5 @@
 """Native programs of the lab's Windows machines: ``dockerd.exe``, ``docker.exe``, ``containerd.exe``,
-``ctr.exe``, ``crictl.exe``, the Docker Desktop
+``ctr.exe``, ``crictl.exe``, ``kubelet.exe`` (as a service), the Docker Desktop
 installer, ``Docker Desktop.exe`` and com.docker.service, ``msiexec.exe``, ``wsl.exe``,
 ``hostname.exe``, ``cmd.exe``, ``tar.exe``, ``shutdown.exe`` and ``whoami.exe``.
 
@@ -50,6 +50,7 @@ from provision_lab.windows.natives.files import (
     wsl_sha256,
     wsl_url,
 )
+from provision_lab.windows.natives.kubelet import Kubelet
 from provision_lab.windows.natives.machine import NativeMachine, ServiceProgram
 from provision_lab.windows.natives.system import Cmd, Hostname, Msiexec, Shutdown, Tar, Whoami, Wsl
 from provision_lab.windows.natives.view import MachineView
@@ -90,7 +91,7 @@ class _AsService:
     """A program that can be a service's process, in the shape the machine's SCM calls:
     ``service_start(arguments after the executable, machine, service) -> reason or None``."""
 
-    def __init__(self, program: Dockerd | DesktopService | Containerd) -> None:
+    def __init__(self, program: Dockerd | DesktopService | Containerd | Kubelet) -> None:
         self.program: ServiceProgram = program
         self.command: NativeProgram = program
         self.path = program.path
@@ -123,12 +124,13 @@ def build(name: str, version: str, path: str, machine: NativeMachine) -> NativeP
         "ctr": lambda: Ctr(path, version, machine),
         "crictl": lambda: Crictl(path, version, machine),
         "nerdctl": lambda: Nerdctl(path, version),
+        "kubelet": lambda: Kubelet(path, version, machine),
         "shutdown": lambda: Shutdown(path, machine),
         # bsdtar 3.3.2 shipped with 1803 and Server 2019; Windows 11 has 3.5.2 (bsdtar --version there).
         "tar": lambda: Tar(path, "3.5.2" if machine.os_build >= 22000 else "3.3.2", machine),
     }
     program = makers[name]()
-    return _AsService(program) if isinstance(program, Dockerd | DesktopService | Containerd) else program
+    return _AsService(program) if isinstance(program, Dockerd | DesktopService | Containerd | Kubelet) else program
 
 
 def _factory(name: str) -> programs.ProgramFactory:

@@ -91,6 +91,7 @@ PROGRAMS = {
     "ctr": "ctr.exe of a containerd release",
     "crictl": "crictl.exe of cri-tools",
     "nerdctl": "nerdctl.exe of a nerdctl release",
+    "kubelet": "kubelet.exe of Kubernetes (a service depending on containerd)",
     "wsl": "the inbox wsl.exe",
 }
 """Every program natives registers. ``wsl-msi`` (the WSL package) is a file msiexec reads, not a program."""
