@@ -226,11 +226,11 @@ class HostRunner:
                 "failed", f"{what}: block {record.id} returned data this version cannot read: {exc}"
             ) from None
 
-    def gather(self, *, quiet: bool = False, retries: int = RETRIES) -> Facts:
+    def gather(self, *, quiet: bool = False, retries: int = RETRIES, timeout: float = 600.0) -> Facts:
         if not quiet:
             self.emit("facts", "gathering facts")
         script = self.renderer.facts(self.target.name, facts_request(self.target.spec))
-        return self.read_facts(self.run_script(script, "facts", retries=retries))
+        return self.read_facts(self.run_script(script, "facts", timeout=timeout, retries=retries))
 
     def read_facts(self, output: ScriptOutput) -> Facts:
         """The facts block's record of a script (a FACTS script, or an apply script's last block)."""
@@ -509,7 +509,9 @@ class HostRunner:
             if self.interrupt.is_set():
                 raise HostFailure("interrupted", "interrupted while waiting for the host to come back")
             try:
-                new = self.gather(quiet=True, retries=1)  # this loop is the retry
+                # This loop is the retry; a host that accepts the connection but hangs while it boots cannot hold
+                # one poll past the wait's end (the script's own 600 s would).
+                new = self.gather(quiet=True, retries=1, timeout=max(give_up - self.clock(), 1.0))
                 # A new boot needs both: the boot id moved (LastBootUpTime drifts without a reboot on VMs) and
                 # the reboot block's volatile key is gone (it lives until the restart; windows-audit.md F8).
                 # Only a reboot block that died before writing the key, with jitter too, could still mislead.

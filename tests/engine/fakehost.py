@@ -85,6 +85,8 @@ class FakeHost:
     after: Callable[[str], None] = lambda phase: None
     phases: list[str] = field(default_factory=list)
     """Every script's phase, in order: facts, apply, reboot, verify."""
+    timeouts: list[float] = field(default_factory=list)
+    """Every script's transport timeout, in the same order."""
     connections: int = 0
     _scheduled: int = 0
 
@@ -110,6 +112,7 @@ class FakeHost:
         found = blocks(script)
         phase = _phase(found)
         self.phases.append(phase)
+        self.timeouts.append(timeout)
         lines: list[str] = []
         if phase == "facts" and "facts" in self.failing:
             lines.append(record("facts", ok=False, error={"message": self.failing["facts"]}))

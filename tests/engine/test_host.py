@@ -220,3 +220,12 @@ def test_an_interrupt_ends_the_host_before_its_next_script(make_book: MakeBook, 
     assert host.phases == ["facts", "apply"]
     # What the APPLY did is reported.
     assert {r.status for r in result.resources} == {"changed"}
+
+
+def test_no_poll_for_the_new_boot_may_last_past_the_reboot_wait(make_book: MakeBook, fake_time: FakeTime) -> None:
+    # A host that accepts the connection but hangs while it boots held each poll for the script's 600 s.
+    host = fresh_host(reboots=1, boot_id_sticks=True)
+    run, _ = runner(make_book, host, fake_time, reboot={"timeout": 30, "poll_interval": 4})
+    assert run.run().status == "failed"
+    polls = [t for phase, t in zip(host.phases, host.timeouts, strict=True) if phase == "facts"][1:]
+    assert polls and all(t <= 30 for t in polls), polls
