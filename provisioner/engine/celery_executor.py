@@ -548,6 +548,8 @@ class _Worker:
             on_event=lambda event: self.state.event(key, SECRETS.mask_data(event_to_json(event))),
             guard=_Guard(self.state, key, self.id, lease),
         )
+        # The reboots earlier deliveries made count: for the report, and for reboot.max_per_run across them.
+        runner.result.reboots = lease.reboots
         try:
             return runner.run()
         except LeaseLost:
