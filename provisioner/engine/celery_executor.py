@@ -349,7 +349,8 @@ class _Guard:
             raise HostFailure("halted", message or f"halted before the {what} script")
 
     def rebooting(self, boot_id: str, reboots: int) -> None:
-        self.state.rebooting(self.key, self.worker, boot_id, reboots)
+        if not self.state.rebooting(self.key, self.worker, boot_id, reboots):
+            raise LeaseLost(f"{self.key.host}: lease lost before the reboot")
 
     def rebooted(self) -> None:
         self.state.rebooted(self.key, self.worker)

@@ -80,7 +80,7 @@ class HostGuard(Protocol):
     ``checkpoint`` is called at every safe point, before a script that starts a step, and raises
     :class:`HostFailure` (or anything else) to end the run there; it is never called between
     issuing a reboot and the host's return. ``rebooting`` is told the boot id before a reboot is
-    issued and ``rebooted`` when the host is back, so a later delivery of the same job knows from
+    issued (and may raise as ``checkpoint`` does: the reboot is then not sent) and ``rebooted`` when the host is back, so a later delivery of the same job knows from
     ``pending_reboot`` (the boot id left, and the reboots so far) to wait instead of rebooting again.
     """
 

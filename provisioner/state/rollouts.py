@@ -408,13 +408,18 @@ class RolloutState:
             host_run.c.state == "leased",
         )
 
-    def rebooting(self, key: HostKey, worker: str, boot_id: str, reboots: int) -> None:
-        """Record the boot id a reboot is issued from, and the host's reboots counting this one."""
-        self._do(
-            lambda c: c.execute(
-                host_run.update().where(*self._mine(key, worker)).values(reboot_from=boot_id, reboots=reboots)
+    def rebooting(self, key: HostKey, worker: str, boot_id: str, reboots: int) -> bool:
+        """Record the boot id a reboot is issued from, and the host's reboots counting this one; False when
+        this worker no longer holds the host (then it must not reboot it: another delivery may)."""
+        result: bool = self._do(
+            lambda c: (
+                c.execute(
+                    host_run.update().where(*self._mine(key, worker)).values(reboot_from=boot_id, reboots=reboots)
+                ).rowcount
+                == 1
             )
         )
+        return result
 
     def rebooted(self, key: HostKey, worker: str) -> None:
         """The host is back from the recorded reboot."""

@@ -35,3 +35,23 @@ def test_settling_one_lost_host_leaves_the_rest_of_its_batch_alone(postgres: Pos
         assert state.lease(HostKey(rollout_id, 0, "b", 2), "w2:1") is not None
     finally:
         state.close()
+
+
+def test_a_worker_whose_lease_ran_out_cannot_record_a_reboot(postgres: PostgresServer | str) -> None:
+    # Its guard then stops the job before the reboot is sent: another delivery now owns the host.
+    if isinstance(postgres, str):
+        pytest.skip(f"no PostgreSQL server could be started: {postgres}")
+    state = open_rollouts(new_database(postgres))
+    try:
+        hosts = [PlannedHost(play=0, host="a", batch=1, site="east", plan_digest="d")]
+        rollout_id, _ = state.start(
+            rollout_id="r2", digest="y", kind="apply", job={}, lease_seconds=0.2, controller="c", hosts=hosts
+        )
+        [(key, _site)] = state.queue(rollout_id, 0, 1)
+        assert state.lease(key, "w1:1") is not None
+        assert state.rebooting(key, "w1:1", "boot-1", 1) is True
+        time.sleep(0.5)
+        assert [k.host for k, _ in state.reap(rollout_id)] == ["a"]
+        assert state.rebooting(key, "w1:1", "boot-1", 2) is False
+    finally:
+        state.close()
