@@ -111,8 +111,17 @@ class RolloutState:
         self.store.close()
 
     def _do(self, work: Any) -> Any:
+        """``work(connection)`` in one transaction; a store error is a one-line StateError."""
         try:
             with self.store.engine.begin() as connection:
+                return work(connection)
+        except SQLAlchemyError as exc:
+            raise StateError(f"state store {self.name}: {_cause(exc)}") from None
+
+    def _read(self, work: Any) -> Any:
+        """``work(connection)`` outside a transaction (the polls); a store error is a one-line StateError."""
+        try:
+            with self.store.engine.connect() as connection:
                 return work(connection)
         except SQLAlchemyError as exc:
             raise StateError(f"state store {self.name}: {_cause(exc)}") from None
@@ -303,7 +312,8 @@ class RolloutState:
         ``skip`` (already delivered) are not read again: the controller polls this several times a
         second, and a result with its facts is a few kilobytes."""
         skipped = set(skip)
-        with self.store.engine.connect() as connection:
+
+        def work(connection: Connection) -> dict[str, dict[str, Any] | None]:
             where = (host_run.c.rollout_id == rollout_id, host_run.c.play == play, host_run.c.batch == batch)
             states = connection.execute(sa.select(host_run.c.host, host_run.c.state).where(*where)).all()
             wanted = [row.host for row in states if row.state == "done" and row.host not in skipped]
@@ -316,9 +326,13 @@ class RolloutState:
                     found[row.host] = row.result
             return found
 
+        result: dict[str, dict[str, Any] | None] = self._read(work)
+        return result
+
     def events(self, rollout_id: str, after: int) -> list[tuple[int, dict[str, Any]]]:
         """The rollout's events after id ``after``, in order."""
-        with self.store.engine.connect() as connection:
+
+        def work(connection: Connection) -> list[tuple[int, dict[str, Any]]]:
             rows = connection.execute(
                 sa.select(host_event)
                 .where(host_event.c.rollout_id == rollout_id, host_event.c.id > after)
@@ -327,6 +341,9 @@ class RolloutState:
             return [
                 (row.id, {"host": row.host, "kind": row.kind, "message": row.message, "data": row.data}) for row in rows
             ]
+
+        result: list[tuple[int, dict[str, Any]]] = self._read(work)
+        return result
 
     # -- a worker ----------------------------------------------------------------------------
 
@@ -387,12 +404,13 @@ class RolloutState:
 
     def check(self, key: HostKey, worker: str) -> tuple[str, str, bool]:
         """(rollout status, its message, whether this worker still holds the host's lease)."""
-        with self.store.engine.connect() as connection:
-            row = connection.execute(
+        row = self._read(
+            lambda connection: connection.execute(
                 sa.select(rollout.c.status, rollout.c.message, host_run.c.worker, host_run.c.attempt, host_run.c.state)
                 .join(host_run, host_run.c.rollout_id == rollout.c.id)
                 .where(rollout.c.id == key.rollout, host_run.c.play == key.play, host_run.c.host == key.host)
             ).first()
+        )
         if row is None:
             return "gone", "", False
         held = row.worker == worker and row.attempt == key.attempt and row.state == "leased"
