@@ -23,7 +23,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.append(str(REPO / "tests"))  # after bench/: its fleet.py, not tests/fleet
 
-from fleet import start_lab, write_inventory  # noqa: E402
+from fleet import bench_folder, start_lab, write_inventory  # noqa: E402
 from servers import new_database, start_redis, start_server  # noqa: E402
 
 from provision_lab.fleet import address_for  # noqa: E402
@@ -93,16 +92,8 @@ def controller(mode: str, folder: Path, env: dict[str, str], extra: list[str]) -
 
 
 def cell(kind: str, mode: str, count: int, concurrency: int, broker: str, pg: object) -> dict[str, float]:
-    folder = Path(tempfile.mkdtemp(prefix="provision-bench-executors-"))
-    lab_dir = folder / "lab"
-    lab_dir.mkdir()
-    env = {
-        **os.environ,
-        "PROVISION_LAB_DIR": str(lab_dir),
-        "PROVISION_LAB_PASSWORD": "bench-password",
-        "PYTHONPATH": str(REPO),
-        "XDG_STATE_HOME": str(folder / "state"),
-    }
+    folder, lab_dir, env = bench_folder("provision-bench-executors-", {})
+    env["XDG_STATE_HOME"] = str(folder / "state")
     write_inventory(folder, count, "basic", "server2022-converged" if mode == "check" else "server2022")
     (folder / "addresses.txt").write_text("".join(f"{address_for(i)}\n" for i in range(1, count + 1)))
     lab = start_lab(folder / "inventory.yml", lab_dir, env)

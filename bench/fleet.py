@@ -49,6 +49,22 @@ PLAYBOOK = (
 )
 
 
+def bench_folder(prefix: str, extra_env: dict[str, str]) -> tuple[Path, Path, dict[str, str]]:
+    """A fresh folder for one run, its lab's folder inside it, and the environment the lab and the tool
+    run with (this checkout first on the path, the lab's password, ``extra_env``)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    lab_dir = folder / "lab"
+    lab_dir.mkdir()
+    env = {
+        **os.environ,
+        **extra_env,
+        "PROVISION_LAB_DIR": str(lab_dir),
+        "PROVISION_LAB_PASSWORD": "bench-password",
+        "PYTHONPATH": str(REPO),
+    }
+    return folder, lab_dir, env
+
+
 def write_inventory(folder: Path, count: int, auth: str, profile: str) -> Path:
     settings = AUTH[auth]
     lines = [
@@ -189,16 +205,7 @@ def cell(count: int, auth: str, mode: str, runs: int, forks: int, client: str, e
         capture_output=True,
     )
     for run in range(runs):
-        folder = Path(tempfile.mkdtemp(prefix="provision-bench-"))
-        lab_dir = folder / "lab"
-        lab_dir.mkdir()
-        env = {
-            **os.environ,
-            **state,
-            "PROVISION_LAB_DIR": str(lab_dir),
-            "PROVISION_LAB_PASSWORD": "bench-password",
-            "PYTHONPATH": str(REPO),
-        }
+        folder, lab_dir, env = bench_folder("provision-bench-", state)
         profile = "server2022-converged" if mode == "check" else "server2022"
         write_inventory(folder, count, auth, profile)
         lab = start_lab(folder / "inventory.yml", lab_dir, env)

@@ -31,7 +31,25 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-__all__ = ["PostgresServer", "RedisServer", "find_binaries", "new_database", "start_redis", "start_server"]
+__all__ = [
+    "PostgresServer",
+    "RedisServer",
+    "find_binaries",
+    "new_database",
+    "reap",
+    "start_redis",
+    "start_server",
+]
+
+
+def reap(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for a process that was asked to end; kill it if it is still there after ``timeout``."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
 
 _DATABASES = itertools.count(1)
 Server = TypeVar("Server", "PostgresServer", "RedisServer")
@@ -152,11 +170,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            reap(self.process, 10)
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
 

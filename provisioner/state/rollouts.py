@@ -110,18 +110,11 @@ class RolloutState:
     def close(self) -> None:
         self.store.close()
 
-    def _do(self, work: Any) -> Any:
-        """``work(connection)`` in one transaction; a store error is a one-line StateError."""
+    def _do(self, work: Any, *, transaction: bool = True) -> Any:
+        """``work(connection)``, in one transaction unless it only reads (the polls); a store error is a
+        one-line StateError."""
         try:
-            with self.store.engine.begin() as connection:
-                return work(connection)
-        except SQLAlchemyError as exc:
-            raise StateError(f"state store {self.name}: {_cause(exc)}") from None
-
-    def _read(self, work: Any) -> Any:
-        """``work(connection)`` outside a transaction (the polls); a store error is a one-line StateError."""
-        try:
-            with self.store.engine.connect() as connection:
+            with self.store.engine.begin() if transaction else self.store.engine.connect() as connection:
                 return work(connection)
         except SQLAlchemyError as exc:
             raise StateError(f"state store {self.name}: {_cause(exc)}") from None
@@ -326,7 +319,7 @@ class RolloutState:
                     found[row.host] = row.result
             return found
 
-        result: dict[str, dict[str, Any] | None] = self._read(work)
+        result: dict[str, dict[str, Any] | None] = self._do(work, transaction=False)
         return result
 
     def events(self, rollout_id: str, after: int) -> list[tuple[int, dict[str, Any]]]:
@@ -342,7 +335,7 @@ class RolloutState:
                 (row.id, {"host": row.host, "kind": row.kind, "message": row.message, "data": row.data}) for row in rows
             ]
 
-        result: list[tuple[int, dict[str, Any]]] = self._read(work)
+        result: list[tuple[int, dict[str, Any]]] = self._do(work, transaction=False)
         return result
 
     # -- a worker ----------------------------------------------------------------------------
@@ -404,12 +397,13 @@ class RolloutState:
 
     def check(self, key: HostKey, worker: str) -> tuple[str, str, bool]:
         """(rollout status, its message, whether this worker still holds the host's lease)."""
-        row = self._read(
+        row = self._do(
             lambda connection: connection.execute(
                 sa.select(rollout.c.status, rollout.c.message, host_run.c.worker, host_run.c.attempt, host_run.c.state)
                 .join(host_run, host_run.c.rollout_id == rollout.c.id)
                 .where(rollout.c.id == key.rollout, host_run.c.play == key.play, host_run.c.host == key.host)
-            ).first()
+            ).first(),
+            transaction=False,
         )
         if row is None:
             return "gone", "", False

@@ -29,7 +29,7 @@ import pytest
 import sqlalchemy as sa
 from fleet.conftest import HTTP_PORT, PASSWORD, PASSWORD_ENV, POLL_INTERVAL, USER, Fleet, make_fleet, sigint_guard  # noqa: F401
 from labfixtures import StartLab
-from servers import PostgresServer, RedisServer, new_database
+from servers import PostgresServer, RedisServer, new_database, reap
 
 from provision_lab import build_fleet, parse_profiles
 from provisioner.engine.celery_executor import celery_app, queue_name
@@ -122,11 +122,7 @@ class Cluster:
             if worker.process.poll() is None:
                 worker.process.terminate()
         for worker in self.workers.values():
-            try:
-                worker.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait(timeout=30)
+            reap(worker.process, 30)
         if self.engine is not None:
             self.engine.dispose()
 

@@ -101,7 +101,8 @@ class FakeHost:
         if self._scheduled:
             data["reboot"]["restart_requested"] = True
             self._scheduled -= 1
-            self.boot += 0 if self._scheduled else 1
+            if not self._scheduled:
+                self.boot += 1  # the scheduled restart happens after this answer
         return data
 
     def handle(self, script: str, timeout: float) -> ScriptResult:

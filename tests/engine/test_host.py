@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import pytest
 
-from provisioner.engine.host import RETRIES, Event, HostRunner
+from provisioner.engine.host import RETRIES, Event, HostGuard, HostRunner
 from provisioner.transport import TransportError
 
 from .conftest import FakeTime, MakeBook, SocketUsed, target
@@ -22,7 +22,12 @@ def fresh_host(**settings: Any) -> FakeHost:
 
 
 def runner(
-    make_book: MakeBook, host: FakeHost, time: FakeTime, mode: Literal["apply", "check"] = "apply", **play: Any
+    make_book: MakeBook,
+    host: FakeHost,
+    time: FakeTime,
+    mode: Literal["apply", "check"] = "apply",
+    guard: HostGuard | None = None,
+    **play: Any,
 ) -> tuple[HostRunner, list[Event]]:
     events: list[Event] = []
     run = HostRunner(
@@ -32,6 +37,7 @@ def runner(
         on_event=events.append,
         clock=time.clock,
         sleep=time.sleep,
+        guard=guard,
     )
     return run, events
 

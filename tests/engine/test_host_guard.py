@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.engine.host import Event, HostRunner
 from provisioner.transport import TransportError
 
-from .conftest import FakeTime, MakeBook, target
+from .conftest import FakeTime, MakeBook
 from .fakehost import FakeHost, RecordingGuard, fixture_facts
 from .test_host import CONVERGED, fresh_host, runner
 
@@ -44,22 +43,12 @@ def test_a_redelivered_job_that_finds_the_restart_scheduled_waits_for_it(
     make_book: MakeBook, fake_time: FakeTime, boot_id_drifted: bool
 ) -> None:
     host = FakeHost(fixture_facts(CONVERGED), fixture_facts(CONVERGED), restart_delay=3)
-    book = make_book(reboot={"poll_interval": 1})
-    lost = HostRunner(target(book), "apply", host.connect, clock=fake_time.clock, sleep=fake_time.sleep)
+    lost, _ = runner(make_book, host, fake_time, reboot={"poll_interval": 1})
     lost.run_script(lost.renderer.reboot("h1", "features", 300), "reboot")  # then its worker died
     if boot_id_drifted:  # LastBootUpTime moves on VMs without a reboot (F8): only the key says it is pending
         host.boot = 5
     guard = RecordingGuard(pending=("boot-0", 1))
-    events: list[Event] = []
-    run = HostRunner(
-        target(book),
-        "apply",
-        host.connect,
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
-        on_event=events.append,
-        guard=guard,
-    )
+    run, events = runner(make_book, host, fake_time, guard=guard, reboot={"poll_interval": 1})
     result = run.run()
     assert (result.status, result.reboots) == ("ok", 1)
     assert host.phases.count("reboot") == 1
@@ -73,14 +62,7 @@ def test_a_restart_the_host_refuses_fails_at_once_instead_of_waiting_out_the_reb
     refusal = "shutdown.exe exited 1190: A system shutdown has already been scheduled.(1190)"
     host = fresh_host(reboots=1, failing={"reboot": refusal})
     guard = RecordingGuard()
-    run = HostRunner(
-        target(make_book(reboot={"timeout": 600})),
-        "apply",
-        host.connect,
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
-        guard=guard,
-    )
+    run, _ = runner(make_book, host, fake_time, guard=guard, reboot={"timeout": 600})
     result = run.run()
     assert (result.status, result.message, result.reboots) == ("failed", f"reboot: {refusal}", 0)
     assert sum(fake_time.sleeps) == 0  # no wait for a boot that will not come
