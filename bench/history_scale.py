@@ -34,7 +34,8 @@ import psycopg
 
 from provisioner.report.html import build_context, render_html
 from provisioner.state.history import build_history, format_history
-from provisioner.state.store import HostRecord, ResourceRecord, Store
+from provisioner.state.records import HostRecord, ResourceRecord
+from provisioner.state.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 FACTS = json.loads((REPO / "tests" / "fixtures" / "facts" / "server2022-converged.json").read_text())

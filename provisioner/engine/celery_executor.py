@@ -36,8 +36,8 @@ from provisioner.playbook import Playbook, Target, load_playbook
 from provisioner.render import Renderer
 from provisioner.report.text import SECRETS
 from provisioner.state.config import StateError
+from provisioner.state.records import plan_digest
 from provisioner.state.rollouts import HostKey, Lease, PlannedHost, RolloutState, rollout_digest
-from provisioner.state.store import plan_digest
 from provisioner.transport import Connection, ScriptResult, TransportCounters
 from provisioner.transport.settings import ConnectionSettings
 

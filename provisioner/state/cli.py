@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from provisioner.engine.host import HostResult
 from provisioner.playbook import Playbook
-from provisioner.state.config import DEFAULT_RETENTION_DAYS, STATE_ENV, StateError, default_location
+from provisioner.state.config import DEFAULT_RETENTION_DAYS, STATE_ENV, StateError, default_location, resolve_location
 
 if TYPE_CHECKING:
     from provisioner.state.recorder import StoreSink
+    from provisioner.state.records import RunWriter
     from provisioner.state.store import Store
 
 __all__ = [
@@ -128,6 +129,19 @@ def _open(args: argparse.Namespace) -> Store:
     return Store.open(args.state, clock=now)
 
 
+def _writer(args: argparse.Namespace) -> RunWriter:
+    """The run's writer: a SQLite file already at the schema's head is written without SQLAlchemy
+    (sqlite_writer.py says why); anything else opens the full store, which creates or migrates it."""
+    from provisioner.state.sqlite_writer import SqliteWriter
+
+    location = resolve_location(args.state)
+    if "://" not in location:
+        writer = SqliteWriter.at_head(Path(location).expanduser(), location, now)
+        if writer is not None:
+            return writer
+    return _open(args)
+
+
 def start_run(args: argparse.Namespace, book: Playbook) -> StoreSink | None:
     """Open the store and write the run's row (None with ``--no-state``); before any host is
     contacted, so a store that cannot be opened or written raises StateError with nothing run."""
@@ -137,7 +151,7 @@ def start_run(args: argparse.Namespace, book: Playbook) -> StoreSink | None:
 
     if args.retention_days < 0:
         raise StateError(f"--retention-days {args.retention_days}: expected 0 (keep everything) or more")
-    store = _open(args)
+    store = _writer(args)
     try:
         run_id = store.begin_run(kind=args.command, playbook=str(book.file))
     except StateError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_RETENTION_DAYS", "STATE_ENV", "StateError", "default_location"]
+__all__ = ["DEFAULT_RETENTION_DAYS", "STATE_ENV", "StateError", "default_location", "resolve_location"]
 
 STATE_ENV = "PROVISION_STATE"
 """The environment variable naming the store (a path or a URL), below ``--state``."""
@@ -21,6 +21,12 @@ def default_location() -> Path:
     restarts, but that is not important or portable enough" for the data directory)."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "provision" / "history.db"
+
+
+def resolve_location(location: str | Path | None) -> str:
+    """The store a command means: ``location`` (``--state``), else ``PROVISION_STATE``, else
+    :func:`default_location`."""
+    return str(location) if location is not None else os.environ.get(STATE_ENV) or str(default_location())
 
 
 class StateError(Exception):

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from provisioner.state.store import OBSERVED, Store
+from provisioner.state.records import OBSERVED
+from provisioner.state.store import Store
 
 __all__ = ["build_history", "format_history"]
 

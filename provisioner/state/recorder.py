@@ -13,7 +13,7 @@ from typing import Any
 from provisioner.engine.host import HostResult
 from provisioner.playbook import Target
 from provisioner.state.config import StateError
-from provisioner.state.store import HostRecord, ResourceRecord, Store, plan_digest
+from provisioner.state.records import HostRecord, ResourceRecord, RunWriter, plan_digest
 
 __all__ = ["GATHER_SECONDS", "StoreSink", "host_record"]
 
@@ -64,7 +64,7 @@ class StoreSink:
     :data:`GATHER_SECONDS` worth), and :meth:`finish` writes the rest before it closes the run.
     """
 
-    def __init__(self, store: Store, run_id: str) -> None:
+    def __init__(self, store: RunWriter, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
         self.error: StateError | None = None

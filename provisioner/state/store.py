@@ -7,22 +7,17 @@ and an older one refuses a newer store instead of misreading it. Core, not the O
 written once and read in bulk, which is what Core's ``insert().values([...])`` and plain selects
 do without an identity map.
 
-SQLite runs in WAL mode: "readers do not block writers and a writer does not block readers"
-(sqlite.org/wal.html, research/containerd-scaleout-history.md 4.3), which fits one controller
-writing while ``provision history`` or ``report`` reads. ``synchronous=NORMAL`` is WAL's documented
-durable-enough setting (a power cut may lose the last transaction, never corrupt the file).
+A SQLite store is created, migrated and read here, and written by sqlite_writer.SqliteWriter
+(the standard library's ``sqlite3``, which a run also uses alone once its file is at the schema's
+head: see there why); PostgreSQL is written here. SQLite runs in WAL mode, so one controller
+writes while ``provision history`` or ``report`` reads (research/containerd-scaleout-history.md 4.3).
 """
 
 from __future__ import annotations
 
-import getpass
-import hashlib
-import json
-import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -32,7 +27,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from provisioner.state.config import DEFAULT_RETENTION_DAYS, STATE_ENV, StateError, default_location
+from provisioner.state.config import DEFAULT_RETENTION_DAYS, StateError, resolve_location
+from provisioner.state.records import SCHEMA_HEAD, HostRecord, batch_rows, login_name, result_values
+from provisioner.state.sqlite_writer import BUSY_SECONDS, SQLITE_PRAGMAS, SqliteWriter
 from provisioner.state.tables import (
     host_event,
     host_group,
@@ -44,19 +41,7 @@ from provisioner.state.tables import (
     run,
 )
 
-__all__ = [
-    "OBSERVED",
-    "SCHEMA_HEAD",
-    "HostRecord",
-    "ResourceRecord",
-    "Store",
-    "plan_digest",
-    "redact_url",
-]
-
-OBSERVED = frozenset({"ok", "changed", "drift"})
-"""Statuses that say what the host looked like; the others (failed, unreachable, halted, ...)
-say nothing about its resources, so history neither counts them as in state nor as drift."""
+__all__ = ["Store", "redact_url"]
 
 Clock = Callable[[], datetime]
 
@@ -72,53 +57,13 @@ def redact_url(location: str) -> str:
         return location.split("://", 1)[0] + "://..."
 
 
-def plan_digest(spec: Mapping[str, Any]) -> str:
-    """SHA-256 of the host's desired state (its spec as JSON, keys sorted): two runs with the same
-    digest asked for the same thing, so a difference between them is drift, not a plan change."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class ResourceRecord:
-    """One resource of one host result that was not simply in state: its differing properties."""
-
-    id: str
-    type: str
-    status: str
-    diff: list[dict[str, Any]]
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class HostRecord:
-    """What the store keeps of one host's result (never the vars: they may hold secrets)."""
-
-    host: str
-    play: str
-    status: str
-    plan_digest: str
-    message: str = ""
-    site: str | None = None
-    groups: Sequence[str] = ()
-    batch: int | None = None
-    reboots: int = 0
-    duration: float = 0.0
-    facts: dict[str, Any] | None = None
-    verify: dict[str, Any] | None = None
-    resources: Sequence[ResourceRecord] = field(default_factory=tuple)
-
-
 def _utc(value: datetime) -> datetime:
     """SQLite hands timestamps back without a zone; they were written in UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-SCHEMA_HEAD = "0002"
 MIGRATION_LOCK = 0x70726F76
 """The PostgreSQL advisory lock key migrations hold ("prov")."""
-"""The newest migration in migrations/versions (a test holds the two equal): a store already at it
-is opened without importing Alembic, a quarter of a second of start-up for ``provision history``."""
 
 
 def _migrate(connection: Connection) -> None:
@@ -157,6 +102,14 @@ class Store:
         self.name = name
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
+        self._sqlite_writer: SqliteWriter | None = None
+        """A SQLite store's writer: its writes go there, PostgreSQL's are written here."""
+        if engine.dialect.name == "sqlite":
+            args, options = engine.dialect.create_connect_args(engine.url)
+            # The clock is looked up when used: a test moves it on the store it opened.
+            self._sqlite_writer = SqliteWriter.connect(
+                args[0], name, lambda: self.clock(), uri=bool(options.get("uri"))
+            )
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -168,7 +121,7 @@ class Store:
         else :func:`default_location`. Raises :class:`StateError` with one line naming the store.
         ``pool_size``: PostgreSQL connections kept open, for a process whose threads all use the
         store (a Celery worker: one per job thread, plus its lease renewal)."""
-        text = str(location) if location is not None else os.environ.get(STATE_ENV) or str(default_location())
+        text = resolve_location(location)
         name = redact_url(text)
         try:
             engine = cls._engine(text, pool_size)
@@ -182,7 +135,11 @@ class Store:
             raise StateError(f"state store {name}: {exc}") from None
         except (SQLAlchemyError, OSError, ValueError, ImportError) as exc:
             raise StateError(f"state store {name}: {_cause(exc)}") from None
-        return cls(engine, name, clock)
+        try:
+            return cls(engine, name, clock)
+        except StateError:
+            engine.dispose()
+            raise
 
     @staticmethod
     def _engine(text: str, pool_size: int | None = None) -> Engine:
@@ -205,19 +162,20 @@ class Store:
 
     @staticmethod
     def _sqlite(url: sa.URL) -> Engine:
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": BUSY_SECONDS})
 
         @sa.event.listens_for(engine, "connect")
         def pragmas(dbapi_connection: Any, record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
             cursor.close()
 
         return engine
 
     def close(self) -> None:
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -243,12 +201,14 @@ class Store:
     def begin_run(self, *, kind: str, playbook: str, actor: str | None = None, run_id: str | None = None) -> str:
         """Insert the run's row and return its id. Called before any host is contacted, so a
         store that cannot be written stops the run before it starts."""
+        if self._sqlite_writer is not None:
+            return self._sqlite_writer.begin_run(kind=kind, playbook=playbook, actor=actor, run_id=run_id)
         identifier = run_id or uuid.uuid4().hex
         values = {
             "id": identifier,
             "kind": kind,
             "playbook": playbook,
-            "actor": actor or _actor(),
+            "actor": actor or login_name(),
             "started": self.clock(),
         }
         self._write(lambda connection: connection.execute(run.insert().values(**values)))
@@ -256,6 +216,9 @@ class Store:
 
     def finish_run(self, run_id: str, *, exit_code: int, summary: Mapping[str, int]) -> None:
         """Close the run: when it ended, its exit code and its counts by status."""
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.finish_run(run_id, exit_code=exit_code, summary=summary)
+            return
         values = {"finished": self.clock(), "exit_code": exit_code, "summary": dict(summary)}
         self._write(
             lambda connection: connection.execute(
@@ -263,29 +226,30 @@ class Store:
             )
         )
 
-    def record(self, run_id: str, records: Iterable[HostRecord]) -> None:
-        """Insert host results of a run (one transaction), with each resource's change kind:
-        **corrective** when the host's previous observed result had the same plan digest and the
-        resource was in state there (or already corrective drift), **intentional** when the plan
-        changed since, or was never observed, or the resource never reached this plan's state."""
+    def record(self, run_id: str, records: Sequence[HostRecord]) -> None:
+        """Insert host results of a run (one transaction), with each resource's change kind
+        (records.batch_rows)."""
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.record(run_id, records)
+            return
         batch = list(records)
         if batch:
             self._write(lambda connection: self._record(connection, run_id, batch))
 
     def _record(self, connection: Connection, run_id: str, records: list[HostRecord]) -> None:
-        """A handful of statements whatever the number of records (multi-row inserts), so a batch
-        of hosts costs about what one host does in round trips."""
+        """PostgreSQL's: a handful of statements whatever the number of records (multi-row inserts),
+        so a batch of hosts costs about what one host does in round trips."""
         started = connection.execute(sa.select(run.c.started).where(run.c.id == run_id)).scalar_one_or_none()
         if started is None:
             raise StateError(f"state store {self.name}: no run {run_id}")
         keys = [(r.host, r.play) for r in records]
         latest = {
-            (row.host, row.play): row
+            (row.host, row.play): (row.observed_id, row.observed_digest)
             for row in connection.execute(
                 sa.select(host_latest).where(sa.tuple_(host_latest.c.host, host_latest.c.play).in_(keys))
             )
         }
-        observed_ids = [row.observed_id for row in latest.values() if row.observed_id is not None]
+        observed_ids = [observed_id for observed_id, _ in latest.values() if observed_id is not None]
         prior: dict[int, dict[str, str]] = {}
         if observed_ids:
             for row in connection.execute(
@@ -296,64 +260,11 @@ class Store:
                 prior.setdefault(row.result_id, {})[row.resource] = row.change_kind
         inserted = connection.execute(
             host_result.insert().returning(host_result.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "run_id": run_id,
-                    "started": started,
-                    "play": record.play,
-                    "host": record.host,
-                    "site": record.site,
-                    "status": record.status,
-                    "message": record.message,
-                    "plan_digest": record.plan_digest,
-                    "batch": record.batch,
-                    "reboots": record.reboots,
-                    "duration_ms": round(record.duration * 1000),
-                    "facts": record.facts,
-                    "verify": record.verify,
-                }
-                for record in records
-            ],
+            [result_values(run_id, started, record) for record in records],
         )
-        ids = [row[0] for row in inserted]
-        memberships: list[dict[str, Any]] = []
-        children: list[dict[str, Any]] = []
-        fresh: list[dict[str, Any]] = []
-        moved: list[dict[str, Any]] = []
-        moved_observed: list[dict[str, Any]] = []
-        for record, result_id in zip(records, ids, strict=True):
-            memberships += [{"result_id": result_id, "name": g} for g in record.groups]
-            before = latest.get((record.host, record.play))
-            same_plan = before is not None and before.observed_digest == record.plan_digest
-            drifted_before = prior.get(before.observed_id, {}) if before is not None and before.observed_id else {}
-            for resource in record.resources:
-                kind = "none"
-                if resource.status in {"drift", "changed"}:
-                    earlier = drifted_before.get(resource.id)
-                    kind = "corrective" if same_plan and earlier in {None, "corrective"} else "intentional"
-                children.append(
-                    {
-                        "result_id": result_id,
-                        "resource": resource.id,
-                        "type": resource.type,
-                        "status": resource.status,
-                        "change_kind": kind,
-                        "diff": resource.diff,
-                        "message": resource.message,
-                    }
-                )
-            observed = record.status in OBSERVED
-            latest_row = {
-                "k_host": record.host,
-                "k_play": record.play,
-                "v_result": result_id,
-                "v_observed": result_id if observed else None,
-                "v_digest": record.plan_digest if observed else None,
-            }
-            if before is None:
-                fresh.append(latest_row)
-            else:
-                (moved_observed if observed else moved).append(latest_row)
+        rows = batch_rows(records, [row[0] for row in inserted], latest, prior)
+        memberships, children = rows.memberships, rows.resources
+        fresh, moved_observed, moved = rows.latest_new, rows.latest_observed, rows.latest_unobserved
         if memberships:
             connection.execute(host_group.insert(), memberships)
         if children:
@@ -392,6 +303,8 @@ class Store:
         """Delete runs older than ``days`` (by start), keeping every host's latest and latest
         observed result and so the runs holding them, and the ended rollouts of the Celery executor
         older than that; returns the number of host results deleted."""
+        if self._sqlite_writer is not None:
+            return self._sqlite_writer.prune(days)
         cutoff = self.clock() - timedelta(days=days)
 
         def work(connection: Connection) -> int:
@@ -530,14 +443,6 @@ def _run_row(row: dict[str, Any]) -> dict[str, Any]:
     row["started"] = _utc(row["started"])
     row["finished"] = _utc(row["finished"]) if row["finished"] is not None else None
     return row
-
-
-def _actor() -> str:
-    """Who ran it, for the record: the login name (never a credential)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name (a container without a passwd entry)
-        return f"uid {os.getuid()}"
 
 
 def _cause(exc: BaseException) -> str:

@@ -15,7 +15,8 @@ from state.conftest import Clock
 
 from provisioner import cli
 from provisioner.report.html import TREND_RUNS, build_context, render_html
-from provisioner.state.store import HostRecord, ResourceRecord, Store
+from provisioner.state.records import HostRecord, ResourceRecord
+from provisioner.state.store import Store
 
 from .conftest import ARTEFACTS, Browser
 

@@ -15,7 +15,8 @@ from provisioner.playbook import Target
 from provisioner.state import recorder
 from provisioner.state.config import StateError
 from provisioner.state.recorder import GATHER_SECONDS, StoreSink
-from provisioner.state.store import HostRecord, Store
+from provisioner.state.records import HostRecord
+from provisioner.state.store import Store
 
 
 class CountingStore:

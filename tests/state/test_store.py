@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from provisioner.state.config import StateError
 from provisioner.state.history import build_history
-from provisioner.state.store import SCHEMA_HEAD, HostRecord, ResourceRecord, Store
+from provisioner.state.records import SCHEMA_HEAD, HostRecord, ResourceRecord
+from provisioner.state.store import Store
 from provisioner.state.tables import host_event, host_run, rollout
 
 from .conftest import Clock, OpenStore
