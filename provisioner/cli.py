@@ -7,6 +7,7 @@ hosts left reboot_required/pending_logon, 3 a host failed/unreachable/halted, 13
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import json
 import math
@@ -807,6 +808,11 @@ def _lab_hint(inventories: Sequence[Inventory], results: Sequence[HostResult]) -
 
 
 def main() -> None:
+    # One process, one command: what exists by now (modules, classes, pydantic's validators) lives
+    # until it exits, so the cyclic collector need not walk it again, and a fleet's results made
+    # gen-0 collections every 700 allocations (203 of them in a 1,000-host check, 0.1 s of CPU).
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
     sys.exit(run())
 
 

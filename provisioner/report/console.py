@@ -86,7 +86,7 @@ class JsonDisplay(Display):
 
     def _write(self, payload: dict[str, Any]) -> None:
         with self._lock:
-            self._line(json.dumps(SECRETS.mask_data(payload), default=str))
+            self._line(SECRETS.dumps(payload))
 
     def event(self, event: Event) -> None:
         self._write({"kind": f"host.{event.kind}", "host": event.host, "message": event.message, **event.data})
@@ -301,7 +301,7 @@ def print_json_summary(
         ],
         "exit_code": exit_code,
     }
-    out.write(json.dumps(SECRETS.mask_data(payload), default=str) + "\n")
+    out.write(SECRETS.dumps(payload) + "\n")
     out.flush()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +34,7 @@ class EventLog:
         self.error: OutputError | None = None
 
     def write(self, kind: str, **fields: Any) -> None:
-        record = SECRETS.mask_data({"time": datetime.now(UTC).isoformat(), "kind": kind, **fields})
-        line = json.dumps(record, default=str)
+        line = SECRETS.dumps({"time": datetime.now(UTC).isoformat(), "kind": kind, **fields})
         with self._lock:
             if self._out.closed or self.error:
                 return  # a host abandoned by a second interrupt or its host_timeout, still running

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provisioner.report.events import EventLog
 from provisioner.report.text import HIDDEN, Secrets, inert, xml_safe
@@ -37,6 +41,34 @@ def test_url_passwords_are_masked_without_any_secret_registered() -> None:
         secrets.mask(text)
         == '{"http-proxy": "http://bob:<hidden>@proxy.corp:3128", "no-proxy": "a@b.c,http://h:80/x@y"}'
     )
+
+
+SECRET_TEXT = ['s3cr"et\\pw', "pässwörd-\u2028", 'pa\\"ss', "\U0001f511-key"]
+JSON_LIKE = st.recursive(
+    st.none()
+    | st.integers()
+    | st.text(alphabet=st.sampled_from('ab"\\@:/ä\u2028\U0001f511-'))
+    | st.sampled_from(
+        [f"x{s}y" for s in SECRET_TEXT]
+        + [repr(s)[1:-1] for s in SECRET_TEXT]
+        + [json.dumps(s)[1:-1] for s in SECRET_TEXT]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=3) | st.sampled_from(SECRET_TEXT), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_LIKE)
+def test_dumps_masks_exactly_what_masking_every_string_does(value: Any) -> None:
+    """Secrets.dumps skips the walk when the text shows no secret; its output is always the walk's."""
+    secrets = Secrets()
+    for secret in SECRET_TEXT:
+        secrets.add(secret)
+    assert secrets.dumps(value) == json.dumps(secrets.mask_data(value), default=str)
 
 
 def test_inert_escapes_terminal_controls_and_keeps_newlines_and_tabs() -> None:
