@@ -290,6 +290,8 @@ class Target:
     connection: ConnectionSettings
     spec: HostSpec
     reboot: RebootPolicy
+    plan_digest: str = field(repr=False)
+    """``spec.digest()``, computed once per distinct spec when the playbook is loaded."""
     vars: dict[str, Any] = field(repr=False)
 
 
@@ -479,12 +481,15 @@ class _PlaybookLoader:
         names: list[str],
         templater: Templater,
     ) -> None:
-        """One target per selected host; a spec and reboot policy without templates are validated once."""
+        """One target per selected host. A spec and reboot policy are validated (and their digest taken)
+        once per distinct templated value: without templates once, and a fleet whose hosts template them
+        alike shares one spec object (``repr`` keys them: 1 and "1", key order and types stay apart)."""
         inv = play.inventory
         play_origins = {key: Origin(self.doc, base + ("vars", key)) for key in play_vars}
         spec_raw, reboot_raw = raw_play.get("spec"), raw_play.get("reboot")
         static = not _has_template(spec_raw) and not _has_template(reboot_raw)
-        shared: tuple[HostSpec, RebootPolicy] | None = None
+        shared: tuple[HostSpec, RebootPolicy, str] | None = None
+        validated: dict[str, tuple[HostSpec, RebootPolicy, str]] = {}
         for name in names:
             host = inv.hosts[name]
             variables = host_variables(inv, host, play_vars)
@@ -509,17 +514,25 @@ class _PlaybookLoader:
                     self.errors.extend(templater.errors)
                     templater.errors.clear()
                     continue
-                spec = _validate(HostSpec, spec_raw, spec_values, self.doc, base + ("spec",), self.errors)
-                reboot = _validate(RebootPolicy, reboot_raw, reboot_values, self.doc, base + ("reboot",), self.errors)
-                if spec is None or reboot is None:
-                    if static:
-                        break  # the same error for every host: report it once
-                    continue
-                shared = (spec, reboot)
-            spec = _with_download_vars(shared[0], host, variables, self.errors)
-            if spec is None:
+                key = repr((spec_values, reboot_values))
+                if key not in validated:
+                    spec = _validate(HostSpec, spec_raw, spec_values, self.doc, base + ("spec",), self.errors)
+                    reboot = _validate(
+                        RebootPolicy, reboot_raw, reboot_values, self.doc, base + ("reboot",), self.errors
+                    )
+                    if spec is None or reboot is None:
+                        if static:
+                            break  # the same error for every host: report it once
+                        continue
+                    validated[key] = (spec, reboot, spec.digest())
+                shared = validated[key]
+            spec, reboot, digest = shared
+            own = _with_download_vars(spec, host, variables, self.errors)
+            if own is None:
                 continue
-            self.targets.append(Target(name, play, connection, spec, shared[1], variables))
+            self.targets.append(
+                Target(name, play, connection, own, reboot, digest if own is spec else own.digest(), variables)
+            )
 
 
 DOWNLOAD_VARS = {"download_proxy": "proxy", "download_proxy_credentials_env": "proxy_credentials_env"}
@@ -580,11 +593,12 @@ def facts_targets(inventory_file: Path, limit: str | None, *, vault: Vault | Non
     play = Play(0, "facts", limit or "all", inv, RolloutPolicy())
     templater = Templater(inv.doc, denied_env=password_envs(inv), secrets=secret_names(inv))
     targets = []
+    digest = FACTS_SPEC.digest()
     for name in names:
         host = inv.hosts[name]
         variables = host_variables(inv, host)
         connection = inv.connection(host, lambda v, _, where: templater.at(v, variables, where))  # noqa: B023
-        targets.append(Target(name, play, connection, FACTS_SPEC, RebootPolicy(), variables))
+        targets.append(Target(name, play, connection, FACTS_SPEC, RebootPolicy(), digest, variables))
     if templater.errors:
         raise InputError(templater.errors)
     return targets

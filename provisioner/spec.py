@@ -7,6 +7,8 @@ daemon/config/config.go, config_windows.go, config_unix.go; CLI-DOCKERD; CLI-DEP
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -716,6 +718,13 @@ class VerifySpec(StrictModel):
 
 class HostSpec(StrictModel):
     """What one host must look like."""
+
+    def digest(self) -> str:
+        """SHA-256 of this desired state (as JSON, keys sorted): two runs with the same digest asked
+        for the same thing, so a difference between them is drift, not a plan change (the history's
+        corrective/intentional split, the Celery executor's check that a worker loaded the same plan)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     virtualization: VirtualizationSpec = VirtualizationSpec()
     features: list[FeatureName] = Field(default_factory=lambda: list[FeatureName](["Containers"]))

@@ -36,7 +36,6 @@ from provisioner.playbook import Playbook, Target, load_playbook
 from provisioner.render import Renderer
 from provisioner.report.text import SECRETS
 from provisioner.state.config import StateError
-from provisioner.state.records import plan_digest
 from provisioner.state.rollouts import HostKey, Lease, PlannedHost, RolloutState, rollout_digest
 from provisioner.transport import Connection, ScriptResult, TransportCounters
 from provisioner.transport.settings import ConnectionSettings
@@ -156,10 +155,7 @@ def run_celery(
         plan = batches(targets, play.rollout)
         plays.append((index, plan))
         for number, batch in enumerate(plan, start=1):
-            planned += [
-                PlannedHost(index, t.name, number, site_of(t), plan_digest(t.spec.model_dump(mode="json")))
-                for t in batch
-            ]
+            planned += [PlannedHost(index, t.name, number, site_of(t), t.plan_digest) for t in batch]
     digest = rollout_digest(mode, settings.job, planned)
     rollout_id, resumed = state.start(
         rollout_id=uuid.uuid4().hex,
@@ -534,7 +530,7 @@ class _Worker:
     def _run(self, key: HostKey, lease: Lease) -> HostResult:
         book = self.book(key.rollout, lease.job)
         target = next((t for t in book.targets if t.play is book.plays[key.play] and t.name == key.host), None)
-        if target is None or plan_digest(target.spec.model_dump(mode="json")) != lease.plan_digest:
+        if target is None or target.plan_digest != lease.plan_digest:
             return HostResult(
                 key.host,
                 status="failed",

@@ -13,7 +13,7 @@ from typing import Any
 from provisioner.engine.host import HostResult
 from provisioner.playbook import Target
 from provisioner.state.config import StateError
-from provisioner.state.records import HostRecord, ResourceRecord, RunWriter, plan_digest
+from provisioner.state.records import HostRecord, ResourceRecord, RunWriter
 
 __all__ = ["GATHER_SECONDS", "StoreSink", "host_record"]
 
@@ -31,7 +31,7 @@ def host_record(target: Target, result: HostResult) -> HostRecord:
         host=result.name,
         play=target.play.name,
         status=result.status,
-        plan_digest=plan_digest(target.spec.model_dump(mode="json")),
+        plan_digest=target.plan_digest,
         message=result.message,
         site=str(site) if isinstance(site, str | int) and not isinstance(site, bool) else None,
         groups=tuple(g for g in (inventory_host.groups if inventory_host else []) if g != "all"),

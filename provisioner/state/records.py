@@ -6,8 +6,6 @@ pointers are decided in one place whichever database holds them."""
 from __future__ import annotations
 
 import getpass
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +21,6 @@ __all__ = [
     "RunWriter",
     "batch_rows",
     "login_name",
-    "plan_digest",
     "result_values",
 ]
 
@@ -34,13 +31,6 @@ is opened without importing Alembic, and a SQLite file at it is written without 
 OBSERVED = frozenset({"ok", "changed", "drift"})
 """Statuses that say what the host looked like; the others (failed, unreachable, halted, ...)
 say nothing about its resources, so history neither counts them as in state nor as drift."""
-
-
-def plan_digest(spec: Mapping[str, Any]) -> str:
-    """SHA-256 of the host's desired state (its spec as JSON, keys sorted): two runs with the same
-    digest asked for the same thing, so a difference between them is drift, not a plan change."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
