@@ -61,10 +61,6 @@ def sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value)
-
-
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -151,7 +147,7 @@ class SqliteWriter:
         with self._transaction() as db:
             db.execute(
                 "UPDATE run SET finished = ?, exit_code = ?, summary = ? WHERE id = ? AND finished IS NULL",
-                (sqlite_time(self.clock()), exit_code, _json(dict(summary)), run_id),
+                (sqlite_time(self.clock()), exit_code, json.dumps(dict(summary)), run_id),
             )
 
     def record(self, run_id: str, records: Sequence[HostRecord]) -> None:
@@ -184,12 +180,12 @@ class SqliteWriter:
             inserted = []
             for record in batch:
                 values = result_values(run_id, found[0], record)
-                values["facts"], values["verify"] = _json(values["facts"]), _json(values["verify"])
+                values["facts"], values["verify"] = json.dumps(values["facts"]), json.dumps(values["verify"])
                 cursor = db.execute(_INSERT_RESULT, values)
                 inserted.append(int(cursor.lastrowid or 0))
             rows = batch_rows(batch, inserted, latest, prior)
             db.executemany("INSERT INTO host_group (result_id, name) VALUES (:result_id, :name)", rows.memberships)
-            db.executemany(_INSERT_RESOURCE, [{**row, "diff": _json(row["diff"])} for row in rows.resources])
+            db.executemany(_INSERT_RESOURCE, [{**row, "diff": json.dumps(row["diff"])} for row in rows.resources])
             db.executemany(
                 "INSERT INTO host_latest (host, play, result_id, observed_id, observed_digest) "
                 "VALUES (:k_host, :k_play, :v_result, :v_observed, :v_digest)",

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from provisioner.state.config import DEFAULT_RETENTION_DAYS, StateError, resolve_location
-from provisioner.state.records import SCHEMA_HEAD, HostRecord, batch_rows, login_name, result_values
+from provisioner.state.records import SCHEMA_HEAD, HostRecord, RunWriter, batch_rows, login_name, result_values
 from provisioner.state.sqlite_writer import BUSY_SECONDS, SQLITE_PRAGMAS, SqliteWriter
 from provisioner.state.tables import (
     host_event,
@@ -101,15 +101,13 @@ class Store:
         self.engine = engine
         self.name = name
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()
-        self._sqlite_writer: SqliteWriter | None = None
-        """A SQLite store's writer: its writes go there, PostgreSQL's are written here."""
+        self._writes: RunWriter
+        """Where a run's rows go: SQLite's writer on the same file, or SQLAlchemy Core for PostgreSQL."""
         if engine.dialect.name == "sqlite":
             args, options = engine.dialect.create_connect_args(engine.url)
-            # The clock is looked up when used: a test moves it on the store it opened.
-            self._sqlite_writer = SqliteWriter.connect(
-                args[0], name, lambda: self.clock(), uri=bool(options.get("uri"))
-            )
+            self._writes = SqliteWriter.connect(args[0], name, self.clock, uri=bool(options.get("uri")))
+        else:
+            self._writes = _CoreWriter(engine, name, self.clock)
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -174,8 +172,7 @@ class Store:
         return engine
 
     def close(self) -> None:
-        if self._sqlite_writer is not None:
-            self._sqlite_writer.close()
+        self._writes.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -190,150 +187,24 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def _write(self, work: Callable[[Connection], Any]) -> Any:
-        with self._lock:
-            try:
-                with self.engine.begin() as connection:
-                    return work(connection)
-            except SQLAlchemyError as exc:
-                raise StateError(f"state store {self.name}: {_cause(exc)}") from None
-
     def begin_run(self, *, kind: str, playbook: str, actor: str | None = None, run_id: str | None = None) -> str:
         """Insert the run's row and return its id. Called before any host is contacted, so a
         store that cannot be written stops the run before it starts."""
-        if self._sqlite_writer is not None:
-            return self._sqlite_writer.begin_run(kind=kind, playbook=playbook, actor=actor, run_id=run_id)
-        identifier = run_id or uuid.uuid4().hex
-        values = {
-            "id": identifier,
-            "kind": kind,
-            "playbook": playbook,
-            "actor": actor or login_name(),
-            "started": self.clock(),
-        }
-        self._write(lambda connection: connection.execute(run.insert().values(**values)))
-        return identifier
+        return self._writes.begin_run(kind=kind, playbook=playbook, actor=actor, run_id=run_id)
 
     def finish_run(self, run_id: str, *, exit_code: int, summary: Mapping[str, int]) -> None:
         """Close the run: when it ended, its exit code and its counts by status."""
-        if self._sqlite_writer is not None:
-            self._sqlite_writer.finish_run(run_id, exit_code=exit_code, summary=summary)
-            return
-        values = {"finished": self.clock(), "exit_code": exit_code, "summary": dict(summary)}
-        self._write(
-            lambda connection: connection.execute(
-                run.update().where(run.c.id == run_id, run.c.finished.is_(None)).values(**values)
-            )
-        )
+        self._writes.finish_run(run_id, exit_code=exit_code, summary=summary)
 
     def record(self, run_id: str, records: Sequence[HostRecord]) -> None:
         """Insert host results of a run (one transaction), with each resource's change kind
         (records.batch_rows)."""
-        if self._sqlite_writer is not None:
-            self._sqlite_writer.record(run_id, records)
-            return
-        batch = list(records)
-        if batch:
-            self._write(lambda connection: self._record(connection, run_id, batch))
-
-    def _record(self, connection: Connection, run_id: str, records: list[HostRecord]) -> None:
-        """PostgreSQL's: a handful of statements whatever the number of records (multi-row inserts),
-        so a batch of hosts costs about what one host does in round trips."""
-        started = connection.execute(sa.select(run.c.started).where(run.c.id == run_id)).scalar_one_or_none()
-        if started is None:
-            raise StateError(f"state store {self.name}: no run {run_id}")
-        keys = [(r.host, r.play) for r in records]
-        latest = {
-            (row.host, row.play): (row.observed_id, row.observed_digest)
-            for row in connection.execute(
-                sa.select(host_latest).where(sa.tuple_(host_latest.c.host, host_latest.c.play).in_(keys))
-            )
-        }
-        observed_ids = [observed_id for observed_id, _ in latest.values() if observed_id is not None]
-        prior: dict[int, dict[str, str]] = {}
-        if observed_ids:
-            for row in connection.execute(
-                sa.select(resource_result.c.result_id, resource_result.c.resource, resource_result.c.change_kind).where(
-                    resource_result.c.result_id.in_(observed_ids), resource_result.c.status == "drift"
-                )
-            ):
-                prior.setdefault(row.result_id, {})[row.resource] = row.change_kind
-        inserted = connection.execute(
-            host_result.insert().returning(host_result.c.id, sort_by_parameter_order=True),
-            [result_values(run_id, started, record) for record in records],
-        )
-        rows = batch_rows(records, [row[0] for row in inserted], latest, prior)
-        memberships, children = rows.memberships, rows.resources
-        fresh, moved_observed, moved = rows.latest_new, rows.latest_observed, rows.latest_unobserved
-        if memberships:
-            connection.execute(host_group.insert(), memberships)
-        if children:
-            connection.execute(resource_result.insert(), children)
-        if fresh:
-            connection.execute(
-                host_latest.insert().values(
-                    host=sa.bindparam("k_host"),
-                    play=sa.bindparam("k_play"),
-                    result_id=sa.bindparam("v_result"),
-                    observed_id=sa.bindparam("v_observed"),
-                    observed_digest=sa.bindparam("v_digest"),
-                ),
-                fresh,
-            )
-        where = (host_latest.c.host == sa.bindparam("k_host"), host_latest.c.play == sa.bindparam("k_play"))
-        if moved_observed:
-            connection.execute(
-                host_latest.update()
-                .where(*where)
-                .values(
-                    result_id=sa.bindparam("v_result"),
-                    observed_id=sa.bindparam("v_observed"),
-                    observed_digest=sa.bindparam("v_digest"),
-                ),
-                moved_observed,
-            )
-        if moved:
-            # A result that observed nothing (failed, unreachable, ...) keeps the last observed one.
-            connection.execute(
-                host_latest.update().where(*where).values(result_id=sa.bindparam("v_result")),
-                [{"k_host": r["k_host"], "k_play": r["k_play"], "v_result": r["v_result"]} for r in moved],
-            )
+        self._writes.record(run_id, records)
 
     def prune(self, days: int = DEFAULT_RETENTION_DAYS) -> int:
-        """Delete runs older than ``days`` (by start), keeping every host's latest and latest
-        observed result and so the runs holding them, and the ended rollouts of the Celery executor
-        older than that; returns the number of host results deleted."""
-        if self._sqlite_writer is not None:
-            return self._sqlite_writer.prune(days)
-        cutoff = self.clock() - timedelta(days=days)
-
-        def work(connection: Connection) -> int:
-            kept = sa.union(
-                sa.select(host_latest.c.result_id),
-                sa.select(host_latest.c.observed_id).where(host_latest.c.observed_id.is_not(None)),
-            ).subquery()
-            doomed = sa.select(host_result.c.id).where(
-                host_result.c.started < cutoff, host_result.c.id.not_in(sa.select(kept.c[0]))
-            )
-            ids = [row[0] for row in connection.execute(doomed)]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                connection.execute(resource_result.delete().where(resource_result.c.result_id.in_(chunk)))
-                connection.execute(host_group.delete().where(host_group.c.result_id.in_(chunk)))
-                connection.execute(host_result.delete().where(host_result.c.id.in_(chunk)))
-            connection.execute(
-                run.delete().where(run.c.started < cutoff, run.c.id.not_in(sa.select(host_result.c.run_id).distinct()))
-            )
-            # The Celery executor's rollouts (their leases and events) once they ended, by the same age:
-            # its results are in the runs above; a rollout still running may yet be resumed.
-            ended = sa.select(rollout.c.id).where(rollout.c.created < cutoff, rollout.c.status != "running")
-            connection.execute(host_event.delete().where(host_event.c.rollout_id.in_(ended)))
-            connection.execute(host_run.delete().where(host_run.c.rollout_id.in_(ended)))
-            connection.execute(rollout.delete().where(rollout.c.created < cutoff, rollout.c.status != "running"))
-            return len(ids)
-
-        deleted: int = self._write(work)
-        return deleted
+        """Delete runs older than ``days`` and ended rollouts as old (see the writers); returns the
+        number of host results deleted."""
+        return self._writes.prune(days)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -437,6 +308,155 @@ class Store:
                 for result_id, name in connection.execute(query):
                     found[result_id].append(name)
         return found
+
+
+class _CoreWriter:
+    """PostgreSQL's writes, on SQLAlchemy Core (a SQLite store's are sqlite_writer.SqliteWriter's).
+    Thread-safe: a run's writer thread records while its main thread opens and closes the run."""
+
+    def __init__(self, engine: Engine, name: str, clock: Clock) -> None:
+        self.engine = engine
+        self.name = name
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Nothing of its own: the store disposes of the engine."""
+
+    def _write(self, work: Callable[[Connection], Any]) -> Any:
+        with self._lock:
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except SQLAlchemyError as exc:
+                raise StateError(f"state store {self.name}: {_cause(exc)}") from None
+
+    def begin_run(self, *, kind: str, playbook: str, actor: str | None = None, run_id: str | None = None) -> str:
+        """Insert the run's row and return its id. Called before any host is contacted, so a
+        store that cannot be written stops the run before it starts."""
+        identifier = run_id or uuid.uuid4().hex
+        values = {
+            "id": identifier,
+            "kind": kind,
+            "playbook": playbook,
+            "actor": actor or login_name(),
+            "started": self.clock(),
+        }
+        self._write(lambda connection: connection.execute(run.insert().values(**values)))
+        return identifier
+
+    def finish_run(self, run_id: str, *, exit_code: int, summary: Mapping[str, int]) -> None:
+        """Close the run: when it ended, its exit code and its counts by status."""
+        values = {"finished": self.clock(), "exit_code": exit_code, "summary": dict(summary)}
+        self._write(
+            lambda connection: connection.execute(
+                run.update().where(run.c.id == run_id, run.c.finished.is_(None)).values(**values)
+            )
+        )
+
+    def record(self, run_id: str, records: Sequence[HostRecord]) -> None:
+        """Insert host results of a run (one transaction), with each resource's change kind
+        (records.batch_rows)."""
+        batch = list(records)
+        if batch:
+            self._write(lambda connection: self._record(connection, run_id, batch))
+
+    def _record(self, connection: Connection, run_id: str, records: list[HostRecord]) -> None:
+        """A handful of statements whatever the number of records (multi-row inserts),
+        so a batch of hosts costs about what one host does in round trips."""
+        started = connection.execute(sa.select(run.c.started).where(run.c.id == run_id)).scalar_one_or_none()
+        if started is None:
+            raise StateError(f"state store {self.name}: no run {run_id}")
+        keys = [(r.host, r.play) for r in records]
+        latest = {
+            (row.host, row.play): (row.observed_id, row.observed_digest)
+            for row in connection.execute(
+                sa.select(host_latest).where(sa.tuple_(host_latest.c.host, host_latest.c.play).in_(keys))
+            )
+        }
+        observed_ids = [observed_id for observed_id, _ in latest.values() if observed_id is not None]
+        prior: dict[int, dict[str, str]] = {}
+        if observed_ids:
+            for row in connection.execute(
+                sa.select(resource_result.c.result_id, resource_result.c.resource, resource_result.c.change_kind).where(
+                    resource_result.c.result_id.in_(observed_ids), resource_result.c.status == "drift"
+                )
+            ):
+                prior.setdefault(row.result_id, {})[row.resource] = row.change_kind
+        inserted = connection.execute(
+            host_result.insert().returning(host_result.c.id, sort_by_parameter_order=True),
+            [result_values(run_id, started, record) for record in records],
+        )
+        rows = batch_rows(records, [row[0] for row in inserted], latest, prior)
+        memberships, children = rows.memberships, rows.resources
+        fresh, moved_observed, moved = rows.latest_new, rows.latest_observed, rows.latest_unobserved
+        if memberships:
+            connection.execute(host_group.insert(), memberships)
+        if children:
+            connection.execute(resource_result.insert(), children)
+        if fresh:
+            connection.execute(
+                host_latest.insert().values(
+                    host=sa.bindparam("k_host"),
+                    play=sa.bindparam("k_play"),
+                    result_id=sa.bindparam("v_result"),
+                    observed_id=sa.bindparam("v_observed"),
+                    observed_digest=sa.bindparam("v_digest"),
+                ),
+                fresh,
+            )
+        where = (host_latest.c.host == sa.bindparam("k_host"), host_latest.c.play == sa.bindparam("k_play"))
+        if moved_observed:
+            connection.execute(
+                host_latest.update()
+                .where(*where)
+                .values(
+                    result_id=sa.bindparam("v_result"),
+                    observed_id=sa.bindparam("v_observed"),
+                    observed_digest=sa.bindparam("v_digest"),
+                ),
+                moved_observed,
+            )
+        if moved:
+            # A result that observed nothing (failed, unreachable, ...) keeps the last observed one.
+            connection.execute(
+                host_latest.update().where(*where).values(result_id=sa.bindparam("v_result")),
+                [{"k_host": r["k_host"], "k_play": r["k_play"], "v_result": r["v_result"]} for r in moved],
+            )
+
+    def prune(self, days: int) -> int:
+        """Delete runs older than ``days`` (by start), keeping every host's latest and latest
+        observed result and so the runs holding them, and the ended rollouts of the Celery executor
+        older than that; returns the number of host results deleted."""
+        cutoff = self.clock() - timedelta(days=days)
+
+        def work(connection: Connection) -> int:
+            kept = sa.union(
+                sa.select(host_latest.c.result_id),
+                sa.select(host_latest.c.observed_id).where(host_latest.c.observed_id.is_not(None)),
+            ).subquery()
+            doomed = sa.select(host_result.c.id).where(
+                host_result.c.started < cutoff, host_result.c.id.not_in(sa.select(kept.c[0]))
+            )
+            ids = [row[0] for row in connection.execute(doomed)]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                connection.execute(resource_result.delete().where(resource_result.c.result_id.in_(chunk)))
+                connection.execute(host_group.delete().where(host_group.c.result_id.in_(chunk)))
+                connection.execute(host_result.delete().where(host_result.c.id.in_(chunk)))
+            connection.execute(
+                run.delete().where(run.c.started < cutoff, run.c.id.not_in(sa.select(host_result.c.run_id).distinct()))
+            )
+            # The Celery executor's rollouts (their leases and events) once they ended, by the same age:
+            # its results are in the runs above; a rollout still running may yet be resumed.
+            ended = sa.select(rollout.c.id).where(rollout.c.created < cutoff, rollout.c.status != "running")
+            connection.execute(host_event.delete().where(host_event.c.rollout_id.in_(ended)))
+            connection.execute(host_run.delete().where(host_run.c.rollout_id.in_(ended)))
+            connection.execute(rollout.delete().where(rollout.c.created < cutoff, rollout.c.status != "running"))
+            return len(ids)
+
+        deleted: int = self._write(work)
+        return deleted
 
 
 def _run_row(row: dict[str, Any]) -> dict[str, Any]:

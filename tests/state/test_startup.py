@@ -9,15 +9,16 @@ from pathlib import Path
 from provisioner.state.store import Store
 
 
+def database_modules_after(code: str) -> str:
+    """Runs ``code`` in a new interpreter; the database layer's modules it imported, as a printed list."""
+    probe = "import sys\nprint(sorted(m for m in ('sqlalchemy', 'alembic', 'psycopg') if m in sys.modules))\n"
+    done = subprocess.run([sys.executable, "-c", code + probe], capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.splitlines()[-1]
+
+
 def test_the_command_line_imports_no_database_layer_until_a_store_is_opened() -> None:
-    code = (
-        "import sys\n"
-        "from provisioner import cli\n"
-        "assert cli.run(['schema', 'inventory']) == 0\n"
-        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'psycopg') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.splitlines()[-1] == "[]"
+    code = "from provisioner import cli\nassert cli.run(['schema', 'inventory']) == 0\n"
+    assert database_modules_after(code) == "[]"
 
 
 def test_a_run_on_a_sqlite_store_at_the_schemas_head_is_written_without_sqlalchemy(tmp_path: Path) -> None:
@@ -26,7 +27,7 @@ def test_a_run_on_a_sqlite_store_at_the_schemas_head_is_written_without_sqlalche
     location = tmp_path / "history.db"
     Store.open(location).close()  # created and migrated, as a first run leaves it
     code = (
-        "import sys, argparse\n"
+        "import argparse\n"
         "from pathlib import Path\n"
         "from types import SimpleNamespace\n"
         "from provisioner.state import cli as state_cli\n"
@@ -37,10 +38,8 @@ def test_a_run_on_a_sqlite_store_at_the_schemas_head_is_written_without_sqlalche
         "sink.store.record(sink.run_id, [HostRecord('h1', 'play', 'drift', 'digest', groups=('windows',),"
         " facts={'os': {'build': 20348}}, resources=(drift,))])\n"
         "state_cli.finish_run(sink, args, 2, [])\n"
-        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'psycopg') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.splitlines()[-1] == "[]"
+    assert database_modules_after(code) == "[]"
     with Store.open(location) as store:
         [recorded] = store.runs()
         [result] = store.results(facts=True)
